@@ -1,0 +1,28 @@
+// A read-only view of a whole file through mmap, shared by every tensor view that points into it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+
+namespace deepstack::io {
+
+class MappedFile {
+public:
+    // Throws deepstack::Error(io) naming the path and the system's reason.
+    static std::shared_ptr<const MappedFile> open(const std::filesystem::path& path);
+    ~MappedFile();
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    const std::byte* data() const { return data_; }
+    std::uint64_t size() const { return size_; }
+
+private:
+    MappedFile() = default;
+    std::byte* data_ = nullptr;
+    std::uint64_t size_ = 0;
+};
+
+}  // namespace deepstack::io

@@ -1,0 +1,152 @@
+#include "models/qwen3_vl/architecture.h"
+
+#include <algorithm>
+
+namespace deepstack::qwen3_vl {
+
+namespace {
+constexpr const char* kVision = "vision tower";
+constexpr const char* kMergers = "mergers";
+constexpr const char* kLanguage = "language model";
+
+// What the memory estimate assumes: a 1-megapixel image (1024 merged tokens) and prefill in chunks of 512.
+constexpr std::int64_t kEstimateImageTokens = 1024;
+constexpr std::int64_t kEstimatePrefillChunk = 512;
+constexpr std::int64_t kEstimateContext = 8192;
+constexpr std::int64_t kBf16 = 2;
+constexpr std::int64_t kF32 = 4;
+}  // namespace
+
+models::ArchitectureDescription describe(const Config& c) {
+    models::ArchitectureDescription a;
+    a.family = c.model_type;
+    const bool moe = c.model_type == "qwen3_vl_moe";
+    a.display_name = moe ? "Qwen3-VL MoE" : "Qwen3-VL";
+    a.runnable = !moe;
+    if (moe) a.not_runnable_reason = "the mixture-of-experts Qwen3-VL is recognised, but this version only inspects it";
+    a.parts = {kVision, kMergers, kLanguage};
+    a.problems = check_config(c);
+    a.vocab_size = c.text.vocab_size;
+    a.special_tokens = {{"<|image_pad|>", c.image_token_id},
+                        {"<|video_pad|>", c.video_token_id},
+                        {"<|vision_start|>", c.vision_start_token_id},
+                        {"<|vision_end|>", c.vision_end_token_id}};
+
+    const auto& v = c.vision;
+    const auto& t = c.text;
+    a.facts = {
+        {"language model", std::to_string(t.num_hidden_layers) + " layers, hidden " + std::to_string(t.hidden_size) +
+                               ", " + std::to_string(t.num_attention_heads) + " heads / " +
+                               std::to_string(t.num_key_value_heads) + " KV heads of " + std::to_string(t.head_dim) +
+                               (moe ? ", " + std::to_string(c.num_experts) + " experts (top " +
+                                          std::to_string(c.num_experts_per_tok) + ")"
+                                    : ", MLP " + std::to_string(t.intermediate_size))},
+        {"vision tower", std::to_string(v.depth) + " blocks, hidden " + std::to_string(v.hidden_size) + ", " +
+                             std::to_string(v.num_heads) + " heads, patch " + std::to_string(v.patch_size) + ", merge " +
+                             std::to_string(v.spatial_merge_size) + "x" + std::to_string(v.spatial_merge_size)},
+        {"vocabulary", std::to_string(t.vocab_size) + (c.tie_word_embeddings ? " (tied lm_head)" : " (separate lm_head)")},
+        {"rope", "interleaved MRoPE, theta " + std::to_string(static_cast<std::int64_t>(t.rope_theta)) + ", sections [" +
+                     std::to_string(t.mrope_section.size() > 0 ? t.mrope_section[0] : 0) + ", " +
+                     std::to_string(t.mrope_section.size() > 1 ? t.mrope_section[1] : 0) + ", " +
+                     std::to_string(t.mrope_section.size() > 2 ? t.mrope_section[2] : 0) + "]"},
+        {"context", std::to_string(t.max_position_embeddings) + " tokens"},
+    };
+
+    // ---- tensors, named as in the checkpoint -------------------------------------------------------------------
+    auto add = [&](std::string name, Shape shape, const char* part, bool optional = false) {
+        a.tensors.push_back({std::move(name), std::move(shape), part, optional});
+    };
+    const auto Dv = v.hidden_size, Iv = v.intermediate_size, Dt = t.hidden_size;
+    const auto merged = Dv * v.spatial_merge_size * v.spatial_merge_size;
+    const std::string vp = "model.visual.";
+    add(vp + "patch_embed.proj.weight", {Dv, v.in_channels, v.temporal_patch_size, v.patch_size, v.patch_size}, kVision);
+    add(vp + "patch_embed.proj.bias", {Dv}, kVision);
+    add(vp + "pos_embed.weight", {v.num_position_embeddings, Dv}, kVision);
+    for (std::int64_t i = 0; i < v.depth; ++i) {
+        const auto b = vp + "blocks." + std::to_string(i) + ".";
+        add(b + "norm1.weight", {Dv}, kVision);
+        add(b + "norm1.bias", {Dv}, kVision);
+        add(b + "attn.qkv.weight", {3 * Dv, Dv}, kVision);
+        add(b + "attn.qkv.bias", {3 * Dv}, kVision);
+        add(b + "attn.proj.weight", {Dv, Dv}, kVision);
+        add(b + "attn.proj.bias", {Dv}, kVision);
+        add(b + "norm2.weight", {Dv}, kVision);
+        add(b + "norm2.bias", {Dv}, kVision);
+        add(b + "mlp.linear_fc1.weight", {Iv, Dv}, kVision);
+        add(b + "mlp.linear_fc1.bias", {Iv}, kVision);
+        add(b + "mlp.linear_fc2.weight", {Dv, Iv}, kVision);
+        add(b + "mlp.linear_fc2.bias", {Dv}, kVision);
+    }
+    auto add_merger = [&](const std::string& m, std::int64_t norm_width) {
+        add(m + "norm.weight", {norm_width}, kMergers);
+        add(m + "norm.bias", {norm_width}, kMergers);
+        add(m + "linear_fc1.weight", {merged, merged}, kMergers);
+        add(m + "linear_fc1.bias", {merged}, kMergers);
+        add(m + "linear_fc2.weight", {v.out_hidden_size, merged}, kMergers);
+        add(m + "linear_fc2.bias", {v.out_hidden_size}, kMergers);
+    };
+    add_merger(vp + "merger.", Dv);  // LayerNorm before the 2x2 shuffle
+    for (std::size_t k = 0; k < v.deepstack_visual_indexes.size(); ++k)
+        add_merger(vp + "deepstack_merger_list." + std::to_string(k) + ".", merged);  // LayerNorm after it
+
+    const std::string lp = "model.language_model.";
+    add(lp + "embed_tokens.weight", {t.vocab_size, Dt}, kLanguage);
+    for (std::int64_t l = 0; l < t.num_hidden_layers; ++l) {
+        const auto p = lp + "layers." + std::to_string(l) + ".";
+        add(p + "input_layernorm.weight", {Dt}, kLanguage);
+        add(p + "self_attn.q_proj.weight", {t.num_attention_heads * t.head_dim, Dt}, kLanguage);
+        add(p + "self_attn.k_proj.weight", {t.num_key_value_heads * t.head_dim, Dt}, kLanguage);
+        add(p + "self_attn.v_proj.weight", {t.num_key_value_heads * t.head_dim, Dt}, kLanguage);
+        add(p + "self_attn.o_proj.weight", {Dt, t.num_attention_heads * t.head_dim}, kLanguage);
+        if (t.attention_bias) {
+            add(p + "self_attn.q_proj.bias", {t.num_attention_heads * t.head_dim}, kLanguage);
+            add(p + "self_attn.k_proj.bias", {t.num_key_value_heads * t.head_dim}, kLanguage);
+            add(p + "self_attn.v_proj.bias", {t.num_key_value_heads * t.head_dim}, kLanguage);
+        }
+        add(p + "self_attn.q_norm.weight", {t.head_dim}, kLanguage);
+        add(p + "self_attn.k_norm.weight", {t.head_dim}, kLanguage);
+        add(p + "post_attention_layernorm.weight", {Dt}, kLanguage);
+        if (moe) {
+            // Experts are stored fused per layer: gate_up_proj [E, H, 2I], down_proj [E, I, H].
+            add(p + "mlp.gate.weight", {c.num_experts, Dt}, kLanguage);
+            add(p + "mlp.experts.gate_up_proj", {c.num_experts, Dt, 2 * c.moe_intermediate_size}, kLanguage);
+            add(p + "mlp.experts.down_proj", {c.num_experts, c.moe_intermediate_size, Dt}, kLanguage);
+        } else {
+            add(p + "mlp.gate_proj.weight", {t.intermediate_size, Dt}, kLanguage);
+            add(p + "mlp.up_proj.weight", {t.intermediate_size, Dt}, kLanguage);
+            add(p + "mlp.down_proj.weight", {Dt, t.intermediate_size}, kLanguage);
+        }
+    }
+    add(lp + "norm.weight", {Dt}, kLanguage);
+    // Tied models store no lm_head; a copy is tolerated and preferred when present.
+    add("lm_head.weight", {t.vocab_size, Dt}, kLanguage, c.tie_word_embeddings);
+
+    // ---- the DeepStack plan: vision block i -> deepstack merger k -> added after LLM layer k ------------------
+    for (std::size_t k = 0; k < v.deepstack_visual_indexes.size(); ++k) {
+        models::StackStep step;
+        step.group = "deepstack_merger_list." + std::to_string(k);
+        step.source = "vision block " + std::to_string(v.deepstack_visual_indexes[k]) + " (2x2-merged image tokens)";
+        step.target = kLanguage;
+        step.target_layer = static_cast<int>(k);
+        step.placement = "added to the image positions after layer " + std::to_string(k);
+        a.deepstack_plan.push_back(step);
+    }
+
+    // ---- sizes ---------------------------------------------------------------------------------------------------
+    a.kv_cache_bytes_per_token = 2 * t.num_hidden_layers * t.num_key_value_heads * t.head_dim * kBf16;
+    a.context_tokens = std::min<std::int64_t>(kEstimateContext, t.max_position_embeddings);
+    const auto patches = kEstimateImageTokens * v.spatial_merge_size * v.spatial_merge_size;
+    const auto vision_bytes = patches * (6 * Dv + Iv) * kBf16 +
+                              v.num_heads * std::min<std::int64_t>(1024, patches) * patches * kF32;  // one query block
+    const auto mlp_width = moe ? c.num_experts_per_tok * c.moe_intermediate_size : t.intermediate_size;
+    const auto prefill_bytes = kEstimatePrefillChunk * (6 * Dt + 3 * mlp_width) * kBf16 +
+                               t.num_attention_heads * kEstimatePrefillChunk * a.context_tokens * kF32 +
+                               t.vocab_size * kF32;
+    a.workspace_bytes = std::max(vision_bytes, prefill_bytes);
+    a.notes.push_back("memory estimate assumes a " + std::to_string(a.context_tokens) + "-token context, a " +
+                      std::to_string(kEstimateImageTokens) + "-token image and prefill chunks of " +
+                      std::to_string(kEstimatePrefillChunk) + " tokens");
+    return a;
+}
+
+}  // namespace deepstack::qwen3_vl

@@ -1,0 +1,69 @@
+// deepstack-cli as a user runs it: exit codes, text and JSON output of inspect on folders the test writes.
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <nlohmann/json.hpp>
+
+#include "tiny_folders.h"
+
+using namespace deepstack::testing;
+
+namespace {
+struct Run {
+    int exit_code = -1;
+    std::string out, err;
+};
+Run run_cli(const QStringList& args) {
+    QProcess process;
+    process.start(DEEPSTACK_CLI_PATH, args);
+    if (!process.waitForFinished(60000)) return {};
+    return {process.exitCode(), process.readAllStandardOutput().toStdString(), process.readAllStandardError().toStdString()};
+}
+}  // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+    QTemporaryDir dir_;
+
+private Q_SLOTS:
+    void inspectJson() {
+        const auto folder = std::filesystem::path(dir_.path().toStdString()) / "qwen";
+        write_tiny_folder(folder, tiny_qwen3_vl_config());
+        const auto run = run_cli({"inspect", QString::fromStdString(folder.string()), "--json"});
+        QCOMPARE(run.exit_code, 0);
+        const auto j = nlohmann::json::parse(run.out);
+        QCOMPARE(j.at("family").get<std::string>(), std::string("qwen3_vl"));
+        QCOMPARE(j.at("ok").get<bool>(), true);
+        QCOMPARE(j.at("deepstack_plan").size(), std::size_t{3});
+        QVERIFY(j.at("parameters").at("total").get<std::int64_t>() > 0);
+    }
+
+    void inspectText() {
+        const auto folder = std::filesystem::path(dir_.path().toStdString()) / "dsl";
+        write_tiny_folder(folder, tiny_deepstack_llama_config());
+        const auto run = run_cli({"inspect", QString::fromStdString(folder.string())});
+        QCOMPARE(run.exit_code, 0);
+        QVERIFY(run.out.find("DeepStack-L (LLaVA)") != std::string::npos);
+        QVERIFY(run.out.find("added to the image positions before layer 4") != std::string::npos);
+        QVERIFY(run.out.find("no problems found") != std::string::npos);
+    }
+
+    void inspectBrokenFolderExitsWithOne() {
+        const auto folder = std::filesystem::path(dir_.path().toStdString()) / "broken";
+        write_tiny_folder(folder, tiny_qwen3_vl_config(), {.drop = {"model.language_model.norm.weight"}});
+        const auto run = run_cli({"inspect", QString::fromStdString(folder.string())});
+        QCOMPARE(run.exit_code, 1);
+        QVERIFY(run.out.find("'model.language_model.norm.weight' [64] (language model) is missing") != std::string::npos);
+    }
+
+    void usageErrors() {
+        QCOMPARE(run_cli({}).exit_code, 2);
+        QCOMPARE(run_cli({"frobnicate"}).exit_code, 2);
+        QCOMPARE(run_cli({"inspect"}).exit_code, 2);
+        QCOMPARE(run_cli({"help"}).exit_code, 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "test_cli.moc"
