@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages DeepStack Studio builds and runs with. Does nothing when they are all there.
+# Usage: installer/setup-debian.sh            (uses sudo when not run as root)
+set -euo pipefail
+
+packages=(
+    # build
+    cmake ninja-build g++ pkg-config git dpkg-dev file
+    # the core: LibTorch (CPU) with a fast BLAS, OpenCV, PCRE2, JSON, sentencepiece (tests and tools)
+    libtorch-dev libopenblas0-openmp libopencv-dev libpcre2-dev nlohmann-json3-dev
+    libsentencepiece-dev sentencepiece libicu-dev
+    # the app: Qt 6 Widgets and QtPdf
+    qt6-base-dev qt6-base-dev-tools qt6-pdf-dev qt6-qpa-plugins libgl-dev
+    # headless runs and screenshots
+    xvfb xauth imagemagick fonts-dejavu-core
+)
+
+missing=()
+for package in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${db:Status-Status}' "$package" 2>/dev/null || true)
+    [ "$status" = "installed" ] || missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: all ${#packages[@]} packages are installed"
+    exit 0
+fi
+
+echo "setup: installing ${#missing[@]} package(s): ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: run as root, or install sudo" >&2; exit 1; }
+    sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
