@@ -5,8 +5,13 @@
 #include <string>
 #include <vector>
 
+#include <iterator>
+
+#include <nlohmann/json.hpp>
+
 #include "deepstack/error.h"
 #include "deepstack/inspect.h"
+#include "deepstack/tokenizer.h"
 
 namespace {
 
@@ -16,6 +21,9 @@ constexpr const char* kUsage =
     "commands:\n"
     "  inspect DIR [--json]   describe a model folder: family, parameters per part, dtypes, DeepStack plan,\n"
     "                         memory needed at bf16; lists every problem found. Exit status 1 if any.\n"
+    "  tokenize --model DIR [--decode]\n"
+    "                         read UTF-8 text on stdin and print its token ids as a JSON list; with --decode,\n"
+    "                         read a JSON list of ids and print the text\n"
     "  help                   show this text\n";
 
 int usage_error(const std::string& message) {
@@ -38,6 +46,38 @@ int run_inspect(const std::vector<std::string>& args) {
     return report.ok() ? 0 : 1;
 }
 
+int run_tokenize(const std::vector<std::string>& args) {
+    std::string model;
+    bool decode = false;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--model" && i + 1 < args.size()) model = args[++i];
+        else if (args[i] == "--decode") decode = true;
+        else return usage_error("tokenize: unexpected argument " + args[i]);
+    }
+    if (model.empty()) return usage_error("tokenize: --model DIR is required");
+    const auto tokenizer = deepstack::Tokenizer::load(model);
+    const std::string input{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+    if (!decode) {
+        std::cout << nlohmann::json(tokenizer->encode(input)).dump() << "\n";
+        return 0;
+    }
+    std::vector<deepstack::TokenId> ids;
+    try {
+        ids = nlohmann::json::parse(input).get<std::vector<deepstack::TokenId>>();
+    } catch (const nlohmann::json::exception& e) {
+        std::cerr << "deepstack-cli: tokenize --decode: stdin is not a JSON list of token ids: " << e.what() << "\n";
+        return 1;
+    }
+    for (const auto id : ids)
+        if (id < 0 || id >= tokenizer->size()) {
+            std::cerr << "deepstack-cli: tokenize --decode: token id " << id << " is outside the vocabulary of "
+                      << tokenizer->size() << "\n";
+            return 1;
+        }
+    std::cout << tokenizer->decode(ids);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -46,6 +86,7 @@ int main(int argc, char** argv) {
     const std::vector<std::string> args(argv + 2, argv + argc);
     try {
         if (command == "inspect") return run_inspect(args);
+        if (command == "tokenize") return run_tokenize(args);
         if (command == "help" || command == "--help" || command == "-h") {
             std::cout << kUsage;
             return 0;

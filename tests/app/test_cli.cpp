@@ -14,9 +14,11 @@ struct Run {
     int exit_code = -1;
     std::string out, err;
 };
-Run run_cli(const QStringList& args) {
+Run run_cli(const QStringList& args, const QByteArray& input = {}) {
     QProcess process;
     process.start(DEEPSTACK_CLI_PATH, args);
+    process.write(input);
+    process.closeWriteChannel();
     if (!process.waitForFinished(60000)) return {};
     return {process.exitCode(), process.readAllStandardOutput().toStdString(), process.readAllStandardError().toStdString()};
 }
@@ -55,6 +57,24 @@ private Q_SLOTS:
         const auto run = run_cli({"inspect", QString::fromStdString(folder.string())});
         QCOMPARE(run.exit_code, 1);
         QVERIFY(run.out.find("'model.language_model.norm.weight' [64] (language model) is missing") != std::string::npos);
+    }
+
+    void tokenizeRoundTrip() {
+        const QString folder = DEEPSTACK_SHARED_DIR "/data/qwen3-tokenizer";
+        if (!QFile::exists(folder + "/tokenizer.json")) QSKIP("the Qwen3 tokenizer is not beside this checkout");
+        const auto encoded = run_cli({"tokenize", "--model", folder}, "Hello, world!<|im_end|>");
+        QCOMPARE(encoded.exit_code, 0);
+        // Hugging Face tokenizers: [9707, 11, 1879, 0, 151645]
+        QCOMPARE(nlohmann::json::parse(encoded.out).get<std::vector<int>>(), (std::vector<int>{9707, 11, 1879, 0, 151645}));
+        const auto decoded = run_cli({"tokenize", "--model", folder, "--decode"}, QByteArray::fromStdString(encoded.out));
+        QCOMPARE(decoded.exit_code, 0);
+        QCOMPARE(decoded.out, std::string("Hello, world!<|im_end|>"));
+        const auto bad = run_cli({"tokenize", "--model", folder, "--decode"}, "[1, 999999]");
+        QCOMPARE(bad.exit_code, 1);
+        QVERIFY(bad.err.find("token id 999999 is outside the vocabulary of 151669") != std::string::npos);
+        const auto missing = run_cli({"tokenize", "--model", "/nonexistent"}, "x");
+        QCOMPARE(missing.exit_code, 1);
+        QVERIFY(missing.err.find("/nonexistent: no tokenizer.json or tokenizer.model") != std::string::npos);
     }
 
     void usageErrors() {
