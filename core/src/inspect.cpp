@@ -281,9 +281,9 @@ std::string to_text(const InspectReport& r) {
     std::string out;
     auto line = [&](const std::string& text) { out += text + "\n"; };
     line(r.folder.string());
-    line("  family:      " + (r.family.empty() ? std::string("unknown") : r.display_name + " (" + r.family + ")") +
+    line("  family:          " + (r.family.empty() ? std::string("unknown") : r.display_name + " (" + r.family + ")") +
          (r.runnable ? "" : r.family.empty() ? "" : ", not runnable: " + r.not_runnable_reason));
-    for (const auto& [key, value] : r.facts) line("  " + key + ": " + std::string(key.size() < 11 ? 11 - key.size() : 1, ' ') + value);
+    for (const auto& [key, value] : r.facts) line("  " + key + ": " + std::string(key.size() < 15 ? 15 - key.size() : 1, ' ') + value);
     line("");
     line("  parameters (from the tensors):");
     for (const auto& p : r.parts)
@@ -293,9 +293,9 @@ std::string to_text(const InspectReport& r) {
     std::string dtypes;
     for (const auto& [dtype, stats] : r.dtypes)
         dtypes += (dtypes.empty() ? "" : ", ") + dtype + " x" + std::to_string(stats.first) + " (" + human_bytes(stats.second) + ")";
-    line("  weights:     " + human_bytes(r.weight_file_bytes) + " in " + std::to_string(r.shards) + " file(s)" +
+    line("  weights:         " + human_bytes(r.weight_file_bytes) + " in " + std::to_string(r.shards) + " file(s)" +
          (dtypes.empty() ? "" : "; " + dtypes));
-    line("  tokenizer:   " + r.tokenizer + (r.tokenizer_vocab > 0 ? ", " + std::to_string(r.tokenizer_vocab) + " ids" : "") +
+    line("  tokenizer:       " + r.tokenizer + (r.tokenizer_vocab > 0 ? ", " + std::to_string(r.tokenizer_vocab) + " ids" : "") +
          (r.has_chat_template ? ", chat template" : ""));
     if (!r.deepstack_plan.empty()) {
         line("");

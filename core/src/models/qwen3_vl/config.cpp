@@ -48,6 +48,9 @@ Config parse_config(const config::Fields& root) {
     c.vision.num_position_embeddings = vision.integer("num_position_embeddings", 2304);
     c.vision.deepstack_visual_indexes = vision.integers("deepstack_visual_indexes", {});
     c.vision.hidden_act = vision.string("hidden_act", "gelu_pytorch_tanh");
+    if (const auto vision_rope = vision.optional_object("rope_parameters"))
+        c.vision.rope_theta = vision_rope->number("rope_theta", 10000.0);
+    c.vision.rope_theta = vision.number("rope_theta", c.vision.rope_theta);
 
     // The 2B/4B configs carry tie_word_embeddings at the top and in text_config; the top level decides.
     c.tie_word_embeddings = root.boolean("tie_word_embeddings", text.boolean("tie_word_embeddings", false));

@@ -22,6 +22,7 @@ struct VisionConfig {
     std::int64_t num_position_embeddings = 2304;
     std::vector<std::int64_t> deepstack_visual_indexes;
     std::string hidden_act = "gelu_pytorch_tanh";
+    double rope_theta = 10000.0;  // of the 2-D rotary embedding
 
     std::int64_t head_dim() const { return hidden_size / num_heads; }
 };

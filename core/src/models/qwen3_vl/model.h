@@ -1,0 +1,99 @@
+// Qwen3-VL on LibTorch: the vision tower with its DeepStack mergers (vision.cpp), the Qwen3 decoder with
+// interleaved MRoPE and the DeepStack additions (text.cpp), and the glue: position ids, image rows, prefill and
+// decode (model.cpp). Module and tensor names follow the checkpoint. Internal to the core.
+//
+// Axis letters: N patches, M merged image tokens (N / 4), L sequence, H heads, Hkv key/value heads, D head size,
+// Dv vision width, Dt text width, V vocabulary.
+#pragma once
+
+#include <array>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "deepstack/safetensors.h"
+#include "models/qwen3_vl/config.h"
+#include "nn/blocks.h"
+
+namespace deepstack::qwen3_vl {
+
+using Grid = std::array<std::int64_t, 3>;  // (t, h, w) in patches, as image_grid_thw
+
+struct VisionBlock {
+    torch::Tensor norm1_weight, norm1_bias, qkv_weight, qkv_bias, proj_weight, proj_bias;
+    torch::Tensor norm2_weight, norm2_bias, fc1_weight, fc1_bias, fc2_weight, fc2_bias;
+};
+struct PatchMerger {
+    torch::Tensor norm_weight, norm_bias, fc1_weight, fc1_bias, fc2_weight, fc2_bias;
+    bool norm_after_shuffle = false;  // the DeepStack mergers normalise the concatenated 2x2 window
+};
+struct VisionWeights {
+    torch::Tensor patch_weight;  // [Dv, 3 * T * P * P]: the Conv3d as one matmul
+    torch::Tensor patch_bias, pos_embed;
+    std::vector<VisionBlock> blocks;
+    PatchMerger merger;
+    std::vector<PatchMerger> deepstack_mergers;
+};
+struct TextLayer {
+    torch::Tensor input_norm, q_proj, k_proj, v_proj, o_proj, q_norm, k_norm, post_norm, gate_proj, up_proj, down_proj;
+};
+struct TextWeights {
+    torch::Tensor embed_tokens;
+    std::vector<TextLayer> layers;
+    torch::Tensor norm, lm_head;
+};
+
+// What crosses from vision to language: the merged image tokens and one DeepStack group per tapped block.
+struct VisionFeatures {
+    torch::Tensor embeds;                  // [M, Dt], images concatenated in order
+    std::vector<torch::Tensor> deepstack;  // each [M, Dt]
+};
+
+// Position ids of a prompt: three rows (T, H, W) and the offset decode steps add to the cache length.
+struct RopeIndex {
+    torch::Tensor positions;  // [3, L] int64
+    std::int64_t delta = 0;   // max(position) + 1 - L
+};
+
+struct LoadOptions {
+    c10::ScalarType dtype = c10::kBFloat16;
+    c10::Device device = c10::Device(c10::kCPU);
+};
+
+class Model {
+public:
+    static std::unique_ptr<Model> load(const std::filesystem::path& folder, const LoadOptions& options);
+
+    const Config& config() const { return config_; }
+    c10::ScalarType dtype() const { return dtype_; }
+    c10::Device device() const { return device_; }
+
+    // pixel_values [N, 3 * T * P * P] fp32 as the processor makes them; grids one per image.
+    VisionFeatures encode_images(const torch::Tensor& pixel_values, const std::vector<Grid>& grids) const;
+
+    // Throws Error when the prompt's image-token runs disagree with the images (count or size).
+    RopeIndex rope_index(const std::vector<std::int64_t>& ids, const std::vector<Grid>& grids) const;
+
+    // Runs new tokens through the decoder on top of `cache` and returns the logits of every new position [L, V]
+    // (or of the last only). `positions` [3, L]; `images` is given on the prefill that holds the image tokens.
+    torch::Tensor forward(const std::vector<std::int64_t>& ids, const torch::Tensor& positions, nn::KvCache& cache,
+                          const VisionFeatures* images, bool last_only) const;
+
+    nn::KvCache new_cache(std::int64_t capacity) const;
+
+private:
+    torch::Tensor decode_layers(torch::Tensor hidden, const torch::Tensor& positions, nn::KvCache& cache,
+                                const torch::Tensor& image_rows, const VisionFeatures* images) const;
+
+    Config config_;
+    c10::ScalarType dtype_ = c10::kBFloat16;
+    c10::Device device_ = c10::Device(c10::kCPU);
+    std::shared_ptr<const Checkpoint> checkpoint_;  // the mapping the weights view
+    VisionWeights vision_;
+    TextWeights text_;
+};
+
+}  // namespace deepstack::qwen3_vl

@@ -1,0 +1,87 @@
+#include "nn/blocks.h"
+
+#include <cmath>
+
+#include <torch/torch.h>
+
+#include "deepstack/error.h"
+
+namespace deepstack::nn {
+
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+    const auto x32 = x.to(torch::kFloat32);
+    const auto normed = x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
+    return weight * normed.to(x.scalar_type());
+}
+
+torch::Tensor layer_norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias, double eps) {
+    return torch::layer_norm(x, {x.size(-1)}, weight, bias, eps);
+}
+
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const std::optional<torch::Tensor>& bias) {
+    return bias ? torch::linear(x, weight, *bias) : torch::linear(x, weight);
+}
+
+torch::Tensor gelu_tanh(const torch::Tensor& x) { return torch::gelu(x, "tanh"); }
+torch::Tensor gelu_erf(const torch::Tensor& x) { return torch::gelu(x); }
+torch::Tensor quick_gelu(const torch::Tensor& x) { return x * torch::sigmoid(1.702 * x); }
+
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+    const auto half = x.size(-1) / 2;
+    const auto rotated = torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+    return x * cos + rotated * sin;
+}
+
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale,
+                        std::optional<std::int64_t> causal_offset) {
+    const auto heads = q.size(0), kv_heads = k.size(0);
+    const auto lq = q.size(1), lk = k.size(1);
+    auto keys = k, values = v;
+    if (heads != kv_heads) {  // grouped-query attention: each key/value head serves heads / kv_heads queries
+        keys = k.repeat_interleave(heads / kv_heads, 0);
+        values = v.repeat_interleave(heads / kv_heads, 0);
+    }
+    // Only queries that are not the last position of a cache need a mask (a single new token sees everything).
+    std::optional<torch::Tensor> mask;
+    if (causal_offset && lq > 1) {
+        const auto rows = torch::arange(lq, torch::TensorOptions().device(q.device())).unsqueeze(1) + *causal_offset;
+        const auto cols = torch::arange(lk, torch::TensorOptions().device(q.device())).unsqueeze(0);
+        mask = cols <= rows;  // [Lq, Lk], true = may attend
+    }
+#if TORCH_VERSION_MAJOR >= 2
+    return at::scaled_dot_product_attention(q.unsqueeze(0), keys.unsqueeze(0), values.unsqueeze(0),
+                                            mask ? c10::optional<at::Tensor>(*mask) : c10::nullopt, 0.0, false, scale)
+        .squeeze(0);
+#else
+    // Scores and softmax in fp32, as PyTorch's SDPA math path does for reduced precision inputs.
+    auto scores = torch::matmul(q.to(torch::kFloat32), keys.to(torch::kFloat32).transpose(1, 2)) * scale;
+    if (mask) scores = scores.masked_fill(mask->logical_not(), -std::numeric_limits<float>::infinity());
+    return torch::matmul(torch::softmax(scores, -1).to(values.scalar_type()), values);
+#endif
+}
+
+KvCache::KvCache(std::int64_t layers, std::int64_t kv_heads, std::int64_t head_dim, std::int64_t capacity,
+                 torch::TensorOptions options)
+    : layers_(layers), capacity_(capacity) {
+    keys_ = torch::empty({layers, kv_heads, capacity, head_dim}, options);
+    values_ = torch::empty({layers, kv_heads, capacity, head_dim}, options);
+}
+
+std::pair<torch::Tensor, torch::Tensor> KvCache::append(std::int64_t layer, const torch::Tensor& k, const torch::Tensor& v) {
+    const auto n = k.size(1);
+    if (length_ + n > capacity_)
+        throw Error(ErrorKind::resources, "", "the context is full: " + std::to_string(length_) + " + " + std::to_string(n) +
+                                                  " tokens exceed the KV cache of " + std::to_string(capacity_));
+    keys_[layer].narrow(1, length_, n).copy_(k);
+    values_[layer].narrow(1, length_, n).copy_(v);
+    return {keys_[layer].narrow(1, 0, length_ + n), values_[layer].narrow(1, 0, length_ + n)};
+}
+
+void KvCache::commit(std::int64_t written) { length_ += written; }
+
+void KvCache::truncate(std::int64_t length) {
+    if (length < 0 || length > length_) throw Error(ErrorKind::internal, "", "KV cache truncated past its length");
+    length_ = length;
+}
+
+}  // namespace deepstack::nn

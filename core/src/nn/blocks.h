@@ -1,0 +1,54 @@
+// Building blocks shared by every model family: norms, activations, rotary embedding, attention, the KV cache.
+// Internal to the core (LibTorch in the signature). Shapes use: L sequence, H heads, Hkv key/value heads,
+// D head size, C channels, P cached positions.
+#pragma once
+
+#include <optional>
+
+#include <torch/types.h>
+
+namespace deepstack::nn {
+
+// RMSNorm as Hugging Face computes it: statistics in fp32, weight applied after casting back.
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+torch::Tensor layer_norm(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias, double eps);
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const std::optional<torch::Tensor>& bias = std::nullopt);
+torch::Tensor gelu_tanh(const torch::Tensor& x);
+torch::Tensor gelu_erf(const torch::Tensor& x);
+torch::Tensor quick_gelu(const torch::Tensor& x);
+
+// NeoX-style rotation: pairs (i, i + D/2). x [.., D]; cos, sin broadcastable to x.
+torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
+
+// Softmax attention. q [H, Lq, D], k and v [Hkv, Lk, D] (H a multiple of Hkv: grouped-query attention).
+// `causal_offset`: when set, query i may see keys 0 .. causal_offset + i (the cache holds causal_offset
+// earlier positions); when empty, every query sees every key. Returns [H, Lq, D].
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale,
+                        std::optional<std::int64_t> causal_offset);
+
+// Keys and values of every layer, allocated once for `capacity` positions and written by index.
+class KvCache {
+public:
+    KvCache() = default;
+    KvCache(std::int64_t layers, std::int64_t kv_heads, std::int64_t head_dim, std::int64_t capacity,
+            torch::TensorOptions options);
+
+    std::int64_t length() const { return length_; }
+    std::int64_t capacity() const { return capacity_; }
+    bool empty() const { return layers_ == 0; }
+
+    // Writes k, v [Hkv, L, D] of `layer` at positions length() .. length() + L - 1 and returns the keys and
+    // values of positions 0 .. length() + L - 1. The length advances once every layer has written (commit).
+    std::pair<torch::Tensor, torch::Tensor> append(std::int64_t layer, const torch::Tensor& k, const torch::Tensor& v);
+    void commit(std::int64_t written);
+    void truncate(std::int64_t length);  // forget positions from `length` on (regenerate, edit)
+
+private:
+    std::int64_t layers_ = 0;
+    std::int64_t capacity_ = 0;
+    std::int64_t length_ = 0;
+    torch::Tensor keys_;    // [layers, Hkv, capacity, D]
+    torch::Tensor values_;  // [layers, Hkv, capacity, D]
+};
+
+}  // namespace deepstack::nn

@@ -1,0 +1,39 @@
+#include "nn/weights.h"
+
+#include <torch/torch.h>
+
+#include "deepstack/error.h"
+#include "tensor/torch_bridge.h"
+
+namespace deepstack::nn {
+
+WeightStore::WeightStore(const Checkpoint& checkpoint, const std::vector<models::TensorSpec>& specs,
+                         c10::ScalarType dtype, c10::Device device)
+    : checkpoint_(checkpoint), dtype_(dtype), device_(device) {
+    for (const auto& spec : specs) {
+        declared_.emplace(spec.name, spec.shape);
+        if (!checkpoint.contains(spec.name)) {
+            if (spec.optional) continue;
+            throw Error(ErrorKind::shape, checkpoint.files().front().path().parent_path().string(), spec.name,
+                        "missing from the checkpoint (expected shape " + shape_to_string(spec.shape) + ")");
+        }
+        const auto& info = checkpoint.info(spec.name);
+        if (info.shape != spec.shape)
+            throw Error(ErrorKind::shape, checkpoint.file_of(spec.name).path().string(), spec.name,
+                        "expected shape " + shape_to_string(spec.shape) + ", found " + shape_to_string(info.shape));
+        if (!dtype_is_floating(info.dtype))
+            throw Error(ErrorKind::shape, checkpoint.file_of(spec.name).path().string(), spec.name,
+                        "stored as " + std::string(dtype_name(info.dtype)) + ", expected a floating-point type");
+    }
+    for (const auto& name : checkpoint.names())
+        if (!declared_.contains(name))
+            throw Error(ErrorKind::shape, checkpoint.file_of(name).path().string(), name,
+                        "unused: no such tensor in this model (shape " + shape_to_string(checkpoint.info(name).shape) + ")");
+}
+
+torch::Tensor WeightStore::get(const std::string& name) const {
+    if (!declared_.contains(name)) throw Error(ErrorKind::internal, "", name, "asked for a tensor the family never declared");
+    return tensor::to_torch(checkpoint_.view(name), dtype_, device_);
+}
+
+}  // namespace deepstack::nn

@@ -1,0 +1,34 @@
+// Loads a checkpoint's tensors by name against the shapes a family declares: a missing, misshapen or unused
+// tensor is an Error naming the file, the tensor, the expected and the found shape. Internal (LibTorch).
+#pragma once
+
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "deepstack/safetensors.h"
+#include "models/architecture.h"
+
+namespace deepstack::nn {
+
+class WeightStore {
+public:
+    // Validates the whole checkpoint against `specs` before anything is converted.
+    WeightStore(const Checkpoint& checkpoint, const std::vector<models::TensorSpec>& specs, c10::ScalarType dtype,
+                c10::Device device);
+
+    // The tensor in the store's dtype and on its device: a view of the file when nothing changes.
+    torch::Tensor get(const std::string& name) const;
+    bool has(const std::string& name) const { return checkpoint_.contains(name); }
+
+private:
+    const Checkpoint& checkpoint_;
+    std::unordered_map<std::string, Shape> declared_;
+    c10::ScalarType dtype_;
+    c10::Device device_;
+};
+
+}  // namespace deepstack::nn

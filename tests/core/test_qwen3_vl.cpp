@@ -1,0 +1,168 @@
+// Qwen3-VL in the core against transformers on a tiny random checkpoint (tests/reference/make_qwen3_vl_fixture.py):
+// position ids, vision tower and DeepStack features, prefill logits, greedy decoding with the KV cache; and the
+// cached decode equal to a full forward pass.
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <torch/torch.h>
+
+#include "deepstack/error.h"
+#include "deepstack/safetensors.h"
+#include "models/qwen3_vl/model.h"
+#include "tensor/torch_bridge.h"
+#include "test_files.h"
+
+using namespace deepstack;
+using qwen3_vl::Grid;
+
+namespace {
+const std::filesystem::path kFixture = testing::data_dir() / "fixtures" / "tiny-qwen3-vl";
+
+std::string describe_difference(const torch::Tensor& ours, const torch::Tensor& reference) {
+    const auto diff = (ours.to(torch::kFloat32) - reference.to(torch::kFloat32)).abs();
+    return "max |difference| " + std::to_string(diff.max().item<float>()) + " (reference max |value| " +
+           std::to_string(reference.abs().max().item<float>()) + ")";
+}
+
+#define EXPECT_CLOSE(ours, reference, rtol, atol)                                                           \
+    do {                                                                                                    \
+        const auto o = (ours).to(torch::kFloat32), r = (reference).to(torch::kFloat32);                     \
+        QCOMPARE(o.sizes().vec(), r.sizes().vec());                                                         \
+        QVERIFY2(torch::allclose(o, r, rtol, atol), describe_difference(o, r).c_str());                     \
+    } while (0)
+}  // namespace
+
+class TestQwen3VL : public QObject {
+    Q_OBJECT
+    std::optional<SafetensorsFile> reference_;
+    std::unique_ptr<qwen3_vl::Model> model_;
+    std::vector<std::int64_t> ids_;
+    std::vector<Grid> grids_;
+
+    torch::Tensor ref(const std::string& name) const { return tensor::to_torch(reference_->view(name)).clone(); }
+
+private Q_SLOTS:
+    void initTestCase() {
+        torch::manual_seed(0);
+        reference_ = SafetensorsFile::open(kFixture / "reference.safetensors");
+        model_ = qwen3_vl::Model::load(kFixture, {c10::kFloat, c10::Device(c10::kCPU)});
+        const auto input_ids = ref("input_ids");
+        ids_.assign(input_ids.data_ptr<std::int64_t>(), input_ids.data_ptr<std::int64_t>() + input_ids.numel());
+        const auto grid = ref("image_grid_thw");
+        for (std::int64_t i = 0; i < grid.size(0); ++i)
+            grids_.push_back({grid[i][0].item<std::int64_t>(), grid[i][1].item<std::int64_t>(), grid[i][2].item<std::int64_t>()});
+    }
+
+    void positionIds() {
+        const auto index = model_->rope_index(ids_, grids_);
+        QVERIFY(torch::equal(index.positions, ref("position_ids")));
+        QCOMPARE(index.delta, ref("rope_delta").item<std::int64_t>());
+    }
+
+    void visionTowerAndDeepStack() {
+        c10::InferenceMode guard;
+        const auto features = model_->encode_images(ref("pixel_values"), grids_);
+        EXPECT_CLOSE(features.embeds, ref("vision.embeds"), 1e-4, 1e-4);
+        QCOMPARE(features.deepstack.size(), std::size_t{3});
+        for (int k = 0; k < 3; ++k) EXPECT_CLOSE(features.deepstack[k], ref("vision.deepstack." + std::to_string(k)), 1e-4, 1e-4);
+    }
+
+    void prefillLogits() {
+        c10::InferenceMode guard;
+        const auto features = model_->encode_images(ref("pixel_values"), grids_);
+        auto cache = model_->new_cache(64);
+        const auto logits = model_->forward(ids_, model_->rope_index(ids_, grids_).positions, cache, &features, false);
+        EXPECT_CLOSE(logits, ref("logits"), 1e-4, 1e-4);
+        QCOMPARE(cache.length(), static_cast<std::int64_t>(ids_.size()));
+    }
+
+    void greedyDecodingWithTheCache() {
+        c10::InferenceMode guard;
+        const auto features = model_->encode_images(ref("pixel_values"), grids_);
+        const auto index = model_->rope_index(ids_, grids_);
+        auto cache = model_->new_cache(64);
+        auto logits = model_->forward(ids_, index.positions, cache, &features, true);
+        const auto expected_tokens = ref("generated");
+        const auto expected_logits = ref("generated.logits");
+        for (std::int64_t step = 0; step < expected_tokens.size(0); ++step) {
+            EXPECT_CLOSE(logits[0], expected_logits[step], 1e-4, 1e-4);
+            const auto token = logits[0].argmax().item<std::int64_t>();
+            QCOMPARE(token, expected_tokens[step].item<std::int64_t>());
+            // Decode positions: every axis is the cache length plus the prompt's rope delta.
+            const auto position = torch::full({3, 1}, cache.length() + index.delta, torch::kLong);
+            logits = model_->forward({token}, position, cache, nullptr, true);
+        }
+    }
+
+    void cachedDecodeEqualsFullForward() {
+        c10::InferenceMode guard;
+        const auto features = model_->encode_images(ref("pixel_values"), grids_);
+        const auto generated = ref("generated");
+        auto all_ids = ids_;
+        for (std::int64_t i = 0; i < generated.size(0); ++i) all_ids.push_back(generated[i].item<std::int64_t>());
+        // Full sequence in one pass: prompt positions, then text positions continuing from max + 1.
+        const auto index = model_->rope_index(ids_, grids_);
+        const auto tail = torch::arange(static_cast<std::int64_t>(ids_.size()), static_cast<std::int64_t>(all_ids.size())) + index.delta;
+        const auto positions = torch::cat({index.positions, tail.unsqueeze(0).expand({3, -1})}, 1);
+        auto full_cache = model_->new_cache(64);
+        const auto full = model_->forward(all_ids, positions, full_cache, &features, false);
+        // The same tokens through the cache, a prefill then one at a time.
+        auto cache = model_->new_cache(64);
+        auto step_logits = model_->forward(ids_, index.positions, cache, &features, true);
+        for (std::size_t i = ids_.size(); i < all_ids.size(); ++i) {
+            EXPECT_CLOSE(step_logits[0], full[static_cast<std::int64_t>(i) - 1], 1e-4, 1e-4);
+            step_logits = model_->forward({all_ids[i]}, positions.narrow(1, static_cast<std::int64_t>(i), 1), cache, nullptr, true);
+        }
+    }
+
+    void bfloat16StaysClose() {
+        c10::InferenceMode guard;
+        const auto bf16 = qwen3_vl::Model::load(kFixture, {c10::kBFloat16, c10::Device(c10::kCPU)});
+        const auto features = bf16->encode_images(ref("pixel_values"), grids_);
+        auto cache = bf16->new_cache(64);
+        const auto logits = bf16->forward(ids_, bf16->rope_index(ids_, grids_).positions, cache, &features, false).to(torch::kFloat32);
+        const auto reference = ref("logits");
+        const auto relative = (logits - reference).abs().max().item<float>() / reference.abs().max().item<float>();
+        QVERIFY2(relative < 0.05f, ("bf16 logits differ by " + std::to_string(relative) + " of the range").c_str());
+    }
+
+    void imageTokenCountMustMatch() {
+        auto ids = ids_;
+        ids.erase(std::find(ids.begin(), ids.end(), model_->config().image_token_id));
+        try {
+            (void)model_->rope_index(ids, grids_);
+            QFAIL("a prompt with a missing image token was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("image 0 needs 6 image tokens, the prompt has a run of 5") != std::string::npos, e.what());
+        }
+    }
+
+    void misshapenCheckpointIsRefusedByName() {
+        QTemporaryDir dir;
+        const std::filesystem::path folder = dir.path().toStdString();
+        std::filesystem::copy_file(kFixture / "config.json", folder / "config.json");
+        const auto original = Checkpoint::open(kFixture);
+        std::vector<TensorToWrite> tensors;
+        std::vector<std::vector<std::byte>> storage;
+        for (const auto& name : original.names()) {
+            const auto view = original.view(name);
+            if (name == "model.language_model.norm.weight") {
+                storage.emplace_back(4 * 63);
+                tensors.push_back({name, DType::f32, {63}, storage.back()});
+            } else {
+                tensors.push_back({name, view.dtype(), view.shape(), {view.data, view.nbytes()}});
+            }
+        }
+        write_safetensors(folder / "model.safetensors", tensors);
+        try {
+            (void)qwen3_vl::Model::load(folder, {c10::kFloat, c10::Device(c10::kCPU)});
+            QFAIL("a misshapen tensor was accepted");
+        } catch (const Error& e) {
+            QCOMPARE(e.tensor(), std::string("model.language_model.norm.weight"));
+            QVERIFY2(std::string(e.what()).find("expected shape [64], found [63]") != std::string::npos, e.what());
+        }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestQwen3VL)
+#include "test_qwen3_vl.moc"
