@@ -71,13 +71,13 @@ nn::KvCache Model::new_cache(std::int64_t capacity) const {
                        torch::TensorOptions().dtype(dtype_).device(device_));
 }
 
-RopeIndex Model::rope_index(const std::vector<std::int64_t>& ids, const std::vector<Grid>& grids) const {
+RopeIndex Model::rope_index(const std::vector<std::int64_t>& ids, const std::vector<Grid>& grids, std::int64_t start) const {
     const auto merge = config_.vision.spatial_merge_size;
     std::vector<std::int64_t> t_row, h_row, w_row;
     t_row.reserve(ids.size());
     h_row.reserve(ids.size());
     w_row.reserve(ids.size());
-    std::int64_t next = 0;  // the position of the next text token
+    std::int64_t next = start;  // the position of the next text token
     std::size_t image = 0;
     for (std::size_t i = 0; i < ids.size();) {
         if (ids[i] != config_.image_token_id) {
@@ -116,10 +116,11 @@ RopeIndex Model::rope_index(const std::vector<std::int64_t>& ids, const std::vec
     RopeIndex index;
     index.positions = torch::stack({torch::tensor(t_row, torch::kLong), torch::tensor(h_row, torch::kLong),
                                     torch::tensor(w_row, torch::kLong)});
-    std::int64_t max_position = -1;
+    std::int64_t max_position = start - 1;
     for (const auto* row : {&t_row, &h_row, &w_row})
         for (const auto p : *row) max_position = std::max(max_position, p);
-    index.delta = max_position + 1 - static_cast<std::int64_t>(ids.size());
+    index.next_position = max_position + 1;
+    index.delta = index.next_position - static_cast<std::int64_t>(ids.size()) - start;
     return index;
 }
 

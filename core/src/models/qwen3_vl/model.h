@@ -54,8 +54,9 @@ struct VisionFeatures {
 
 // Position ids of a prompt: three rows (T, H, W) and the offset decode steps add to the cache length.
 struct RopeIndex {
-    torch::Tensor positions;  // [3, L] int64
-    std::int64_t delta = 0;   // max(position) + 1 - L
+    torch::Tensor positions;         // [3, L] int64
+    std::int64_t delta = 0;          // max(position) + 1 - L - start: what decode steps add to the cache length
+    std::int64_t next_position = 0;  // max(position) + 1: where the next token goes
 };
 
 struct LoadOptions {
@@ -74,8 +75,9 @@ public:
     // pixel_values [N, 3 * T * P * P] fp32 as the processor makes them; grids one per image.
     VisionFeatures encode_images(const torch::Tensor& pixel_values, const std::vector<Grid>& grids) const;
 
-    // Throws Error when the prompt's image-token runs disagree with the images (count or size).
-    RopeIndex rope_index(const std::vector<std::int64_t>& ids, const std::vector<Grid>& grids) const;
+    // Position ids of new tokens whose first text position is `start`. Throws Error when the image-token runs
+    // disagree with the images (count or size).
+    RopeIndex rope_index(const std::vector<std::int64_t>& ids, const std::vector<Grid>& grids, std::int64_t start = 0) const;
 
     // Runs new tokens through the decoder on top of `cache` and returns the logits of every new position [L, V]
     // (or of the last only). `positions` [3, L]; `images` is given on the prefill that holds the image tokens.

@@ -1,0 +1,112 @@
+// Running a model: load a folder, hold a conversation whose KV cache carries over between turns, stream the
+// answer token by token, stop it from another thread. Plain value types only: no LibTorch here.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "deepstack/image.h"
+#include "deepstack/tokenizer.h"
+
+namespace deepstack {
+
+enum class DeviceKind { cpu, cuda };
+enum class ComputeType { bf16, f32 };
+
+struct EngineOptions {
+    DeviceKind device = DeviceKind::cpu;
+    ComputeType compute = ComputeType::bf16;  // bf16 runs through oneDNN on CPUs that have it
+    int threads = 0;                          // 0: every core of the machine
+    std::int64_t context_tokens = 8192;       // KV cache capacity of a conversation
+    std::int64_t min_image_pixels = 0;        // 0: the folder's preprocessor_config.json
+    std::int64_t max_image_pixels = 0;
+};
+
+// Whether this build can run on CUDA (a LibTorch with CUDA and a visible GPU).
+bool cuda_available();
+
+struct SamplingSettings {
+    double temperature = 0.0;  // 0: greedy
+    std::int64_t top_k = 0;    // 0: off
+    double top_p = 1.0;        // 1: off
+    double repetition_penalty = 1.0;
+    double presence_penalty = 0.0;
+    std::uint64_t seed = 0;
+    std::int64_t max_new_tokens = 512;
+};
+
+struct Message {
+    enum class Role { system, user, assistant };
+    Role role = Role::user;
+    std::string text;
+    std::vector<RgbImage> images;  // shown before the text, in order
+};
+
+enum class StopReason { end_of_turn, max_tokens, cancelled, context_full };
+std::string_view to_string(StopReason reason);
+
+struct GenerationResult {
+    std::string text;
+    std::vector<TokenId> tokens;
+    StopReason stop = StopReason::end_of_turn;
+    std::int64_t prompt_tokens = 0;   // new tokens this turn fed to the model (images included)
+    std::int64_t image_tokens = 0;
+    std::int64_t context_tokens = 0;  // the conversation's length after the turn
+    double vision_ms = 0;
+    double prefill_ms = 0;
+    double time_to_first_token_ms = 0;
+    std::vector<double> decode_ms;    // one per generated token after the first
+    double prefill_tokens_per_s() const;
+    double decode_tokens_per_s() const;
+};
+
+struct ModelInfo {
+    std::string family;        // model_type
+    std::string display_name;  // "Qwen3-VL"
+    std::filesystem::path folder;
+    std::string device;        // "cpu", "cuda:0"
+    std::string compute;       // "bf16", "f32"
+    std::int64_t parameters = 0;
+    std::int64_t context_tokens = 0;
+};
+
+class Conversation;
+
+class Model {
+public:
+    virtual ~Model() = default;
+    // Checks the folder (inspect), that the weights fit in memory, then loads. Throws deepstack::Error.
+    static std::unique_ptr<Model> load(const std::filesystem::path& folder, const EngineOptions& options = {});
+
+    virtual const ModelInfo& info() const = 0;
+    virtual const Tokenizer& tokenizer() const = 0;
+    // generation_config.json's settings (greedy when the folder does not ask for sampling).
+    virtual SamplingSettings default_sampling() const = 0;
+    virtual std::unique_ptr<Conversation> start_conversation(const std::string& system_prompt = {}) = 0;
+};
+
+struct GenerationCallbacks {
+    // Called for each piece of text as soon as it is whole UTF-8 (on the calling thread).
+    std::function<void(std::string_view text)> on_text;
+};
+
+// One chat: the messages so far live in the model's KV cache, so a follow-up question only runs its new tokens.
+class Conversation {
+public:
+    virtual ~Conversation() = default;
+    // Adds the user's message and generates the reply. `cancel` may be set from any thread; the loop checks it
+    // before every step. The reply stays in the conversation whatever stopped it.
+    virtual GenerationResult send(const Message& user, const SamplingSettings& sampling,
+                                  const GenerationCallbacks& callbacks = {}, const std::atomic<bool>* cancel = nullptr) = 0;
+    virtual std::int64_t context_tokens() const = 0;
+    virtual std::int64_t context_capacity() const = 0;
+};
+
+}  // namespace deepstack

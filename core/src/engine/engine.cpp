@@ -1,0 +1,235 @@
+// The one generation loop every family shares: prefill, sample, stream, stop, time.
+#include "deepstack/engine.h"
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <torch/torch.h>
+
+#include "deepstack/error.h"
+#include "deepstack/inspect.h"
+#include "engine/family.h"
+#include "engine/sampling.h"
+#include "models/qwen3_vl/runtime.h"
+
+namespace deepstack {
+
+std::string_view to_string(StopReason reason) {
+    switch (reason) {
+        case StopReason::end_of_turn: return "end_of_turn";
+        case StopReason::max_tokens: return "max_tokens";
+        case StopReason::cancelled: return "cancelled";
+        case StopReason::context_full: return "context_full";
+    }
+    return "?";
+}
+
+double GenerationResult::prefill_tokens_per_s() const { return prefill_ms > 0 ? 1000.0 * static_cast<double>(prompt_tokens) / prefill_ms : 0; }
+double GenerationResult::decode_tokens_per_s() const {
+    double total = 0;
+    for (const auto ms : decode_ms) total += ms;
+    return total > 0 ? 1000.0 * static_cast<double>(decode_ms.size()) / total : 0;
+}
+
+bool cuda_available() { return torch::cuda::is_available(); }
+
+namespace {
+
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+}
+
+std::uint64_t available_memory_bytes() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string key;
+    std::uint64_t kib = 0;
+    std::string unit;
+    while (meminfo >> key >> kib >> unit)
+        if (key == "MemAvailable:") return kib * 1024;
+    return 0;  // unknown: do not refuse
+}
+
+// Turns LibTorch's exceptions into the core's own at the boundary.
+template <typename Body>
+auto guarded(const char* what, Body&& body) {
+    try {
+        return body();
+    } catch (const Error&) {
+        throw;
+    } catch (const c10::Error& e) {
+        throw Error(ErrorKind::internal, "", std::string(what) + ": " + e.what_without_backtrace());
+    } catch (const std::bad_alloc&) {
+        throw Error(ErrorKind::resources, "", std::string(what) + ": out of memory");
+    }
+}
+
+class ConversationImpl;
+
+class ModelImpl final : public Model {
+public:
+    ModelInfo info_;
+    std::unique_ptr<Tokenizer> tokenizer_;
+    std::unique_ptr<engine::Family> family_;
+    SamplingSettings defaults_;
+    std::int64_t context_tokens_ = 0;
+
+    const ModelInfo& info() const override { return info_; }
+    const Tokenizer& tokenizer() const override { return *tokenizer_; }
+    SamplingSettings default_sampling() const override { return defaults_; }
+    std::unique_ptr<Conversation> start_conversation(const std::string& system_prompt) override;
+};
+
+class ConversationImpl final : public Conversation {
+public:
+    ConversationImpl(ModelImpl& model, std::string system_prompt)
+        : model_(model), system_prompt_(std::move(system_prompt)), session_(model.family_->new_session(model.context_tokens_)) {}
+
+    GenerationResult send(const Message& user, const SamplingSettings& sampling, const GenerationCallbacks& callbacks,
+                          const std::atomic<bool>* cancel) override {
+        return guarded("generation failed", [&] { return run(user, sampling, callbacks, cancel); });
+    }
+    std::int64_t context_tokens() const override { return session_->length(); }
+    std::int64_t context_capacity() const override { return session_->capacity(); }
+
+private:
+    GenerationResult run(const Message& user, const SamplingSettings& sampling, const GenerationCallbacks& callbacks,
+                         const std::atomic<bool>* cancel) {
+        c10::InferenceMode inference;
+        GenerationResult result;
+        const auto start = std::chrono::steady_clock::now();
+        const auto prefix = first_ ? std::vector<TokenId>{} : model_.family_->close_reply_ids();
+        const auto turn = session_->prepare(user, system_prompt_, first_, prefix);
+        const auto turn_tokens = static_cast<std::int64_t>(turn.ids.size());
+        if (session_->length() + turn_tokens >= session_->capacity())
+            throw Error(ErrorKind::resources, "", "this message needs " + std::to_string(turn_tokens) + " tokens but only " +
+                                                      std::to_string(session_->capacity() - session_->length()) +
+                                                      " are left in the conversation's context of " +
+                                                      std::to_string(session_->capacity()) + "; start a new chat or use smaller images");
+        result.prompt_tokens = turn_tokens;
+        result.image_tokens = turn.image_tokens;
+        result.vision_ms = turn.vision_ms;
+        if (cancel != nullptr && cancel->load()) {
+            result.stop = StopReason::cancelled;
+            return result;
+        }
+        const auto prefill_start = std::chrono::steady_clock::now();
+        auto logits = session_->prefill(turn);
+        first_ = false;
+        result.prefill_ms = elapsed_ms(prefill_start);
+        history_.insert(history_.end(), turn.ids.begin(), turn.ids.end());
+
+        engine::Sampler sampler(sampling);
+        StreamingDecoder stream(model_.tokenizer());
+        const auto stops = model_.family_->end_of_turn_ids();
+        result.stop = StopReason::max_tokens;
+        for (std::int64_t step = 0; step < sampling.max_new_tokens; ++step) {
+            if (cancel != nullptr && cancel->load()) {
+                result.stop = StopReason::cancelled;
+                break;
+            }
+            const auto token = sampler.next(logits, history_, result.tokens);
+            if (step == 0) result.time_to_first_token_ms = elapsed_ms(start);
+            if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
+                result.stop = StopReason::end_of_turn;
+                break;
+            }
+            result.tokens.push_back(token);
+            history_.push_back(token);
+            if (auto text = stream.push(token); !text.empty()) {
+                result.text += text;
+                if (callbacks.on_text) callbacks.on_text(text);
+            }
+            if (step + 1 == sampling.max_new_tokens) break;
+            if (session_->length() + 1 >= session_->capacity()) {
+                result.stop = StopReason::context_full;
+                break;
+            }
+            const auto step_start = std::chrono::steady_clock::now();
+            logits = session_->decode(token);
+            result.decode_ms.push_back(elapsed_ms(step_start));
+        }
+        if (auto rest = stream.finish(); !rest.empty()) {
+            result.text += rest;
+            if (callbacks.on_text) callbacks.on_text(rest);
+        }
+        // The last sampled token has not run through the model: feed it now so the cache holds the whole reply.
+        if (!result.tokens.empty() && session_->length() < static_cast<std::int64_t>(history_.size()) &&
+            session_->length() + 1 < session_->capacity())
+            (void)session_->decode(result.tokens.back());
+        result.context_tokens = session_->length();
+        return result;
+    }
+
+    ModelImpl& model_;
+    std::string system_prompt_;
+    std::unique_ptr<engine::FamilySession> session_;
+    std::vector<TokenId> history_;  // every id in the cache, for the repetition penalty
+    bool first_ = true;
+};
+
+std::unique_ptr<Conversation> ModelImpl::start_conversation(const std::string& system_prompt) {
+    return std::make_unique<ConversationImpl>(*this, system_prompt);
+}
+
+}  // namespace
+
+std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const EngineOptions& options) {
+    const auto report = inspect_model_folder(folder);
+    if (!report.problems.empty()) {
+        std::string all;
+        for (const auto& p : report.problems) all += "\n  - " + p;
+        throw Error(ErrorKind::config, folder.string(), "cannot load this model folder:" + all);
+    }
+    if (!report.runnable) throw Error(ErrorKind::unsupported, folder.string(), report.display_name + ": " + report.not_runnable_reason);
+
+    const bool cuda = options.device == DeviceKind::cuda;
+    if (cuda && !cuda_available())
+        throw Error(ErrorKind::unsupported, "", "CUDA was asked for, but this LibTorch has no CUDA or no GPU is visible");
+    // Refuse before allocating anything when the weights and cache cannot fit.
+    const auto weight_bytes = report.cpu.weights_bytes * (options.compute == ComputeType::f32 ? 2 : 1);
+    const auto needed = weight_bytes + report.kv_cache_bytes_per_token * static_cast<std::uint64_t>(options.context_tokens) *
+                                           (options.compute == ComputeType::f32 ? 2 : 1) +
+                        report.cpu.workspace_bytes;
+    if (!cuda) {
+        const auto available = available_memory_bytes();
+        if (available > 0 && needed > available)
+            throw Error(ErrorKind::resources, folder.string(),
+                        "this model needs about " + human_bytes(needed) + " of memory (weights " + human_bytes(weight_bytes) +
+                            ", context of " + std::to_string(options.context_tokens) + " tokens, activations) but only " +
+                            human_bytes(available) + " is available");
+    }
+
+    const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    at::set_num_threads(threads);
+
+    return guarded("loading failed", [&]() -> std::unique_ptr<Model> {
+        c10::InferenceMode inference;
+        auto model = std::make_unique<ModelImpl>();
+        model->tokenizer_ = Tokenizer::load(folder);
+        model->context_tokens_ = options.context_tokens;
+        const auto dtype = options.compute == ComputeType::f32 ? c10::kFloat : c10::kBFloat16;
+        const auto device = cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+        if (report.family == "qwen3_vl") {
+            model->family_ = qwen3_vl::make_family(folder, {dtype, device}, *model->tokenizer_,
+                                                   {options.min_image_pixels, options.max_image_pixels});
+        } else {
+            throw Error(ErrorKind::unsupported, folder.string(), report.display_name + " cannot be run by this version yet (inspect only)");
+        }
+        model->info_ = {report.family, report.display_name, folder, cuda ? "cuda:0" : "cpu",
+                        options.compute == ComputeType::f32 ? "f32" : "bf16", report.total_parameters, model->context_tokens_};
+        if (std::filesystem::exists(folder / "generation_config.json")) {
+            const auto g = read_generation_config(folder / "generation_config.json");
+            if (g.do_sample) {
+                model->defaults_.temperature = g.temperature.value_or(1.0);
+                model->defaults_.top_k = g.top_k.value_or(0);
+                model->defaults_.top_p = g.top_p.value_or(1.0);
+            }
+            model->defaults_.repetition_penalty = g.repetition_penalty.value_or(1.0);
+            if (g.max_new_tokens) model->defaults_.max_new_tokens = *g.max_new_tokens;
+        }
+        return model;
+    });
+}
+
+}  // namespace deepstack

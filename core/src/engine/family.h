@@ -1,0 +1,44 @@
+// What the shared generation loop (engine.cpp) needs from a model family. Internal (LibTorch).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "deepstack/engine.h"
+
+namespace deepstack::engine {
+
+// A turn ready to run: its new token ids and whatever the family computed from its images.
+struct PreparedTurn {
+    std::vector<TokenId> ids;
+    std::int64_t image_tokens = 0;
+    double vision_ms = 0;
+    std::shared_ptr<void> state;  // family data for prefill (image features, positions)
+};
+
+// The per-conversation part of a family: it owns the KV cache and the position bookkeeping.
+class FamilySession {
+public:
+    virtual ~FamilySession() = default;
+    // `first` is the conversation's first turn (it carries the system prompt); `prefix` goes before the turn's
+    // own tokens (it closes the previous reply, whose end-of-turn token was sampled but never run).
+    virtual PreparedTurn prepare(const Message& user, const std::string& system_prompt, bool first,
+                                 const std::vector<TokenId>& prefix) = 0;
+    virtual torch::Tensor prefill(const PreparedTurn& turn) = 0;  // logits of the last position [V], fp32
+    virtual torch::Tensor decode(TokenId token) = 0;              // logits of the new position [V], fp32
+    virtual std::int64_t length() const = 0;
+    virtual std::int64_t capacity() const = 0;
+};
+
+class Family {
+public:
+    virtual ~Family() = default;
+    virtual std::unique_ptr<FamilySession> new_session(std::int64_t capacity) = 0;
+    virtual std::vector<TokenId> end_of_turn_ids() const = 0;  // sampling one of these ends the reply
+    virtual std::vector<TokenId> close_reply_ids() const = 0;  // appended after a reply before the next turn
+};
+
+}  // namespace deepstack::engine

@@ -1,0 +1,158 @@
+#include "models/qwen3_vl/runtime.h"
+
+#include <chrono>
+
+#include <torch/torch.h>
+
+#include "deepstack/error.h"
+
+namespace deepstack::qwen3_vl {
+
+namespace {
+
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+}
+
+TokenId special(const Tokenizer& tokenizer, const char* text) {
+    const auto id = tokenizer.token_id(text);
+    if (!id) throw Error(ErrorKind::config, "", std::string("the tokenizer has no ") + text + " token, which Qwen3-VL's chat template needs");
+    return *id;
+}
+
+struct TurnState {
+    VisionFeatures features;
+    bool has_images = false;
+    RopeIndex index;
+};
+
+class Qwen3VLFamily;
+
+class Session final : public engine::FamilySession {
+public:
+    Session(const Qwen3VLFamily& family, std::int64_t capacity);
+    engine::PreparedTurn prepare(const Message& user, const std::string& system_prompt, bool first,
+                                 const std::vector<TokenId>& prefix) override;
+    torch::Tensor prefill(const engine::PreparedTurn& turn) override;
+    torch::Tensor decode(TokenId token) override;
+    std::int64_t length() const override { return cache_.length(); }
+    std::int64_t capacity() const override { return cache_.capacity(); }
+
+private:
+    const Qwen3VLFamily& family_;
+    nn::KvCache cache_;
+    std::int64_t next_position_ = 0;  // MRoPE: images advance positions by less than their token count
+};
+
+class Qwen3VLFamily final : public engine::Family {
+public:
+    Qwen3VLFamily(std::unique_ptr<Model> model, const Tokenizer& tokenizer, ImagePreprocessorConfig preprocessor, PixelBudget budget)
+        : model_(std::move(model)), tokenizer_(tokenizer), preprocessor_(std::move(preprocessor)), budget_(budget) {
+        im_end_ = special(tokenizer, "<|im_end|>");
+        image_pad_ = special(tokenizer, "<|image_pad|>");
+        if (image_pad_ != model_->config().image_token_id)
+            throw Error(ErrorKind::config, "", "the tokenizer's <|image_pad|> is " + std::to_string(image_pad_) +
+                                                   " but config.json says " + std::to_string(model_->config().image_token_id));
+        newline_ = tokenizer.encode("\n");
+    }
+    std::unique_ptr<engine::FamilySession> new_session(std::int64_t capacity) override {
+        return std::make_unique<Session>(*this, capacity);
+    }
+    std::vector<TokenId> end_of_turn_ids() const override {
+        std::vector<TokenId> ids{im_end_};
+        if (const auto eot = tokenizer_.token_id("<|endoftext|>")) ids.push_back(*eot);
+        return ids;
+    }
+    std::vector<TokenId> close_reply_ids() const override {
+        std::vector<TokenId> ids{im_end_};
+        ids.insert(ids.end(), newline_.begin(), newline_.end());
+        return ids;
+    }
+
+    std::unique_ptr<Model> model_;
+    const Tokenizer& tokenizer_;
+    ImagePreprocessorConfig preprocessor_;
+    PixelBudget budget_;
+    TokenId im_end_ = 0, image_pad_ = 0;
+    std::vector<TokenId> newline_;
+};
+
+Session::Session(const Qwen3VLFamily& family, std::int64_t capacity)
+    : family_(family), cache_(family.model_->new_cache(capacity)) {}
+
+engine::PreparedTurn Session::prepare(const Message& user, const std::string& system_prompt, bool first,
+                                      const std::vector<TokenId>& prefix) {
+    // The Instruct template: no default system prompt; images first as <|vision_start|><|image_pad|><|vision_end|>.
+    std::string text;
+    if (first && !system_prompt.empty()) text += "<|im_start|>system\n" + system_prompt + "<|im_end|>\n";
+    text += "<|im_start|>user\n";
+    for (std::size_t i = 0; i < user.images.size(); ++i) text += "<|vision_start|><|image_pad|><|vision_end|>";
+    text += user.text + "<|im_end|>\n<|im_start|>assistant\n";
+    const auto templated = family_.tokenizer_.encode(text);
+
+    auto state = std::make_shared<TurnState>();
+    engine::PreparedTurn turn;
+    std::vector<Grid> grids;
+    if (!user.images.empty()) {
+        const auto start = std::chrono::steady_clock::now();
+        std::vector<torch::Tensor> pixels;
+        for (const auto& image : user.images) {
+            auto processed = preprocess(image, family_.preprocessor_, family_.budget_);
+            pixels.push_back(processed.pixel_values);
+            grids.push_back(processed.grid);
+        }
+        state->features = family_.model_->encode_images(torch::cat(pixels), grids);
+        state->has_images = true;
+        turn.vision_ms = elapsed_ms(start);
+    }
+    // Each image's single <|image_pad|> becomes one pad per merged token.
+    turn.ids = prefix;
+    std::size_t image = 0;
+    const auto merge = family_.model_->config().vision.spatial_merge_size;
+    for (const auto id : templated) {
+        if (id != family_.image_pad_) {
+            turn.ids.push_back(id);
+            continue;
+        }
+        if (image >= grids.size()) throw Error(ErrorKind::config, "", "the message text contains <|image_pad|>; remove it");
+        const auto& [t, h, w] = grids[image++];
+        const auto count = t * h * w / (merge * merge);
+        turn.ids.insert(turn.ids.end(), static_cast<std::size_t>(count), family_.image_pad_);
+        turn.image_tokens += count;
+    }
+    std::vector<std::int64_t> ids64(turn.ids.begin(), turn.ids.end());
+    state->index = family_.model_->rope_index(ids64, grids, next_position_);
+    turn.state = state;
+    return turn;
+}
+
+torch::Tensor Session::prefill(const engine::PreparedTurn& turn) {
+    const auto& state = *std::static_pointer_cast<TurnState>(turn.state);
+    std::vector<std::int64_t> ids64(turn.ids.begin(), turn.ids.end());
+    const auto logits = family_.model_->forward(ids64, state.index.positions, cache_, state.has_images ? &state.features : nullptr, true);
+    next_position_ = state.index.next_position;
+    return logits[0].to(torch::kFloat32);
+}
+
+torch::Tensor Session::decode(TokenId token) {
+    const auto positions = torch::full({3, 1}, next_position_, torch::kLong);
+    const auto logits = family_.model_->forward({token}, positions, cache_, nullptr, true);
+    ++next_position_;
+    return logits[0].to(torch::kFloat32);
+}
+
+}  // namespace
+
+std::unique_ptr<engine::Family> make_family(const std::filesystem::path& folder, const LoadOptions& load,
+                                            const Tokenizer& tokenizer, const PixelBudget& budget) {
+    auto model = Model::load(folder, load);
+    ImagePreprocessorConfig preprocessor;
+    if (std::filesystem::exists(folder / "preprocessor_config.json"))
+        preprocessor = read_preprocessor_config(folder / "preprocessor_config.json");
+    PixelBudget effective = budget;
+    if (effective.min_pixels <= 0) effective.min_pixels = preprocessor.min_pixels > 0 ? preprocessor.min_pixels : 65536;
+    if (effective.max_pixels <= 0) effective.max_pixels = preprocessor.max_pixels > 0 ? preprocessor.max_pixels : 16777216;
+    return std::make_unique<Qwen3VLFamily>(std::move(model), tokenizer, std::move(preprocessor), effective);
+}
+
+}  // namespace deepstack::qwen3_vl

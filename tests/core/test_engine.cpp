@@ -1,0 +1,209 @@
+// The engine end to end on a tiny random Qwen3-VL built on the fly with the real Qwen3 tokenizer: streaming,
+// stopping, multi-turn with the cache, seeds, sampling rules, and the errors a user can cause.
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <thread>
+
+#include <torch/torch.h>
+
+#include "config/json_fields.h"
+#include "deepstack/engine.h"
+#include "deepstack/error.h"
+#include "engine/sampling.h"
+#include "models/qwen3_vl/architecture.h"
+#include "test_files.h"
+
+using namespace deepstack;
+
+namespace {
+const std::filesystem::path kTokenizer = std::filesystem::path(DEEPSTACK_SHARED_DIR) / "data" / "qwen3-tokenizer";
+
+// A Qwen3-VL with the real vocabulary and special token ids but every width tiny, random bf16 weights.
+void write_random_qwen(const std::filesystem::path& folder) {
+    std::filesystem::create_directories(folder);
+    auto config = config::read_json_file(testing::data_dir() / "configs" / "qwen3-vl-2b-instruct.config.json");
+    auto& t = config["text_config"];
+    t["hidden_size"] = 32, t["intermediate_size"] = 48, t["num_hidden_layers"] = 3, t["num_attention_heads"] = 2,
+    t["num_key_value_heads"] = 1, t["head_dim"] = 16;
+    t["rope_scaling"]["mrope_section"] = {4, 2, 2};
+    auto& v = config["vision_config"];
+    v["depth"] = 3, v["hidden_size"] = 16, v["intermediate_size"] = 32, v["num_heads"] = 2, v["out_hidden_size"] = 32,
+    v["deepstack_visual_indexes"] = {0, 1, 2};
+    testing::write_json(folder / "config.json", config);
+    testing::write_json(folder / "generation_config.json", {{"eos_token_id", {151645, 151643}}, {"do_sample", true}, {"temperature", 0.7}, {"top_k", 20}, {"top_p", 0.8}});
+    std::filesystem::copy_file(kTokenizer / "tokenizer.json", folder / "tokenizer.json");
+    const auto arch = qwen3_vl::describe(qwen3_vl::parse_config(config::Fields(config, "config.json")));
+    torch::manual_seed(7);
+    std::vector<torch::Tensor> keep;
+    std::vector<TensorToWrite> tensors;
+    for (const auto& spec : arch.tensors) {
+        if (spec.optional) continue;
+        keep.push_back((torch::randn(spec.shape) * 0.5).to(torch::kBFloat16).contiguous());
+        tensors.push_back({spec.name, DType::bf16, spec.shape, {static_cast<const std::byte*>(keep.back().data_ptr()), static_cast<std::size_t>(keep.back().nbytes())}});
+    }
+    write_safetensors(folder / "model.safetensors", tensors);
+}
+
+RgbImage test_picture(int width, int height) {
+    RgbImage image{width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(width * height * 3))};
+    for (std::size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<std::uint8_t>((i * 7) % 251);
+    return image;
+}
+
+SamplingSettings greedy(std::int64_t tokens) {
+    SamplingSettings s;
+    s.max_new_tokens = tokens;
+    return s;
+}
+}  // namespace
+
+class TestEngine : public QObject {
+    Q_OBJECT
+    QTemporaryDir dir_;
+    std::filesystem::path folder_;
+    std::unique_ptr<Model> model_;
+
+private Q_SLOTS:
+    void initTestCase() {
+        if (!std::filesystem::exists(kTokenizer / "tokenizer.json")) QSKIP("the Qwen3 tokenizer is not beside this checkout");
+        folder_ = std::filesystem::path(dir_.path().toStdString()) / "tiny-qwen3-vl";
+        write_random_qwen(folder_);
+        EngineOptions options;
+        options.threads = 2;
+        options.context_tokens = 1024;
+        options.min_image_pixels = 32 * 32 * 4;
+        options.max_image_pixels = 128 * 128;
+        model_ = Model::load(folder_, options);
+    }
+
+    void info() {
+        QCOMPARE(model_->info().family, std::string("qwen3_vl"));
+        QCOMPARE(model_->info().compute, std::string("bf16"));
+        const auto defaults = model_->default_sampling();
+        QCOMPARE(defaults.temperature, 0.7);
+        QCOMPARE(defaults.top_k, std::int64_t{20});
+    }
+
+    void streamsWhatItReturns() {
+        auto chat = model_->start_conversation("You are terse.");
+        std::string streamed;
+        const auto result = chat->send({Message::Role::user, "What is in this picture?", {test_picture(96, 64)}}, greedy(12),
+                                       {[&](std::string_view text) { streamed += text; }});
+        QCOMPARE(streamed, result.text);
+        QVERIFY(result.tokens.size() <= 12);
+        QCOMPARE(result.image_tokens, std::int64_t{6});  // 96x64 -> 3x2 merged tokens
+        QVERIFY(result.vision_ms > 0 && result.prefill_ms > 0 && result.time_to_first_token_ms > 0);
+        QCOMPARE(result.decode_ms.size() + 1 >= result.tokens.size(), true);
+        QCOMPARE(chat->context_tokens(), result.context_tokens);
+    }
+
+    void multiTurnReusesTheCacheAndIsDeterministic() {
+        bool cache_reused = true;
+        auto run = [&] {
+            auto chat = model_->start_conversation();
+            const auto first = chat->send({Message::Role::user, "Read the total.", {test_picture(64, 64)}}, greedy(6));
+            const auto before = chat->context_tokens();
+            const auto second = chat->send({Message::Role::user, "And the date?", {}}, greedy(6));
+            // The second turn ran only its own tokens on top of the first.
+            cache_reused = cache_reused && second.prompt_tokens < 20 &&
+                           chat->context_tokens() == before + second.prompt_tokens + static_cast<std::int64_t>(second.tokens.size());
+            auto all = first.tokens;
+            all.push_back(-1);
+            all.insert(all.end(), second.tokens.begin(), second.tokens.end());
+            return all;
+        };
+        QCOMPARE(run(), run());
+        QVERIFY(cache_reused);
+    }
+
+    void seedsDecide() {
+        auto sample = [&](std::uint64_t seed) {
+            SamplingSettings s = greedy(16);
+            s.temperature = 1.5;
+            s.seed = seed;
+            return model_->start_conversation()->send({Message::Role::user, "Say anything.", {}}, s).tokens;
+        };
+        QCOMPARE(sample(11), sample(11));
+        QVERIFY(sample(11) != sample(12));
+    }
+
+    void stopTakesEffectWithinOneStep() {
+        auto chat = model_->start_conversation();
+        std::atomic<bool> stop{false};
+        int pieces = 0;
+        const auto result = chat->send({Message::Role::user, "Count to a thousand.", {}}, greedy(200),
+                                       {[&](std::string_view) {
+                                           ++pieces;
+                                           stop = true;
+                                       }},
+                                       &stop);
+        QCOMPARE(result.stop, StopReason::cancelled);
+        QVERIFY2(result.tokens.size() <= 4, std::to_string(result.tokens.size()).c_str());  // a piece may need 2-3 byte tokens
+        // The conversation stays usable after a stop.
+        stop = false;
+        const auto next = chat->send({Message::Role::user, "Go on.", {}}, greedy(3), {}, &stop);
+        QCOMPARE(next.stop, StopReason::max_tokens);
+    }
+
+    void stopFromAnotherThread() {
+        auto chat = model_->start_conversation();
+        std::atomic<bool> stop{false};
+        std::atomic<int> steps{0};
+        std::thread stopper([&] {
+            while (steps.load() < 3) std::this_thread::yield();
+            stop = true;
+        });
+        const auto result = chat->send({Message::Role::user, "Talk.", {}}, greedy(500), {[&](std::string_view) { ++steps; }}, &stop);
+        stopper.join();
+        QCOMPARE(result.stop, StopReason::cancelled);
+        QVERIFY(result.tokens.size() < 500);
+    }
+
+    void contextLimitIsAClearError() {
+        EngineOptions options;
+        options.context_tokens = 24;
+        const auto small = Model::load(folder_, options);
+        try {
+            (void)small->start_conversation()->send({Message::Role::user, "A long question about this picture.", {test_picture(256, 256)}}, greedy(4));
+            QFAIL("a prompt larger than the context was accepted");
+        } catch (const Error& e) {
+            QCOMPARE(e.kind(), ErrorKind::resources);
+            QVERIFY2(std::string(e.what()).find("are left in the conversation's context of 24") != std::string::npos, e.what());
+        }
+    }
+
+    void brokenFoldersAreRefusedBeforeLoading() {
+        try {
+            (void)Model::load(testing::data_dir() / "fixtures" / "tiny-qwen3-vl");  // no tokenizer there
+            QFAIL("a folder without tokenizer loaded");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("no tokenizer") != std::string::npos, e.what());
+        }
+    }
+
+    void samplerRules() {
+        c10::InferenceMode guard;
+        const auto logits = torch::tensor({1.0f, 3.0f, 2.0f, -1.0f});
+        SamplingSettings s;
+        QCOMPARE(engine::Sampler(s).next(logits, {}, {}), TokenId{1});
+        s.repetition_penalty = 4.0;  // 3 / 4 < 2: the seen token loses
+        QCOMPARE(engine::Sampler(s).next(logits, {1}, {}), TokenId{2});
+        s = {};
+        s.presence_penalty = 2.5;
+        QCOMPARE(engine::Sampler(s).next(logits, {}, {1}), TokenId{2});
+        s = {};
+        s.temperature = 1.0;
+        s.top_k = 1;
+        for (int seed = 0; seed < 5; ++seed) {
+            s.seed = static_cast<std::uint64_t>(seed);
+            QCOMPARE(engine::Sampler(s).next(logits, {}, {}), TokenId{1});
+        }
+        s.top_k = 0;
+        s.top_p = 0.01;
+        QCOMPARE(engine::Sampler(s).next(logits, {}, {}), TokenId{1});
+    }
+};
+
+QTEST_GUILESS_MAIN(TestEngine)
+#include "test_engine.moc"
