@@ -1,15 +1,19 @@
-// deepstack-cli: the headless entry point (inspect a model folder; more commands arrive with the model families).
+// deepstack-cli: the headless entry point. Each command is a thin layer over the core.
 #include <cstdio>
-#include <cstring>
+#include <csignal>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
-#include <iterator>
-
 #include <nlohmann/json.hpp>
 
+#include "deepstack/bench.h"
+#include "deepstack/engine.h"
 #include "deepstack/error.h"
+#include "deepstack/image.h"
 #include "deepstack/inspect.h"
 #include "deepstack/tokenizer.h"
 
@@ -24,40 +28,109 @@ constexpr const char* kUsage =
     "  tokenize --model DIR [--decode]\n"
     "                         read UTF-8 text on stdin and print its token ids as a JSON list; with --decode,\n"
     "                         read a JSON list of ids and print the text\n"
-    "  help                   show this text\n";
+    "  chat --model DIR --prompt TEXT [--image FILE]... [--system TEXT] [--json]\n"
+    "                         answer one question about the images, streaming the answer to stdout; --json\n"
+    "                         prints tokens, timings and peak memory at the end instead\n"
+    "  bench (--model DIR | --random qwen3-vl-2b|qwen3-vl-4b|qwen3-vl-8b) [--image WxH] [--prompt-tokens N]\n"
+    "        [--new-tokens N]  time load, vision encode, prefill and decode; print JSON\n"
+    "  help                   show this text\n"
+    "\n"
+    "chat and bench options:\n"
+    "  --device cpu|cuda  --dtype auto|bf16|f32  --threads N  --context N  --min-pixels N  --max-pixels N\n"
+    "  --max-tokens N  --temperature T  --top-k K  --top-p P  --repetition-penalty R  --presence-penalty P\n"
+    "  --seed S  (sampling defaults come from the folder's generation_config.json)\n";
 
 int usage_error(const std::string& message) {
     std::cerr << "deepstack-cli: " << message << "\n\n" << kUsage;
     return 2;
 }
 
-int run_inspect(const std::vector<std::string>& args) {
-    std::string folder;
-    bool json = false;
-    for (const auto& arg : args) {
-        if (arg == "--json") json = true;
-        else if (arg.starts_with("--")) return usage_error("inspect: unknown option " + arg);
-        else if (folder.empty()) folder = arg;
-        else return usage_error("inspect: takes one folder, got a second: " + arg);
+// "--name value" options and bare flags; repeated options keep every value.
+struct Arguments {
+    std::vector<std::string> positional;
+    std::multimap<std::string, std::string> options;
+    std::vector<std::string> flags;
+
+    bool flag(const std::string& name) const { return std::find(flags.begin(), flags.end(), name) != flags.end(); }
+    std::optional<std::string> get(const std::string& name) const {
+        const auto it = options.find(name);
+        return it == options.end() ? std::nullopt : std::optional(it->second);
     }
-    if (folder.empty()) return usage_error("inspect: which model folder?");
-    const auto report = deepstack::inspect_model_folder(folder);
-    std::cout << (json ? deepstack::to_json(report) + "\n" : deepstack::to_text(report));
+    std::vector<std::string> all(const std::string& name) const {
+        std::vector<std::string> values;
+        for (auto [it, end] = options.equal_range(name); it != end; ++it) values.push_back(it->second);
+        return values;
+    }
+};
+
+Arguments parse(const std::vector<std::string>& args, const std::vector<std::string>& known_flags) {
+    Arguments a;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const auto& arg = args[i];
+        if (!arg.starts_with("--")) {
+            a.positional.push_back(arg);
+        } else if (std::find(known_flags.begin(), known_flags.end(), arg) != known_flags.end()) {
+            a.flags.push_back(arg);
+        } else if (i + 1 < args.size()) {
+            a.options.emplace(arg, args[++i]);
+        } else {
+            throw std::invalid_argument(arg + " needs a value");
+        }
+    }
+    return a;
+}
+
+double number(const Arguments& a, const std::string& name, double fallback) {
+    const auto value = a.get(name);
+    if (!value) return fallback;
+    try {
+        std::size_t used = 0;
+        const double parsed = std::stod(*value, &used);
+        if (used != value->size()) throw std::invalid_argument("");
+        return parsed;
+    } catch (const std::exception&) {
+        throw std::invalid_argument(name + ": '" + *value + "' is not a number");
+    }
+}
+
+deepstack::EngineOptions engine_options(const Arguments& a) {
+    deepstack::EngineOptions o;
+    const auto device = a.get("--device").value_or("cpu");
+    if (device != "cpu" && device != "cuda") throw std::invalid_argument("--device: cpu or cuda, not '" + device + "'");
+    o.device = device == "cuda" ? deepstack::DeviceKind::cuda : deepstack::DeviceKind::cpu;
+    const auto dtype = a.get("--dtype").value_or("auto");
+    if (dtype != "auto" && dtype != "bf16" && dtype != "f32") throw std::invalid_argument("--dtype: auto, bf16 or f32, not '" + dtype + "'");
+    o.compute = dtype == "f32" ? deepstack::ComputeType::f32 : dtype == "bf16" ? deepstack::ComputeType::bf16 : deepstack::ComputeType::automatic;
+    o.threads = static_cast<int>(number(a, "--threads", 0));
+    o.context_tokens = static_cast<std::int64_t>(number(a, "--context", 8192));
+    o.min_image_pixels = static_cast<std::int64_t>(number(a, "--min-pixels", 0));
+    o.max_image_pixels = static_cast<std::int64_t>(number(a, "--max-pixels", 0));
+    return o;
+}
+
+std::uint64_t peak_rss_bytes() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.starts_with("VmHWM:")) return std::stoull(line.substr(6)) * 1024;
+    return 0;
+}
+
+int run_inspect(const std::vector<std::string>& args) {
+    const auto a = parse(args, {"--json"});
+    if (a.positional.size() != 1) return usage_error("inspect: give one model folder");
+    const auto report = deepstack::inspect_model_folder(a.positional.front());
+    std::cout << (a.flag("--json") ? deepstack::to_json(report) + "\n" : deepstack::to_text(report));
     return report.ok() ? 0 : 1;
 }
 
 int run_tokenize(const std::vector<std::string>& args) {
-    std::string model;
-    bool decode = false;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "--model" && i + 1 < args.size()) model = args[++i];
-        else if (args[i] == "--decode") decode = true;
-        else return usage_error("tokenize: unexpected argument " + args[i]);
-    }
-    if (model.empty()) return usage_error("tokenize: --model DIR is required");
-    const auto tokenizer = deepstack::Tokenizer::load(model);
+    const auto a = parse(args, {"--decode"});
+    const auto model = a.get("--model");
+    if (!model || !a.positional.empty()) return usage_error("tokenize: --model DIR is required, and nothing else");
+    const auto tokenizer = deepstack::Tokenizer::load(*model);
     const std::string input{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
-    if (!decode) {
+    if (!a.flag("--decode")) {
         std::cout << nlohmann::json(tokenizer->encode(input)).dump() << "\n";
         return 0;
     }
@@ -78,6 +151,79 @@ int run_tokenize(const std::vector<std::string>& args) {
     return 0;
 }
 
+std::atomic<bool> g_interrupted{false};
+
+int run_chat(const std::vector<std::string>& args) {
+    const auto a = parse(args, {"--json"});
+    const auto folder = a.get("--model");
+    const auto prompt = a.get("--prompt");
+    if (!folder || !prompt || !a.positional.empty()) return usage_error("chat: --model DIR and --prompt TEXT are required");
+    // Options are checked before the (slow) load, so that a typo fails at once.
+    const auto options = engine_options(a);
+    const std::vector<std::string> sampling_options{"--max-tokens", "--temperature", "--top-k", "--top-p",
+                                                    "--repetition-penalty", "--presence-penalty", "--seed"};
+    for (const auto& name : sampling_options) (void)number(a, name, 0);
+    deepstack::Message message{deepstack::Message::Role::user, *prompt, {}};
+    for (const auto& file : a.all("--image")) message.images.push_back(deepstack::load_image(file));
+
+    const auto model = deepstack::Model::load(*folder, options);
+    auto sampling = model->default_sampling();
+    sampling.max_new_tokens = static_cast<std::int64_t>(number(a, "--max-tokens", static_cast<double>(sampling.max_new_tokens)));
+    sampling.temperature = number(a, "--temperature", sampling.temperature);
+    sampling.top_k = static_cast<std::int64_t>(number(a, "--top-k", static_cast<double>(sampling.top_k)));
+    sampling.top_p = number(a, "--top-p", sampling.top_p);
+    sampling.repetition_penalty = number(a, "--repetition-penalty", sampling.repetition_penalty);
+    sampling.presence_penalty = number(a, "--presence-penalty", sampling.presence_penalty);
+    sampling.seed = static_cast<std::uint64_t>(number(a, "--seed", 0));
+
+    // Ctrl+C stops the answer at the next token instead of killing the process.
+    std::signal(SIGINT, [](int) { g_interrupted = true; });
+    const bool json = a.flag("--json");
+    auto conversation = model->start_conversation(a.get("--system").value_or(""));
+    const auto result = conversation->send(message, sampling,
+                                           {[&](std::string_view text) {
+                                               if (!json) std::cout << text << std::flush;
+                                           }},
+                                           &g_interrupted);
+    if (!json) {
+        std::cout << "\n";
+        if (result.stop == deepstack::StopReason::cancelled) std::cerr << "(stopped)\n";
+        return 0;
+    }
+    nlohmann::ordered_json j;
+    j["text"] = result.text;
+    j["tokens"] = result.tokens;
+    j["stop"] = std::string(deepstack::to_string(result.stop));
+    j["prompt_tokens"] = result.prompt_tokens;
+    j["image_tokens"] = result.image_tokens;
+    j["timings_ms"] = {{"vision", result.vision_ms}, {"prefill", result.prefill_ms},
+                       {"time_to_first_token", result.time_to_first_token_ms}, {"decode", result.decode_ms}};
+    j["prefill_tokens_per_s"] = result.prefill_tokens_per_s();
+    j["decode_tokens_per_s"] = result.decode_tokens_per_s();
+    j["peak_rss_bytes"] = peak_rss_bytes();
+    j["model"] = {{"family", model->info().family}, {"device", model->info().device}, {"compute", model->info().compute}};
+    std::cout << j.dump(2) << "\n";
+    return 0;
+}
+
+int run_bench(const std::vector<std::string>& args) {
+    const auto a = parse(args, {});
+    deepstack::BenchOptions o;
+    if (const auto m = a.get("--model")) o.model = *m;
+    o.random_preset = a.get("--random").value_or("");
+    if (o.model.empty() == o.random_preset.empty()) return usage_error("bench: give either --model DIR or --random PRESET");
+    o.engine = engine_options(a);
+    if (const auto image = a.get("--image")) {
+        if (*image == "none") o.image_width = o.image_height = 0;
+        else if (std::sscanf(image->c_str(), "%dx%d", &o.image_width, &o.image_height) != 2)
+            return usage_error("bench: --image WxH, for example 640x480 (or none)");
+    }
+    o.prompt_text_tokens = static_cast<int>(number(a, "--prompt-tokens", o.prompt_text_tokens));
+    o.new_tokens = static_cast<int>(number(a, "--new-tokens", o.new_tokens));
+    std::cout << deepstack::run_bench(o) << "\n";
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,11 +233,15 @@ int main(int argc, char** argv) {
     try {
         if (command == "inspect") return run_inspect(args);
         if (command == "tokenize") return run_tokenize(args);
+        if (command == "chat") return run_chat(args);
+        if (command == "bench") return run_bench(args);
         if (command == "help" || command == "--help" || command == "-h") {
             std::cout << kUsage;
             return 0;
         }
         return usage_error("unknown command '" + command + "'");
+    } catch (const std::invalid_argument& e) {
+        return usage_error(e.what());
     } catch (const deepstack::Error& e) {
         std::cerr << "deepstack-cli: " << deepstack::to_string(e.kind()) << ": " << e.what() << "\n";
         return 1;

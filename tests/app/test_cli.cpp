@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "test_files.h"
 #include "tiny_folders.h"
 
 using namespace deepstack::testing;
@@ -77,11 +78,38 @@ private Q_SLOTS:
         QVERIFY(missing.err.find("/nonexistent: no tokenizer.json or tokenizer.model") != std::string::npos);
     }
 
+    void chatStreamsAndReportsJson() {
+        const auto tokenizer = std::filesystem::path(DEEPSTACK_SHARED_DIR) / "data" / "qwen3-tokenizer" / "tokenizer.json";
+        if (!std::filesystem::exists(tokenizer)) QSKIP("the Qwen3 tokenizer is not beside this checkout");
+        const auto folder = std::filesystem::path(dir_.path().toStdString()) / "chat-model";
+        write_tiny_folder(folder, tiny_qwen3_vl_config_real_vocabulary(), {.tokenizer_json = tokenizer});
+        const auto image = (deepstack::testing::data_dir() / "images" / "tiny-budget.png").string();
+        const QStringList common{"--model", QString::fromStdString(folder.string()), "--image", QString::fromStdString(image),
+                                 "--prompt", "What is the total?", "--max-tokens", "5", "--threads", "2", "--min-pixels", "4096"};
+        const auto json_run = run_cli(QStringList{"chat", "--json"} + common);
+        QVERIFY2(json_run.exit_code == 0, json_run.err.c_str());
+        const auto j = nlohmann::json::parse(json_run.out);
+        QVERIFY(j.at("tokens").size() <= 5);
+        QCOMPARE(j.at("image_tokens").get<int>(), 6);  // 96x64 at the 4096-pixel minimum: 3x2 merged tokens
+        QVERIFY(j.at("timings_ms").at("prefill").get<double>() > 0);
+        QVERIFY(j.at("peak_rss_bytes").get<std::uint64_t>() > 0);
+        const auto streamed = run_cli(QStringList{"chat"} + common);
+        QCOMPARE(streamed.exit_code, 0);
+        QCOMPARE(streamed.out, j.at("text").get<std::string>() + "\n");  // greedy: the same answer both times
+
+        const auto bad_image = run_cli({"chat", "--model", QString::fromStdString(folder.string()), "--image", "/nonexistent.png", "--prompt", "x"});
+        QCOMPARE(bad_image.exit_code, 1);
+        QVERIFY2(bad_image.err.find("/nonexistent.png: cannot open") != std::string::npos, bad_image.err.c_str());
+    }
+
     void usageErrors() {
         QCOMPARE(run_cli({}).exit_code, 2);
         QCOMPARE(run_cli({"frobnicate"}).exit_code, 2);
         QCOMPARE(run_cli({"inspect"}).exit_code, 2);
         QCOMPARE(run_cli({"help"}).exit_code, 0);
+        QCOMPARE(run_cli({"chat", "--model"}).exit_code, 2);
+        QCOMPARE(run_cli({"bench"}).exit_code, 2);
+        QCOMPARE(run_cli({"chat", "--model", "x", "--prompt", "y", "--temperature", "hot"}).exit_code, 2);
     }
 };
 

@@ -33,6 +33,18 @@ json tiny_qwen3_vl_config() {
     };
 }
 
+json tiny_qwen3_vl_config_real_vocabulary() {
+    auto config = tiny_qwen3_vl_config();
+    config["image_token_id"] = 151655;
+    config["video_token_id"] = 151656;
+    config["vision_start_token_id"] = 151652;
+    config["vision_end_token_id"] = 151653;
+    config["text_config"]["vocab_size"] = 151936;
+    config["text_config"]["bos_token_id"] = 151643;
+    config["text_config"]["eos_token_id"] = 151645;
+    return config;
+}
+
 json tiny_deepstack_llama_config() {
     return {
         {"architectures", {"DeepstackLlamaForCausalLM"}},
@@ -87,12 +99,16 @@ void write_tiny_folder(const std::filesystem::path& folder, const json& config, 
     const auto arch = models::describe(config::Fields(config, "config.json"));
     const bool qwen = arch.family.starts_with("qwen3_vl");
     if (qwen) {
-        write_json(folder / "generation_config.json", {{"eos_token_id", {249, 248}}, {"top_k", 20}, {"top_p", 0.8}, {"temperature", 0.7}});
+        const auto eos = config["text_config"].value("eos_token_id", 249);
+        write_json(folder / "generation_config.json", {{"eos_token_id", {eos}}, {"top_k", 20}, {"top_p", 0.8}, {"temperature", 0.7}});
         write_json(folder / "preprocessor_config.json",
                    {{"size", {{"longest_edge", 16777216}, {"shortest_edge", 65536}}}, {"patch_size", 16}, {"temporal_patch_size", 2},
                     {"merge_size", 2}, {"image_mean", {0.5, 0.5, 0.5}}, {"image_std", {0.5, 0.5, 0.5}},
                     {"image_processor_type", "Qwen2VLImageProcessorFast"}});
-        if (options.tokenizer) write_qwen_tokenizer(folder, options);
+        if (!options.tokenizer_json.empty())
+            std::filesystem::copy_file(options.tokenizer_json, folder / "tokenizer.json", std::filesystem::copy_options::overwrite_existing);
+        else if (options.tokenizer)
+            write_qwen_tokenizer(folder, options);
     } else if (options.tokenizer) {
         std::filesystem::copy_file(data_dir() / "tokenizers" / "tiny-llama-sp.model", folder / "tokenizer.model",
                                    std::filesystem::copy_options::overwrite_existing);

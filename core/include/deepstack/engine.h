@@ -18,11 +18,13 @@
 namespace deepstack {
 
 enum class DeviceKind { cpu, cuda };
-enum class ComputeType { bf16, f32 };
+// automatic: bf16 on CUDA and on CPUs with a fast bf16 matmul (AVX-512 BW/VL/DQ, what LibTorch's oneDNN path
+// needs); fp32 elsewhere, where LibTorch falls back to a reference bf16 kernel about 35x slower than fp32 BLAS.
+enum class ComputeType { automatic, bf16, f32 };
 
 struct EngineOptions {
     DeviceKind device = DeviceKind::cpu;
-    ComputeType compute = ComputeType::bf16;  // bf16 runs through oneDNN on CPUs that have it
+    ComputeType compute = ComputeType::automatic;
     int threads = 0;                          // 0: every core of the machine
     std::int64_t context_tokens = 8192;       // KV cache capacity of a conversation
     std::int64_t min_image_pixels = 0;        // 0: the folder's preprocessor_config.json
@@ -31,6 +33,8 @@ struct EngineOptions {
 
 // Whether this build can run on CUDA (a LibTorch with CUDA and a visible GPU).
 bool cuda_available();
+// What `automatic` means on this machine for `device`.
+ComputeType resolve_compute(ComputeType requested, DeviceKind device);
 
 struct SamplingSettings {
     double temperature = 0.0;  // 0: greedy

@@ -34,6 +34,14 @@ double GenerationResult::decode_tokens_per_s() const {
 
 bool cuda_available() { return torch::cuda::is_available(); }
 
+ComputeType resolve_compute(ComputeType requested, DeviceKind device) {
+    if (requested != ComputeType::automatic) return requested;
+    if (device == DeviceKind::cuda) return ComputeType::bf16;
+    __builtin_cpu_init();
+    const bool fast_bf16 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    return fast_bf16 ? ComputeType::bf16 : ComputeType::f32;
+}
+
 namespace {
 
 double elapsed_ms(std::chrono::steady_clock::time_point since) {
@@ -128,7 +136,9 @@ private:
                 result.stop = StopReason::cancelled;
                 break;
             }
-            const auto token = sampler.next(logits, history_, result.tokens);
+            // Embedding tables are padded past the tokenizer (151936 rows for 151669 ids): never pick a row with no text.
+            const auto usable = std::min<std::int64_t>(logits.size(0), model_.tokenizer().size());
+            const auto token = sampler.next(logits.narrow(0, 0, usable), history_, result.tokens);
             if (step == 0) result.time_to_first_token_ms = elapsed_ms(start);
             if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
                 result.stop = StopReason::end_of_turn;
@@ -184,12 +194,13 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const En
     if (!report.runnable) throw Error(ErrorKind::unsupported, folder.string(), report.display_name + ": " + report.not_runnable_reason);
 
     const bool cuda = options.device == DeviceKind::cuda;
+    const auto compute = resolve_compute(options.compute, options.device);
     if (cuda && !cuda_available())
         throw Error(ErrorKind::unsupported, "", "CUDA was asked for, but this LibTorch has no CUDA or no GPU is visible");
     // Refuse before allocating anything when the weights and cache cannot fit.
-    const auto weight_bytes = report.cpu.weights_bytes * (options.compute == ComputeType::f32 ? 2 : 1);
+    const auto weight_bytes = report.cpu.weights_bytes * (compute == ComputeType::f32 ? 2 : 1);
     const auto needed = weight_bytes + report.kv_cache_bytes_per_token * static_cast<std::uint64_t>(options.context_tokens) *
-                                           (options.compute == ComputeType::f32 ? 2 : 1) +
+                                           (compute == ComputeType::f32 ? 2 : 1) +
                         report.cpu.workspace_bytes;
     if (!cuda) {
         const auto available = available_memory_bytes();
@@ -208,7 +219,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const En
         auto model = std::make_unique<ModelImpl>();
         model->tokenizer_ = Tokenizer::load(folder);
         model->context_tokens_ = options.context_tokens;
-        const auto dtype = options.compute == ComputeType::f32 ? c10::kFloat : c10::kBFloat16;
+        const auto dtype = compute == ComputeType::f32 ? c10::kFloat : c10::kBFloat16;
         const auto device = cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
         if (report.family == "qwen3_vl") {
             model->family_ = qwen3_vl::make_family(folder, {dtype, device}, *model->tokenizer_,
@@ -217,7 +228,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const En
             throw Error(ErrorKind::unsupported, folder.string(), report.display_name + " cannot be run by this version yet (inspect only)");
         }
         model->info_ = {report.family, report.display_name, folder, cuda ? "cuda:0" : "cpu",
-                        options.compute == ComputeType::f32 ? "f32" : "bf16", report.total_parameters, model->context_tokens_};
+                        compute == ComputeType::f32 ? "f32" : "bf16", report.total_parameters, model->context_tokens_};
         if (std::filesystem::exists(folder / "generation_config.json")) {
             const auto g = read_generation_config(folder / "generation_config.json");
             if (g.do_sample) {

@@ -24,44 +24,69 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const Lo
     model->checkpoint_ = std::make_shared<const Checkpoint>(Checkpoint::open(folder));
 
     const nn::WeightStore store(*model->checkpoint_, describe(model->config_).tensors, options.dtype, options.device);
-    const auto& c = model->config_;
-    auto& v = model->vision_;
+    model->take_weights([&](const std::string& name) { return store.get(name); }, store.has("lm_head.weight"));
+    return model;
+}
+
+void Model::take_weights(const std::function<torch::Tensor(const std::string&)>& get, bool has_lm_head) {
+    const auto& c = config_;
+    auto& v = vision_;
     const std::string vp = "model.visual.";
-    v.patch_weight = store.get(vp + "patch_embed.proj.weight").reshape({c.vision.hidden_size, -1});
-    v.patch_bias = store.get(vp + "patch_embed.proj.bias");
-    v.pos_embed = store.get(vp + "pos_embed.weight");
+    v.patch_weight = get(vp + "patch_embed.proj.weight").reshape({c.vision.hidden_size, -1});
+    v.patch_bias = get(vp + "patch_embed.proj.bias");
+    v.pos_embed = get(vp + "pos_embed.weight");
     for (std::int64_t i = 0; i < c.vision.depth; ++i) {
         const auto b = vp + "blocks." + std::to_string(i) + ".";
-        v.blocks.push_back({store.get(b + "norm1.weight"), store.get(b + "norm1.bias"), store.get(b + "attn.qkv.weight"),
-                            store.get(b + "attn.qkv.bias"), store.get(b + "attn.proj.weight"), store.get(b + "attn.proj.bias"),
-                            store.get(b + "norm2.weight"), store.get(b + "norm2.bias"), store.get(b + "mlp.linear_fc1.weight"),
-                            store.get(b + "mlp.linear_fc1.bias"), store.get(b + "mlp.linear_fc2.weight"),
-                            store.get(b + "mlp.linear_fc2.bias")});
+        v.blocks.push_back({get(b + "norm1.weight"), get(b + "norm1.bias"), get(b + "attn.qkv.weight"),
+                            get(b + "attn.qkv.bias"), get(b + "attn.proj.weight"), get(b + "attn.proj.bias"),
+                            get(b + "norm2.weight"), get(b + "norm2.bias"), get(b + "mlp.linear_fc1.weight"),
+                            get(b + "mlp.linear_fc1.bias"), get(b + "mlp.linear_fc2.weight"),
+                            get(b + "mlp.linear_fc2.bias")});
     }
     auto merger = [&](const std::string& m, bool after_shuffle) {
-        return PatchMerger{store.get(m + "norm.weight"), store.get(m + "norm.bias"), store.get(m + "linear_fc1.weight"),
-                           store.get(m + "linear_fc1.bias"), store.get(m + "linear_fc2.weight"), store.get(m + "linear_fc2.bias"),
+        return PatchMerger{get(m + "norm.weight"), get(m + "norm.bias"), get(m + "linear_fc1.weight"),
+                           get(m + "linear_fc1.bias"), get(m + "linear_fc2.weight"), get(m + "linear_fc2.bias"),
                            after_shuffle};
     };
     v.merger = merger(vp + "merger.", false);
     for (std::size_t k = 0; k < c.vision.deepstack_visual_indexes.size(); ++k)
         v.deepstack_mergers.push_back(merger(vp + "deepstack_merger_list." + std::to_string(k) + ".", true));
 
-    auto& t = model->text_;
+    auto& t = text_;
     const std::string lp = "model.language_model.";
-    t.embed_tokens = store.get(lp + "embed_tokens.weight");
+    t.embed_tokens = get(lp + "embed_tokens.weight");
     for (std::int64_t l = 0; l < c.text.num_hidden_layers; ++l) {
         const auto p = lp + "layers." + std::to_string(l) + ".";
-        t.layers.push_back({store.get(p + "input_layernorm.weight"), store.get(p + "self_attn.q_proj.weight"),
-                            store.get(p + "self_attn.k_proj.weight"), store.get(p + "self_attn.v_proj.weight"),
-                            store.get(p + "self_attn.o_proj.weight"), store.get(p + "self_attn.q_norm.weight"),
-                            store.get(p + "self_attn.k_norm.weight"), store.get(p + "post_attention_layernorm.weight"),
-                            store.get(p + "mlp.gate_proj.weight"), store.get(p + "mlp.up_proj.weight"),
-                            store.get(p + "mlp.down_proj.weight")});
+        t.layers.push_back({get(p + "input_layernorm.weight"), get(p + "self_attn.q_proj.weight"),
+                            get(p + "self_attn.k_proj.weight"), get(p + "self_attn.v_proj.weight"),
+                            get(p + "self_attn.o_proj.weight"), get(p + "self_attn.q_norm.weight"),
+                            get(p + "self_attn.k_norm.weight"), get(p + "post_attention_layernorm.weight"),
+                            get(p + "mlp.gate_proj.weight"), get(p + "mlp.up_proj.weight"),
+                            get(p + "mlp.down_proj.weight")});
     }
-    t.norm = store.get(lp + "norm.weight");
+    t.norm = get(lp + "norm.weight");
     // A stored lm_head wins even when the config says tied: some re-saves keep a copy (and 8B is untied).
-    t.lm_head = store.has("lm_head.weight") ? store.get("lm_head.weight") : t.embed_tokens;
+    t.lm_head = has_lm_head ? get("lm_head.weight") : t.embed_tokens;
+}
+
+std::unique_ptr<Model> Model::random(const Config& config, const LoadOptions& options, std::uint64_t seed) {
+    if (const auto problems = check_config(config); !problems.empty()) throw Error(ErrorKind::config, "", problems.front());
+    auto model = std::unique_ptr<Model>(new Model());
+    model->config_ = config;
+    model->dtype_ = options.dtype;
+    model->device_ = options.device;
+    auto generator = at::detail::createCPUGenerator(seed);
+    std::unordered_map<std::string, Shape> shapes;
+    for (const auto& spec : describe(config).tensors) shapes.emplace(spec.name, spec.shape);
+    model->take_weights(
+        [&](const std::string& name) {
+            const auto& shape = shapes.at(name);
+            auto values = torch::randn(shape, generator, torch::TensorOptions().dtype(torch::kFloat32)) * 0.02;
+            // Norm weights near one keep activations in a realistic range.
+            if (name.find("norm") != std::string::npos) values = values + 1.0;
+            return values.to(options.device, options.dtype);
+        },
+        !config.tie_word_embeddings);
     return model;
 }
 

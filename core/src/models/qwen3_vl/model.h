@@ -8,6 +8,7 @@
 
 #include <array>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -67,6 +68,8 @@ struct LoadOptions {
 class Model {
 public:
     static std::unique_ptr<Model> load(const std::filesystem::path& folder, const LoadOptions& options);
+    // Random weights of the config's real shapes, built in memory (benchmarks of models nobody downloaded).
+    static std::unique_ptr<Model> random(const Config& config, const LoadOptions& options, std::uint64_t seed);
 
     const Config& config() const { return config_; }
     c10::ScalarType dtype() const { return dtype_; }
@@ -87,6 +90,7 @@ public:
     nn::KvCache new_cache(std::int64_t capacity) const;
 
 private:
+    void take_weights(const std::function<torch::Tensor(const std::string&)>& get, bool has_lm_head);
     torch::Tensor decode_layers(torch::Tensor hidden, const torch::Tensor& positions, nn::KvCache& cache,
                                 const torch::Tensor& image_rows, const VisionFeatures* images) const;
 

@@ -1,0 +1,26 @@
+// `deepstack-cli bench`: load, vision encode, prefill and decode timed on a real folder or on random weights of
+// a published model's shapes; memory measured, not estimated.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "deepstack/engine.h"
+
+namespace deepstack {
+
+struct BenchOptions {
+    std::filesystem::path model;  // a model folder, or empty with `random_preset`
+    std::string random_preset;    // "qwen3-vl-2b", "qwen3-vl-4b", "qwen3-vl-8b"
+    EngineOptions engine;
+    int image_width = 640;        // 0: no image
+    int image_height = 480;
+    int prompt_text_tokens = 32;
+    int new_tokens = 16;
+    std::uint64_t seed = 0;
+};
+
+// Returns the measurements as pretty JSON. Throws deepstack::Error.
+std::string run_bench(const BenchOptions& options);
+
+}  // namespace deepstack

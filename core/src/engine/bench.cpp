@@ -1,0 +1,161 @@
+#include "deepstack/bench.h"
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "config/json_fields.h"
+#include "deepstack/error.h"
+#include "models/qwen3_vl/model.h"
+#include "models/qwen3_vl/processor.h"
+
+namespace deepstack {
+
+namespace {
+
+double since_ms(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Peak resident set size of this process (VmHWM), in bytes.
+std::uint64_t peak_rss_bytes() {
+    std::ifstream status("/proc/self/status");
+    std::string key;
+    while (status >> key) {
+        if (key == "VmHWM:") {
+            std::uint64_t kib = 0;
+            status >> kib;
+            return kib * 1024;
+        }
+        status.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+    }
+    return 0;
+}
+
+// The published shapes (../shared/specs/qwen3-vl.md section 4.1).
+qwen3_vl::Config preset(const std::string& name) {
+    nlohmann::json text = {{"vocab_size", 151936}, {"head_dim", 128}, {"num_key_value_heads", 8}, {"rms_norm_eps", 1e-6},
+                           {"rope_theta", 5000000}, {"max_position_embeddings", 262144},
+                           {"rope_scaling", {{"mrope_interleaved", true}, {"mrope_section", {24, 20, 20}}, {"rope_type", "default"}}}};
+    nlohmann::json vision = {{"depth", 24}, {"hidden_size", 1024}, {"intermediate_size", 4096}, {"num_heads", 16},
+                             {"patch_size", 16}, {"temporal_patch_size", 2}, {"spatial_merge_size", 2},
+                             {"num_position_embeddings", 2304}, {"deepstack_visual_indexes", {5, 11, 17}}};
+    bool tied = true;
+    if (name == "qwen3-vl-2b") {
+        text.update({{"hidden_size", 2048}, {"intermediate_size", 6144}, {"num_hidden_layers", 28}, {"num_attention_heads", 16}});
+    } else if (name == "qwen3-vl-4b") {
+        text.update({{"hidden_size", 2560}, {"intermediate_size", 9728}, {"num_hidden_layers", 36}, {"num_attention_heads", 32}});
+    } else if (name == "qwen3-vl-8b") {
+        text.update({{"hidden_size", 4096}, {"intermediate_size", 12288}, {"num_hidden_layers", 36}, {"num_attention_heads", 32}});
+        vision.update({{"depth", 27}, {"hidden_size", 1152}, {"intermediate_size", 4304}, {"deepstack_visual_indexes", {8, 16, 24}}});
+        tied = false;
+    } else {
+        throw Error(ErrorKind::unsupported, "", "unknown --random preset '" + name + "' (qwen3-vl-2b, qwen3-vl-4b, qwen3-vl-8b)");
+    }
+    vision["out_hidden_size"] = text["hidden_size"];
+    const nlohmann::json root = {{"model_type", "qwen3_vl"}, {"text_config", text}, {"vision_config", vision}, {"tie_word_embeddings", tied}};
+    return qwen3_vl::parse_config(config::Fields(root, "preset " + name));
+}
+
+}  // namespace
+
+std::string run_bench(const BenchOptions& o) {
+    try {
+        c10::InferenceMode inference;
+        const int threads = o.engine.threads > 0 ? o.engine.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        at::set_num_threads(threads);
+        const bool cuda = o.engine.device == DeviceKind::cuda;
+        if (cuda && !cuda_available()) throw Error(ErrorKind::unsupported, "", "CUDA was asked for, but this LibTorch has no CUDA or no GPU");
+        const auto compute = resolve_compute(o.engine.compute, o.engine.device);
+        const qwen3_vl::LoadOptions load{compute == ComputeType::f32 ? c10::kFloat : c10::kBFloat16,
+                                         cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU)};
+        auto sync = [&] {
+            if (cuda) torch::cuda::synchronize();
+        };
+
+        const auto load_start = std::chrono::steady_clock::now();
+        std::unique_ptr<qwen3_vl::Model> model;
+        if (!o.random_preset.empty()) {
+            model = qwen3_vl::Model::random(preset(o.random_preset), load, o.seed);
+        } else {
+            const auto json = config::read_json_file(o.model / "config.json");
+            const auto model_type = config::Fields(json, (o.model / "config.json").string()).string("model_type", "");
+            if (model_type != "qwen3_vl") throw Error(ErrorKind::unsupported, o.model.string(), "bench runs qwen3_vl folders in this version");
+            model = qwen3_vl::Model::load(o.model, load);
+        }
+        sync();
+        const double load_ms = since_ms(load_start);
+        const auto& config = model->config();
+
+        // A synthetic picture and prompt: the timings depend on shapes, not content.
+        std::vector<std::int64_t> ids;
+        torch::manual_seed(static_cast<std::uint64_t>(o.seed));
+        const auto text_ids = torch::randint(0, std::min<std::int64_t>(config.text.vocab_size, 150000), {o.prompt_text_tokens}, torch::kLong);
+        std::vector<qwen3_vl::Grid> grids;
+        qwen3_vl::VisionFeatures features;
+        double vision_ms = 0;
+        std::int64_t image_tokens = 0;
+        if (o.image_width > 0 && o.image_height > 0) {
+            RgbImage image{o.image_width, o.image_height, std::vector<std::uint8_t>(static_cast<std::size_t>(o.image_width) * o.image_height * 3)};
+            for (std::size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<std::uint8_t>((i * 2654435761u) >> 24);
+            ImagePreprocessorConfig pre;
+            const auto vision_start = std::chrono::steady_clock::now();
+            const auto processed = qwen3_vl::preprocess(image, pre, {o.engine.min_image_pixels > 0 ? o.engine.min_image_pixels : 65536,
+                                                                     o.engine.max_image_pixels > 0 ? o.engine.max_image_pixels : 16777216});
+            features = model->encode_images(processed.pixel_values, {processed.grid});
+            sync();
+            vision_ms = since_ms(vision_start);
+            grids.push_back(processed.grid);
+            image_tokens = processed.grid[0] * processed.grid[1] * processed.grid[2] / (config.vision.spatial_merge_size * config.vision.spatial_merge_size);
+            ids.push_back(config.vision_start_token_id);
+            ids.insert(ids.end(), static_cast<std::size_t>(image_tokens), config.image_token_id);
+            ids.push_back(config.vision_end_token_id);
+        }
+        for (std::int64_t i = 0; i < text_ids.size(0); ++i) ids.push_back(text_ids[i].item<std::int64_t>());
+
+        const auto index = model->rope_index(ids, grids);
+        auto cache = model->new_cache(static_cast<std::int64_t>(ids.size()) + o.new_tokens + 1);
+        const auto prefill_start = std::chrono::steady_clock::now();
+        auto logits = model->forward(ids, index.positions, cache, grids.empty() ? nullptr : &features, true);
+        auto token = logits[0].argmax().item<std::int64_t>();
+        const double prefill_ms = since_ms(prefill_start);
+
+        std::vector<double> decode_ms;
+        std::int64_t position = index.next_position;
+        for (int step = 0; step < o.new_tokens; ++step) {
+            const auto step_start = std::chrono::steady_clock::now();
+            logits = model->forward({token}, torch::full({3, 1}, position++, torch::kLong), cache, nullptr, true);
+            token = logits[0].argmax().item<std::int64_t>();  // the one host sync a caller needs per token
+            decode_ms.push_back(since_ms(step_start));
+        }
+        double decode_total = 0;
+        for (const auto ms : decode_ms) decode_total += ms;
+
+        nlohmann::ordered_json j;
+        j["model"] = o.random_preset.empty() ? o.model.string() : "random " + o.random_preset;
+        j["device"] = cuda ? "cuda:0" : "cpu";
+        j["compute"] = compute == ComputeType::f32 ? "f32" : "bf16";
+        j["threads"] = threads;
+        j["libtorch"] = TORCH_VERSION;
+        j["image"] = {{"width", o.image_width}, {"height", o.image_height}, {"tokens", image_tokens}};
+        j["prompt_tokens"] = ids.size();
+        j["new_tokens"] = o.new_tokens;
+        j["load_ms"] = load_ms;
+        j["vision_encode_ms"] = vision_ms;
+        j["prefill_ms"] = prefill_ms;
+        j["time_to_first_token_ms"] = vision_ms + prefill_ms;
+        j["prefill_tokens_per_s"] = prefill_ms > 0 ? 1000.0 * static_cast<double>(ids.size()) / prefill_ms : 0.0;
+        j["decode_tokens_per_s"] = decode_total > 0 ? 1000.0 * static_cast<double>(decode_ms.size()) / decode_total : 0.0;
+        j["decode_ms"] = decode_ms;
+        j["peak_rss_bytes"] = peak_rss_bytes();
+        j["peak_cuda_bytes"] = nullptr;  // measured only by CUDA builds (not in this build)
+        return j.dump(2);
+    } catch (const c10::Error& e) {
+        throw Error(ErrorKind::internal, "", std::string("bench failed: ") + e.what_without_backtrace());
+    }
+}
+
+}  // namespace deepstack
