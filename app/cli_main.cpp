@@ -15,6 +15,7 @@
 #include "deepstack/error.h"
 #include "deepstack/image.h"
 #include "deepstack/inspect.h"
+#include "deepstack/system.h"
 #include "deepstack/tokenizer.h"
 
 namespace {
@@ -108,14 +109,6 @@ deepstack::EngineOptions engine_options(const Arguments& a) {
     return o;
 }
 
-std::uint64_t peak_rss_bytes() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line))
-        if (line.starts_with("VmHWM:")) return std::stoull(line.substr(6)) * 1024;
-    return 0;
-}
-
 int run_inspect(const std::vector<std::string>& args) {
     const auto a = parse(args, {"--json"});
     if (a.positional.size() != 1) return usage_error("inspect: give one model folder");
@@ -200,7 +193,7 @@ int run_chat(const std::vector<std::string>& args) {
                        {"time_to_first_token", result.time_to_first_token_ms}, {"decode", result.decode_ms}};
     j["prefill_tokens_per_s"] = result.prefill_tokens_per_s();
     j["decode_tokens_per_s"] = result.decode_tokens_per_s();
-    j["peak_rss_bytes"] = peak_rss_bytes();
+    j["peak_rss_bytes"] = deepstack::peak_rss_bytes();
     j["model"] = {{"family", model->info().family}, {"device", model->info().device}, {"compute", model->info().compute}};
     std::cout << j.dump(2) << "\n";
     return 0;

@@ -54,4 +54,17 @@ private:
     std::string prefix_;
 };
 
+// The sentences a config check collects: one per rule that does not hold.
+class Problems {
+public:
+    void require(bool holds, const std::string& sentence) {
+        if (!holds) list_.push_back(sentence);
+    }
+    void add(const std::string& sentence) { list_.push_back(sentence); }
+    std::vector<std::string> take() { return std::move(list_); }
+
+private:
+    std::vector<std::string> list_;
+};
+
 }  // namespace deepstack::config

@@ -1,7 +1,6 @@
 #include "deepstack/bench.h"
 
 #include <chrono>
-#include <fstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +8,7 @@
 
 #include "config/json_fields.h"
 #include "deepstack/error.h"
+#include "deepstack/system.h"
 #include "models/qwen3_vl/model.h"
 #include "models/qwen3_vl/processor.h"
 
@@ -18,21 +18,6 @@ namespace {
 
 double since_ms(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
-
-// Peak resident set size of this process (VmHWM), in bytes.
-std::uint64_t peak_rss_bytes() {
-    std::ifstream status("/proc/self/status");
-    std::string key;
-    while (status >> key) {
-        if (key == "VmHWM:") {
-            std::uint64_t kib = 0;
-            status >> kib;
-            return kib * 1024;
-        }
-        status.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
-    }
-    return 0;
 }
 
 // The published shapes (../shared/specs/qwen3-vl.md section 4.1).

@@ -2,13 +2,13 @@
 #include "deepstack/engine.h"
 
 #include <chrono>
-#include <fstream>
 #include <thread>
 
 #include <torch/torch.h>
 
 #include "deepstack/error.h"
 #include "deepstack/inspect.h"
+#include "deepstack/system.h"
 #include "engine/family.h"
 #include "engine/sampling.h"
 #include "models/qwen3_vl/runtime.h"
@@ -46,16 +46,6 @@ namespace {
 
 double elapsed_ms(std::chrono::steady_clock::time_point since) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
-}
-
-std::uint64_t available_memory_bytes() {
-    std::ifstream meminfo("/proc/meminfo");
-    std::string key;
-    std::uint64_t kib = 0;
-    std::string unit;
-    while (meminfo >> key >> kib >> unit)
-        if (key == "MemAvailable:") return kib * 1024;
-    return 0;  // unknown: do not refuse
 }
 
 // Turns LibTorch's exceptions into the core's own at the boundary.

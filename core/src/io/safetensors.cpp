@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/json_fields.h"
 #include "deepstack/error.h"
 #include "io/mapped_file.h"
 
@@ -266,16 +267,6 @@ std::filesystem::path pick_weights_in_folder(const std::filesystem::path& folder
                 "which tensor lives where");
 }
 
-json read_json_file(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(ErrorKind::io, path.string(), "cannot open");
-    try {
-        return json::parse(in);
-    } catch (const json::exception& e) {
-        throw Error(ErrorKind::format, path.string(), std::string("not valid JSON: ") + e.what());
-    }
-}
-
 }  // namespace
 
 Checkpoint Checkpoint::open(const std::filesystem::path& path) {
@@ -291,7 +282,7 @@ Checkpoint Checkpoint::open(const std::filesystem::path& path) {
 
 Checkpoint Checkpoint::open_index(const std::filesystem::path& index_path) {
     const std::string file = index_path.string();
-    const json index = read_json_file(index_path);
+    const json index = config::read_json_file(index_path);
     if (!index.is_object() || !index.contains("weight_map") || !index.at("weight_map").is_object())
         throw Error(ErrorKind::format, file, "has no 'weight_map' object");
 

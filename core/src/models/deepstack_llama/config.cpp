@@ -108,10 +108,8 @@ Config parse_config(const config::Fields& root) {
 }
 
 std::vector<std::string> check_config(const Config& c) {
-    std::vector<std::string> problems;
-    auto require = [&](bool ok, const std::string& sentence) {
-        if (!ok) problems.push_back(sentence);
-    };
+    config::Problems problems;
+    auto require = [&](bool holds, const std::string& sentence) { problems.require(holds, sentence); };
     const auto& t = c.text;
     require(t.num_attention_heads > 0 && t.hidden_size % t.num_attention_heads == 0,
             "hidden_size " + std::to_string(t.hidden_size) + " does not split into " +
@@ -142,14 +140,14 @@ std::vector<std::string> check_config(const Config& c) {
                 "DeepStack-V start layer " + std::to_string(*s) + " + " + std::to_string(c.num_crops) +
                     " stacks runs past the " + std::to_string(c.vision.num_hidden_layers) + "-layer vision tower");
     } else if (c.has_flag("deepstack_vit")) {
-        problems.push_back("deepstack_args_for_ablation has deepstack_vit but no lsvit_start_layer_N");
+        problems.add("deepstack_args_for_ablation has deepstack_vit but no lsvit_start_layer_N");
     } else {
         const auto last = c.deepstack_start_id + (c.num_crops - 1) * c.deepstack_interval;
         require(c.deepstack_start_id >= 0 && last < t.num_hidden_layers,
                 "the last stack would enter layer " + std::to_string(last) + " of a " +
                     std::to_string(t.num_hidden_layers) + "-layer language model");
     }
-    return problems;
+    return problems.take();
 }
 
 }  // namespace deepstack::deepstack_llama

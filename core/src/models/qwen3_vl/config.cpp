@@ -62,10 +62,8 @@ Config parse_config(const config::Fields& root) {
 }
 
 std::vector<std::string> check_config(const Config& c) {
-    std::vector<std::string> problems;
-    auto require = [&](bool ok, const std::string& sentence) {
-        if (!ok) problems.push_back(sentence);
-    };
+    config::Problems problems;
+    auto require = [&](bool holds, const std::string& sentence) { problems.require(holds, sentence); };
     const auto& t = c.text;
     const auto& v = c.vision;
     require(t.num_attention_heads > 0 && t.num_key_value_heads > 0 && t.num_attention_heads % t.num_key_value_heads == 0,
@@ -92,7 +90,7 @@ std::vector<std::string> check_config(const Config& c) {
     for (const auto id : {c.image_token_id, c.video_token_id, c.vision_start_token_id, c.vision_end_token_id})
         require(id >= 0 && id < t.vocab_size, "special token id " + std::to_string(id) + " is outside the vocabulary of " +
                                                   std::to_string(t.vocab_size));
-    return problems;
+    return problems.take();
 }
 
 }  // namespace deepstack::qwen3_vl

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "deepstack/error.h"
+#include "models/qwen3_vl/chat_template.h"
 
 namespace deepstack::qwen3_vl {
 
@@ -53,7 +54,6 @@ public:
         if (image_pad_ != model_->config().image_token_id)
             throw Error(ErrorKind::config, "", "the tokenizer's <|image_pad|> is " + std::to_string(image_pad_) +
                                                    " but config.json says " + std::to_string(model_->config().image_token_id));
-        newline_ = tokenizer.encode("\n");
     }
     std::unique_ptr<engine::FamilySession> new_session(std::int64_t capacity) override {
         return std::make_unique<Session>(*this, capacity);
@@ -64,9 +64,7 @@ public:
         return ids;
     }
     std::vector<TokenId> close_reply_ids() const override {
-        std::vector<TokenId> ids{im_end_};
-        ids.insert(ids.end(), newline_.begin(), newline_.end());
-        return ids;
+        return tokenizer_.encode(kReplyEnd);
     }
 
     std::unique_ptr<Model> model_;
@@ -74,7 +72,6 @@ public:
     ImagePreprocessorConfig preprocessor_;
     PixelBudget budget_;
     TokenId im_end_ = 0, image_pad_ = 0;
-    std::vector<TokenId> newline_;
 };
 
 Session::Session(const Qwen3VLFamily& family, std::int64_t capacity)
@@ -82,13 +79,7 @@ Session::Session(const Qwen3VLFamily& family, std::int64_t capacity)
 
 engine::PreparedTurn Session::prepare(const Message& user, const std::string& system_prompt, bool first,
                                       const std::vector<TokenId>& prefix) {
-    // The Instruct template: no default system prompt; images first as <|vision_start|><|image_pad|><|vision_end|>.
-    std::string text;
-    if (first && !system_prompt.empty()) text += "<|im_start|>system\n" + system_prompt + "<|im_end|>\n";
-    text += "<|im_start|>user\n";
-    for (std::size_t i = 0; i < user.images.size(); ++i) text += "<|vision_start|><|image_pad|><|vision_end|>";
-    text += user.text + "<|im_end|>\n<|im_start|>assistant\n";
-    const auto templated = family_.tokenizer_.encode(text);
+    const auto templated = family_.tokenizer_.encode(render_user_turn(system_prompt, first, user));
 
     auto state = std::make_shared<TurnState>();
     engine::PreparedTurn turn;
