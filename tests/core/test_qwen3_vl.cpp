@@ -1,8 +1,11 @@
-// Qwen3-VL in the core against transformers on a tiny random checkpoint (tests/reference/make_qwen3_vl_fixture.py):
+// Qwen3-VL in the core against transformers on tiny random checkpoints (tests/reference/make_qwen3_vl_fixture.py;
+// the fixture folder comes from DEEPSTACK_FIXTURE, default tiny-qwen3-vl; CTest also runs tiny-qwen3-vl-untied):
 // position ids, vision tower and DeepStack features, prefill logits, greedy decoding with the KV cache; and the
 // cached decode equal to a full forward pass.
 #include <QTemporaryDir>
 #include <QtTest>
+
+#include <cstdlib>
 
 #include <torch/torch.h>
 
@@ -16,7 +19,8 @@ using namespace deepstack;
 using qwen3_vl::Grid;
 
 namespace {
-const std::filesystem::path kFixture = testing::data_dir() / "fixtures" / "tiny-qwen3-vl";
+const std::filesystem::path kFixture =
+    testing::data_dir() / "fixtures" / (std::getenv("DEEPSTACK_FIXTURE") ? std::getenv("DEEPSTACK_FIXTURE") : "tiny-qwen3-vl");
 
 std::string describe_difference(const torch::Tensor& ours, const torch::Tensor& reference) {
     const auto diff = (ours.to(torch::kFloat32) - reference.to(torch::kFloat32)).abs();

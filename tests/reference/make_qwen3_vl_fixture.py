@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes tests/data/fixtures/tiny-qwen3-vl/: a tiny random Qwen3-VL in the real checkpoint layout (config.json,
+"""Writes tests/data/fixtures/tiny-qwen3-vl/ and tiny-qwen3-vl-untied/: tiny random Qwen3-VLs in the real checkpoint layout (config.json,
 model.safetensors) and reference.safetensors with what transformers computes for a fixed two-image prompt:
 position ids, the vision tower's merged and DeepStack outputs, prefill logits, and greedy decoding with the KV
 cache (tokens and the logits of each step). test_qwen3_vl compares the core with it.
@@ -15,29 +15,32 @@ import transformers
 from safetensors.torch import save_file
 from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
-OUT = Path(__file__).resolve().parent.parent / "data" / "fixtures" / "tiny-qwen3-vl"
+FIXTURES = Path(__file__).resolve().parent.parent / "data" / "fixtures"
+# name -> (tied lm_head, deepstack_visual_indexes, text layers)
+VARIANTS = {"tiny-qwen3-vl": (True, [1, 2, 3], 4), "tiny-qwen3-vl-untied": (False, [0, 1, 2], 3)}
 VISION_START, VISION_END, IMAGE_PAD, VIDEO_PAD = 250, 251, 252, 253
 EOS = 249
 
 
-def tiny_config():
+def tiny_config(tied, taps, layers):
     return Qwen3VLConfig(
-        text_config=dict(vocab_size=256, hidden_size=64, intermediate_size=96, num_hidden_layers=4,
+        text_config=dict(vocab_size=256, hidden_size=64, intermediate_size=96, num_hidden_layers=layers,
                          num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=4096,
-                         rms_norm_eps=1e-6, tie_word_embeddings=True, bos_token_id=248, eos_token_id=EOS,
+                         rms_norm_eps=1e-6, tie_word_embeddings=tied, bos_token_id=248, eos_token_id=EOS,
                          rope_parameters=dict(rope_type="default", rope_theta=5000000.0, mrope_interleaved=True,
                                               mrope_section=[4, 2, 2])),
         vision_config=dict(depth=4, hidden_size=32, intermediate_size=64, num_heads=2, in_channels=3, patch_size=16,
                            temporal_patch_size=2, spatial_merge_size=2, out_hidden_size=64,
-                           num_position_embeddings=64, deepstack_visual_indexes=[1, 2, 3],
+                           num_position_embeddings=64, deepstack_visual_indexes=taps,
                            hidden_act="gelu_pytorch_tanh"),
         image_token_id=IMAGE_PAD, video_token_id=VIDEO_PAD, vision_start_token_id=VISION_START,
-        vision_end_token_id=VISION_END, tie_word_embeddings=True)
+        vision_end_token_id=VISION_END, tie_word_embeddings=tied)
 
 
-def main():
+def make(name, tied, taps, layers):
+    OUT = FIXTURES / name
     torch.manual_seed(20261123)
-    config = tiny_config()
+    config = tiny_config(tied, taps, layers)
     model = Qwen3VLForConditionalGeneration(config).eval().to(torch.float32)
     # Default initialisation (std 0.02) leaves every activation tiny; wider weights make the comparison bite.
     with torch.no_grad():
@@ -67,7 +70,7 @@ def main():
                     mm_token_type_ids=mm_token_type_ids, attention_mask=torch.ones_like(input_ids))
         generated = model.generate(input_ids=input_ids, pixel_values=pixel_values, image_grid_thw=grids,
                                    mm_token_type_ids=mm_token_type_ids, attention_mask=torch.ones_like(input_ids),
-                                   max_new_tokens=8, do_sample=False, output_logits=True,
+                                   max_new_tokens=32, do_sample=False, output_logits=True,
                                    return_dict_in_generate=True, eos_token_id=None, pad_token_id=0)
 
     new_tokens = generated.sequences[0, input_ids.shape[1]:]
@@ -87,6 +90,11 @@ def main():
     save_file(tensors, OUT / "reference.safetensors",
               metadata={"transformers": transformers.__version__, "torch": torch.__version__})
     print(f"wrote {OUT}: {len(ids)} prompt tokens, generated {new_tokens.tolist()}")
+
+
+def main():
+    for name, (tied, taps, layers) in VARIANTS.items():
+        make(name, tied, taps, layers)
 
 
 if __name__ == "__main__":
