@@ -1,4 +1,5 @@
 // deepstack-cli: the headless entry point. Each command is a thin layer over the core.
+#include <cmath>
 #include <cstdio>
 #include <csignal>
 #include <fstream>
@@ -94,6 +95,14 @@ double number(const Arguments& a, const std::string& name, double fallback) {
     }
 }
 
+// A whole number within [low, high]; anything else is a usage error, not a silent conversion.
+std::int64_t whole(const Arguments& a, const std::string& name, std::int64_t fallback, std::int64_t low, std::int64_t high) {
+    const double value = number(a, name, static_cast<double>(fallback));
+    if (value != std::trunc(value) || value < static_cast<double>(low) || value > static_cast<double>(high))
+        throw std::invalid_argument(name + ": expected a whole number from " + std::to_string(low) + " to " + std::to_string(high));
+    return static_cast<std::int64_t>(value);
+}
+
 deepstack::EngineOptions engine_options(const Arguments& a) {
     deepstack::EngineOptions o;
     const auto device = a.get("--device").value_or("cpu");
@@ -102,10 +111,10 @@ deepstack::EngineOptions engine_options(const Arguments& a) {
     const auto dtype = a.get("--dtype").value_or("auto");
     if (dtype != "auto" && dtype != "bf16" && dtype != "f32") throw std::invalid_argument("--dtype: auto, bf16 or f32, not '" + dtype + "'");
     o.compute = dtype == "f32" ? deepstack::ComputeType::f32 : dtype == "bf16" ? deepstack::ComputeType::bf16 : deepstack::ComputeType::automatic;
-    o.threads = static_cast<int>(number(a, "--threads", 0));
-    o.context_tokens = static_cast<std::int64_t>(number(a, "--context", 8192));
-    o.min_image_pixels = static_cast<std::int64_t>(number(a, "--min-pixels", 0));
-    o.max_image_pixels = static_cast<std::int64_t>(number(a, "--max-pixels", 0));
+    o.threads = static_cast<int>(whole(a, "--threads", 0, 0, 1024));
+    o.context_tokens = whole(a, "--context", 8192, 16, 1 << 22);
+    o.min_image_pixels = whole(a, "--min-pixels", 0, 0, 1ll << 34);
+    o.max_image_pixels = whole(a, "--max-pixels", 0, 0, 1ll << 34);
     return o;
 }
 
@@ -161,13 +170,13 @@ int run_chat(const std::vector<std::string>& args) {
 
     const auto model = deepstack::Model::load(*folder, options);
     auto sampling = model->default_sampling();
-    sampling.max_new_tokens = static_cast<std::int64_t>(number(a, "--max-tokens", static_cast<double>(sampling.max_new_tokens)));
+    sampling.max_new_tokens = whole(a, "--max-tokens", sampling.max_new_tokens, 1, 1 << 20);
     sampling.temperature = number(a, "--temperature", sampling.temperature);
-    sampling.top_k = static_cast<std::int64_t>(number(a, "--top-k", static_cast<double>(sampling.top_k)));
+    sampling.top_k = whole(a, "--top-k", sampling.top_k, 0, 1 << 24);
     sampling.top_p = number(a, "--top-p", sampling.top_p);
     sampling.repetition_penalty = number(a, "--repetition-penalty", sampling.repetition_penalty);
     sampling.presence_penalty = number(a, "--presence-penalty", sampling.presence_penalty);
-    sampling.seed = static_cast<std::uint64_t>(number(a, "--seed", 0));
+    sampling.seed = static_cast<std::uint64_t>(whole(a, "--seed", 0, 0, 1ll << 53));
 
     // Ctrl+C stops the answer at the next token instead of killing the process.
     std::signal(SIGINT, [](int) { g_interrupted = true; });
@@ -211,8 +220,8 @@ int run_bench(const std::vector<std::string>& args) {
         else if (std::sscanf(image->c_str(), "%dx%d", &o.image_width, &o.image_height) != 2)
             return usage_error("bench: --image WxH, for example 640x480 (or none)");
     }
-    o.prompt_text_tokens = static_cast<int>(number(a, "--prompt-tokens", o.prompt_text_tokens));
-    o.new_tokens = static_cast<int>(number(a, "--new-tokens", o.new_tokens));
+    o.prompt_text_tokens = static_cast<int>(whole(a, "--prompt-tokens", o.prompt_text_tokens, 1, 1 << 20));
+    o.new_tokens = static_cast<int>(whole(a, "--new-tokens", o.new_tokens, 1, 1 << 20));
     std::cout << deepstack::run_bench(o) << "\n";
     return 0;
 }

@@ -115,6 +115,8 @@ private Q_SLOTS:
                                         << std::string("text_config.num_hidden_layers: expected an integer, found string \"28\"");
         QTest::newRow("fractional heads") << std::string("/vision_config/num_heads") << std::string("15.5")
                                           << std::string("vision_config.num_heads: expected an integer, found number 15.5");
+        QTest::newRow("huge float layers") << std::string("/text_config/num_hidden_layers") << std::string("1e300")
+                                           << std::string("text_config.num_hidden_layers: expected an integer, found number");
         QTest::newRow("no rope") << std::string("/text_config/rope_scaling") << std::string("-") << std::string("Qwen3-VL needs mrope_section");
     }
     void qwen3vlConfigErrors() {

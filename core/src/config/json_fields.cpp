@@ -1,5 +1,6 @@
 #include "config/json_fields.h"
 
+#include <cmath>
 #include <fstream>
 
 namespace deepstack::config {
@@ -59,8 +60,11 @@ std::int64_t Fields::integer(const std::string& key) const {
     const auto& value = at(key);
     if (value.is_number_integer()) return value.get<std::int64_t>();
     // Some writers store integral values as 5000000.0; accept those, refuse 0.5.
-    if (value.is_number_float() && value.get<double>() == static_cast<double>(static_cast<std::int64_t>(value.get<double>())))
-        return static_cast<std::int64_t>(value.get<double>());
+    if (value.is_number_float()) {
+        const double d = value.get<double>();
+        // Range first: converting an out-of-range double to an integer is undefined behaviour.
+        if (d >= -9.2e18 && d <= 9.2e18 && d == std::trunc(d)) return static_cast<std::int64_t>(d);
+    }
     throw wrong_type(key, "an integer");
 }
 std::int64_t Fields::integer(const std::string& key, std::int64_t fallback) const { return has(key) ? integer(key) : fallback; }

@@ -398,11 +398,20 @@ void write_safetensors(const std::filesystem::path& path, const std::vector<Tens
         for (const auto& t : tensors)
             out.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
         out.flush();
-        if (!out) throw Error(ErrorKind::io, temporary.string(), "write failed (disk full?)");
+        if (!out) {
+            out.close();
+            std::error_code ignored;
+            std::filesystem::remove(temporary, ignored);  // never leave half a file behind
+            throw Error(ErrorKind::io, temporary.string(), "write failed (disk full?)");
+        }
     }
     std::error_code ec;
     std::filesystem::rename(temporary, path, ec);
-    if (ec) throw Error(ErrorKind::io, path.string(), "cannot move the written file into place: " + ec.message());
+    if (ec) {
+        std::error_code ignored;
+        std::filesystem::remove(temporary, ignored);
+        throw Error(ErrorKind::io, path.string(), "cannot move the written file into place: " + ec.message());
+    }
 }
 
 }  // namespace deepstack
