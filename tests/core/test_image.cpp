@@ -2,10 +2,14 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "deepstack/error.h"
 #include "deepstack/image.h"
+#include "deepstack/resample.h"
 #include "test_files.h"
 
 using namespace deepstack;
@@ -95,6 +99,44 @@ private Q_SLOTS:
         } catch (const Error& e) {
             QCOMPARE(e.kind(), ErrorKind::io);
         }
+    }
+
+    // Pillow's Image.resize, byte for byte (tests/reference/make_pil_resize_fixture.py): the LLaVA / DeepStack
+    // processors resize with it.
+    void matchesPillow() {
+        const auto dir = testing::data_dir() / "fixtures" / "pil-resize";
+        std::ifstream in(dir / "cases.json");
+        const auto cases = nlohmann::json::parse(in).at("cases");
+        QVERIFY(cases.size() >= 6);
+        for (const auto& c : cases) {
+            const auto source = load_image(testing::data_dir() / "images" / c.at("source").get<std::string>());
+            const auto expected = load_image(dir / c.at("output").get<std::string>());
+            const auto filter = c.at("filter") == "bilinear" ? ResampleFilter::bilinear : ResampleFilter::bicubic;
+            const auto ours = resize_antialiased(source, c.at("size")[0], c.at("size")[1], filter, FixedPoint::pillow);
+            QCOMPARE(ours.width, expected.width);
+            QCOMPARE(ours.height, expected.height);
+            int worst = 0;
+            for (std::size_t i = 0; i < ours.pixels.size(); ++i)
+                worst = std::max(worst, std::abs(int{ours.pixels[i]} - int{expected.pixels[i]}));
+            QVERIFY2(worst == 0, qPrintable(QString::fromStdString(c.at("output").get<std::string>()) +
+                                            QString(": %1 levels off").arg(worst)));
+        }
+    }
+
+    void resizeEdgeCases() {
+        const RgbImage one{1, 1, {10, 20, 30}};
+        for (const auto precision : {FixedPoint::pillow, FixedPoint::torchvision}) {
+            const auto same = resize_antialiased(one, 1, 1, ResampleFilter::bicubic, precision);
+            QCOMPARE(same.pixels, one.pixels);
+            // Every output of a one-pixel source is that pixel: the weights of each output are normalised to one.
+            const auto grown = resize_antialiased(one, 5, 3, ResampleFilter::bicubic, precision);
+            QCOMPARE(grown.pixels.size(), std::size_t{45});
+            for (int i = 0; i < 15; ++i) QCOMPARE(grown.pixels[i * 3 + 1], std::uint8_t{20});
+        }
+        QVERIFY_THROWS_EXCEPTION(Error, resize_antialiased(RgbImage{}, 4, 4, ResampleFilter::bicubic, FixedPoint::pillow));
+        QVERIFY_THROWS_EXCEPTION(Error, resize_antialiased(one, 0, 4, ResampleFilter::bicubic, FixedPoint::pillow));
+        const RgbImage inconsistent{2, 2, {1, 2, 3}};
+        QVERIFY_THROWS_EXCEPTION(Error, resize_antialiased(inconsistent, 4, 4, ResampleFilter::bicubic, FixedPoint::pillow));
     }
 };
 

@@ -100,7 +100,7 @@ private Q_SLOTS:
         // CLIP: class + patch conv + positions (16 patches + CLS) + pre-LN + 3 layers (the unused post-LN is not written)
         const std::int64_t D = 32, I = 64;
         const std::int64_t clip = D + D * 3 * 14 * 14 + 17 * D + 2 * D + 3 * (4 * (D * D + D) + 4 * D + (I * D + I) + (D * I + D));
-        const std::int64_t H = 64, Il = 128, V = 320;
+        const std::int64_t H = 64, Il = 128, V = 400;
         const std::int64_t projector = (H * D + H) + (H * H + H);
         const std::int64_t llama = V * H + 6 * (4 * H * H + 3 * H * Il + 2 * H) + H + V * H;
         QCOMPARE(r.parts[0].parameters, clip);
@@ -109,7 +109,7 @@ private Q_SLOTS:
         QCOMPARE(r.parts[2].parameters, llama);
         QCOMPARE(r.deepstack_plan.size(), std::size_t{4});
         for (int k = 0; k < 4; ++k) QCOMPARE(r.deepstack_plan[k].target_layer, 1 + k);  // deepstack_start_id 1, interval 1
-        QCOMPARE(r.tokenizer_vocab, std::int64_t{320});
+        QCOMPARE(r.tokenizer_vocab, std::int64_t{400});
         QCOMPARE(r.kv_cache_bytes_per_token, std::uint64_t{2 * 6 * 64 * 2});
     }
 

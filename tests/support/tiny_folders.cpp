@@ -49,7 +49,7 @@ json tiny_deepstack_llama_config() {
     return {
         {"architectures", {"DeepstackLlamaForCausalLM"}},
         {"model_type", "deepstack_llama"},
-        {"vocab_size", 320},
+        {"vocab_size", 400},
         {"hidden_size", 64},
         {"intermediate_size", 128},
         {"num_hidden_layers", 6},

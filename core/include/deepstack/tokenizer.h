@@ -1,7 +1,8 @@
 // Text to token ids and back, for the tokenizer files of a model folder.
 //
 // Byte-level BPE (`tokenizer.json`, Qwen2/Qwen3 style: NFC, a split regex, byte-to-unicode mapping, merges, added
-// tokens) equal to Hugging Face `tokenizers`. Special tokens written in the text ("<|im_start|>") are recognised.
+// tokens) equal to Hugging Face `tokenizers`, and sentencepiece BPE (`tokenizer.model`, LLaMA style) equal to the
+// sentencepiece library. Special tokens written in the text ("<|im_start|>", "</s>") are recognised.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +22,7 @@ class Tokenizer {
 public:
     virtual ~Tokenizer() = default;
 
-    // Loads the folder's tokenizer.json; Error naming the file when it is missing, malformed or of a kind this
+    // Loads the folder's tokenizer.json, else its tokenizer.model; Error naming the file when it is missing, malformed or of a kind this
     // build does not implement.
     static std::unique_ptr<Tokenizer> load(const std::filesystem::path& folder);
 

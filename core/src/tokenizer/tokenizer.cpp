@@ -2,15 +2,14 @@
 
 #include "deepstack/error.h"
 #include "tokenizer/byte_level_bpe.h"
+#include "tokenizer/sentencepiece_bpe.h"
 #include "tokenizer/unicode.h"
 
 namespace deepstack {
 
 std::unique_ptr<Tokenizer> Tokenizer::load(const std::filesystem::path& folder) {
     if (std::filesystem::exists(folder / "tokenizer.json")) return tokenizer::ByteLevelBpe::load(folder / "tokenizer.json");
-    if (std::filesystem::exists(folder / "tokenizer.model"))
-        throw Error(ErrorKind::unsupported, (folder / "tokenizer.model").string(),
-                    "sentencepiece encoding is not implemented in this version (byte-level BPE tokenizer.json only)");
+    if (std::filesystem::exists(folder / "tokenizer.model")) return tokenizer::SentencePieceBpe::load(folder / "tokenizer.model");
     throw Error(ErrorKind::io, folder.string(), "no tokenizer.json or tokenizer.model in the folder");
 }
 

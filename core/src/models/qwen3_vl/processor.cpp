@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "deepstack/error.h"
+#include "deepstack/resample.h"
 
 namespace deepstack::qwen3_vl {
 
@@ -42,22 +43,17 @@ std::pair<std::int64_t, std::int64_t> smart_resize(std::int64_t height, std::int
     return {h_bar, w_bar};
 }
 
-torch::Tensor resize_bicubic_antialiased(const torch::Tensor& chw, std::int64_t height, std::int64_t width) {
-    if (chw.size(1) == height && chw.size(2) == width) return chw;
-    const std::vector<std::int64_t> size{height, width};
-    const auto resized = at::_upsample_bicubic2d_aa(chw.unsqueeze(0).to(torch::kFloat32), at::IntArrayRef(size),
-                                                    /*align_corners=*/false, c10::nullopt, c10::nullopt);
-    return resized.squeeze(0).clamp(0, 255).round().to(torch::kUInt8);
-}
-
 ProcessedImage preprocess(const RgbImage& image, const ImagePreprocessorConfig& pre, const PixelBudget& budget) {
     const auto patch = pre.patch_size > 0 ? pre.patch_size : 16;
     const auto merge = pre.merge_size > 0 ? pre.merge_size : 2;
     const auto temporal = pre.temporal_patch_size > 0 ? pre.temporal_patch_size : 2;
     const auto [h, w] = smart_resize(image.height, image.width, patch * merge, budget);
 
-    const auto hwc = torch::from_blob(const_cast<std::uint8_t*>(image.pixels.data()), {image.height, image.width, 3}, torch::kUInt8);
-    const auto resized = resize_bicubic_antialiased(hwc.permute({2, 0, 1}).contiguous(), h, w);  // [3, H', W'] uint8
+    // transformers' fast processor resizes the uint8 tensor; on the CPU that is torchvision's fixed-point path,
+    // which differs from its float path by up to 14 levels at hard edges.
+    auto picture = resize_antialiased(image, static_cast<int>(w), static_cast<int>(h), ResampleFilter::bicubic,
+                                      FixedPoint::torchvision);
+    const auto resized = torch::from_blob(picture.pixels.data(), {h, w, 3}, torch::kUInt8).permute({2, 0, 1});  // [3, H', W']
 
     // Rescale and normalise fused, as the fast processor does: (x - mean / rescale) / (std / rescale).
     const auto mean = pre.present ? pre.image_mean : std::array<double, 3>{0.5, 0.5, 0.5};

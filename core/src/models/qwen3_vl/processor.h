@@ -1,5 +1,5 @@
 // Where a picture becomes Qwen3-VL's patches: smart_resize to multiples of 32 within a pixel budget, bicubic
-// antialiased resize, (x - mean) / std, the frame duplicated to two, and the patch permutation. Internal.
+// antialiased resize in fixed point (torchvision's uint8 path, which transformers takes on the CPU), (x - mean) / std, the frame duplicated to two, and the patch permutation. Internal.
 #pragma once
 
 #include <cstdint>
@@ -22,9 +22,6 @@ struct PixelBudget {
 // Throws Error when the aspect ratio exceeds 200:1.
 std::pair<std::int64_t, std::int64_t> smart_resize(std::int64_t height, std::int64_t width, std::int64_t factor,
                                                    const PixelBudget& budget);
-
-// Resizes RGB uint8 [3, H, W] with bicubic antialiasing the way torchvision's float path does (rounded, clamped).
-torch::Tensor resize_bicubic_antialiased(const torch::Tensor& chw, std::int64_t height, std::int64_t width);
 
 struct ProcessedImage {
     torch::Tensor pixel_values;  // [N, 3 * T * P * P] fp32

@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Writes tests/data/fixtures/pil-resize/: what Pillow's Image.resize makes of the test images (the resampling the
+LLaVA / DeepStack processors use), for the core's fixed-point resampler to equal byte for byte.
+
+Run outside CI, in a virtual environment with `pip install pillow`, after make_qwen3_vl_image_fixture.py:
+    python tests/reference/make_pil_resize_fixture.py
+"""
+import json
+from pathlib import Path
+
+import PIL
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent / "data"
+OUT = ROOT / "fixtures" / "pil-resize"
+
+# source image, target (w, h), filter
+CASES = [
+    ("big-budget", (336, 336), "bicubic"),        # LLaVA's square view: shrinks both axes by different factors
+    ("tiny-budget", (288, 192), "bicubic"),        # upscale 3x, as a small picture for a grid of crops
+    ("wide-banker", (336, 39), "bicubic"),        # large shrink on one axis
+    ("small-upscaled", (300, 97), "bicubic"),     # one axis unchanged
+    ("tiny-budget", (200, 150), "bilinear"),
+    ("small-upscaled", (150, 97), "bilinear"),
+]
+FILTERS = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    index = []
+    for source, (w, h), name in CASES:
+        image = Image.open(ROOT / "images" / f"{source}.png").convert("RGB")
+        out_name = f"{source}.{w}x{h}.{name}.png"
+        image.resize((w, h), FILTERS[name]).save(OUT / out_name)
+        index.append({"source": f"{source}.png", "size": [w, h], "filter": name, "output": out_name})
+    (OUT / "cases.json").write_text(json.dumps({"pillow": PIL.__version__, "cases": index}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
