@@ -33,8 +33,9 @@ constexpr const char* kUsage =
     "  chat --model DIR --prompt TEXT [--image FILE]... [--system TEXT] [--json]\n"
     "                         answer one question about the images, streaming the answer to stdout; --json\n"
     "                         prints tokens, timings and peak memory at the end instead\n"
-    "  bench (--model DIR | --random qwen3-vl-2b|qwen3-vl-4b|qwen3-vl-8b) [--image WxH] [--prompt-tokens N]\n"
-    "        [--new-tokens N]  time load, vision encode, prefill and decode; print JSON\n"
+    "  bench (--model DIR | --random qwen3-vl-2b|qwen3-vl-4b|qwen3-vl-8b|deepstack-l-7b|deepstack-l-hd-7b)\n"
+    "        [--layers N] [--image WxH] [--prompt-tokens N] [--new-tokens N]\n"
+    "        time load, vision encode, prefill and decode; print JSON (DeepStack: also stacks vs sequence)\n"
     "  help                   show this text\n"
     "\n"
     "chat and bench options:\n"
@@ -222,6 +223,7 @@ int run_bench(const std::vector<std::string>& args) {
     }
     o.prompt_text_tokens = static_cast<int>(whole(a, "--prompt-tokens", o.prompt_text_tokens, 1, 1 << 20));
     o.new_tokens = static_cast<int>(whole(a, "--new-tokens", o.new_tokens, 1, 1 << 20));
+    o.layers = static_cast<int>(whole(a, "--layers", 0, 0, 1024));
     std::cout << deepstack::run_bench(o) << "\n";
     return 0;
 }

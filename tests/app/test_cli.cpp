@@ -3,6 +3,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <fstream>
+
 #include <nlohmann/json.hpp>
 
 #include "test_files.h"
@@ -100,6 +102,24 @@ private Q_SLOTS:
         const auto bad_image = run_cli({"chat", "--model", QString::fromStdString(folder.string()), "--image", "/nonexistent.png", "--prompt", "x"});
         QCOMPARE(bad_image.exit_code, 1);
         QVERIFY2(bad_image.err.find("/nonexistent.png: cannot open") != std::string::npos, bad_image.err.c_str());
+    }
+
+    // End to end through the engine: the DeepStack-L fixture's greedy answer is the authors' computation's.
+    void chatRunsDeepStackL() {
+        const auto fixtures = deepstack::testing::data_dir() / "fixtures" / "deepstack";
+        const auto cases = nlohmann::json::parse(std::ifstream(fixtures / "cases.json"));
+        const auto& expected = cases.at("variants").at("deepstack-l");
+        const auto run = run_cli({"chat", "--json", "--model", QString::fromStdString((fixtures / "deepstack-l").string()), "--image",
+                                  QString::fromStdString((fixtures / expected.at("image").get<std::string>()).string()), "--prompt",
+                                  QString::fromStdString(expected.at("question").get<std::string>()), "--max-tokens", "8",
+                                  "--dtype", "f32", "--temperature", "0", "--threads", "2"});
+        QVERIFY2(run.exit_code == 0, run.err.c_str());
+        const auto j = nlohmann::json::parse(run.out);
+        const auto tokens = j.at("tokens").get<std::vector<int>>();
+        const auto reference = expected.at("greedy_tokens").get<std::vector<int>>();
+        QCOMPARE(tokens, std::vector<int>(reference.begin(), reference.begin() + 8));
+        QCOMPARE(j.at("image_tokens").get<int>(), expected.at("image_tokens").get<int>());
+        QCOMPARE(j.at("prompt_tokens").get<int>(), expected.at("prompt_tokens").get<int>() - 1 + expected.at("image_tokens").get<int>());
     }
 
     void usageErrors() {

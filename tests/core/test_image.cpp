@@ -107,7 +107,7 @@ private Q_SLOTS:
         const auto dir = testing::data_dir() / "fixtures" / "pil-resize";
         std::ifstream in(dir / "cases.json");
         const auto cases = nlohmann::json::parse(in).at("cases");
-        QVERIFY(cases.size() >= 6);
+        QVERIFY(cases.size() >= 7);
         for (const auto& c : cases) {
             const auto source = load_image(testing::data_dir() / "images" / c.at("source").get<std::string>());
             const auto expected = load_image(dir / c.at("output").get<std::string>());

@@ -1,5 +1,7 @@
 // `deepstack-cli bench`: load, vision encode, prefill and decode timed on a real folder or on random weights of
-// a published model's shapes; memory measured, not estimated.
+// a published model's shapes; memory measured, not estimated. For the DeepStack LLaVA family it also times the
+// paper's comparison: the same LLM prefilled with the global tokens plus the stacks, and with every view's tokens
+// strung into the sequence instead.
 #pragma once
 
 #include <filesystem>
@@ -11,7 +13,8 @@ namespace deepstack {
 
 struct BenchOptions {
     std::filesystem::path model;  // a model folder, or empty with `random_preset`
-    std::string random_preset;    // "qwen3-vl-2b", "qwen3-vl-4b", "qwen3-vl-8b"
+    std::string random_preset;    // "qwen3-vl-2b", "qwen3-vl-4b", "qwen3-vl-8b", "deepstack-l-7b", "deepstack-l-hd-7b"
+    int layers = 0;               // random presets: keep only the first N decoder layers (0: all), to fit small machines
     EngineOptions engine;
     int image_width = 640;        // 0: no image
     int image_height = 480;

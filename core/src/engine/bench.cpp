@@ -9,6 +9,7 @@
 #include "config/json_fields.h"
 #include "deepstack/error.h"
 #include "deepstack/system.h"
+#include "models/deepstack_llama/model.h"
 #include "models/qwen3_vl/model.h"
 #include "models/qwen3_vl/processor.h"
 
@@ -45,6 +46,123 @@ qwen3_vl::Config preset(const std::string& name) {
     return qwen3_vl::parse_config(config::Fields(root, "preset " + name));
 }
 
+bool is_deepstack_preset(const std::string& name) { return name.starts_with("deepstack-"); }
+
+// LLaVA-1.5's Vicuna-7B and CLIP ViT-L/14-336 (../shared/specs/deepstack.md sections 2.1 and 5.1).
+deepstack_llama::Config deepstack_preset(const std::string& name, int layers) {
+    nlohmann::json root = {{"model_type", "deepstack_llama"}, {"vocab_size", 32000}, {"hidden_size", 4096},
+                           {"intermediate_size", 11008}, {"num_hidden_layers", 32}, {"num_attention_heads", 32},
+                           {"num_key_value_heads", 32}, {"max_position_embeddings", 4096}, {"rms_norm_eps", 1e-5},
+                           {"rope_theta", 10000.0}, {"tie_word_embeddings", false}, {"image_aspect_ratio", "deepstack"},
+                           {"mm_hidden_size", 1024}, {"mm_projector_type", "mlp2x_gelu"}, {"mm_vision_select_layer", -2},
+                           {"mm_vision_select_feature", "patch"}, {"mm_vision_tower", "openai/clip-vit-large-patch14-336"},
+                           {"num_crops", 4}, {"tokenizer_model_max_length", 4096}};
+    if (name == "deepstack-l-hd-7b") root["is_anyres_deepstack"] = true;
+    else if (name != "deepstack-l-7b")
+        throw Error(ErrorKind::unsupported, "", "unknown --random preset '" + name + "' (deepstack-l-7b, deepstack-l-hd-7b)");
+    if (layers > 0) root["num_hidden_layers"] = std::min(layers, 32);
+    return deepstack_llama::parse_config(config::Fields(root, "preset " + name));
+}
+
+// A picture with detail everywhere: the timings depend on shapes, not content.
+RgbImage synthetic_image(int width, int height) {
+    RgbImage image{width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(width) * height * 3)};
+    for (std::size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<std::uint8_t>((i * 2654435761u) >> 24);
+    return image;
+}
+
+std::string bench_deepstack(const BenchOptions& o, const deepstack_llama::LoadOptions& load, bool cuda, int threads,
+                            ComputeType compute) {
+    auto sync = [&] {
+        if (cuda) torch::cuda::synchronize();
+    };
+    const auto load_start = std::chrono::steady_clock::now();
+    auto model = o.random_preset.empty() ? deepstack_llama::Model::load(o.model, load)
+                                         : deepstack_llama::Model::random(deepstack_preset(o.random_preset, o.layers), load, o.seed);
+    sync();
+    const double load_ms = since_ms(load_start);
+    const auto& config = model->config();
+    if (o.image_width <= 0 || o.image_height <= 0) throw Error(ErrorKind::unsupported, "", "bench of a DeepStack model needs --image WxH");
+
+    ImagePreprocessorConfig file;
+    if (!o.model.empty() && std::filesystem::exists(o.model / "preprocessor_config.json"))
+        file = read_preprocessor_config(o.model / "preprocessor_config.json");
+    const auto vision_start = std::chrono::steady_clock::now();
+    const auto views = deepstack_llama::make_views(synthetic_image(o.image_width, o.image_height), config,
+                                                   deepstack_llama::clip_preprocessing(file, config));
+    const auto features = model->encode_image(views);
+    sync();
+    const double vision_ms = since_ms(vision_start);
+
+    torch::manual_seed(o.seed);
+    const auto text = torch::randint(3, config.text.vocab_size, {o.prompt_text_tokens}, torch::kLong);
+    // The image goes after a short text head, as in the vicuna template.
+    const auto build_ids = [&](std::int64_t image_tokens) {
+        std::vector<std::int64_t> ids{1};
+        ids.insert(ids.end(), static_cast<std::size_t>(image_tokens), 0);
+        for (std::int64_t i = 0; i < text.size(0); ++i) ids.push_back(text[i].item<std::int64_t>());
+        return ids;
+    };
+    const auto time_prefill = [&](const deepstack_llama::ImageFeatures& image, std::vector<std::int64_t>& ids, nn::KvCache& cache) {
+        const auto start = std::chrono::steady_clock::now();
+        auto logits = model->forward(ids, {{&image, 1}}, cache, true);
+        (void)logits[0].argmax().item<std::int64_t>();
+        return since_ms(start);
+    };
+
+    // As the model runs: the global view's tokens in the sequence, the groups stacked onto them.
+    auto ids = build_ids(features.embeds.size(0));
+    auto cache = model->new_cache(static_cast<std::int64_t>(ids.size()) + o.new_tokens + 1);
+    const double prefill_ms = time_prefill(features, ids, cache);
+    std::vector<double> decode_ms;
+    std::int64_t token = 5;
+    for (int step = 0; step < o.new_tokens; ++step) {
+        const auto step_start = std::chrono::steady_clock::now();
+        token = model->forward({token}, {}, cache, true)[0].argmax().item<std::int64_t>();
+        decode_ms.push_back(since_ms(step_start));
+    }
+    double decode_total = 0;
+    for (const auto ms : decode_ms) decode_total += ms;
+
+    // The paper's comparison: the same tokens strung into the sequence (global + every group), nothing stacked.
+    nlohmann::ordered_json comparison = nullptr;
+    if (!features.stacks.empty()) {
+        deepstack_llama::ImageFeatures sequence;
+        std::vector<torch::Tensor> parts{features.embeds};
+        for (const auto& s : features.stacks) parts.push_back(s);
+        sequence.embeds = torch::cat(parts, 0);
+        auto long_ids = build_ids(sequence.embeds.size(0));
+        auto long_cache = model->new_cache(static_cast<std::int64_t>(long_ids.size()) + 1);
+        const double sequence_ms = time_prefill(sequence, long_ids, long_cache);
+        comparison = {{"stacked", {{"prompt_tokens", ids.size()}, {"prefill_ms", prefill_ms}}},
+                      {"as_sequence", {{"prompt_tokens", long_ids.size()}, {"prefill_ms", sequence_ms}}},
+                      {"sequence_over_stacked", prefill_ms > 0 ? sequence_ms / prefill_ms : 0.0}};
+    }
+
+    nlohmann::ordered_json j;
+    j["model"] = o.random_preset.empty() ? o.model.string() : "random " + o.random_preset;
+    if (o.layers > 0 && !o.random_preset.empty()) j["decoder_layers"] = config.text.num_hidden_layers;
+    j["device"] = cuda ? "cuda:0" : "cpu";
+    j["compute"] = compute == ComputeType::f32 ? "f32" : "bf16";
+    j["threads"] = threads;
+    j["libtorch"] = TORCH_VERSION;
+    j["image"] = {{"width", o.image_width}, {"height", o.image_height}, {"grid", {views.grid.columns, views.grid.rows}},
+                  {"views", views.pixels.size(0)}, {"tokens", features.embeds.size(0)}, {"stacks", features.stacks.size()}};
+    j["prompt_tokens"] = ids.size();
+    j["new_tokens"] = o.new_tokens;
+    j["load_ms"] = load_ms;
+    j["vision_encode_ms"] = vision_ms;
+    j["prefill_ms"] = prefill_ms;
+    j["time_to_first_token_ms"] = vision_ms + prefill_ms;
+    j["prefill_tokens_per_s"] = prefill_ms > 0 ? 1000.0 * static_cast<double>(ids.size()) / prefill_ms : 0.0;
+    j["decode_tokens_per_s"] = decode_total > 0 ? 1000.0 * static_cast<double>(decode_ms.size()) / decode_total : 0.0;
+    j["decode_ms"] = decode_ms;
+    j["stacks_vs_sequence"] = comparison;
+    j["peak_rss_bytes"] = peak_rss_bytes();
+    j["peak_cuda_bytes"] = nullptr;  // measured only by CUDA builds (not in this build)
+    return j.dump(2);
+}
+
 }  // namespace
 
 std::string run_bench(const BenchOptions& o) {
@@ -61,6 +179,13 @@ std::string run_bench(const BenchOptions& o) {
             if (cuda) torch::cuda::synchronize();
         };
 
+        bool deepstack_family = is_deepstack_preset(o.random_preset);
+        if (o.random_preset.empty()) {
+            const auto json = config::read_json_file(o.model / "config.json");
+            deepstack_family = config::Fields(json, (o.model / "config.json").string()).string("model_type", "") == "deepstack_llama";
+        }
+        if (deepstack_family) return bench_deepstack(o, {load.dtype, load.device}, cuda, threads, compute);
+
         const auto load_start = std::chrono::steady_clock::now();
         std::unique_ptr<qwen3_vl::Model> model;
         if (!o.random_preset.empty()) {
@@ -68,7 +193,8 @@ std::string run_bench(const BenchOptions& o) {
         } else {
             const auto json = config::read_json_file(o.model / "config.json");
             const auto model_type = config::Fields(json, (o.model / "config.json").string()).string("model_type", "");
-            if (model_type != "qwen3_vl") throw Error(ErrorKind::unsupported, o.model.string(), "bench runs qwen3_vl folders in this version");
+            if (model_type != "qwen3_vl")
+                throw Error(ErrorKind::unsupported, o.model.string(), "bench runs qwen3_vl and deepstack_llama folders in this version");
             model = qwen3_vl::Model::load(o.model, load);
         }
         sync();

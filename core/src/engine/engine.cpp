@@ -11,6 +11,7 @@
 #include "deepstack/system.h"
 #include "engine/family.h"
 #include "engine/sampling.h"
+#include "models/deepstack_llama/runtime.h"
 #include "models/qwen3_vl/runtime.h"
 
 namespace deepstack {
@@ -214,6 +215,8 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const En
         if (report.family == "qwen3_vl") {
             model->family_ = qwen3_vl::make_family(folder, {dtype, device}, *model->tokenizer_,
                                                    {options.min_image_pixels, options.max_image_pixels});
+        } else if (report.family == "deepstack_llama") {
+            model->family_ = deepstack_llama::make_family(folder, {dtype, device}, *model->tokenizer_);
         } else {
             throw Error(ErrorKind::unsupported, folder.string(), report.display_name + " cannot be run by this version yet (inspect only)");
         }

@@ -130,6 +130,11 @@ models::ArchitectureDescription describe(const Config& c) {
     } else {
         for (std::int64_t k = 0; k < c.num_crops; ++k) {
             const auto layer = c.deepstack_start_id + k * c.deepstack_interval;
+            if (layer >= t.num_hidden_layers) {
+                a.notes.push_back("high-res group " + std::to_string(k) + " would enter layer " + std::to_string(layer) + " of a " +
+                                  std::to_string(t.num_hidden_layers) + "-layer language model: it is never added, as in the authors' code");
+                continue;
+            }
             a.deepstack_plan.push_back(
                 {"high-res group " + std::to_string(k),
                  std::string(c.is_anyres_deepstack ? "2x re-encoded views, " : "high-resolution crops, ") +

@@ -142,9 +142,10 @@ std::vector<std::string> check_config(const Config& c) {
     } else if (c.has_flag("deepstack_vit")) {
         problems.add("deepstack_args_for_ablation has deepstack_vit but no lsvit_start_layer_N");
     } else {
-        const auto last = c.deepstack_start_id + (c.num_crops - 1) * c.deepstack_interval;
-        require(c.deepstack_start_id >= 0 && last < t.num_hidden_layers,
-                "the last stack would enter layer " + std::to_string(last) + " of a " +
+        // A group whose layer is past the last one is never added (the authors' loop only visits real layers):
+        // describe() says so; only a start outside the model is an error.
+        require(c.deepstack_start_id >= 0 && c.deepstack_start_id < t.num_hidden_layers,
+                "deepstack_start_id " + std::to_string(c.deepstack_start_id) + " is outside the " +
                     std::to_string(t.num_hidden_layers) + "-layer language model");
     }
     return problems.take();

@@ -1,0 +1,100 @@
+// The DeepStack LLaVA family on LibTorch (DeepStack-L, -L-HD, -V): the CLIP tower with the DeepStack-V stacks
+// (clip.cpp), the shared mlp2x_gelu projector and the grouping of the high-resolution features (model.cpp), and
+// the LLaMA decoder that adds group k to the image positions before layer start + k * interval (llama.cpp).
+// Module and tensor names follow the checkpoint. Internal to the core.
+//
+// Axis letters: N crops (views), P patches per crop, Dv vision width, Dt text width, T image tokens in the LLM
+// input, L sequence, V vocabulary.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "deepstack/safetensors.h"
+#include "models/deepstack_llama/config.h"
+#include "models/deepstack_llama/processor.h"
+#include "nn/blocks.h"
+
+namespace deepstack::deepstack_llama {
+
+struct ClipLayer {
+    torch::Tensor norm1_weight, norm1_bias, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias;
+    torch::Tensor norm2_weight, norm2_bias, fc1_weight, fc1_bias, fc2_weight, fc2_bias;
+};
+struct ClipWeights {
+    torch::Tensor class_embedding, patch_embedding, position_embedding, pre_norm_weight, pre_norm_bias;
+    std::vector<ClipLayer> layers;
+};
+struct ProjectorWeights {
+    torch::Tensor fc1_weight, fc1_bias, fc2_weight, fc2_bias;  // fc2 empty for a linear projector
+};
+struct LlamaLayer {
+    torch::Tensor input_norm, q_proj, k_proj, v_proj, o_proj, post_norm, gate_proj, up_proj, down_proj;
+};
+struct LlamaWeights {
+    torch::Tensor embed_tokens;
+    std::vector<LlamaLayer> layers;
+    torch::Tensor norm, lm_head;
+};
+
+// What crosses from vision to language for one image: the tokens that take the image's place in the sequence and
+// the stacked groups, group k entering before decoder layer start + k * interval.
+struct ImageFeatures {
+    torch::Tensor embeds;               // [T, Dt]
+    std::vector<torch::Tensor> stacks;  // each [T, Dt]; empty for DeepStack-V (its stacks stay inside the ViT)
+    CropGrid grid;
+};
+
+// An image placed in a sequence: its features fill positions offset .. offset + T - 1 of the new tokens.
+struct PlacedImage {
+    const ImageFeatures* features = nullptr;
+    std::int64_t offset = 0;
+};
+
+struct LoadOptions {
+    c10::ScalarType dtype = c10::kBFloat16;
+    c10::Device device = c10::Device(c10::kCPU);
+};
+
+class Model {
+public:
+    static std::unique_ptr<Model> load(const std::filesystem::path& folder, const LoadOptions& options);
+    static std::unique_ptr<Model> random(const Config& config, const LoadOptions& options, std::uint64_t seed);
+
+    const Config& config() const { return config_; }
+    c10::ScalarType dtype() const { return dtype_; }
+
+    // CLIP features of the selected layer, CLS dropped: pixels [N, 3, S, S] fp32 -> [N, P, Dv]. With DeepStack-V,
+    // views 1..4 are the 2x2 high-resolution crops and only the global view's features come back [1, P, Dv].
+    torch::Tensor vision_features(const torch::Tensor& pixels) const;
+    torch::Tensor project(const torch::Tensor& features) const;  // [.., Dv] -> [.., Dt]
+
+    // The whole image path: views -> CLIP -> projector -> LLM input tokens and stacked groups.
+    ImageFeatures encode_image(const ImageViews& views) const;
+
+    // Runs new tokens on top of `cache` (positions continue from cache.length()) and returns the logits of every
+    // new position [L, V], or of the last only. The ids at an image's positions are ignored; its stacks are added.
+    torch::Tensor forward(const std::vector<std::int64_t>& ids, const std::vector<PlacedImage>& images,
+                          nn::KvCache& cache, bool last_only) const;
+
+    nn::KvCache new_cache(std::int64_t capacity) const;
+
+private:
+    void take_weights(const std::function<torch::Tensor(const std::string&)>& get, bool has_lm_head);
+    torch::Tensor decode_layers(torch::Tensor hidden, nn::KvCache& cache, const std::vector<PlacedImage>& images) const;
+
+    Config config_;
+    c10::ScalarType dtype_ = c10::kBFloat16;
+    c10::Device device_ = c10::Device(c10::kCPU);
+    std::shared_ptr<const Checkpoint> checkpoint_;
+    ClipWeights clip_;
+    ProjectorWeights projector_;
+    torch::Tensor image_newline_;  // [Dt], DeepStack-L-HD only
+    LlamaWeights llama_;
+};
+
+}  // namespace deepstack::deepstack_llama

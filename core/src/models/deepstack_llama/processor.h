@@ -1,0 +1,46 @@
+// Where a picture becomes the DeepStack LLaVA views, exactly as the authors' process_anyres_image: the best grid
+// of crops for the aspect ratio (LLaVA-NeXT's rule), plain Pillow bicubic resizes (no padding), the global view
+// first, then the crops row-major, CLIP normalisation. DeepStack-L-HD adds the 2x re-encoded views; DeepStack-V
+// always uses the 2x2 grid. Internal.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "deepstack/image.h"
+#include "deepstack/model_folder.h"
+#include "models/deepstack_llama/config.h"
+
+namespace deepstack::deepstack_llama {
+
+struct CropGrid {
+    std::int64_t columns = 1;  // grid_w
+    std::int64_t rows = 1;     // grid_h
+    std::int64_t cells() const { return columns * rows; }
+};
+
+// Candidate (width, height) in crops for `num_crops`: (1,2), (1,3), ... every i * j <= num_crops but (1,1).
+std::vector<CropGrid> candidate_grids(std::int64_t num_crops);
+// LLaVA-NeXT's select_best_resolution: the most effective pixels, then the least waste, first one on a tie.
+CropGrid select_grid(std::int64_t width, std::int64_t height, const std::vector<CropGrid>& candidates, std::int64_t crop);
+
+struct ClipPreprocessing {
+    std::int64_t crop = 336;
+    std::array<double, 3> mean{0.48145466, 0.4578275, 0.40821073};
+    std::array<double, 3> std{0.26862954, 0.26130258, 0.27577711};
+};
+// preprocessor_config.json when the folder has one, else the CLIP processor of the vision config's image size.
+ClipPreprocessing clip_preprocessing(const ImagePreprocessorConfig& file, const Config& config);
+
+struct ImageViews {
+    torch::Tensor pixels;  // [N, 3, S, S] fp32, normalised
+    CropGrid grid;
+};
+
+ImageViews make_views(const RgbImage& image, const Config& config, const ClipPreprocessing& clip);
+
+}  // namespace deepstack::deepstack_llama

@@ -1,0 +1,132 @@
+#include "models/deepstack_llama/runtime.h"
+
+#include <chrono>
+
+#include <torch/torch.h>
+
+#include "deepstack/error.h"
+
+namespace deepstack::deepstack_llama {
+
+namespace {
+
+constexpr const char* kVicunaSystem =
+    "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, "
+    "and polite answers to the user's questions.";
+constexpr std::string_view kImageSentinel = "<image>";
+
+double elapsed_ms(std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
+}
+
+struct TurnState {
+    std::vector<ImageFeatures> features;
+    std::vector<std::int64_t> offsets;  // where each image's tokens start in the turn's ids
+};
+
+class DeepStackFamily;
+
+class Session final : public engine::FamilySession {
+public:
+    Session(const DeepStackFamily& family, std::int64_t capacity);
+    engine::PreparedTurn prepare(const Message& user, const std::string& system_prompt, bool first,
+                                 const std::vector<TokenId>& prefix) override;
+    torch::Tensor prefill(const engine::PreparedTurn& turn) override;
+    torch::Tensor decode(TokenId token) override;
+    std::int64_t length() const override { return cache_.length(); }
+    std::int64_t capacity() const override { return cache_.capacity(); }
+
+private:
+    const DeepStackFamily& family_;
+    nn::KvCache cache_;
+};
+
+class DeepStackFamily final : public engine::Family {
+public:
+    DeepStackFamily(std::unique_ptr<Model> model, const Tokenizer& tokenizer, ClipPreprocessing clip)
+        : model_(std::move(model)), tokenizer_(tokenizer), clip_(std::move(clip)) {
+        const auto& t = model_->config().text;
+        if (tokenizer_.size() > t.vocab_size)
+            throw Error(ErrorKind::config, "", "the tokenizer has " + std::to_string(tokenizer_.size()) +
+                                                   " pieces but the model's vocabulary is " + std::to_string(t.vocab_size));
+    }
+    std::unique_ptr<engine::FamilySession> new_session(std::int64_t capacity) override {
+        // The checkpoints were trained with a 4096-token window (tokenizer_model_max_length); no longer context.
+        return std::make_unique<Session>(*this, std::min(capacity, model_->config().tokenizer_model_max_length));
+    }
+    std::vector<TokenId> end_of_turn_ids() const override { return {static_cast<TokenId>(model_->config().text.eos_token_id)}; }
+    std::vector<TokenId> close_reply_ids() const override { return end_of_turn_ids(); }  // the "</s>" after a reply
+
+    std::unique_ptr<Model> model_;
+    const Tokenizer& tokenizer_;
+    ClipPreprocessing clip_;
+};
+
+Session::Session(const DeepStackFamily& family, std::int64_t capacity) : family_(family), cache_(family.model_->new_cache(capacity)) {}
+
+engine::PreparedTurn Session::prepare(const Message& user, const std::string& system_prompt, bool first,
+                                      const std::vector<TokenId>& prefix) {
+    if (user.text.find(kImageSentinel) != std::string::npos)
+        throw Error(ErrorKind::config, "", "the message text contains <image>; remove it (images are attached, not typed)");
+    const auto text = render_vicuna_turn(system_prompt, first, user.images.size(), user.text);
+
+    auto state = std::make_shared<TurnState>();
+    engine::PreparedTurn turn;
+    if (!user.images.empty()) {
+        const auto start = std::chrono::steady_clock::now();
+        for (const auto& image : user.images)
+            state->features.push_back(family_.model_->encode_image(make_views(image, family_.model_->config(), family_.clip_)));
+        turn.vision_ms = elapsed_ms(start);
+    }
+    // The authors' tokenizer_image_token: every chunk between sentinels is tokenized on its own; only the
+    // conversation's very first chunk keeps the BOS.
+    turn.ids = prefix;
+    if (first) turn.ids.push_back(static_cast<TokenId>(family_.model_->config().text.bos_token_id));
+    std::size_t begin = 0, image = 0;
+    while (true) {
+        const auto at = text.find(kImageSentinel, begin);
+        const auto chunk = family_.tokenizer_.encode(std::string_view(text).substr(begin, at == std::string::npos ? std::string::npos : at - begin));
+        turn.ids.insert(turn.ids.end(), chunk.begin(), chunk.end());
+        if (at == std::string::npos) break;
+        const auto tokens = state->features[image++].embeds.size(0);
+        state->offsets.push_back(static_cast<std::int64_t>(turn.ids.size()));
+        turn.ids.insert(turn.ids.end(), static_cast<std::size_t>(tokens), 0);  // placeholders: the features replace them
+        turn.image_tokens += tokens;
+        begin = at + kImageSentinel.size();
+    }
+    turn.state = state;
+    return turn;
+}
+
+torch::Tensor Session::prefill(const engine::PreparedTurn& turn) {
+    const auto& state = *std::static_pointer_cast<TurnState>(turn.state);
+    std::vector<PlacedImage> images;
+    for (std::size_t i = 0; i < state.features.size(); ++i) images.push_back({&state.features[i], state.offsets[i]});
+    const std::vector<std::int64_t> ids(turn.ids.begin(), turn.ids.end());
+    return family_.model_->forward(ids, images, cache_, true)[0].to(torch::kFloat32);
+}
+
+torch::Tensor Session::decode(TokenId token) {
+    return family_.model_->forward({token}, {}, cache_, true)[0].to(torch::kFloat32);
+}
+
+}  // namespace
+
+std::string render_vicuna_turn(const std::string& system_prompt, bool first, std::size_t images, const std::string& text) {
+    std::string out;
+    if (first) out += (system_prompt.empty() ? std::string(kVicunaSystem) : system_prompt) + " ";
+    out += "USER: ";
+    for (std::size_t i = 0; i < images; ++i) out += std::string(kImageSentinel) + "\n";
+    return out + text + " ASSISTANT:";
+}
+
+std::unique_ptr<engine::Family> make_family(const std::filesystem::path& folder, const LoadOptions& load, const Tokenizer& tokenizer) {
+    auto model = Model::load(folder, load);
+    ImagePreprocessorConfig file;
+    if (std::filesystem::exists(folder / "preprocessor_config.json"))
+        file = read_preprocessor_config(folder / "preprocessor_config.json");
+    auto clip = clip_preprocessing(file, model->config());
+    return std::make_unique<DeepStackFamily>(std::move(model), tokenizer, std::move(clip));
+}
+
+}  // namespace deepstack::deepstack_llama
