@@ -71,6 +71,33 @@ RgbImage synthetic_image(int width, int height) {
     return image;
 }
 
+// The fields every bench report starts with: what ran, where, how.
+nlohmann::ordered_json report_header(const BenchOptions& o, bool cuda, ComputeType compute, int threads) {
+    nlohmann::ordered_json j;
+    j["model"] = o.random_preset.empty() ? o.model.string() : "random " + o.random_preset;
+    j["device"] = cuda ? "cuda:0" : "cpu";
+    j["compute"] = compute == ComputeType::f32 ? "f32" : "bf16";
+    j["threads"] = threads;
+    j["libtorch"] = TORCH_VERSION;
+    return j;
+}
+
+// The timings every bench report has, in the same order.
+void add_timings(nlohmann::ordered_json& j, std::size_t prompt_tokens, int new_tokens, double load_ms, double vision_ms,
+                 double prefill_ms, const std::vector<double>& decode_ms) {
+    double decode_total = 0;
+    for (const auto ms : decode_ms) decode_total += ms;
+    j["prompt_tokens"] = prompt_tokens;
+    j["new_tokens"] = new_tokens;
+    j["load_ms"] = load_ms;
+    j["vision_encode_ms"] = vision_ms;
+    j["prefill_ms"] = prefill_ms;
+    j["time_to_first_token_ms"] = vision_ms + prefill_ms;
+    j["prefill_tokens_per_s"] = prefill_ms > 0 ? 1000.0 * static_cast<double>(prompt_tokens) / prefill_ms : 0.0;
+    j["decode_tokens_per_s"] = decode_total > 0 ? 1000.0 * static_cast<double>(decode_ms.size()) / decode_total : 0.0;
+    j["decode_ms"] = decode_ms;
+}
+
 std::string bench_deepstack(const BenchOptions& o, const deepstack_llama::LoadOptions& load, bool cuda, int threads,
                             ComputeType compute) {
     auto sync = [&] {
@@ -121,9 +148,6 @@ std::string bench_deepstack(const BenchOptions& o, const deepstack_llama::LoadOp
         token = model->forward({token}, {}, cache, true)[0].argmax().item<std::int64_t>();
         decode_ms.push_back(since_ms(step_start));
     }
-    double decode_total = 0;
-    for (const auto ms : decode_ms) decode_total += ms;
-
     // The paper's comparison: the same tokens strung into the sequence (global + every group), nothing stacked.
     nlohmann::ordered_json comparison = nullptr;
     if (!features.stacks.empty()) {
@@ -139,24 +163,11 @@ std::string bench_deepstack(const BenchOptions& o, const deepstack_llama::LoadOp
                       {"sequence_over_stacked", prefill_ms > 0 ? sequence_ms / prefill_ms : 0.0}};
     }
 
-    nlohmann::ordered_json j;
-    j["model"] = o.random_preset.empty() ? o.model.string() : "random " + o.random_preset;
+    auto j = report_header(o, cuda, compute, threads);
     if (o.layers > 0 && !o.random_preset.empty()) j["decoder_layers"] = config.text.num_hidden_layers;
-    j["device"] = cuda ? "cuda:0" : "cpu";
-    j["compute"] = compute == ComputeType::f32 ? "f32" : "bf16";
-    j["threads"] = threads;
-    j["libtorch"] = TORCH_VERSION;
     j["image"] = {{"width", o.image_width}, {"height", o.image_height}, {"grid", {views.grid.columns, views.grid.rows}},
                   {"views", views.pixels.size(0)}, {"tokens", features.embeds.size(0)}, {"stacks", features.stacks.size()}};
-    j["prompt_tokens"] = ids.size();
-    j["new_tokens"] = o.new_tokens;
-    j["load_ms"] = load_ms;
-    j["vision_encode_ms"] = vision_ms;
-    j["prefill_ms"] = prefill_ms;
-    j["time_to_first_token_ms"] = vision_ms + prefill_ms;
-    j["prefill_tokens_per_s"] = prefill_ms > 0 ? 1000.0 * static_cast<double>(ids.size()) / prefill_ms : 0.0;
-    j["decode_tokens_per_s"] = decode_total > 0 ? 1000.0 * static_cast<double>(decode_ms.size()) / decode_total : 0.0;
-    j["decode_ms"] = decode_ms;
+    add_timings(j, ids.size(), o.new_tokens, load_ms, vision_ms, prefill_ms, decode_ms);
     j["stacks_vs_sequence"] = comparison;
     j["peak_rss_bytes"] = peak_rss_bytes();
     j["peak_cuda_bytes"] = nullptr;  // measured only by CUDA builds (not in this build)
@@ -201,7 +212,7 @@ std::string run_bench(const BenchOptions& o) {
         const double load_ms = since_ms(load_start);
         const auto& config = model->config();
 
-        // A synthetic picture and prompt: the timings depend on shapes, not content.
+        // A synthetic prompt: the timings depend on shapes, not content.
         std::vector<std::int64_t> ids;
         torch::manual_seed(static_cast<std::uint64_t>(o.seed));
         const auto text_ids = torch::randint(0, std::min<std::int64_t>(config.text.vocab_size, 150000), {o.prompt_text_tokens}, torch::kLong);
@@ -210,8 +221,7 @@ std::string run_bench(const BenchOptions& o) {
         double vision_ms = 0;
         std::int64_t image_tokens = 0;
         if (o.image_width > 0 && o.image_height > 0) {
-            RgbImage image{o.image_width, o.image_height, std::vector<std::uint8_t>(static_cast<std::size_t>(o.image_width) * o.image_height * 3)};
-            for (std::size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<std::uint8_t>((i * 2654435761u) >> 24);
+            const auto image = synthetic_image(o.image_width, o.image_height);
             ImagePreprocessorConfig pre;
             const auto vision_start = std::chrono::steady_clock::now();
             const auto processed = qwen3_vl::preprocess(image, pre, {o.engine.min_image_pixels > 0 ? o.engine.min_image_pixels : 65536,
@@ -242,25 +252,9 @@ std::string run_bench(const BenchOptions& o) {
             token = logits[0].argmax().item<std::int64_t>();  // the one host sync a caller needs per token
             decode_ms.push_back(since_ms(step_start));
         }
-        double decode_total = 0;
-        for (const auto ms : decode_ms) decode_total += ms;
-
-        nlohmann::ordered_json j;
-        j["model"] = o.random_preset.empty() ? o.model.string() : "random " + o.random_preset;
-        j["device"] = cuda ? "cuda:0" : "cpu";
-        j["compute"] = compute == ComputeType::f32 ? "f32" : "bf16";
-        j["threads"] = threads;
-        j["libtorch"] = TORCH_VERSION;
+        auto j = report_header(o, cuda, compute, threads);
         j["image"] = {{"width", o.image_width}, {"height", o.image_height}, {"tokens", image_tokens}};
-        j["prompt_tokens"] = ids.size();
-        j["new_tokens"] = o.new_tokens;
-        j["load_ms"] = load_ms;
-        j["vision_encode_ms"] = vision_ms;
-        j["prefill_ms"] = prefill_ms;
-        j["time_to_first_token_ms"] = vision_ms + prefill_ms;
-        j["prefill_tokens_per_s"] = prefill_ms > 0 ? 1000.0 * static_cast<double>(ids.size()) / prefill_ms : 0.0;
-        j["decode_tokens_per_s"] = decode_total > 0 ? 1000.0 * static_cast<double>(decode_ms.size()) / decode_total : 0.0;
-        j["decode_ms"] = decode_ms;
+        add_timings(j, ids.size(), o.new_tokens, load_ms, vision_ms, prefill_ms, decode_ms);
         j["peak_rss_bytes"] = peak_rss_bytes();
         j["peak_cuda_bytes"] = nullptr;  // measured only by CUDA builds (not in this build)
         return j.dump(2);

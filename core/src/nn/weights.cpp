@@ -36,4 +36,18 @@ torch::Tensor WeightStore::get(const std::string& name) const {
     return tensor::to_torch(checkpoint_.view(name), dtype_, device_);
 }
 
+RandomWeights::RandomWeights(const std::vector<models::TensorSpec>& specs, c10::ScalarType dtype, c10::Device device,
+                             std::uint64_t seed)
+    : dtype_(dtype), device_(device), generator_(at::detail::createCPUGenerator(seed)) {
+    for (const auto& spec : specs) declared_.emplace(spec.name, spec.shape);
+}
+
+torch::Tensor RandomWeights::get(const std::string& name) {
+    const auto found = declared_.find(name);
+    if (found == declared_.end()) throw Error(ErrorKind::internal, "", name, "asked for a tensor the family never declared");
+    auto values = torch::randn(found->second, generator_, torch::TensorOptions().dtype(torch::kFloat32)) * 0.02;
+    if (name.find("norm") != std::string::npos) values = values + 1.0;
+    return values.to(device_, dtype_);
+}
+
 }  // namespace deepstack::nn

@@ -31,4 +31,18 @@ private:
     c10::Device device_;
 };
 
+// Random weights of the declared shapes (benchmarks of models nobody downloaded): normal(0, 0.02), norm weights
+// near one so that activations stay in a realistic range. Same seed, same weights.
+class RandomWeights {
+public:
+    RandomWeights(const std::vector<models::TensorSpec>& specs, c10::ScalarType dtype, c10::Device device, std::uint64_t seed);
+    torch::Tensor get(const std::string& name);
+
+private:
+    std::unordered_map<std::string, Shape> declared_;
+    c10::ScalarType dtype_;
+    c10::Device device_;
+    at::Generator generator_;
+};
+
 }  // namespace deepstack::nn

@@ -166,8 +166,7 @@ void SentencePieceBpe::encode_stretch(std::string_view raw, std::vector<TokenId>
     for (int i = symbols.empty() ? -1 : 0; i >= 0; i = symbols[static_cast<std::size_t>(i)].next) {
         const auto& s = symbols[static_cast<std::size_t>(i)];
         const auto piece = std::string(text.substr(s.begin, s.size));
-        if (const auto found = all_pieces_.find(piece);
-            found != all_pieces_.end() && (mergeable_.count(piece) != 0)) {
+        if (const auto found = mergeable_.find(piece); found != mergeable_.end()) {
             out.push_back(found->second);
         } else if (model_.byte_fallback) {
             for (const char c : piece) out.push_back(byte_piece_[static_cast<unsigned char>(c)]);

@@ -75,18 +75,8 @@ std::unique_ptr<Model> Model::random(const Config& config, const LoadOptions& op
     model->config_ = config;
     model->dtype_ = options.dtype;
     model->device_ = options.device;
-    auto generator = at::detail::createCPUGenerator(seed);
-    std::unordered_map<std::string, Shape> shapes;
-    for (const auto& spec : describe(config).tensors) shapes.emplace(spec.name, spec.shape);
-    model->take_weights(
-        [&](const std::string& name) {
-            const auto& shape = shapes.at(name);
-            auto values = torch::randn(shape, generator, torch::TensorOptions().dtype(torch::kFloat32)) * 0.02;
-            // Norm weights near one keep activations in a realistic range.
-            if (name.find("norm") != std::string::npos) values = values + 1.0;
-            return values.to(options.device, options.dtype);
-        },
-        !config.tie_word_embeddings);
+    nn::RandomWeights weights(describe(config).tensors, options.dtype, options.device, seed);
+    model->take_weights([&](const std::string& name) { return weights.get(name); }, !config.tie_word_embeddings);
     return model;
 }
 
