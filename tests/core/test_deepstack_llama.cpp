@@ -118,8 +118,7 @@ private Q_SLOTS:
         const auto& config = model->config();
 
         // Views: Pillow's resampling, the grid, the crop order, CLIP normalisation.
-        ImagePreprocessorConfig pre = read_preprocessor_config(folder / "preprocessor_config.json");
-        const auto views = make_views(load_image(kFixtures / info.at("image").get<std::string>()), config, clip_preprocessing(pre, config));
+        const auto views = make_views(load_image(kFixtures / info.at("image").get<std::string>()), config, clip_preprocessing(folder, config));
         QCOMPARE(views.grid.columns, info.at("grid")[0].get<std::int64_t>());
         QCOMPARE(views.grid.rows, info.at("grid")[1].get<std::int64_t>());
         QCOMPARE(views.pixels.sizes().vec(), ref("pixel_values").sizes().vec());
@@ -173,7 +172,7 @@ private Q_SLOTS:
         c10::InferenceMode inference;
         const auto model = deepstack_llama::Model::load(folder, {c10::kFloat, c10::Device(c10::kCPU)});
         const auto views = make_views(load_image(kFixtures / info.at("image").get<std::string>()), model->config(),
-                                      clip_preprocessing(read_preprocessor_config(folder / "preprocessor_config.json"), model->config()));
+                                      clip_preprocessing(folder, model->config()));
         auto features = model->encode_image(views);
         const std::vector<std::int64_t> ids(40, 5);
         auto cache = model->new_cache(64);
@@ -189,6 +188,16 @@ private Q_SLOTS:
         const std::filesystem::path copy = dir.path().toStdString();
         for (const auto& entry : std::filesystem::directory_iterator(kFixtures / "deepstack-l"))
             std::filesystem::copy_file(entry.path(), copy / entry.path().filename());
+        // A preprocessor whose crops the vision tower cannot take.
+        auto pre = nlohmann::json::parse(std::ifstream(copy / "preprocessor_config.json"));
+        pre["crop_size"] = {{"height", 56}, {"width", 56}};
+        std::ofstream(copy / "preprocessor_config.json") << pre.dump();
+        try {
+            (void)clip_preprocessing(copy, deepstack_llama::Model::load(copy, {c10::kFloat, c10::Device(c10::kCPU)})->config());
+            QFAIL("a crop size the vision tower cannot take was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find((copy / "preprocessor_config.json").string() + ": crop_size 56 differs") == 0, e.what());
+        }
         // A config that promises a narrower MLP than the file holds.
         auto config = nlohmann::json::parse(std::ifstream(copy / "config.json"));
         config["intermediate_size"] = 96;

@@ -111,12 +111,9 @@ std::string bench_deepstack(const BenchOptions& o, const deepstack_llama::LoadOp
     const auto& config = model->config();
     if (o.image_width <= 0 || o.image_height <= 0) throw Error(ErrorKind::unsupported, "", "bench of a DeepStack model needs --image WxH");
 
-    ImagePreprocessorConfig file;
-    if (!o.model.empty() && std::filesystem::exists(o.model / "preprocessor_config.json"))
-        file = read_preprocessor_config(o.model / "preprocessor_config.json");
     const auto vision_start = std::chrono::steady_clock::now();
     const auto views = deepstack_llama::make_views(synthetic_image(o.image_width, o.image_height), config,
-                                                   deepstack_llama::clip_preprocessing(file, config));
+                                                   deepstack_llama::clip_preprocessing(o.model, config));
     const auto features = model->encode_image(views);
     sync();
     const double vision_ms = since_ms(vision_start);

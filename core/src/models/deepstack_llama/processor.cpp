@@ -59,12 +59,14 @@ CropGrid select_grid(std::int64_t width, std::int64_t height, const std::vector<
     return best;
 }
 
-ClipPreprocessing clip_preprocessing(const ImagePreprocessorConfig& file, const Config& config) {
+ClipPreprocessing clip_preprocessing(const std::filesystem::path& folder, const Config& config) {
     ClipPreprocessing clip;
     clip.crop = config.vision.image_size;
-    if (!file.present) return clip;
+    const auto path = folder / "preprocessor_config.json";
+    if (folder.empty() || !std::filesystem::exists(path)) return clip;
+    const auto file = read_preprocessor_config(path);
     if (file.crop_size > 0 && file.crop_size != config.vision.image_size)
-        throw Error(ErrorKind::config, "preprocessor_config.json",
+        throw Error(ErrorKind::config, path.string(),
                     "crop_size " + std::to_string(file.crop_size) + " differs from the vision tower's image_size " +
                         std::to_string(config.vision.image_size));
     clip.mean = file.image_mean;

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <filesystem>
 #include <utility>
 #include <vector>
 
@@ -33,8 +34,10 @@ struct ClipPreprocessing {
     std::array<double, 3> mean{0.48145466, 0.4578275, 0.40821073};
     std::array<double, 3> std{0.26862954, 0.26130258, 0.27577711};
 };
-// preprocessor_config.json when the folder has one, else the CLIP processor of the vision config's image size.
-ClipPreprocessing clip_preprocessing(const ImagePreprocessorConfig& file, const Config& config);
+// The folder's preprocessor_config.json when it has one (the released checkpoints do not), else the CLIP processor
+// of the vision config's image size. `folder` may be empty (random weights). Error naming the file when its crop
+// size disagrees with the vision tower.
+ClipPreprocessing clip_preprocessing(const std::filesystem::path& folder, const Config& config);
 
 struct ImageViews {
     torch::Tensor pixels;  // [N, 3, S, S] fp32, normalised

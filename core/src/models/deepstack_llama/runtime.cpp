@@ -122,10 +122,7 @@ std::string render_vicuna_turn(const std::string& system_prompt, bool first, std
 
 std::unique_ptr<engine::Family> make_family(const std::filesystem::path& folder, const LoadOptions& load, const Tokenizer& tokenizer) {
     auto model = Model::load(folder, load);
-    ImagePreprocessorConfig file;
-    if (std::filesystem::exists(folder / "preprocessor_config.json"))
-        file = read_preprocessor_config(folder / "preprocessor_config.json");
-    auto clip = clip_preprocessing(file, model->config());
+    auto clip = clip_preprocessing(folder, model->config());
     return std::make_unique<DeepStackFamily>(std::move(model), tokenizer, std::move(clip));
 }
 
