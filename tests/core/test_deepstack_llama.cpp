@@ -114,7 +114,7 @@ private Q_SLOTS:
         const auto reference = SafetensorsFile::open(folder / "reference.safetensors");
         const auto ref = [&](const std::string& name) { return tensor::to_torch(reference.view(name)).to(torch::kFloat32); };
         c10::InferenceMode inference;
-        const auto model = deepstack_llama::Model::load(folder, {c10::kFloat, c10::Device(c10::kCPU)});
+        const auto model = deepstack_llama::Model::load(folder, {c10::kFloat, c10::Device(c10::kCPU), {}});
         const auto& config = model->config();
 
         // Views: Pillow's resampling, the grid, the crop order, CLIP normalisation.
@@ -170,7 +170,7 @@ private Q_SLOTS:
         const auto folder = kFixtures / "deepstack-l";
         const auto info = cases().at("variants").at("deepstack-l");
         c10::InferenceMode inference;
-        const auto model = deepstack_llama::Model::load(folder, {c10::kFloat, c10::Device(c10::kCPU)});
+        const auto model = deepstack_llama::Model::load(folder, {c10::kFloat, c10::Device(c10::kCPU), {}});
         const auto views = make_views(load_image(kFixtures / info.at("image").get<std::string>()), model->config(),
                                       clip_preprocessing(folder, model->config()));
         auto features = model->encode_image(views);
@@ -193,7 +193,7 @@ private Q_SLOTS:
         pre["crop_size"] = {{"height", 56}, {"width", 56}};
         std::ofstream(copy / "preprocessor_config.json") << pre.dump();
         try {
-            (void)clip_preprocessing(copy, deepstack_llama::Model::load(copy, {c10::kFloat, c10::Device(c10::kCPU)})->config());
+            (void)clip_preprocessing(copy, deepstack_llama::Model::load(copy, {c10::kFloat, c10::Device(c10::kCPU), {}})->config());
             QFAIL("a crop size the vision tower cannot take was accepted");
         } catch (const Error& e) {
             QVERIFY2(std::string(e.what()).find((copy / "preprocessor_config.json").string() + ": crop_size 56 differs") == 0, e.what());
@@ -203,7 +203,7 @@ private Q_SLOTS:
         config["intermediate_size"] = 96;
         std::ofstream(copy / "config.json") << config.dump();
         try {
-            (void)deepstack_llama::Model::load(copy, {c10::kFloat, c10::Device(c10::kCPU)});
+            (void)deepstack_llama::Model::load(copy, {c10::kFloat, c10::Device(c10::kCPU), {}});
             QFAIL("a mismatched projector was accepted");
         } catch (const Error& e) {
             const std::string message = e.what();

@@ -117,6 +117,70 @@ private Q_SLOTS:
         QVERIFY(cache_reused);
     }
 
+    void rewindAsksAgainFromWhereTheQuestionBegan() {
+        auto chat = model_->start_conversation("Be brief.");
+        const Message first{Message::Role::user, "Read the total.", {test_picture(64, 64)}};
+        const Message second{Message::Role::user, "And the date?", {}};
+        const auto a = chat->send(first, greedy(5));
+        const auto after_first = chat->context_tokens();
+        const auto b = chat->send(second, greedy(5));
+        QCOMPARE(chat->turns(), std::size_t{2});
+
+        chat->rewind(1);  // regenerate the second answer
+        QCOMPARE(chat->turns(), std::size_t{1});
+        QCOMPARE(chat->context_tokens(), after_first);
+        QCOMPARE(chat->send(second, greedy(5)).tokens, b.tokens);
+
+        chat->rewind(0);  // edit the first question: the system prompt and image come back with it
+        QCOMPARE(chat->context_tokens(), std::int64_t{0});
+        QCOMPARE(chat->send(first, greedy(5)).tokens, a.tokens);
+        chat->rewind(7);  // past the end: nothing to forget
+        QCOMPARE(chat->turns(), std::size_t{1});
+    }
+
+    void replayedConversationContinuesAsTheLiveOne() {
+        const Message first{Message::Role::user, "What is this?", {test_picture(64, 96)}};
+        const Message second{Message::Role::user, "Say more.", {}};
+        auto live = model_->start_conversation("Be brief.");
+        const auto a = live->send(first, greedy(6));
+        const auto b = live->send(second, greedy(6));
+
+        auto restored = model_->start_conversation("Be brief.");
+        restored->replay(first, a.text, a.tokens);
+        QCOMPARE(restored->turns(), std::size_t{1});
+        const auto again = restored->send(second, greedy(6));
+        QCOMPARE(again.tokens, b.tokens);
+        QCOMPARE(restored->context_tokens(), live->context_tokens());
+
+        // Without the tokens (another model wrote the reply) the text is encoded; the conversation still runs.
+        auto from_text = model_->start_conversation();
+        from_text->replay({Message::Role::user, "Hello", {}}, "Hello! How can I help?");
+        QCOMPARE(from_text->turns(), std::size_t{1});
+        QVERIFY(!from_text->send(second, greedy(3)).tokens.empty());
+    }
+
+    void loadReportsProgressAndCanBeAbandoned() {
+        EngineOptions options;
+        options.context_tokens = 64;
+        std::vector<double> seen;
+        options.on_load_progress = [&](double fraction) { seen.push_back(fraction); };
+        (void)Model::load(folder_, options);
+        QVERIFY(seen.size() > 10);  // one step per tensor
+        QCOMPARE(seen.front(), 0.0);
+        QCOMPARE(seen.back(), 1.0);
+        QVERIFY(std::is_sorted(seen.begin(), seen.end()));
+
+        options.on_load_progress = [](double fraction) {
+            if (fraction > 0.5) throw Error(ErrorKind::cancelled, "", "stopped by the user");
+        };
+        try {
+            (void)Model::load(folder_, options);
+            QFAIL("the load went on after it was abandoned");
+        } catch (const Error& e) {
+            QCOMPARE(e.kind(), ErrorKind::cancelled);
+        }
+    }
+
     void seedsDecide() {
         auto sample = [&](std::uint64_t seed) {
             SamplingSettings s = greedy(16);

@@ -49,7 +49,7 @@ private Q_SLOTS:
     void initTestCase() {
         torch::manual_seed(0);
         reference_ = SafetensorsFile::open(kFixture / "reference.safetensors");
-        model_ = qwen3_vl::Model::load(kFixture, {c10::kFloat, c10::Device(c10::kCPU)});
+        model_ = qwen3_vl::Model::load(kFixture, {c10::kFloat, c10::Device(c10::kCPU), {}});
         const auto input_ids = ref("input_ids");
         ids_.assign(input_ids.data_ptr<std::int64_t>(), input_ids.data_ptr<std::int64_t>() + input_ids.numel());
         const auto grid = ref("image_grid_thw");
@@ -121,7 +121,7 @@ private Q_SLOTS:
 
     void bfloat16StaysClose() {
         c10::InferenceMode guard;
-        const auto bf16 = qwen3_vl::Model::load(kFixture, {c10::kBFloat16, c10::Device(c10::kCPU)});
+        const auto bf16 = qwen3_vl::Model::load(kFixture, {c10::kBFloat16, c10::Device(c10::kCPU), {}});
         const auto features = bf16->encode_images(ref("pixel_values"), grids_);
         auto cache = bf16->new_cache(64);
         const auto logits = bf16->forward(ids_, bf16->rope_index(ids_, grids_).positions, cache, &features, false).to(torch::kFloat32);
@@ -159,7 +159,7 @@ private Q_SLOTS:
         }
         write_safetensors(folder / "model.safetensors", tensors);
         try {
-            (void)qwen3_vl::Model::load(folder, {c10::kFloat, c10::Device(c10::kCPU)});
+            (void)qwen3_vl::Model::load(folder, {c10::kFloat, c10::Device(c10::kCPU), {}});
             QFAIL("a misshapen tensor was accepted");
         } catch (const Error& e) {
             QCOMPARE(e.tensor(), std::string("model.language_model.norm.weight"));

@@ -29,6 +29,9 @@ struct EngineOptions {
     std::int64_t context_tokens = 8192;       // KV cache capacity of a conversation
     std::int64_t min_image_pixels = 0;        // 0: the folder's preprocessor_config.json
     std::int64_t max_image_pixels = 0;
+    // Called on the loading thread as the weights are read (fraction 0..1). It may throw deepstack::Error with
+    // ErrorKind::cancelled to abandon the load.
+    std::function<void(double fraction)> on_load_progress;
 };
 
 // Whether this build can run on CUDA (a LibTorch with CUDA and a visible GPU).
@@ -111,6 +114,15 @@ public:
                                   const GenerationCallbacks& callbacks = {}, const std::atomic<bool>* cancel = nullptr) = 0;
     virtual std::int64_t context_tokens() const = 0;
     virtual std::int64_t context_capacity() const = 0;
+
+    // Exchanges (a question and its reply, whole or stopped) the conversation holds.
+    virtual std::size_t turns() const = 0;
+    // Forgets the exchanges from `turn` on (regenerate, edit and resend): the cache goes back to where that
+    // question began, so nothing before it runs again.
+    virtual void rewind(std::size_t turn) = 0;
+    // Adds an earlier exchange without generating (a conversation restored from disk): the question as `send`
+    // would, then the reply as `reply_tokens`, or as `reply_text` encoded when no tokens are given.
+    virtual void replay(const Message& user, const std::string& reply_text, const std::vector<TokenId>& reply_tokens = {}) = 0;
 };
 
 }  // namespace deepstack

@@ -182,7 +182,7 @@ std::string run_bench(const BenchOptions& o) {
         if (cuda && !cuda_available()) throw Error(ErrorKind::unsupported, "", "CUDA was asked for, but this LibTorch has no CUDA or no GPU");
         const auto compute = resolve_compute(o.engine.compute, o.engine.device);
         const qwen3_vl::LoadOptions load{compute == ComputeType::f32 ? c10::kFloat : c10::kBFloat16,
-                                         cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU)};
+                                         cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU), {}};
         auto sync = [&] {
             if (cuda) torch::cuda::synchronize();
         };
@@ -192,7 +192,7 @@ std::string run_bench(const BenchOptions& o) {
             const auto json = config::read_json_file(o.model / "config.json");
             deepstack_family = config::Fields(json, (o.model / "config.json").string()).string("model_type", "") == "deepstack_llama";
         }
-        if (deepstack_family) return bench_deepstack(o, {load.dtype, load.device}, cuda, threads, compute);
+        if (deepstack_family) return bench_deepstack(o, {load.dtype, load.device, {}}, cuda, threads, compute);
 
         const auto load_start = std::chrono::steady_clock::now();
         std::unique_ptr<qwen3_vl::Model> model;

@@ -86,35 +86,89 @@ public:
 
     GenerationResult send(const Message& user, const SamplingSettings& sampling, const GenerationCallbacks& callbacks,
                           const std::atomic<bool>* cancel) override {
-        return guarded("generation failed", [&] { return run(user, sampling, callbacks, cancel); });
+        const auto turns_before = turn_starts_.size();
+        try {
+            return guarded("generation failed", [&] { return run(user, sampling, callbacks, cancel); });
+        } catch (...) {
+            rewind(turns_before);  // a failed turn leaves the conversation as it was
+            throw;
+        }
     }
     std::int64_t context_tokens() const override { return session_->length(); }
     std::int64_t context_capacity() const override { return session_->capacity(); }
+    std::size_t turns() const override { return turn_starts_.size(); }
+
+    void rewind(std::size_t turn) override {
+        if (turn >= turn_starts_.size()) return;
+        const auto start = turn_starts_[turn];
+        session_->rewind(start.session);
+        history_.resize(start.history);
+        first_ = turn == 0;
+        turn_starts_.resize(turn);
+    }
+
+    void replay(const Message& user, const std::string& reply_text, const std::vector<TokenId>& reply_tokens) override {
+        const auto turns_before = turn_starts_.size();
+        try {
+            replay_turn(user, reply_text, reply_tokens);
+        } catch (...) {
+            rewind(turns_before);
+            throw;
+        }
+    }
 
 private:
-    GenerationResult run(const Message& user, const SamplingSettings& sampling, const GenerationCallbacks& callbacks,
-                         const std::atomic<bool>* cancel) {
-        c10::InferenceMode inference;
-        GenerationResult result;
-        const auto start = std::chrono::steady_clock::now();
+    void replay_turn(const Message& user, const std::string& reply_text, const std::vector<TokenId>& reply_tokens) {
+        guarded("restoring the conversation failed", [&] {
+            c10::InferenceMode inference;
+            const auto turn = begin_turn(user);
+            (void)session_->prefill(turn);
+            history_.insert(history_.end(), turn.ids.begin(), turn.ids.end());
+            const auto reply = reply_tokens.empty() ? model_.tokenizer().encode(reply_text) : reply_tokens;
+            if (reply.empty()) return;
+            if (session_->length() + static_cast<std::int64_t>(reply.size()) >= session_->capacity())
+                throw Error(ErrorKind::resources, "", "the restored conversation does not fit in the context of " +
+                                                          std::to_string(session_->capacity()) + " tokens");
+            (void)session_->extend(reply);
+            history_.insert(history_.end(), reply.begin(), reply.end());
+        });
+    }
+
+    struct TurnStart {
+        engine::SessionMark session;
+        std::size_t history = 0;
+    };
+
+    // Prepares a question's tokens (with what closes the previous reply) and remembers where it began.
+    engine::PreparedTurn begin_turn(const Message& user) {
         const auto prefix = first_ ? std::vector<TokenId>{} : model_.family_->close_reply_ids();
-        const auto turn = session_->prepare(user, system_prompt_, first_, prefix);
+        auto turn = session_->prepare(user, system_prompt_, first_, prefix);
         const auto turn_tokens = static_cast<std::int64_t>(turn.ids.size());
         if (session_->length() + turn_tokens >= session_->capacity())
             throw Error(ErrorKind::resources, "", "this message needs " + std::to_string(turn_tokens) + " tokens but only " +
                                                       std::to_string(session_->capacity() - session_->length()) +
                                                       " are left in the conversation's context of " +
                                                       std::to_string(session_->capacity()) + "; start a new chat or use smaller images");
-        result.prompt_tokens = turn_tokens;
-        result.image_tokens = turn.image_tokens;
-        result.vision_ms = turn.vision_ms;
+        turn_starts_.push_back({session_->mark(), history_.size()});
+        first_ = false;
+        return turn;
+    }
+
+    GenerationResult run(const Message& user, const SamplingSettings& sampling, const GenerationCallbacks& callbacks,
+                         const std::atomic<bool>* cancel) {
+        c10::InferenceMode inference;
+        GenerationResult result;
+        const auto start = std::chrono::steady_clock::now();
         if (cancel != nullptr && cancel->load()) {
             result.stop = StopReason::cancelled;
             return result;
         }
+        const auto turn = begin_turn(user);
+        result.prompt_tokens = static_cast<std::int64_t>(turn.ids.size());
+        result.image_tokens = turn.image_tokens;
+        result.vision_ms = turn.vision_ms;
         const auto prefill_start = std::chrono::steady_clock::now();
         auto logits = session_->prefill(turn);
-        first_ = false;
         result.prefill_ms = elapsed_ms(prefill_start);
         history_.insert(history_.end(), turn.ids.begin(), turn.ids.end());
 
@@ -166,6 +220,7 @@ private:
     std::string system_prompt_;
     std::unique_ptr<engine::FamilySession> session_;
     std::vector<TokenId> history_;  // every id in the cache, for the repetition penalty
+    std::vector<TurnStart> turn_starts_;
     bool first_ = true;
 };
 
@@ -207,16 +262,25 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const En
 
     return guarded("loading failed", [&]() -> std::unique_ptr<Model> {
         c10::InferenceMode inference;
+        const auto report_progress = [&](double fraction) {
+            if (options.on_load_progress) options.on_load_progress(fraction);
+        };
+        report_progress(0.0);
         auto model = std::make_unique<ModelImpl>();
         model->tokenizer_ = Tokenizer::load(folder);
+        report_progress(0.05);
         model->context_tokens_ = options.context_tokens;
         const auto dtype = compute == ComputeType::f32 ? c10::kFloat : c10::kBFloat16;
         const auto device = cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+        // The weights are most of the work: 5 % .. 99 % follows the bytes read.
+        const auto weights_progress = [&](std::uint64_t done, std::uint64_t total) {
+            if (total > 0) report_progress(0.05 + 0.94 * static_cast<double>(done) / static_cast<double>(total));
+        };
         if (report.family == "qwen3_vl") {
-            model->family_ = qwen3_vl::make_family(folder, {dtype, device}, *model->tokenizer_,
+            model->family_ = qwen3_vl::make_family(folder, {dtype, device, weights_progress}, *model->tokenizer_,
                                                    {options.min_image_pixels, options.max_image_pixels});
         } else if (report.family == "deepstack_llama") {
-            model->family_ = deepstack_llama::make_family(folder, {dtype, device}, *model->tokenizer_);
+            model->family_ = deepstack_llama::make_family(folder, {dtype, device, weights_progress}, *model->tokenizer_);
         } else {
             throw Error(ErrorKind::unsupported, folder.string(), report.display_name + " cannot be run by this version yet (inspect only)");
         }
@@ -232,6 +296,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const En
             model->defaults_.repetition_penalty = g.repetition_penalty.value_or(1.0);
             if (g.max_new_tokens) model->defaults_.max_new_tokens = *g.max_new_tokens;
         }
+        report_progress(1.0);
         return model;
     });
 }

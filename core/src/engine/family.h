@@ -19,6 +19,12 @@ struct PreparedTurn {
     std::shared_ptr<void> state;  // family data for prefill (image features, positions)
 };
 
+// Where a session stood: its cache length and the next position id (MRoPE runs behind the length after images).
+struct SessionMark {
+    std::int64_t length = 0;
+    std::int64_t next_position = 0;
+};
+
 // The per-conversation part of a family: it owns the KV cache and the position bookkeeping.
 class FamilySession {
 public:
@@ -29,6 +35,10 @@ public:
                                  const std::vector<TokenId>& prefix) = 0;
     virtual torch::Tensor prefill(const PreparedTurn& turn) = 0;  // logits of the last position [V], fp32
     virtual torch::Tensor decode(TokenId token) = 0;              // logits of the new position [V], fp32
+    // Runs text tokens with no image (a reply replayed from a saved conversation); logits of the last [V], fp32.
+    virtual torch::Tensor extend(const std::vector<TokenId>& ids) = 0;
+    virtual SessionMark mark() const = 0;
+    virtual void rewind(const SessionMark& mark) = 0;  // forget everything after `mark`
     virtual std::int64_t length() const = 0;
     virtual std::int64_t capacity() const = 0;
 };

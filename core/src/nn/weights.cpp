@@ -8,8 +8,8 @@
 namespace deepstack::nn {
 
 WeightStore::WeightStore(const Checkpoint& checkpoint, const std::vector<models::TensorSpec>& specs,
-                         c10::ScalarType dtype, c10::Device device)
-    : checkpoint_(checkpoint), dtype_(dtype), device_(device) {
+                         c10::ScalarType dtype, c10::Device device, Progress progress)
+    : checkpoint_(checkpoint), dtype_(dtype), device_(device), progress_(std::move(progress)) {
     for (const auto& spec : specs) {
         declared_.emplace(spec.name, spec.shape);
         if (!checkpoint.contains(spec.name)) {
@@ -18,6 +18,7 @@ WeightStore::WeightStore(const Checkpoint& checkpoint, const std::vector<models:
                         "missing from the checkpoint (expected shape " + shape_to_string(spec.shape) + ")");
         }
         const auto& info = checkpoint.info(spec.name);
+        total_bytes_ += info.nbytes();
         if (info.shape != spec.shape)
             throw Error(ErrorKind::shape, checkpoint.file_of(spec.name).path().string(), spec.name,
                         "expected shape " + shape_to_string(spec.shape) + ", found " + shape_to_string(info.shape));
@@ -33,7 +34,12 @@ WeightStore::WeightStore(const Checkpoint& checkpoint, const std::vector<models:
 
 torch::Tensor WeightStore::get(const std::string& name) const {
     if (!declared_.contains(name)) throw Error(ErrorKind::internal, "", name, "asked for a tensor the family never declared");
-    return tensor::to_torch(checkpoint_.view(name), dtype_, device_);
+    auto tensor = tensor::to_torch(checkpoint_.view(name), dtype_, device_);
+    if (progress_) {
+        done_bytes_ += checkpoint_.info(name).nbytes();
+        progress_(done_bytes_, total_bytes_);
+    }
+    return tensor;
 }
 
 RandomWeights::RandomWeights(const std::vector<models::TensorSpec>& specs, c10::ScalarType dtype, c10::Device device,

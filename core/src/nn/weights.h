@@ -2,6 +2,7 @@
 // tensor is an Error naming the file, the tensor, the expected and the found shape. Internal (LibTorch).
 #pragma once
 
+#include <functional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -17,8 +18,10 @@ namespace deepstack::nn {
 class WeightStore {
 public:
     // Validates the whole checkpoint against `specs` before anything is converted.
+    // `progress` (optional) hears the bytes converted so far out of all the declared tensors' bytes.
+    using Progress = std::function<void(std::uint64_t done_bytes, std::uint64_t total_bytes)>;
     WeightStore(const Checkpoint& checkpoint, const std::vector<models::TensorSpec>& specs, c10::ScalarType dtype,
-                c10::Device device);
+                c10::Device device, Progress progress = {});
 
     // The tensor in the store's dtype and on its device: a view of the file when nothing changes.
     torch::Tensor get(const std::string& name) const;
@@ -29,6 +32,9 @@ private:
     std::unordered_map<std::string, Shape> declared_;
     c10::ScalarType dtype_;
     c10::Device device_;
+    Progress progress_;
+    std::uint64_t total_bytes_ = 0;
+    mutable std::uint64_t done_bytes_ = 0;
 };
 
 // Random weights of the declared shapes (benchmarks of models nobody downloaded): normal(0, 0.02), norm weights

@@ -33,6 +33,9 @@ public:
                                  const std::vector<TokenId>& prefix) override;
     torch::Tensor prefill(const engine::PreparedTurn& turn) override;
     torch::Tensor decode(TokenId token) override;
+    torch::Tensor extend(const std::vector<TokenId>& ids) override;
+    engine::SessionMark mark() const override { return {cache_.length(), cache_.length()}; }
+    void rewind(const engine::SessionMark& mark) override { cache_.truncate(mark.length); }
     std::int64_t length() const override { return cache_.length(); }
     std::int64_t capacity() const override { return cache_.capacity(); }
 
@@ -108,6 +111,11 @@ torch::Tensor Session::prefill(const engine::PreparedTurn& turn) {
 
 torch::Tensor Session::decode(TokenId token) {
     return family_.model_->forward({token}, {}, cache_, true)[0].to(torch::kFloat32);
+}
+
+torch::Tensor Session::extend(const std::vector<TokenId>& ids) {
+    const std::vector<std::int64_t> ids64(ids.begin(), ids.end());
+    return family_.model_->forward(ids64, {}, cache_, true)[0].to(torch::kFloat32);
 }
 
 }  // namespace

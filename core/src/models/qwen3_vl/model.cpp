@@ -23,7 +23,8 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const Lo
     model->device_ = options.device;
     model->checkpoint_ = std::make_shared<const Checkpoint>(Checkpoint::open(folder));
 
-    const nn::WeightStore store(*model->checkpoint_, describe(model->config_).tensors, options.dtype, options.device);
+    const nn::WeightStore store(*model->checkpoint_, describe(model->config_).tensors, options.dtype, options.device,
+                                options.progress);
     model->take_weights([&](const std::string& name) { return store.get(name); }, store.has("lm_head.weight"));
     return model;
 }

@@ -63,6 +63,7 @@ struct RopeIndex {
 struct LoadOptions {
     c10::ScalarType dtype = c10::kBFloat16;
     c10::Device device = c10::Device(c10::kCPU);
+    std::function<void(std::uint64_t done_bytes, std::uint64_t total_bytes)> progress;  // while weights are read
 };
 
 class Model {

@@ -36,6 +36,12 @@ public:
                                  const std::vector<TokenId>& prefix) override;
     torch::Tensor prefill(const engine::PreparedTurn& turn) override;
     torch::Tensor decode(TokenId token) override;
+    torch::Tensor extend(const std::vector<TokenId>& ids) override;
+    engine::SessionMark mark() const override { return {cache_.length(), next_position_}; }
+    void rewind(const engine::SessionMark& mark) override {
+        cache_.truncate(mark.length);
+        next_position_ = mark.next_position;
+    }
     std::int64_t length() const override { return cache_.length(); }
     std::int64_t capacity() const override { return cache_.capacity(); }
 
@@ -129,6 +135,16 @@ torch::Tensor Session::decode(TokenId token) {
     const auto positions = torch::full({3, 1}, next_position_, torch::kLong);
     const auto logits = family_.model_->forward({token}, positions, cache_, nullptr, true);
     ++next_position_;
+    return logits[0].to(torch::kFloat32);
+}
+
+torch::Tensor Session::extend(const std::vector<TokenId>& ids) {
+    const auto count = static_cast<std::int64_t>(ids.size());
+    // Text advances all three MRoPE axes together.
+    const auto positions = torch::arange(next_position_, next_position_ + count, torch::kLong).unsqueeze(0).expand({3, count}).contiguous();
+    const std::vector<std::int64_t> ids64(ids.begin(), ids.end());
+    const auto logits = family_.model_->forward(ids64, positions, cache_, nullptr, true);
+    next_position_ += count;
     return logits[0].to(torch::kFloat32);
 }
 
