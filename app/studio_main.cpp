@@ -1,7 +1,13 @@
 // deepstack-studio: the desktop application.
+//   deepstack-studio [--model FOLDER] [--ask "question"] [FILE...]
 #include <QApplication>
+#include <QCommandLineParser>
+#include <QTimer>
 
 #include "MainWindow.h"
+#include <QPlainTextEdit>
+
+#include "chat/ChatPanel.h"
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
@@ -11,7 +17,24 @@ int main(int argc, char** argv) {
     QApplication::setApplicationVersion(DEEPSTACK_VERSION);
     QApplication::setDesktopFileName("deepstack-studio");
 
+    QCommandLineParser parser;
+    parser.setApplicationDescription("Ask questions about documents and photos with DeepStack vision-language models, offline.");
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption model("model", "Load the model in FOLDER at start.", "FOLDER");
+    const QCommandLineOption ask("ask", "Put QUESTION in the question box.", "QUESTION");
+    parser.addOption(model);
+    parser.addOption(ask);
+    parser.addPositionalArgument("files", "PDFs or pictures to open.", "[FILE...]");
+    parser.process(app);
+
     deepstack::ui::MainWindow window;
     window.show();
+    // After the window is up, so that problems show as messages over it.
+    QTimer::singleShot(0, &window, [&] {
+        if (!parser.positionalArguments().isEmpty()) window.openFiles(parser.positionalArguments());
+        if (parser.isSet(model)) window.loadModel(parser.value(model));
+        if (parser.isSet(ask)) window.chatPanel().input()->setPlainText(parser.value(ask));
+    });
     return QApplication::exec();
 }

@@ -1,72 +1,168 @@
 #include "MainWindow.h"
 
+#include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDragEnterEvent>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFutureWatcher>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
 #include <QSettings>
+#include <QSplitter>
 #include <QStatusBar>
-#include <QVBoxLayout>
+#include <QTimer>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "ModelReportDialog.h"
+#include "chat/ChatController.h"
+#include "chat/ChatPanel.h"
 #include "deepstack/inspect.h"
+#include "deepstack/system.h"
+#include "inference/InferenceService.h"
+#include "models/ModelManagerDialog.h"
+#include "workspace/WorkspaceDocument.h"
+#include "workspace/WorkspaceModel.h"
+#include "workspace/WorkspacePanel.h"
 
 namespace deepstack::ui {
 
 namespace {
 const char* kGeometryKey = "mainWindow/geometry";
 const char* kStateKey = "mainWindow/state";
+const char* kSplitterKey = "mainWindow/splitter";
 const char* kLastModelFolderKey = "models/lastFolder";
-
-QWidget* createEmptyWorkspace(QWidget* parent) {
-    auto* workspace = new QWidget(parent);
-    workspace->setObjectName("workspace");
-    auto* layout = new QVBoxLayout(workspace);
-    auto* hint = new QLabel(QObject::tr("<h2>DeepStack Studio</h2>"
-                                        "<p>Ask questions about your documents and photos, fully offline.</p>"
-                                        "<p>Start with <b>Model &rsaquo; Inspect Model Folder&hellip;</b> to check a "
-                                        "Qwen3-VL or DeepStack-L folder.</p>"),
-                            workspace);
-    hint->setObjectName("workspaceHint");
-    hint->setAlignment(Qt::AlignCenter);
-    hint->setTextFormat(Qt::RichText);
-    layout->addStretch(1);
-    layout->addWidget(hint);
-    layout->addStretch(1);
-    return workspace;
-}
+const char* kRecentKey = "workspace/recentFiles";
+const char* kLastOpenFolderKey = "workspace/lastFolder";
+const char* kRenderDpiKey = "workspace/renderDpi";
+constexpr int kRecentFiles = 10;
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     setWindowTitle(tr("DeepStack Studio"));
     setWindowIcon(QIcon(":/icons/deepstack-studio.svg"));
-    setCentralWidget(createEmptyWorkspace(this));
+    setAcceptDrops(true);
+
+    workspaceModel_ = new WorkspaceModel(this);
+    inference_ = new InferenceService(this);
+    chat_ = new ChatController(*inference_, *workspaceModel_, ConversationStore(), this);
+
+    auto* split = new QSplitter(Qt::Horizontal, this);
+    split->setObjectName("mainSplitter");
+    workspacePanel_ = new WorkspacePanel(*workspaceModel_, split);
+    chatPanel_ = new ChatPanel(*chat_, *workspaceModel_, split);
+    split->addWidget(workspacePanel_);
+    split->addWidget(chatPanel_);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    split->setSizes({700, 500});
+    setCentralWidget(split);
     createMenus();
 
     modelStatus_ = new QLabel(tr("No model loaded"), this);
     modelStatus_->setObjectName("modelStatus");
+    loadProgress_ = new QProgressBar(this);
+    loadProgress_->setRange(0, 1000);
+    loadProgress_->setMaximumWidth(160);
+    loadProgress_->setTextVisible(false);
+    loadProgress_->setVisible(false);
+    memory_ = new QLabel(this);
+    memory_->setObjectName("memoryUse");
+    statusBar()->addPermanentWidget(loadProgress_);
     statusBar()->addPermanentWidget(modelStatus_);
-    statusBar()->showMessage(tr("Ready"), 3000);
+    statusBar()->addPermanentWidget(memory_);
+    auto* memoryTimer = new QTimer(this);
+    connect(memoryTimer, &QTimer::timeout, this, &MainWindow::updateMemory);
+    memoryTimer->start(1000);
+    updateMemory();
 
-    resize(1200, 800);
+    connect(workspacePanel_, &WorkspacePanel::openFailed, this, [this](const QString& message) { showError(tr("Cannot open"), message); });
+    connect(workspacePanel_, &WorkspacePanel::fileOpened, this, &MainWindow::rememberRecentFile);
+    connect(workspacePanel_, &WorkspacePanel::renderDpiChanged, this, [this](int dpi) {
+        chat_->setRenderDpi(dpi);
+        QSettings().setValue(kRenderDpiKey, dpi);
+    });
+    connect(chat_, &ChatController::errorOccurred, this, [this](const QString& message) { showError(tr("Chat"), message); });
+    connect(chat_, &ChatController::restoreProblems, this, [this](const QStringList& problems) {
+        statusBar()->showMessage(tr("%n saved conversation(s) could not be read and were left as they are", nullptr,
+                                    static_cast<int>(problems.size())), 10000);
+    });
+    connect(inference_, &InferenceService::loadStarted, this, [this](const QString& folder) {
+        modelStatus_->setText(tr("Loading %1…").arg(QFileInfo(folder).fileName()));
+        loadProgress_->setValue(0);
+        loadProgress_->setVisible(true);
+    });
+    connect(inference_, &InferenceService::loadProgress, this, [this](double f) { loadProgress_->setValue(static_cast<int>(f * 1000)); });
+    connect(inference_, &InferenceService::modelLoaded, this, [this](const LoadedModel& m) {
+        loadProgress_->setVisible(false);
+        modelStatus_->setText(tr("%1 · %2 · %3 %4").arg(QFileInfo(m.folder).fileName(), m.displayName, m.device, m.compute));
+        statusBar()->showMessage(tr("Model ready"), 4000);
+        // A chat with nothing in it yet takes the model's own sampling defaults.
+        if (chat_->current().messages.isEmpty()) chat_->setSampling(m.defaults);
+        chatPanel_->focusQuestion();
+    });
+    connect(inference_, &InferenceService::modelLoadFailed, this, [this](const QString& message, bool cancelled) {
+        loadProgress_->setVisible(false);
+        modelStatus_->setText(tr("No model loaded"));
+        if (!cancelled) showError(tr("The model could not be loaded"), message);
+    });
+    connect(inference_, &InferenceService::modelUnloaded, this, [this] { modelStatus_->setText(tr("No model loaded")); });
+
     QSettings settings;
+    workspacePanel_->setRenderDpi(settings.value(kRenderDpiKey, 144).toInt());
+    chat_->setRenderDpi(workspacePanel_->renderDpi());
+    chat_->restore();
+
+    resize(1280, 820);
     restoreGeometry(settings.value(kGeometryKey).toByteArray());
     restoreState(settings.value(kStateKey).toByteArray());
+    split->restoreState(settings.value(kSplitterKey).toByteArray());
 }
 
 MainWindow::~MainWindow() = default;
 
 void MainWindow::createMenus() {
     auto* file = menuBar()->addMenu(tr("&File"));
+    auto* open = file->addAction(tr("&Open…"), this, &MainWindow::chooseFilesToOpen);
+    open->setShortcut(QKeySequence::Open);
+    open->setObjectName("actionOpen");
+    recentMenu_ = file->addMenu(tr("Open &Recent"));
+    auto* closeDocument = file->addAction(tr("&Close Document"), this, [this] { workspacePanel_->closeCurrentDocument(); });
+    closeDocument->setShortcut(QKeySequence::Close);
+    file->addSeparator();
     auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
     quit->setObjectName("actionQuit");
+    refreshRecentFiles();
+
+    auto* chat = menuBar()->addMenu(tr("&Chat"));
+    auto* newChat = chat->addAction(tr("&New Chat"), chat_, &ChatController::newConversation);
+    newChat->setShortcut(QKeySequence::New);
+    auto* send = chat->addAction(tr("&Send"), chatPanel_, &ChatPanel::sendQuestion);
+    send->setShortcuts({QKeySequence(Qt::CTRL | Qt::Key_Return), QKeySequence(Qt::CTRL | Qt::Key_Enter)});
+    send->setObjectName("actionSend");
+    auto* stop = chat->addAction(tr("S&top"), chat_, &ChatController::stop);
+    stop->setShortcut(Qt::Key_Escape);
+    stop->setObjectName("actionStop");
+    auto* regenerate = chat->addAction(tr("&Regenerate"), chat_, &ChatController::regenerate);
+    regenerate->setShortcut(Qt::CTRL | Qt::Key_R);
+    auto* find = chat->addAction(tr("&Find in Chat…"), chatPanel_, &ChatPanel::showFind);
+    find->setShortcut(QKeySequence::Find);
+    find->setObjectName("actionFind");
 
     auto* model = menuBar()->addMenu(tr("&Model"));
+    auto* manage = model->addAction(tr("&Models…"), this, [this] {
+        modelManager()->show();
+        modelManager()->raise();
+    });
+    manage->setShortcut(Qt::CTRL | Qt::Key_M);
+    manage->setObjectName("actionModels");
+    model->addAction(tr("&Unload"), inference_, &InferenceService::unloadModel);
+    model->addSeparator();
     auto* inspect = model->addAction(tr("&Inspect Model Folder..."), this, &MainWindow::chooseModelFolderToInspect);
     inspect->setObjectName("actionInspectModelFolder");
 
@@ -75,10 +171,49 @@ void MainWindow::createMenus() {
     help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 }
 
+ModelManagerDialog* MainWindow::modelManager() {
+    if (!modelManager_) modelManager_ = new ModelManagerDialog(*inference_, this);
+    return modelManager_;
+}
+
+void MainWindow::openFiles(const QStringList& paths) { workspacePanel_->openFiles(paths); }
+
+void MainWindow::loadModel(const QString& folder) {
+    ModelManagerDialog::rememberModelFolder(folder);
+    auto* manager = modelManager();
+    manager->selectFolder(folder);
+    manager->loadSelected();
+}
+
+void MainWindow::chooseFilesToOpen() {
+    QSettings settings;
+    const auto files = QFileDialog::getOpenFileNames(this, tr("Open documents or pictures"), settings.value(kLastOpenFolderKey).toString(),
+                                                     WorkspaceDocument::fileFilter());
+    if (files.isEmpty()) return;
+    settings.setValue(kLastOpenFolderKey, QFileInfo(files.front()).absolutePath());
+    openFiles(files);
+}
+
+void MainWindow::rememberRecentFile(const QString& path) {
+    QSettings settings;
+    auto recent = settings.value(kRecentKey).toStringList();
+    recent.removeAll(path);
+    recent.prepend(path);
+    while (recent.size() > kRecentFiles) recent.removeLast();
+    settings.setValue(kRecentKey, recent);
+    refreshRecentFiles();
+}
+
+void MainWindow::refreshRecentFiles() {
+    recentMenu_->clear();
+    const auto recent = QSettings().value(kRecentKey).toStringList();
+    for (const auto& path : recent) recentMenu_->addAction(QFileInfo(path).fileName(), this, [this, path] { openFiles({path}); })->setToolTip(path);
+    recentMenu_->setEnabled(!recent.isEmpty());
+}
+
 void MainWindow::chooseModelFolderToInspect() {
     QSettings settings;
-    const auto folder = QFileDialog::getExistingDirectory(this, tr("Model folder"),
-                                                          settings.value(kLastModelFolderKey).toString());
+    const auto folder = QFileDialog::getExistingDirectory(this, tr("Model folder"), settings.value(kLastModelFolderKey).toString());
     if (folder.isEmpty()) return;
     settings.setValue(kLastModelFolderKey, folder);
     inspectModelFolder(folder);
@@ -104,6 +239,38 @@ void MainWindow::inspectModelFolder(const QString& folder) {
     watcher->setFuture(QtConcurrent::run([path] { return inspect_model_folder(path); }));
 }
 
+void MainWindow::showError(const QString& title, const QString& message) {
+    statusBar()->showMessage(message.section('\n', 0, 0), 8000);
+    // Not modal: the window stays usable, an answer keeps streaming behind it.
+    auto* box = new QMessageBox(QMessageBox::Warning, title, message, QMessageBox::Ok, this);
+    box->setObjectName("errorMessage");
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->setModal(false);
+    box->show();
+}
+
+void MainWindow::updateMemory() {
+    const auto rss = resident_memory_bytes();
+    const auto available = available_memory_bytes();
+    memory_->setText(rss > 0 ? tr("Memory %1 (%2 free)").arg(QString::fromStdString(human_bytes(rss)), QString::fromStdString(human_bytes(available))) : QString());
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    for (const auto& url : event->mimeData()->urls())
+        if (url.isLocalFile() && WorkspaceDocument::isSupportedFile(url.toLocalFile())) {
+            event->acceptProposedAction();
+            return;
+        }
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    QStringList paths;
+    for (const auto& url : event->mimeData()->urls())
+        if (url.isLocalFile()) paths << url.toLocalFile();
+    openFiles(paths);
+    event->acceptProposedAction();
+}
+
 void MainWindow::showAbout() {
     QMessageBox::about(this, tr("About DeepStack Studio"),
                        tr("<h3>DeepStack Studio %1</h3>"
@@ -113,9 +280,11 @@ void MainWindow::showAbout() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+    chat_->stop();  // the answer so far is saved; the inference thread joins when the service goes
     QSettings settings;
     settings.setValue(kGeometryKey, saveGeometry());
     settings.setValue(kStateKey, saveState());
+    if (auto* split = findChild<QSplitter*>("mainSplitter")) settings.setValue(kSplitterKey, split->saveState());
     event->accept();
 }
 

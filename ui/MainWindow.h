@@ -1,11 +1,21 @@
-// The application window: menus, a workspace, a status bar. Documents, chat and models attach here.
+// The application window: the workspace (documents and photos) on the left, the chat on the right, models in
+// their own dialog, inference on its own thread. Owns them all; closing it stops any answer and saves.
 #pragma once
 
 #include <QMainWindow>
 
 class QLabel;
+class QMenu;
+class QProgressBar;
 
 namespace deepstack::ui {
+
+class ChatController;
+class ChatPanel;
+class InferenceService;
+class ModelManagerDialog;
+class WorkspaceModel;
+class WorkspacePanel;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -13,18 +23,45 @@ public:
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
 
+    // Opens documents and pictures in the workspace; problems are shown, the rest opens.
+    void openFiles(const QStringList& paths);
+    // Adds the folder to the known models and loads it with the saved device and precision.
+    void loadModel(const QString& folder);
     // Shows the inspect report of a model folder (the work runs on a pool thread).
     void inspectModelFolder(const QString& folder);
+    ModelManagerDialog* modelManager();
+
+    WorkspaceModel& workspaceModel() { return *workspaceModel_; }
+    WorkspacePanel& workspace() { return *workspacePanel_; }
+    ChatController& chat() { return *chat_; }
+    ChatPanel& chatPanel() { return *chatPanel_; }
+    InferenceService& inference() { return *inference_; }
 
 protected:
     void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
 
 private:
     void createMenus();
+    void chooseFilesToOpen();
     void chooseModelFolderToInspect();
+    void refreshRecentFiles();
+    void rememberRecentFile(const QString& path);
+    void showError(const QString& title, const QString& message);
+    void updateMemory();
     void showAbout();
 
+    WorkspaceModel* workspaceModel_ = nullptr;
+    InferenceService* inference_ = nullptr;
+    ChatController* chat_ = nullptr;
+    WorkspacePanel* workspacePanel_ = nullptr;
+    ChatPanel* chatPanel_ = nullptr;
+    ModelManagerDialog* modelManager_ = nullptr;
+    QMenu* recentMenu_ = nullptr;
     QLabel* modelStatus_ = nullptr;
+    QProgressBar* loadProgress_ = nullptr;
+    QLabel* memory_ = nullptr;
 };
 
 }  // namespace deepstack::ui

@@ -25,5 +25,6 @@ std::uint64_t proc_kib_field(const char* file, const std::string& key) {
 
 std::uint64_t available_memory_bytes() { return proc_kib_field("/proc/meminfo", "MemAvailable:"); }
 std::uint64_t peak_rss_bytes() { return proc_kib_field("/proc/self/status", "VmHWM:"); }
+std::uint64_t resident_memory_bytes() { return proc_kib_field("/proc/self/status", "VmRSS:"); }
 
 }  // namespace deepstack

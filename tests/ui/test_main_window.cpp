@@ -1,14 +1,30 @@
 // The main window starts, shows its workspace, menus and status, inspects a folder off the GUI thread, and closes.
 #include <QAction>
+#include <QDir>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QSettings>
+#include <QStandardPaths>
 #include <QLabel>
 #include <QMenuBar>
 #include <QPlainTextEdit>
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <QListView>
+#include <QPushButton>
+#include <QSignalSpy>
+
 #include "MainWindow.h"
 #include "ModelReportDialog.h"
+#include "chat/ChatController.h"
+#include "chat/ChatPanel.h"
+#include "chat/ChatView.h"
+#include "inference/InferenceService.h"
+#include "models/ModelManagerDialog.h"
 #include "tiny_folders.h"
+#include "ui_test_files.h"
+#include "workspace/WorkspaceModel.h"
 
 using deepstack::ui::MainWindow;
 
@@ -18,6 +34,114 @@ private Q_SLOTS:
     void initTestCase() {
         QCoreApplication::setOrganizationName("DeepStack Studio Tests");
         QCoreApplication::setApplicationName("test_main_window");
+        // Conversations from an earlier run of this test would change what the window restores.
+        QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/conversations").removeRecursively();
+        QSettings().clear();
+    }
+
+    void keyboardShortcuts() {
+        MainWindow window;
+        const auto shortcut = [&](const char* name) { return window.findChild<QAction*>(name)->shortcut(); };
+        QCOMPARE(shortcut("actionOpen"), QKeySequence(QKeySequence::Open));
+        QCOMPARE(shortcut("actionSend"), QKeySequence(Qt::CTRL | Qt::Key_Return));
+        QCOMPARE(shortcut("actionStop"), QKeySequence(Qt::Key_Escape));
+        QCOMPARE(shortcut("actionFind"), QKeySequence(QKeySequence::Find));
+    }
+
+    // The walk-through: open a PDF, load a model, ask two questions about page 2, stop an answer,
+    // close the app, and find the conversation again.
+    void openAskStopCloseAndFindItAgain() {
+        QTemporaryDir dir;
+        const auto pdf = dir.filePath("report.pdf");
+        deepstack::testing::writePdf(pdf, 3);
+        QStringList texts;
+        {
+            MainWindow window;
+            window.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&window));
+            window.openFiles({pdf});
+            auto* pages = window.findChild<QListView*>("pageList");
+            QCOMPARE(pages->model()->rowCount(), 3);
+
+            window.loadModel(deepstack::testing::deepStackModelFolder());
+            auto* status = window.findChild<QLabel*>("modelStatus");
+            QTRY_VERIFY_WITH_TIMEOUT(status->text().contains("DeepStack-L"), 120000);
+
+            auto& chat = window.chat();
+            const auto ask = [&](const QString& question, int maxTokens) {
+                auto sampling = chat.current().sampling;
+                sampling.maxTokens = maxTokens;
+                chat.setSampling(sampling);
+                auto* input = window.findChild<QPlainTextEdit*>("questionInput");
+                input->setFocus();
+                QTest::keyClicks(input, question);
+                QTest::keyClick(input, Qt::Key_Return, Qt::ControlModifier);
+            };
+            pages->model()->setData(pages->model()->index(1, 0), Qt::Checked, Qt::CheckStateRole);  // page 2
+            ask("What is the title of this page?", 8);
+            QVERIFY(chat.isBusy());
+            QTRY_VERIFY_WITH_TIMEOUT(!chat.isBusy(), 120000);
+            ask("Which colour is the box?", 8);
+            QTRY_VERIFY_WITH_TIMEOUT(!chat.isBusy(), 120000);
+            QCOMPARE(chat.current().messages.size(), 4);
+            QCOMPARE(chat.current().messages[0].attachments.size(), 1);
+            QCOMPARE(chat.current().messages[0].attachments.front().page, 1);
+
+            auto sampling = chat.current().sampling;
+            sampling.temperature = 1.0;
+            sampling.maxTokens = 900;
+            chat.setSampling(sampling);
+            ask("Tell me a long story.", 900);
+            QTRY_VERIFY_WITH_TIMEOUT(!chat.current().messages.back().text.isEmpty(), 120000);
+            window.findChild<QAction*>("actionStop")->trigger();
+            QTRY_VERIFY_WITH_TIMEOUT(!chat.isBusy(), 120000);
+            QCOMPARE(chat.current().messages.back().stopReason, QString("cancelled"));
+
+            // Find in chat.
+            window.findChild<QAction*>("actionFind")->trigger();
+            auto* find = window.findChild<QLineEdit*>("findText");
+            QVERIFY(find->isVisible());
+            QVERIFY(window.chatPanel().view()->findText("colour", false));
+            for (const auto& m : chat.current().messages) texts << m.text;
+            QVERIFY(window.close());
+        }
+        MainWindow again;
+        again.show();
+        const auto& restored = again.chat().current();
+        QCOMPARE(restored.messages.size(), 6);
+        QStringList restoredTexts;
+        for (const auto& m : restored.messages) restoredTexts << m.text;
+        QCOMPARE(restoredTexts, texts);
+        QVERIFY(again.chatPanel().view()->toPlainText().contains("Which colour is the box?"));
+    }
+
+    void modelManagerRefusesUnusableFolders() {
+        QTemporaryDir dir;
+        MainWindow window;
+        auto* manager = window.modelManager();
+        QSignalSpy checked(manager, &deepstack::ui::ModelManagerDialog::folderChecked);
+        manager->addModelFolder(dir.path());  // empty folder
+        QTRY_COMPARE(checked.count(), 1);
+        QCOMPARE(checked.first().at(1).toBool(), false);
+        QVERIFY2(checked.first().at(2).toString().contains("config.json"), qPrintable(checked.first().at(2).toString()));
+        QVERIFY(!deepstack::ui::ModelManagerDialog::knownModelFolders().contains(dir.path()));
+
+        manager->addModelFolder(deepstack::testing::deepStackModelFolder());
+        QTRY_COMPARE(checked.count(), 2);
+        QCOMPARE(checked.last().at(1).toBool(), true);
+        QVERIFY(deepstack::ui::ModelManagerDialog::knownModelFolders().contains(deepstack::testing::deepStackModelFolder()));
+    }
+
+    void openingADamagedFileShowsAMessage() {
+        QTemporaryDir dir;
+        deepstack::testing::writeBytes(dir.filePath("scan.pdf"), "not a pdf");
+        MainWindow window;
+        window.show();
+        window.openFiles({dir.filePath("scan.pdf")});
+        auto* box = window.findChild<QMessageBox*>("errorMessage");
+        QVERIFY(box != nullptr);
+        QVERIFY2(box->text().contains("scan.pdf"), qPrintable(box->text()));
+        QCOMPARE(window.workspaceModel().rowCount(), 0);
     }
 
     void startsAndCloses() {
@@ -26,10 +150,11 @@ private Q_SLOTS:
         QVERIFY(QTest::qWaitForWindowExposed(window));
         QCOMPARE(window->windowTitle(), QString("DeepStack Studio"));
         QVERIFY(window->findChild<QWidget*>("workspace") != nullptr);
+        QVERIFY(window->findChild<QWidget*>("workspaceHint")->isVisible());
         QCOMPARE(window->findChild<QLabel*>("modelStatus")->text(), QString("No model loaded"));
         QStringList menus;
         for (auto* action : window->menuBar()->actions()) menus << action->text();
-        QCOMPARE(menus, (QStringList{"&File", "&Model", "&Help"}));
+        QCOMPARE(menus, (QStringList{"&File", "&Chat", "&Model", "&Help"}));
         QVERIFY(window->close());
         delete window;
     }

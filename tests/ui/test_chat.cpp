@@ -1,0 +1,261 @@
+// The chat end to end on a tiny DeepStack-L model: a question about a PDF page streams into the view and is
+// saved; follow-ups reuse the worker's cache; Stop ends within a step; Regenerate and Edit ask again; a
+// conversation restored in a new session continues exactly as the live one; a process killed mid-answer loses
+// neither the question nor the answer so far; bad input gives a message and changes nothing.
+#include <QProcess>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "chat/ChatController.h"
+#include "chat/ChatView.h"
+#include "inference/InferenceService.h"
+#include "ui_test_files.h"
+#include "workspace/WorkspaceModel.h"
+
+using namespace deepstack::ui;
+using namespace deepstack::testing;
+
+namespace {
+constexpr int kLoadTimeoutMs = 120000;
+constexpr int kAnswerTimeoutMs = 120000;
+
+bool loadModel(InferenceService& service, const QString& folder = deepStackModelFolder()) {
+    QSignalSpy loaded(&service, &InferenceService::modelLoaded);
+    QSignalSpy failed(&service, &InferenceService::modelLoadFailed);
+    LoadRequest request;
+    request.folder = folder;
+    request.contextTokens = 1024;
+    service.loadModel(request);
+    return QTest::qWaitFor([&] { return loaded.count() + failed.count() > 0; }, kLoadTimeoutMs) && loaded.count() == 1;
+}
+
+bool waitIdle(ChatController& chat) { return QTest::qWaitFor([&] { return !chat.isBusy(); }, kAnswerTimeoutMs); }
+
+SamplingOptions greedy(int tokens) {
+    SamplingOptions s;
+    s.maxTokens = tokens;
+    return s;
+}
+
+// The child of killedMidAnswerLosesNothing: asks a long question with every piece saved, until killed.
+int runChildThatGetsKilled(const QString& storeFolder, const QString& pdf) {
+    InferenceService service;
+    WorkspaceModel workspace;
+    ChatController chat(service, workspace, ConversationStore(storeFolder));
+    chat.setStreamingSaveInterval(0);
+    if (!loadModel(service)) return 2;
+    QString error;
+    if (workspace.openFile(pdf, &error) < 0) return 3;
+    workspace.setAttached(workspace.pageAt(1), true);
+    chat.setSampling({1.0, 1.0, 0, 900, 5});  // sampled: long answers
+    if (!chat.send("Tell me everything about page 2.")) return 4;
+    QTest::qWait(600000);  // the parent kills us long before
+    return 5;
+}
+}  // namespace
+
+class TestChat : public QObject {
+    Q_OBJECT
+    QTemporaryDir dir_;
+    QString pdf_;
+
+private Q_SLOTS:
+    void initTestCase() {
+        pdf_ = dir_.filePath("invoice.pdf");
+        writePdf(pdf_, 3);
+    }
+
+    void askAboutAPageStreamStopRegenerateEdit() {
+        InferenceService service;
+        WorkspaceModel workspace;
+        ChatController chat(service, workspace, ConversationStore(dir_.filePath("live")));
+        chat.restore();
+        ChatView view;
+        QObject::connect(&chat, &ChatController::messagesReset, &view, [&] { view.showConversation(chat.current(), chat.canRegenerate()); });
+        QObject::connect(&chat, &ChatController::messageChanged, &view, [&](int i) { view.updateMessage(chat.current(), i, chat.canRegenerate()); });
+        QVERIFY(loadModel(service));
+
+        QString error;
+        QCOMPARE(workspace.openFile(pdf_, &error), 0);
+        workspace.setAttached(workspace.pageAt(1), true);
+        chat.setSampling(greedy(12));
+        QSignalSpy pieces(&chat, &ChatController::messageChanged);
+        QVERIFY(chat.send("What is on page 2?"));
+        QVERIFY(chat.isBusy());
+        QVERIFY(workspace.attachedPages().isEmpty());  // the ticks went with the question
+        QVERIFY(waitIdle(chat));
+        QVERIFY(pieces.count() >= 2);  // streamed, then finished
+
+        const auto& first = chat.current();
+        QCOMPARE(first.messages.size(), 2);
+        QCOMPARE(first.messages[0].attachments, (QList<PageRef>{{QFileInfo(pdf_).absoluteFilePath(), 1}}));
+        const auto& answer = first.messages[1];
+        QCOMPARE(toString(answer.state), toString(ChatMessage::State::complete));
+        QVERIFY(!answer.text.isEmpty());
+        QVERIFY(answer.timings.imageTokens > 0);
+        QVERIFY(answer.tokens.size() <= 12);
+        QVERIFY2(view.toPlainText().contains(answer.text.trimmed().left(8)), qPrintable(view.toPlainText()));
+        // On disk already.
+        const auto saved = ConversationStore(dir_.filePath("live")).loadAll();
+        QCOMPARE(saved.size(), 1);
+        QCOMPARE(saved.front().messages[1].text, answer.text);
+
+        // A follow-up: the worker holds the first exchange, so only the new question runs.
+        QVERIFY(chat.send("And the date?"));
+        QVERIFY(waitIdle(chat));
+        const auto second = chat.current().messages[3];
+        QVERIFY(second.timings.promptTokens < 40);
+        QCOMPARE(second.timings.imageTokens, qint64{0});
+
+        // Regenerate (greedy): the same answer again, from the cache rewound to the question.
+        chat.regenerate();
+        QVERIFY(waitIdle(chat));
+        QCOMPARE(chat.current().messages.size(), 4);
+        QCOMPARE(chat.current().messages[3].tokens, second.tokens);
+
+        // Stop mid-answer: within a step of the request.
+        chat.setSampling({1.0, 1.0, 0, 900, 3});
+        QVERIFY(chat.send("Write a long story."));
+        QVERIFY(QTest::qWaitFor([&] { return chat.current().messages.back().text.size() > 0; }, kAnswerTimeoutMs));
+        chat.stop();
+        QVERIFY(waitIdle(chat));
+        const auto stopped = chat.current().messages.back();
+        QCOMPARE(toString(stopped.state), toString(ChatMessage::State::stopped));
+        QCOMPARE(stopped.stopReason, QString("cancelled"));
+        QVERIFY(stopped.tokens.size() < 900);
+
+        // Edit the last question: it is replaced and answered again; the earlier exchanges stay.
+        chat.setSampling(greedy(6));
+        QVERIFY(chat.canEditLastQuestion());
+        chat.editLastQuestion("Write a short poem.");
+        QVERIFY(waitIdle(chat));
+        QCOMPARE(chat.current().messages.size(), 6);
+        QCOMPARE(chat.current().messages[4].text, QString("Write a short poem."));
+        QCOMPARE(toString(chat.current().messages[5].state), toString(ChatMessage::State::complete));
+    }
+
+    void restoredConversationContinuesAsTheLiveOne() {
+        QString error;
+        const auto ask = [&](ChatController& chat, WorkspaceModel& workspace) {
+            workspace.openFile(pdf_, &error);
+            workspace.setAttached(workspace.pageAt(1), true);
+            chat.setSampling(greedy(8));
+            return chat.send("What is on page 2?") && waitIdle(chat);
+        };
+        // Live: two questions in one session.
+        QList<qint32> liveSecond;
+        {
+            InferenceService service;
+            WorkspaceModel workspace;
+            ChatController chat(service, workspace, ConversationStore(dir_.filePath("reference")));
+            chat.restore();
+            QVERIFY(loadModel(service));
+            QVERIFY(ask(chat, workspace));
+            QVERIFY(chat.send("Say more.") && waitIdle(chat));
+            liveSecond = chat.current().messages[3].tokens;
+        }
+        // Restored: the first question in one session, the second after a restart.
+        {
+            InferenceService service;
+            WorkspaceModel workspace;
+            ChatController chat(service, workspace, ConversationStore(dir_.filePath("restored")));
+            chat.restore();
+            QVERIFY(loadModel(service));
+            QVERIFY(ask(chat, workspace));
+        }
+        InferenceService service;
+        WorkspaceModel workspace;  // empty: the page is read from the file again
+        ChatController chat(service, workspace, ConversationStore(dir_.filePath("restored")));
+        chat.restore();
+        QCOMPARE(chat.current().messages.size(), 2);
+        QVERIFY(loadModel(service));
+        QVERIFY(chat.send("Say more.") && waitIdle(chat));
+        QCOMPARE(toString(chat.current().messages[3].state), toString(ChatMessage::State::complete));
+        QCOMPARE(chat.current().messages[3].tokens, liveSecond);
+    }
+
+    void killedMidAnswerLosesNothing() {
+        const auto storeFolder = dir_.filePath("killed");
+        QProcess child;
+        child.setProcessChannelMode(QProcess::ForwardedChannels);
+        child.start(QCoreApplication::applicationFilePath(), {"--child-that-gets-killed", storeFolder, pdf_});
+        QVERIFY(child.waitForStarted());
+        // Wait until the answer is on disk half written, then kill without warning.
+        const ConversationStore store(storeFolder);
+        const bool streaming = QTest::qWaitFor([&] {
+            const auto all = store.loadAll();
+            return !all.isEmpty() && all.front().messages.size() == 2 && all.front().messages[1].text.size() > 20;
+        }, kLoadTimeoutMs);
+        child.kill();
+        child.waitForFinished();
+        QVERIFY2(streaming, "the child never wrote a partial answer");
+        QCOMPARE(child.exitStatus(), QProcess::CrashExit);
+
+        InferenceService service;
+        WorkspaceModel workspace;
+        ChatController chat(service, workspace, ConversationStore(storeFolder));
+        chat.restore();
+        const auto& c = chat.current();
+        QCOMPARE(c.messages.size(), 2);
+        QCOMPARE(c.messages[0].text, QString("Tell me everything about page 2."));
+        QCOMPARE(c.messages[0].attachments.size(), 1);
+        QCOMPARE(toString(c.messages[1].state), toString(ChatMessage::State::interrupted));
+        QVERIFY(c.messages[1].text.size() > 20);
+    }
+
+    void badInputGivesAMessageAndChangesNothing() {
+        InferenceService service;
+        WorkspaceModel workspace;
+        ChatController chat(service, workspace, ConversationStore(dir_.filePath("bad")));
+        chat.restore();
+        QSignalSpy errors(&chat, &ChatController::errorOccurred);
+
+        QVERIFY(!chat.send("Hello?"));  // no model
+        QCOMPARE(errors.count(), 1);
+        QVERIFY(errors.last().first().toString().contains("Load a model first"));
+        QVERIFY(chat.current().messages.isEmpty());
+
+        // A broken model folder: the load fails with the core's reason, naming the file.
+        QTemporaryDir broken;
+        QFile::copy(deepStackModelFolder() + "/config.json", broken.filePath("config.json"));
+        QFile::copy(deepStackModelFolder() + "/tokenizer.model", broken.filePath("tokenizer.model"));
+        QFile weights(deepStackModelFolder() + "/model.safetensors");
+        QVERIFY(weights.open(QIODevice::ReadOnly));
+        writeBytes(broken.filePath("model.safetensors"), weights.read(weights.size() / 2));  // truncated
+        QSignalSpy failed(&service, &InferenceService::modelLoadFailed);
+        QVERIFY(!loadModel(service, broken.path()));
+        QCOMPARE(failed.count(), 1);
+        QVERIFY2(failed.first().first().toString().contains("model.safetensors"), qPrintable(failed.first().first().toString()));
+
+        // A page whose file went away after it was ticked: refused before anything is added.
+        QVERIFY(loadModel(service));
+        const auto doomed = dir_.filePath("doomed.pdf");
+        writePdf(doomed, 1);
+        QString error;
+        QVERIFY(workspace.openFile(doomed, &error) >= 0);
+        workspace.setAttached(workspace.pageAt(0), true);
+        workspace.closeDocument(QFileInfo(doomed).absoluteFilePath());
+        workspace.openFile(pdf_, &error);
+        workspace.setAttached({QFileInfo(doomed).absoluteFilePath(), 0}, true);  // not open: no-op
+        QVERIFY(workspace.attachedPages().isEmpty());
+
+        // Cancel a load: the service reports it as cancelled, not as a failure to show.
+        QSignalSpy cancelled(&service, &InferenceService::modelLoadFailed);
+        LoadRequest request;
+        request.folder = deepStackModelFolder();
+        service.loadModel(request);
+        service.stop();
+        QVERIFY(QTest::qWaitFor([&] { return cancelled.count() > 0 || service.model().has_value(); }, kLoadTimeoutMs));
+        if (cancelled.count() > 0) QCOMPARE(cancelled.first().at(1).toBool(), true);
+    }
+};
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    if (argc == 4 && QString(argv[1]) == "--child-that-gets-killed") return runChildThatGetsKilled(argv[2], argv[3]);
+    TestChat test;
+    return QTest::qExec(&test, argc, argv);
+}
+
+#include "test_chat.moc"

@@ -1,0 +1,131 @@
+// The workspace opens PDFs and pictures, renders pages onto white at the asked resolution, applies EXIF
+// orientation, keeps the ticks, and refuses damaged files with a message that names them.
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "ui_test_files.h"
+#include "workspace/WorkspaceDocument.h"
+#include "workspace/WorkspaceModel.h"
+
+using namespace deepstack::ui;
+using namespace deepstack::testing;
+
+class TestWorkspace : public QObject {
+    Q_OBJECT
+    QTemporaryDir dir_;
+    QString file(const QString& name) const { return dir_.filePath(name); }
+
+private Q_SLOTS:
+    void pdfPagesRenderAtTheAskedResolution() {
+        writePdf(file("three.pdf"), 3, Qt::red);
+        QString error;
+        const auto document = WorkspaceDocument::open(file("three.pdf"), &error);
+        QVERIFY2(document, qPrintable(error));
+        QVERIFY(document->isPdf());
+        QCOMPARE(document->pageCount(), 3);
+        QCOMPARE(document->pageSize(1).toSize(), QSize(612, 792));  // letter, in points
+        const auto page = document->render(1, 144);
+        QCOMPARE(page.size(), QSize(1224, 1584));
+        QCOMPARE(page.format(), QImage::Format_RGB888);
+        QCOMPARE(page.pixelColor(page.width() - 5, page.height() - 5), QColor(Qt::white));  // onto white
+        const auto block = page.pixelColor(100, 100);                                       // the red block
+        QVERIFY2(block.red() > 200 && block.green() < 60, qPrintable(block.name()));
+        const auto thumbnail = document->thumbnail(0, 128);
+        QCOMPARE(std::max(thumbnail.width(), thumbnail.height()), 128);
+    }
+
+    void exifOrientationIsApplied() {
+        writeJpegWithOrientation(file("phone.jpg"), 80, 40, 6);
+        QString error;
+        const auto document = WorkspaceDocument::open(file("phone.jpg"), &error);
+        QVERIFY2(document, qPrintable(error));
+        const auto picture = document->render(0, 72);
+        QCOMPARE(picture.size(), QSize(40, 80));  // turned upright
+        // Turned 90 degrees clockwise, the red left half is now on top.
+        QVERIFY(picture.pixelColor(20, 10).red() > 200);
+        QVERIFY(picture.pixelColor(20, 70).blue() > 200);
+    }
+
+    void transparentPicturesSitOnWhite() {
+        QImage clear(10, 10, QImage::Format_ARGB32);
+        clear.fill(Qt::transparent);
+        QVERIFY(clear.save(file("clear.png")));
+        QString error;
+        const auto document = WorkspaceDocument::open(file("clear.png"), &error);
+        QVERIFY(document);
+        QCOMPARE(document->render(0, 72).pixelColor(5, 5), QColor(Qt::white));
+    }
+
+    void badFilesAreRefusedWithTheirName_data() {
+        QTest::addColumn<QString>("name");
+        QTest::addColumn<QByteArray>("bytes");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("not a pdf") << "report.pdf" << QByteArray("%PDF-1.7 this is not really a PDF at all", 40) << "report.pdf: it is not a PDF file or it is damaged";
+        QTest::newRow("empty") << "empty.png" << QByteArray() << "empty.png: the file is empty";
+        QTest::newRow("truncated png") << "cut.png" << QByteArray::fromHex("89504e470d0a1a0a0000000d49484452000000") << "cut.png: the picture is damaged";
+        QTest::newRow("unknown kind") << "notes.docx" << QByteArray("PK\x03\x04 not a picture", 20) << "notes.docx: this kind of file is not supported";
+    }
+    void badFilesAreRefusedWithTheirName() {
+        QFETCH(QString, name);
+        QFETCH(QByteArray, bytes);
+        QFETCH(QString, expected);
+        writeBytes(file(name), bytes);
+        QString error;
+        QVERIFY(!WorkspaceDocument::open(file(name), &error));
+        QVERIFY2(error.contains(expected), qPrintable(error));
+
+        WorkspaceModel model;
+        QCOMPARE(model.openFile(file(name), &error), -1);
+        QCOMPARE(model.rowCount(), 0);
+    }
+
+    void missingFile() {
+        QString error;
+        QVERIFY(!WorkspaceDocument::open(file("gone.pdf"), &error));
+        QVERIFY2(error.contains("gone.pdf: the file does not exist"), qPrintable(error));
+    }
+
+    void modelListsEveryPageAndKeepsTicks() {
+        writePdf(file("a.pdf"), 2);
+        writeJpegWithOrientation(file("b.jpg"), 30, 20, 1);
+        WorkspaceModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy attachments(&model, &WorkspaceModel::attachmentsChanged);
+        QString error;
+        QCOMPARE(model.openFile(file("a.pdf"), &error), 0);
+        QCOMPARE(model.rowCount(), 2);
+        QCOMPARE(model.data(model.index(1), Qt::DisplayRole).toString(), QString("a.pdf · p. 2"));
+        QVERIFY(!model.data(model.index(1), Qt::DecorationRole).value<QPixmap>().isNull());
+
+        QVERIFY(model.setData(model.index(1), Qt::Checked, Qt::CheckStateRole));
+        QCOMPARE(attachments.count(), 1);
+        QCOMPARE(model.openFile(file("b.jpg"), &error), 2);
+        QCOMPARE(model.openFile(file("a.pdf"), &error), 0);  // already open: no second copy
+        QCOMPARE(model.rowCount(), 3);
+        model.setAttached({QFileInfo(file("b.jpg")).absoluteFilePath(), 0}, true);
+        const QList<PageRef> expected{{QFileInfo(file("a.pdf")).absoluteFilePath(), 1}, {QFileInfo(file("b.jpg")).absoluteFilePath(), 0}};
+        QCOMPARE(model.attachedPages(), expected);
+
+        model.closeDocument(QFileInfo(file("a.pdf")).absoluteFilePath());
+        QCOMPARE(model.rowCount(), 1);
+        QCOMPARE(model.attachedPages(), QList<PageRef>{expected[1]});  // the other tick survived
+        model.clearAttachments();
+        QVERIFY(model.attachedPages().isEmpty());
+    }
+
+    void renderForModelOpensFilesNotInTheWorkspace() {
+        writePdf(file("closed.pdf"), 2);
+        WorkspaceModel model;
+        QString error;
+        const auto page = model.renderForModel({file("closed.pdf"), 1}, 72, &error);
+        QCOMPARE(page.size(), QSize(612, 792));
+        QVERIFY(model.renderForModel({file("closed.pdf"), 5}, 72, &error).isNull());
+        QVERIFY2(error.contains("has no page 6"), qPrintable(error));
+        QVERIFY(model.renderForModel({file("nowhere.pdf"), 0}, 72, &error).isNull());
+        QVERIFY2(error.contains("nowhere.pdf"), qPrintable(error));
+    }
+};
+
+QTEST_MAIN(TestWorkspace)
+#include "test_workspace.moc"

@@ -1,0 +1,55 @@
+#include "ui_test_files.h"
+
+#include <QBuffer>
+#include <QFile>
+#include <QImage>
+#include <QPainter>
+#include <QPdfWriter>
+#include <QtEndian>
+
+#include "test_files.h"
+
+namespace deepstack::testing {
+
+void writePdf(const QString& path, int pages, const QColor& colour) {
+    QPdfWriter writer(path);
+    writer.setPageSize(QPageSize(QPageSize::Letter));
+    writer.setResolution(72);
+    QPainter painter(&writer);
+    for (int page = 0; page < pages; ++page) {
+        if (page > 0) writer.newPage();
+        painter.fillRect(QRect(20, 20, 200, 250), colour);
+        QFont font = painter.font();
+        font.setPointSize(40);
+        painter.setFont(font);
+        painter.drawText(QRect(0, 400, 612, 100), Qt::AlignCenter, QString("Page %1").arg(page + 1));
+    }
+}
+
+void writeJpegWithOrientation(const QString& path, int width, int height, int orientation) {
+    QImage image(width, height, QImage::Format_RGB888);
+    image.fill(Qt::blue);
+    QPainter(&image).fillRect(0, 0, width / 2, height, Qt::red);
+    QByteArray jpeg;
+    QBuffer buffer(&jpeg);
+    buffer.open(QIODevice::WriteOnly);
+    image.save(&buffer, "JPEG", 95);
+    // APP1 "Exif" with a big-endian TIFF header and one IFD entry: Orientation (0x0112), SHORT, 1 value.
+    QByteArray tiff = QByteArray::fromHex("4d4d002a00000008" "0001" "011200030000000100000000" "00000000");
+    qToBigEndian<quint16>(static_cast<quint16>(orientation), tiff.data() + 8 + 2 + 8);
+    QByteArray app1 = QByteArray::fromHex("ffe1") + QByteArray(2, '\0') + QByteArray("Exif\0\0", 6) + tiff;
+    qToBigEndian<quint16>(static_cast<quint16>(app1.size() - 2), app1.data() + 2);
+    writeBytes(path, jpeg.left(2) + app1 + jpeg.mid(2));
+}
+
+void writeBytes(const QString& path, const QByteArray& bytes) {
+    QFile file(path);
+    if (!file.open(QIODevice::WriteOnly)) qFatal("cannot write %s", qPrintable(path));
+    file.write(bytes);
+}
+
+QString deepStackModelFolder() {
+    return QString::fromStdString((data_dir() / "fixtures" / "deepstack" / "deepstack-l").string());
+}
+
+}  // namespace deepstack::testing

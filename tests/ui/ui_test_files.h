@@ -1,0 +1,18 @@
+// Files the UI tests make on the fly: PDFs (QPdfWriter), pictures with an EXIF orientation, damaged files.
+#pragma once
+
+#include <QColor>
+#include <QString>
+
+namespace deepstack::testing {
+
+// `pages` letter pages, each with "Page N" in large type and a block of `colour` in its top-left quarter.
+void writePdf(const QString& path, int pages, const QColor& colour = Qt::red);
+// A width x height JPEG, left half red and right half blue, whose EXIF says to turn it by `orientation`
+// (6: 90 degrees clockwise).
+void writeJpegWithOrientation(const QString& path, int width, int height, int orientation);
+void writeBytes(const QString& path, const QByteArray& bytes);
+// A complete DeepStack-L model folder (tiny, from the parity fixtures; it has its own tokenizer.model).
+QString deepStackModelFolder();
+
+}  // namespace deepstack::testing

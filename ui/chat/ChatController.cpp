@@ -1,0 +1,269 @@
+#include "chat/ChatController.h"
+
+#include "inference/InferenceService.h"
+#include "workspace/WorkspaceModel.h"
+
+namespace deepstack::ui {
+
+namespace {
+
+QString titleFrom(const QString& question) {
+    auto title = question.simplified();
+    if (title.size() > 60) title = title.left(57) + "...";
+    return title.isEmpty() ? QObject::tr("Question about pages") : title;
+}
+}  // namespace
+
+ChatController::ChatController(InferenceService& service, WorkspaceModel& workspace, ConversationStore store, QObject* parent)
+    : QObject(parent), service_(service), workspace_(workspace), store_(std::move(store)) {
+    conversations_.append(ChatConversation::create({}, {}));
+    connect(&service_, &InferenceService::textStreamed, this, &ChatController::onText);
+    connect(&service_, &InferenceService::generationFinished, this, &ChatController::onFinished);
+    connect(&service_, &InferenceService::generationFailed, this, &ChatController::onFailed);
+    // A new model holds no conversation.
+    connect(&service_, &InferenceService::loadStarted, this, [this] { heldId_.clear(); });
+    connect(&service_, &InferenceService::modelUnloaded, this, [this] { heldId_.clear(); });
+}
+
+void ChatController::restore() {
+    QStringList problems;
+    auto saved = store_.loadAll(&problems);
+    if (!problems.isEmpty()) Q_EMIT restoreProblems(problems);
+    if (saved.isEmpty()) saved.append(ChatConversation::create({}, service_.model() ? service_.model()->defaults : SamplingOptions{}));
+    conversations_ = saved;
+    current_ = 0;
+    Q_EMIT conversationsChanged();
+    Q_EMIT messagesReset();
+}
+
+void ChatController::newConversation() {
+    if (busy_) stop();
+    // An empty chat at the top is reused rather than piling up.
+    if (!conversations_.isEmpty() && conversations_.front().messages.isEmpty()) {
+        current_ = 0;
+    } else {
+        const auto sampling = service_.model() ? service_.model()->defaults : current().sampling;
+        conversations_.prepend(ChatConversation::create(current().systemPrompt, sampling));
+        current_ = 0;
+    }
+    Q_EMIT conversationsChanged();
+    Q_EMIT messagesReset();
+}
+
+void ChatController::selectConversation(int index) {
+    if (index < 0 || index >= conversations_.size() || index == current_) return;
+    current_ = index;
+    Q_EMIT conversationsChanged();
+    Q_EMIT messagesReset();
+}
+
+void ChatController::deleteConversation(int index) {
+    if (index < 0 || index >= conversations_.size()) return;
+    if (busy_ && conversations_[index].id == answeringId_) stop();
+    store_.remove(conversations_[index].id);
+    if (conversations_[index].id == heldId_) heldId_.clear();
+    conversations_.removeAt(index);
+    if (conversations_.isEmpty()) conversations_.append(ChatConversation::create({}, service_.model() ? service_.model()->defaults : SamplingOptions{}));
+    current_ = std::min(current_, static_cast<int>(conversations_.size()) - 1);
+    Q_EMIT conversationsChanged();
+    Q_EMIT messagesReset();
+}
+
+void ChatController::setSystemPrompt(const QString& prompt) {
+    auto& c = conversations_[current_];
+    if (c.systemPrompt == prompt) return;
+    c.systemPrompt = prompt;
+    save(current_);
+}
+
+void ChatController::setSampling(const SamplingOptions& sampling) {
+    auto& c = conversations_[current_];
+    if (c.sampling == sampling) return;
+    c.sampling = sampling;
+    save(current_);
+}
+
+bool ChatController::send(const QString& text) {
+    if (busy_) return false;
+    const auto question = text.trimmed();
+    if (question.isEmpty()) return false;
+    if (!service_.model()) {
+        Q_EMIT errorOccurred(service_.isLoading() ? tr("The model is still loading; ask again when it is ready.")
+                                                  : tr("Load a model first (Model › Models…)."));
+        return false;
+    }
+    ChatMessage message;
+    message.role = ChatMessage::Role::user;
+    message.text = question;
+    message.time = QDateTime::currentDateTime();
+    message.attachments = workspace_.attachedPages();
+    message.renderDpi = renderDpi_;
+    // Render now so that a page that cannot be shown stops the question before anything changes.
+    QStringList problems;
+    (void)questionInput(message, &problems);
+    if (!problems.isEmpty()) {
+        Q_EMIT errorOccurred(problems.join("\n"));
+        return false;
+    }
+    auto& c = conversations_[current_];
+    if (c.title.isEmpty()) c.title = titleFrom(question);
+    c.messages.append(message);
+    workspace_.clearAttachments();
+    startAnswer(static_cast<int>(c.messages.size()) - 1);
+    return true;
+}
+
+TurnInput ChatController::questionInput(const ChatMessage& question, QStringList* problems) const {
+    TurnInput input{question.text, {}};
+    for (const auto& page : question.attachments) {
+        QString error;
+        const auto image = workspace_.renderForModel(page, question.renderDpi > 0 ? question.renderDpi : renderDpi_, &error);
+        if (image.isNull()) {
+            if (problems) problems->append(error);
+            continue;
+        }
+        input.images.append(image);
+    }
+    return input;
+}
+
+void ChatController::startAnswer(int questionIndex) {
+    auto& c = conversations_[current_];
+    const auto& model = *service_.model();
+    GenerateRequest request;
+    request.conversationId = c.id;
+    request.systemPrompt = c.systemPrompt;
+    request.sampling = c.sampling;
+    request.question = questionInput(c.messages[questionIndex], nullptr);
+    for (int i = 0; i < questionIndex; ++i)
+        if (c.messages[i].role == ChatMessage::Role::assistant) ++request.keepExchanges;
+    const bool held = heldId_ == c.id && heldPrompt_ == c.systemPrompt && heldExchanges_ >= request.keepExchanges;
+    if (!held) {
+        // Pages of earlier questions that no longer open are left out, and the answer may differ: say so.
+        QStringList problems;
+        for (int i = 0; i + 1 < questionIndex; ++i) {
+            const auto& question = c.messages[i];
+            const auto& reply = c.messages[i + 1];
+            if (question.role != ChatMessage::Role::user || reply.role != ChatMessage::Role::assistant) continue;
+            ReplayedExchange exchange{questionInput(question, &problems), reply.text, {}};
+            if (reply.tokensModel == model.folder) exchange.replyTokens = reply.tokens;
+            request.history.append(exchange);
+        }
+        if (!problems.isEmpty()) Q_EMIT errorOccurred(tr("Earlier pages could not be shown to the model again:\n%1").arg(problems.join("\n")));
+    }
+
+    ChatMessage answer;
+    answer.role = ChatMessage::Role::assistant;
+    answer.state = ChatMessage::State::streaming;
+    answer.time = QDateTime::currentDateTime();
+    answer.tokensModel = model.folder;
+    c.messages.insert(questionIndex + 1, answer);
+    c.updated = QDateTime::currentDateTime();
+    answeringId_ = c.id;
+    firstTokenMs_ = -1;
+    streamedPieces_ = 0;
+    sinceRequest_.start();
+    sinceSave_.start();
+    save(current_);
+    Q_EMIT messagesReset();
+    Q_EMIT conversationsChanged();
+    setBusy(true);
+    service_.generate(request);
+}
+
+void ChatController::onText(const QString& conversationId, const QString& text) {
+    const int index = indexOf(conversationId);
+    if (index < 0) return;  // deleted while answering
+    auto& answer = conversations_[index].messages.back();
+    answer.text += text;
+    ++streamedPieces_;
+    if (firstTokenMs_ < 0) firstTokenMs_ = static_cast<double>(sinceRequest_.elapsed());
+    const double decodingMs = static_cast<double>(sinceRequest_.elapsed()) - firstTokenMs_;
+    Q_EMIT liveStats(firstTokenMs_, decodingMs > 0 ? 1000.0 * (streamedPieces_ - 1) / decodingMs : 0, streamedPieces_);
+    if (index == current_) Q_EMIT messageChanged(static_cast<int>(conversations_[index].messages.size()) - 1);
+    if (sinceSave_.elapsed() >= streamingSaveMs_) save(index);
+}
+
+void ChatController::onFinished(const GenerateResult& result) {
+    setBusy(false);
+    const int index = indexOf(result.conversationId);
+    if (index < 0) return;
+    auto& c = conversations_[index];
+    auto& answer = c.messages.back();
+    answer.stopReason = result.stopReason;
+    answer.state = result.stopReason == "cancelled" ? ChatMessage::State::stopped : ChatMessage::State::complete;
+    answer.tokens = result.tokens;
+    answer.timings = result.timings;
+    c.updated = QDateTime::currentDateTime();
+    heldId_ = c.id;
+    heldPrompt_ = c.systemPrompt;
+    heldExchanges_ = c.exchanges();
+    if (result.stopReason == "cancelled" && result.tokens.isEmpty() && result.timings.promptTokens == 0)
+        heldId_.clear();  // stopped before the question ran: the worker does not hold it
+    save(index);
+    if (index == current_) Q_EMIT messageChanged(static_cast<int>(c.messages.size()) - 1);
+    if (result.stopReason == "context_full")
+        Q_EMIT errorOccurred(tr("The conversation filled the model's context of %1 tokens; start a new chat to go on.").arg(result.contextCapacity));
+}
+
+void ChatController::onFailed(const QString& conversationId, const QString& message) {
+    setBusy(false);
+    heldId_.clear();
+    const int index = indexOf(conversationId);
+    if (index >= 0) {
+        auto& answer = conversations_[index].messages.back();
+        answer.state = ChatMessage::State::failed;
+        answer.error = message;
+        save(index);
+        if (index == current_) Q_EMIT messageChanged(static_cast<int>(conversations_[index].messages.size()) - 1);
+    }
+    Q_EMIT errorOccurred(message);
+}
+
+void ChatController::stop() {
+    if (busy_) service_.stop();
+}
+
+bool ChatController::canRegenerate() const {
+    const auto& m = current().messages;
+    return !busy_ && service_.model() && m.size() >= 2 && m.back().role == ChatMessage::Role::assistant;
+}
+
+void ChatController::regenerate() {
+    if (!canRegenerate()) return;
+    auto& c = conversations_[current_];
+    c.messages.removeLast();
+    startAnswer(static_cast<int>(c.messages.size()) - 1);
+}
+
+bool ChatController::canEditLastQuestion() const { return canRegenerate(); }
+
+void ChatController::editLastQuestion(const QString& text) {
+    if (!canEditLastQuestion() || text.trimmed().isEmpty()) return;
+    auto& c = conversations_[current_];
+    c.messages.removeLast();
+    c.messages.back().text = text.trimmed();
+    c.messages.back().time = QDateTime::currentDateTime();
+    if (c.exchanges() == 0) c.title = titleFrom(text);
+    startAnswer(static_cast<int>(c.messages.size()) - 1);
+}
+
+void ChatController::save(int index) {
+    QString error;
+    if (!store_.save(conversations_[index], &error)) Q_EMIT errorOccurred(tr("The conversation could not be saved: %1").arg(error));
+    sinceSave_.restart();
+}
+
+int ChatController::indexOf(const QString& id) const {
+    for (int i = 0; i < conversations_.size(); ++i)
+        if (conversations_[i].id == id) return i;
+    return -1;
+}
+
+void ChatController::setBusy(bool busy) {
+    if (busy_ == busy) return;
+    busy_ = busy;
+    Q_EMIT busyChanged(busy);
+}
+
+}  // namespace deepstack::ui

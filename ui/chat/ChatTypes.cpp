@@ -1,0 +1,155 @@
+#include "chat/ChatTypes.h"
+
+#include <QJsonArray>
+#include <QUuid>
+
+namespace deepstack::ui {
+
+namespace {
+constexpr int kFormatVersion = 1;
+
+const char* roleName(ChatMessage::Role role) { return role == ChatMessage::Role::user ? "user" : "assistant"; }
+
+std::optional<ChatMessage::State> stateFromName(const QString& name) {
+    for (const auto state : {ChatMessage::State::complete, ChatMessage::State::streaming, ChatMessage::State::stopped,
+                             ChatMessage::State::interrupted, ChatMessage::State::failed})
+        if (toString(state) == name) return state;
+    return std::nullopt;
+}
+
+QJsonObject timingsToJson(const MessageTimings& t) {
+    return {{"vision_ms", t.visionMs},
+            {"prefill_ms", t.prefillMs},
+            {"time_to_first_token_ms", t.timeToFirstTokenMs},
+            {"decode_tokens_per_s", t.decodeTokensPerSecond},
+            {"prompt_tokens", t.promptTokens},
+            {"image_tokens", t.imageTokens},
+            {"generated_tokens", t.generatedTokens}};
+}
+
+MessageTimings timingsFromJson(const QJsonObject& o) {
+    MessageTimings t;
+    t.visionMs = o["vision_ms"].toDouble();
+    t.prefillMs = o["prefill_ms"].toDouble();
+    t.timeToFirstTokenMs = o["time_to_first_token_ms"].toDouble();
+    t.decodeTokensPerSecond = o["decode_tokens_per_s"].toDouble();
+    t.promptTokens = o["prompt_tokens"].toInteger();
+    t.imageTokens = o["image_tokens"].toInteger();
+    t.generatedTokens = o["generated_tokens"].toInteger();
+    return t;
+}
+}  // namespace
+
+QString toString(ChatMessage::State state) {
+    switch (state) {
+        case ChatMessage::State::complete: return "complete";
+        case ChatMessage::State::streaming: return "streaming";
+        case ChatMessage::State::stopped: return "stopped";
+        case ChatMessage::State::interrupted: return "interrupted";
+        case ChatMessage::State::failed: return "failed";
+    }
+    return "complete";
+}
+
+int ChatConversation::exchanges() const {
+    int count = 0;
+    for (const auto& m : messages)
+        if (m.role == ChatMessage::Role::assistant) ++count;
+    return count;
+}
+
+ChatConversation ChatConversation::create(const QString& systemPrompt, const SamplingOptions& sampling) {
+    ChatConversation c;
+    c.id = QUuid::createUuid().toString(QUuid::WithoutBraces);
+    c.created = c.updated = QDateTime::currentDateTime();
+    c.systemPrompt = systemPrompt;
+    c.sampling = sampling;
+    return c;
+}
+
+QJsonObject ChatConversation::toJson() const {
+    QJsonArray list;
+    for (const auto& m : messages) {
+        QJsonObject o{{"role", roleName(m.role)}, {"text", m.text}, {"time", m.time.toString(Qt::ISODateWithMs)}};
+        if (m.role == ChatMessage::Role::user) {
+            QJsonArray pages;
+            for (const auto& p : m.attachments) pages.append(QJsonObject{{"path", p.path}, {"page", p.page}});
+            o["attachments"] = pages;
+            if (m.renderDpi > 0) o["render_dpi"] = m.renderDpi;
+        } else {
+            o["state"] = toString(m.state);
+            if (!m.stopReason.isEmpty()) o["stop_reason"] = m.stopReason;
+            if (!m.error.isEmpty()) o["error"] = m.error;
+            o["timings"] = timingsToJson(m.timings);
+            QJsonArray ids;
+            for (const auto token : m.tokens) ids.append(token);
+            o["tokens"] = ids;
+            o["tokens_model"] = m.tokensModel;
+        }
+        list.append(o);
+    }
+    return {{"format", "deepstack-studio-conversation"},
+            {"version", kFormatVersion},
+            {"id", id},
+            {"title", title},
+            {"created", created.toString(Qt::ISODateWithMs)},
+            {"updated", updated.toString(Qt::ISODateWithMs)},
+            {"system_prompt", systemPrompt},
+            {"sampling",
+             QJsonObject{{"temperature", sampling.temperature},
+                         {"top_p", sampling.topP},
+                         {"top_k", sampling.topK},
+                         {"max_tokens", sampling.maxTokens},
+                         {"seed", QString::number(sampling.seed)}}},  // a string: JSON numbers lose 64-bit seeds
+            {"messages", list}};
+}
+
+std::optional<ChatConversation> ChatConversation::fromJson(const QJsonObject& json, QString* error) {
+    const auto fail = [error](const QString& why) -> std::optional<ChatConversation> {
+        if (error) *error = why;
+        return std::nullopt;
+    };
+    if (json["format"].toString() != "deepstack-studio-conversation") return fail("not a DeepStack Studio conversation");
+    if (json["version"].toInt() > kFormatVersion)
+        return fail(QString("written by a newer version (format %1)").arg(json["version"].toInt()));
+    ChatConversation c;
+    c.id = json["id"].toString();
+    if (c.id.isEmpty()) return fail("the conversation has no id");
+    c.title = json["title"].toString();
+    c.created = QDateTime::fromString(json["created"].toString(), Qt::ISODateWithMs);
+    c.updated = QDateTime::fromString(json["updated"].toString(), Qt::ISODateWithMs);
+    c.systemPrompt = json["system_prompt"].toString();
+    const auto s = json["sampling"].toObject();
+    c.sampling.temperature = s["temperature"].toDouble(0.0);
+    c.sampling.topP = s["top_p"].toDouble(1.0);
+    c.sampling.topK = s["top_k"].toInt(0);
+    c.sampling.maxTokens = s["max_tokens"].toInt(512);
+    c.sampling.seed = s["seed"].toString().toULongLong();
+    for (const auto& value : json["messages"].toArray()) {
+        const auto o = value.toObject();
+        ChatMessage m;
+        const auto role = o["role"].toString();
+        if (role != "user" && role != "assistant") return fail(QString("a message has the role '%1'").arg(role));
+        m.role = role == "user" ? ChatMessage::Role::user : ChatMessage::Role::assistant;
+        m.text = o["text"].toString();
+        m.time = QDateTime::fromString(o["time"].toString(), Qt::ISODateWithMs);
+        for (const auto& page : o["attachments"].toArray())
+            m.attachments.append({page.toObject()["path"].toString(), page.toObject()["page"].toInt()});
+        m.renderDpi = o["render_dpi"].toInt(0);
+        if (m.role == ChatMessage::Role::assistant) {
+            const auto state = stateFromName(o["state"].toString("complete"));
+            if (!state) return fail(QString("a message has the state '%1'").arg(o["state"].toString()));
+            // A reply that was still streaming when the file was written lost its end when the app stopped.
+            m.state = *state == ChatMessage::State::streaming ? ChatMessage::State::interrupted : *state;
+            m.stopReason = o["stop_reason"].toString();
+            m.error = o["error"].toString();
+            m.timings = timingsFromJson(o["timings"].toObject());
+            for (const auto& token : o["tokens"].toArray()) m.tokens.append(token.toInt());
+            m.tokensModel = o["tokens_model"].toString();
+        }
+        c.messages.append(m);
+    }
+    return c;
+}
+
+}  // namespace deepstack::ui

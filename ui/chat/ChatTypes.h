@@ -1,0 +1,77 @@
+// What a conversation is on disk and on screen: messages, the pages attached to them, settings and timings.
+// Plain values, saved as JSON by ConversationStore.
+#pragma once
+
+#include <QDateTime>
+#include <QJsonObject>
+#include <QList>
+#include <QString>
+
+#include <optional>
+
+namespace deepstack::ui {
+
+// A page of a document in the workspace (page 0 for a picture).
+struct PageRef {
+    QString path;
+    int page = 0;
+    bool operator==(const PageRef&) const = default;
+};
+
+struct SamplingOptions {
+    double temperature = 0.0;  // 0: greedy
+    double topP = 1.0;
+    int topK = 0;
+    int maxTokens = 512;
+    quint64 seed = 0;
+    bool operator==(const SamplingOptions&) const = default;
+};
+
+struct MessageTimings {
+    double visionMs = 0;
+    double prefillMs = 0;
+    double timeToFirstTokenMs = 0;
+    double decodeTokensPerSecond = 0;
+    qint64 promptTokens = 0;
+    qint64 imageTokens = 0;
+    qint64 generatedTokens = 0;
+};
+
+struct ChatMessage {
+    enum class Role { user, assistant };
+    // streaming: being written now (on disk it means the app died mid-answer: read back as interrupted).
+    enum class State { complete, streaming, stopped, interrupted, failed };
+
+    Role role = Role::user;
+    State state = State::complete;
+    QString text;
+    QDateTime time;
+    QList<PageRef> attachments;  // user messages: the pages shown to the model with this question
+    int renderDpi = 0;           // the resolution those pages were rendered at
+    QString stopReason;          // assistant: end_of_turn, max_tokens, cancelled, context_full
+    QString error;               // assistant: why it failed
+    MessageTimings timings;
+    QList<qint32> tokens;        // assistant: the ids, valid for `tokensModel` (replayed without re-encoding)
+    QString tokensModel;
+};
+
+struct ChatConversation {
+    QString id;  // also the file name
+    QString title;
+    QDateTime created;
+    QDateTime updated;
+    QString systemPrompt;
+    SamplingOptions sampling;
+    QList<ChatMessage> messages;
+
+    // A question with its answer (whole, stopped or failed) counts as one exchange.
+    int exchanges() const;
+    QJsonObject toJson() const;
+    // nullopt with `error` set when the JSON is not a conversation.
+    static std::optional<ChatConversation> fromJson(const QJsonObject& json, QString* error);
+    static ChatConversation create(const QString& systemPrompt, const SamplingOptions& sampling);
+};
+
+QString toString(ChatMessage::State state);
+
+}  // namespace deepstack::ui

@@ -1,0 +1,136 @@
+#include "chat/ChatView.h"
+
+#include <QFileInfo>
+#include <QScrollBar>
+#include <QTextBlock>
+#include <QTextCursor>
+#include <QUrl>
+
+namespace deepstack::ui {
+
+namespace {
+QString attachmentsText(const ChatMessage& m) {
+    QStringList names;
+    for (const auto& page : m.attachments) {
+        const auto name = QFileInfo(page.path).fileName();
+        names << (page.path.endsWith(".pdf", Qt::CaseInsensitive) ? QObject::tr("%1 p. %2").arg(name).arg(page.page + 1) : name);
+    }
+    return names.join(", ");
+}
+
+QString answerFooter(const ChatMessage& m) {
+    QStringList parts;
+    switch (m.state) {
+        case ChatMessage::State::streaming: parts << QObject::tr("writing…"); break;
+        case ChatMessage::State::stopped: parts << QObject::tr("stopped"); break;
+        case ChatMessage::State::interrupted: parts << QObject::tr("interrupted (the app closed while answering)"); break;
+        case ChatMessage::State::failed: parts << QObject::tr("failed"); break;
+        case ChatMessage::State::complete:
+            if (m.stopReason == "max_tokens") parts << QObject::tr("cut at the token limit");
+            if (m.stopReason == "context_full") parts << QObject::tr("context full");
+            break;
+    }
+    const auto& t = m.timings;
+    if (t.generatedTokens > 0) {
+        parts << QObject::tr("%1 tokens").arg(t.generatedTokens);
+        parts << QObject::tr("first token %1 ms").arg(t.timeToFirstTokenMs, 0, 'f', 0);
+        if (t.decodeTokensPerSecond > 0) parts << QObject::tr("%1 tok/s").arg(t.decodeTokensPerSecond, 0, 'f', 1);
+        if (t.imageTokens > 0) parts << QObject::tr("%1 image tokens").arg(t.imageTokens);
+    }
+    return parts.join(" · ");
+}
+}  // namespace
+
+ChatView::ChatView(QWidget* parent) : QTextBrowser(parent) {
+    setObjectName("chatView");
+    setOpenLinks(false);
+    setOpenExternalLinks(false);
+    document()->setDocumentMargin(12);
+    connect(this, &QTextBrowser::anchorClicked, this, [this](const QUrl& url) {
+        if (url.scheme() != "chat") return;
+        const auto action = url.path();
+        if (action.startsWith("copy/")) Q_EMIT copyRequested(action.mid(5).toInt());
+        else if (action == "regenerate") Q_EMIT regenerateRequested();
+        else if (action == "edit") Q_EMIT editRequested();
+    });
+}
+
+void ChatView::showConversation(const ChatConversation& conversation, bool canRegenerate) {
+    clear();
+    starts_.clear();
+    if (conversation.messages.isEmpty()) {
+        setHtml(tr("<p style='color:#777'>Tick pages or pictures on the left, type a question below and press "
+                   "<b>Ctrl+Enter</b>.</p>"));
+        return;
+    }
+    for (int i = 0; i < conversation.messages.size(); ++i) appendMessage(conversation, i, canRegenerate);
+    verticalScrollBar()->setValue(verticalScrollBar()->maximum());
+}
+
+void ChatView::updateMessage(const ChatConversation& conversation, int index, bool canRegenerate) {
+    if (index < 0 || index >= starts_.size() || index != conversation.messages.size() - 1) {
+        showConversation(conversation, canRegenerate);
+        return;
+    }
+    auto* bar = verticalScrollBar();
+    const bool following = bar->value() >= bar->maximum() - 4;  // keep the reader's place unless at the bottom
+    QTextCursor cursor(document());
+    cursor.setPosition(starts_[index]);
+    cursor.movePosition(QTextCursor::End, QTextCursor::KeepAnchor);
+    cursor.removeSelectedText();
+    starts_.resize(index);
+    appendMessage(conversation, index, canRegenerate);
+    if (following) bar->setValue(bar->maximum());
+}
+
+void ChatView::appendMessage(const ChatConversation& conversation, int index, bool canRegenerate) {
+    const auto& m = conversation.messages[index];
+    const bool last = index == conversation.messages.size() - 1;
+    const bool lastQuestion = m.role == ChatMessage::Role::user && index == conversation.messages.size() - 2;
+    QTextCursor cursor(document());
+    cursor.movePosition(QTextCursor::End);
+    if (!document()->isEmpty()) cursor.insertBlock(QTextBlockFormat(), QTextCharFormat());
+    starts_.append(cursor.position());
+
+    QString header;
+    if (m.role == ChatMessage::Role::user) {
+        header = tr("<b style='color:#1d5fa8'>You</b>");
+        if (!m.attachments.isEmpty()) header += tr(" <span style='color:#777'>· with %1</span>").arg(attachmentsText(m).toHtmlEscaped());
+        if (lastQuestion && canRegenerate) header += tr(" &nbsp;<a href='chat:edit'>Edit</a>");
+    } else {
+        header = tr("<b style='color:#2e7d32'>Model</b>");
+        if (m.state != ChatMessage::State::streaming) {
+            header += tr(" &nbsp;<a href='chat:copy/%1'>Copy</a>").arg(index);
+            if (last && canRegenerate) header += tr(" &nbsp;<a href='chat:regenerate'>Regenerate</a>");
+        }
+    }
+    cursor.insertHtml(header);
+    cursor.insertBlock(QTextBlockFormat(), QTextCharFormat());
+    if (m.role == ChatMessage::Role::user) {
+        cursor.insertText(m.text, QTextCharFormat());
+    } else if (m.state == ChatMessage::State::failed) {
+        cursor.insertHtml(tr("<span style='color:#b00020'>%1</span>").arg(m.error.toHtmlEscaped().replace("\n", "<br>")));
+    } else if (!m.text.isEmpty()) {
+        cursor.insertMarkdown(m.text);
+    }
+    if (m.role == ChatMessage::Role::assistant) {
+        if (const auto footer = answerFooter(m); !footer.isEmpty()) {
+            cursor.movePosition(QTextCursor::End);
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat());
+            cursor.insertHtml(QString("<span style='color:#888; font-size:small'>%1</span>").arg(footer.toHtmlEscaped()));
+        }
+    }
+}
+
+bool ChatView::findText(const QString& text, bool backward) {
+    if (text.isEmpty()) return false;
+    const auto flags = backward ? QTextDocument::FindBackward : QTextDocument::FindFlags();
+    if (find(text, flags)) return true;
+    // Wrap around once.
+    auto cursor = textCursor();
+    cursor.movePosition(backward ? QTextCursor::End : QTextCursor::Start);
+    setTextCursor(cursor);
+    return find(text, flags);
+}
+
+}  // namespace deepstack::ui

@@ -1,0 +1,86 @@
+#include "inference/InferenceService.h"
+
+#include "inference/InferenceWorker.h"
+
+namespace deepstack::ui {
+
+InferenceService::InferenceService(QObject* parent) : QObject(parent) {
+    qRegisterMetaType<LoadedModel>();
+    qRegisterMetaType<GenerateResult>();
+    thread_.setObjectName("inference");
+    worker_ = new InferenceWorker();
+    worker_->moveToThread(&thread_);
+    connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
+
+    // The worker's signals arrive queued on this (GUI) thread.
+    connect(worker_, &InferenceWorker::loadProgress, this, &InferenceService::loadProgress);
+    connect(worker_, &InferenceWorker::loaded, this, [this](const LoadedModel& model) {
+        loading_ = false;
+        model_ = model;
+        forgetFinishedTokens();
+        Q_EMIT modelLoaded(model);
+    });
+    connect(worker_, &InferenceWorker::loadFailed, this, [this](const QString& message, bool cancelled) {
+        loading_ = false;
+        model_.reset();
+        forgetFinishedTokens();
+        Q_EMIT modelLoadFailed(message, cancelled);
+    });
+    connect(worker_, &InferenceWorker::unloaded, this, [this] {
+        model_.reset();
+        Q_EMIT modelUnloaded();
+    });
+    connect(worker_, &InferenceWorker::textStreamed, this, &InferenceService::textStreamed);
+    connect(worker_, &InferenceWorker::finished, this, [this](const GenerateResult& result) {
+        generating_ = false;
+        forgetFinishedTokens();
+        Q_EMIT generationFinished(result);
+    });
+    connect(worker_, &InferenceWorker::failed, this, [this](const QString& id, const QString& message) {
+        generating_ = false;
+        forgetFinishedTokens();
+        Q_EMIT generationFailed(id, message);
+    });
+    thread_.start();
+}
+
+InferenceService::~InferenceService() {
+    stop();
+    thread_.quit();  // runs after the work already queued, which the cancel tokens cut short
+    thread_.wait();
+}
+
+std::shared_ptr<std::atomic<bool>> InferenceService::newCancelToken() {
+    auto token = std::make_shared<std::atomic<bool>>(false);
+    pending_.push_back(token);
+    return token;
+}
+
+void InferenceService::forgetFinishedTokens() {
+    // A token the worker no longer holds has one owner left: this list.
+    std::erase_if(pending_, [](const auto& token) { return token.use_count() == 1; });
+}
+
+void InferenceService::loadModel(const LoadRequest& request) {
+    loading_ = true;
+    model_.reset();
+    Q_EMIT loadStarted(request.folder);
+    auto cancel = newCancelToken();
+    QMetaObject::invokeMethod(worker_, [worker = worker_, request, cancel] { worker->load(request, cancel); }, Qt::QueuedConnection);
+}
+
+void InferenceService::unloadModel() {
+    QMetaObject::invokeMethod(worker_, &InferenceWorker::unload, Qt::QueuedConnection);
+}
+
+void InferenceService::generate(const GenerateRequest& request) {
+    generating_ = true;
+    auto cancel = newCancelToken();
+    QMetaObject::invokeMethod(worker_, [worker = worker_, request, cancel] { worker->generate(request, cancel); }, Qt::QueuedConnection);
+}
+
+void InferenceService::stop() {
+    for (const auto& token : pending_) token->store(true);
+}
+
+}  // namespace deepstack::ui

@@ -1,0 +1,69 @@
+// What crosses between the GUI thread and the inference thread: plain Qt values, copied through queued signals.
+#pragma once
+
+#include <QImage>
+#include <QList>
+#include <QMetaType>
+#include <QString>
+
+#include "chat/ChatTypes.h"
+
+namespace deepstack::ui {
+
+enum class DeviceChoice { cpu, cuda };
+enum class ComputeChoice { automatic, bf16, f32 };
+
+struct LoadRequest {
+    QString folder;
+    DeviceChoice device = DeviceChoice::cpu;
+    ComputeChoice compute = ComputeChoice::automatic;
+    qint64 contextTokens = 4096;
+};
+
+struct LoadedModel {
+    QString folder;
+    QString family;
+    QString displayName;
+    QString device;   // "cpu", "cuda:0"
+    QString compute;  // "f32", "bf16"
+    qint64 parameters = 0;
+    qint64 contextTokens = 0;
+    SamplingOptions defaults;
+};
+
+struct TurnInput {
+    QString text;
+    QList<QImage> images;  // RGB888, shown to the model before the text
+};
+
+// An earlier exchange, for a worker that does not hold the conversation (a restart, another model).
+struct ReplayedExchange {
+    TurnInput question;
+    QString reply;
+    QList<qint32> replyTokens;  // empty when they belong to another model
+};
+
+struct GenerateRequest {
+    QString conversationId;
+    QString systemPrompt;
+    int keepExchanges = 0;            // exchanges before this question that stay in the conversation
+    QList<ReplayedExchange> history;  // exactly keepExchanges entries, or empty when the worker holds them
+    TurnInput question;
+    SamplingOptions sampling;
+};
+
+struct GenerateResult {
+    QString conversationId;
+    QString stopReason;
+    QList<qint32> tokens;
+    MessageTimings timings;
+    qint64 contextTokens = 0;
+    qint64 contextCapacity = 0;
+};
+
+}  // namespace deepstack::ui
+
+Q_DECLARE_METATYPE(deepstack::ui::LoadRequest)
+Q_DECLARE_METATYPE(deepstack::ui::LoadedModel)
+Q_DECLARE_METATYPE(deepstack::ui::GenerateRequest)
+Q_DECLARE_METATYPE(deepstack::ui::GenerateResult)

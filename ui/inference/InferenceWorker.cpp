@@ -1,0 +1,144 @@
+#include "inference/InferenceWorker.h"
+
+#include <cstring>
+
+#include "deepstack/engine.h"
+#include "deepstack/error.h"
+
+namespace deepstack::ui {
+
+namespace {
+RgbImage toRgbImage(const QImage& source) {
+    const auto image = source.convertToFormat(QImage::Format_RGB888);
+    RgbImage rgb{image.width(), image.height(), std::vector<std::uint8_t>(static_cast<std::size_t>(image.width()) * image.height() * 3)};
+    const auto rowBytes = static_cast<std::size_t>(image.width()) * 3;
+    for (int y = 0; y < image.height(); ++y)  // QImage pads rows to 4 bytes
+        std::memcpy(rgb.pixels.data() + rowBytes * static_cast<std::size_t>(y), image.constScanLine(y), rowBytes);
+    return rgb;
+}
+
+Message toMessage(const TurnInput& input) {
+    Message message{Message::Role::user, input.text.toStdString(), {}};
+    for (const auto& image : input.images) message.images.push_back(toRgbImage(image));
+    return message;
+}
+
+SamplingSettings toSettings(const SamplingOptions& o) {
+    SamplingSettings s;
+    s.temperature = o.temperature;
+    s.top_p = o.topP;
+    s.top_k = o.topK;
+    s.max_new_tokens = o.maxTokens;
+    s.seed = o.seed;
+    return s;
+}
+
+QString describe(const std::exception& e) {
+    if (const auto* error = dynamic_cast<const Error*>(&e)) {
+        if (error->kind() == ErrorKind::resources) return QString::fromStdString(error->what()) + "\nClose other programs, pick a smaller model or a shorter context.";
+        return QString::fromStdString(error->what());
+    }
+    return QString::fromStdString(e.what());
+}
+}  // namespace
+
+InferenceWorker::InferenceWorker() = default;
+
+InferenceWorker::~InferenceWorker() = default;
+
+void InferenceWorker::load(const LoadRequest& request, std::shared_ptr<std::atomic<bool>> cancel) {
+    conversation_.reset();
+    conversationId_.clear();
+    model_.reset();  // two models rarely fit: free the old one first
+    EngineOptions options;
+    options.device = request.device == DeviceChoice::cuda ? DeviceKind::cuda : DeviceKind::cpu;
+    options.compute = request.compute == ComputeChoice::bf16 ? ComputeType::bf16
+                      : request.compute == ComputeChoice::f32 ? ComputeType::f32
+                                                               : ComputeType::automatic;
+    options.context_tokens = request.contextTokens;
+    options.on_load_progress = [this, cancel](double fraction) {
+        if (cancel->load()) throw Error(ErrorKind::cancelled, "", "loading was cancelled");
+        Q_EMIT loadProgress(fraction);
+    };
+    try {
+        model_ = Model::load(request.folder.toStdString(), options);
+    } catch (const Error& e) {
+        Q_EMIT loadFailed(describe(e), e.kind() == ErrorKind::cancelled);
+        return;
+    } catch (const std::exception& e) {
+        Q_EMIT loadFailed(describe(e), false);
+        return;
+    }
+    const auto& info = model_->info();
+    LoadedModel summary{request.folder,
+                       QString::fromStdString(info.family),
+                       QString::fromStdString(info.display_name),
+                       QString::fromStdString(info.device),
+                       QString::fromStdString(info.compute),
+                       info.parameters,
+                       info.context_tokens,
+                       {}};
+    const auto defaults = model_->default_sampling();
+    summary.defaults = {defaults.temperature, defaults.top_p, static_cast<int>(defaults.top_k), static_cast<int>(defaults.max_new_tokens), defaults.seed};
+    Q_EMIT loaded(summary);
+}
+
+void InferenceWorker::unload() {
+    conversation_.reset();
+    conversationId_.clear();
+    model_.reset();
+    Q_EMIT unloaded();
+}
+
+void InferenceWorker::generate(const GenerateRequest& request, std::shared_ptr<std::atomic<bool>> cancel) {
+    if (!model_) {
+        Q_EMIT failed(request.conversationId, tr("No model is loaded. Choose one in Model › Models…"));
+        return;
+    }
+    try {
+        const auto held = conversation_ && conversationId_ == request.conversationId && conversationPrompt_ == request.systemPrompt &&
+                          conversation_->turns() >= static_cast<std::size_t>(request.keepExchanges);
+        if (!held) {
+            if (request.history.size() != request.keepExchanges)
+                throw Error(ErrorKind::internal, "", "the conversation's earlier messages were not sent to the worker");
+            conversation_ = model_->start_conversation(request.systemPrompt.toStdString());
+            conversationId_ = request.conversationId;
+            conversationPrompt_ = request.systemPrompt;
+            for (const auto& exchange : request.history) {
+                if (cancel->load()) break;
+                std::vector<TokenId> tokens(exchange.replyTokens.begin(), exchange.replyTokens.end());
+                conversation_->replay(toMessage(exchange.question), exchange.reply.toStdString(), tokens);
+            }
+        }
+        conversation_->rewind(static_cast<std::size_t>(request.keepExchanges));
+        if (conversation_->turns() != static_cast<std::size_t>(request.keepExchanges)) {  // cancelled while replaying
+            conversation_.reset();
+            GenerateResult result;
+            result.conversationId = request.conversationId;
+            result.stopReason = "cancelled";
+            Q_EMIT finished(result);
+            return;
+        }
+        GenerationCallbacks callbacks;
+        callbacks.on_text = [&](std::string_view text) {
+            Q_EMIT textStreamed(request.conversationId, QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size())));
+        };
+        const auto r = conversation_->send(toMessage(request.question), toSettings(request.sampling), callbacks, cancel.get());
+        GenerateResult result;
+        result.conversationId = request.conversationId;
+        result.stopReason = QString::fromUtf8(to_string(r.stop).data(), static_cast<qsizetype>(to_string(r.stop).size()));
+        result.tokens = QList<qint32>(r.tokens.begin(), r.tokens.end());
+        result.timings = {r.vision_ms, r.prefill_ms, r.time_to_first_token_ms, r.decode_tokens_per_s(),
+                          r.prompt_tokens, r.image_tokens, static_cast<qint64>(r.tokens.size())};
+        result.contextTokens = conversation_->context_tokens();
+        result.contextCapacity = conversation_->context_capacity();
+        Q_EMIT finished(result);
+    } catch (const std::exception& e) {
+        // The core left the conversation as it was before this question; start afresh next time to be safe.
+        conversation_.reset();
+        conversationId_.clear();
+        Q_EMIT failed(request.conversationId, describe(e));
+    }
+}
+
+}  // namespace deepstack::ui

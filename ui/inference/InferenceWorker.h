@@ -1,0 +1,47 @@
+// The one object that owns a loaded model. It lives in the inference thread; the GUI reaches it only through
+// InferenceService, so no call into the core ever runs on the GUI thread.
+#pragma once
+
+#include <QObject>
+
+#include <atomic>
+#include <memory>
+
+#include "inference/InferenceTypes.h"
+
+namespace deepstack {
+class Model;
+class Conversation;
+}  // namespace deepstack
+
+namespace deepstack::ui {
+
+class InferenceWorker : public QObject {
+    Q_OBJECT
+public:
+    InferenceWorker();
+    ~InferenceWorker() override;
+
+    // Each call runs to its end on the inference thread; `cancel` stops it (loading: between tensors;
+    // generation: before the next token).
+    void load(const LoadRequest& request, std::shared_ptr<std::atomic<bool>> cancel);
+    void unload();
+    void generate(const GenerateRequest& request, std::shared_ptr<std::atomic<bool>> cancel);
+
+Q_SIGNALS:
+    void loadProgress(double fraction);
+    void loaded(const deepstack::ui::LoadedModel& model);
+    void loadFailed(const QString& message, bool cancelled);
+    void unloaded();
+    void textStreamed(const QString& conversationId, const QString& text);
+    void finished(const deepstack::ui::GenerateResult& result);
+    void failed(const QString& conversationId, const QString& message);
+
+private:
+    std::unique_ptr<Model> model_;
+    std::unique_ptr<Conversation> conversation_;
+    QString conversationId_;
+    QString conversationPrompt_;
+};
+
+}  // namespace deepstack::ui

@@ -1,0 +1,282 @@
+#include "models/ModelManagerDialog.h"
+
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QFutureWatcher>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QListWidget>
+#include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include "deepstack/engine.h"
+#include "deepstack/inspect.h"
+#include "inference/InferenceService.h"
+
+namespace deepstack::ui {
+
+namespace {
+const char* kKnownKey = "models/known";
+const char* kDeviceKey = "models/device";
+const char* kComputeKey = "models/compute";
+const char* kContextKey = "models/contextTokens";
+
+QString unusableReasons(const InspectReport& report) {
+    QStringList reasons;
+    for (const auto& p : report.problems) reasons << QString::fromStdString(p);
+    if (reasons.isEmpty() && !report.runnable) reasons << QString::fromStdString(report.not_runnable_reason);
+    return reasons.join("\n");
+}
+}  // namespace
+
+QStringList ModelManagerDialog::knownModelFolders() {
+    QStringList folders = QSettings().value(kKnownKey).toStringList();
+    folders.removeDuplicates();
+    return folders;
+}
+
+void ModelManagerDialog::rememberModelFolder(const QString& folder) {
+    QSettings settings;
+    auto folders = settings.value(kKnownKey).toStringList();
+    folders.removeAll(folder);
+    folders.prepend(folder);
+    settings.setValue(kKnownKey, folders);
+}
+
+ModelManagerDialog::ModelManagerDialog(InferenceService& service, QWidget* parent) : QDialog(parent), service_(service) {
+    setObjectName("modelManager");
+    setWindowTitle(tr("Models"));
+    resize(900, 560);
+    auto* layout = new QVBoxLayout(this);
+    auto* split = new QSplitter(Qt::Horizontal, this);
+
+    auto* left = new QWidget(split);
+    auto* leftLayout = new QVBoxLayout(left);
+    leftLayout->setContentsMargins(0, 0, 0, 0);
+    list_ = new QListWidget(left);
+    list_->setObjectName("knownModels");
+    auto* add = new QPushButton(tr("Add Model Folder…"), left);
+    add->setObjectName("addModelFolder");
+    auto* remove = new QPushButton(tr("Remove from List"), left);
+    leftLayout->addWidget(new QLabel(tr("Known models"), left));
+    leftLayout->addWidget(list_, 1);
+    auto* listButtons = new QHBoxLayout;
+    listButtons->addWidget(add);
+    listButtons->addWidget(remove);
+    leftLayout->addLayout(listButtons);
+
+    report_ = new QPlainTextEdit(split);
+    report_->setObjectName("modelReport");
+    report_->setReadOnly(true);
+    report_->setLineWrapMode(QPlainTextEdit::NoWrap);
+    report_->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+    split->addWidget(left);
+    split->addWidget(report_);
+    split->setSizes({320, 580});
+    layout->addWidget(split, 1);
+
+    auto* options = new QFormLayout;
+    device_ = new QComboBox(this);
+    device_->setObjectName("device");
+    device_->addItem(tr("CPU"), "cpu");
+    device_->addItem(tr("CUDA GPU"), "cuda");
+    if (!cuda_available()) {
+        device_->setItemData(1, false, Qt::UserRole - 1);  // disabled entry
+        device_->setItemText(1, tr("CUDA GPU (none found)"));
+    }
+    compute_ = new QComboBox(this);
+    compute_->setObjectName("compute");
+    compute_->addItem(tr("Automatic (bf16 where fast, else f32)"), "auto");
+    compute_->addItem(tr("bf16"), "bf16");
+    compute_->addItem(tr("f32"), "f32");
+    context_ = new QSpinBox(this);
+    context_->setObjectName("contextTokens");
+    context_->setRange(256, 262144);
+    context_->setSingleStep(1024);
+    context_->setSuffix(tr(" tokens"));
+    QSettings settings;
+    device_->setCurrentIndex(settings.value(kDeviceKey).toString() == "cuda" && cuda_available() ? 1 : 0);
+    compute_->setCurrentIndex(std::max(0, compute_->findData(settings.value(kComputeKey, "auto"))));
+    context_->setValue(settings.value(kContextKey, 4096).toInt());
+    options->addRow(tr("Device"), device_);
+    options->addRow(tr("Precision"), compute_);
+    options->addRow(tr("Context"), context_);
+    layout->addLayout(options);
+
+    auto* actions = new QHBoxLayout;
+    progress_ = new QProgressBar(this);
+    progress_->setObjectName("loadProgress");
+    progress_->setRange(0, 1000);
+    progress_->setTextVisible(false);
+    status_ = new QLabel(this);
+    status_->setObjectName("modelManagerStatus");
+    status_->setWordWrap(true);
+    load_ = new QPushButton(tr("Load"), this);
+    load_->setObjectName("loadModel");
+    load_->setDefault(true);
+    cancel_ = new QPushButton(tr("Cancel Loading"), this);
+    unload_ = new QPushButton(tr("Unload"), this);
+    unload_->setObjectName("unloadModel");
+    auto* close = new QPushButton(tr("Close"), this);
+    actions->addWidget(status_, 1);
+    actions->addWidget(progress_);
+    actions->addWidget(load_);
+    actions->addWidget(cancel_);
+    actions->addWidget(unload_);
+    actions->addWidget(close);
+    layout->addLayout(actions);
+
+    connect(add, &QPushButton::clicked, this, [this] {
+        const auto folder = QFileDialog::getExistingDirectory(this, tr("Model folder (config.json, safetensors, tokenizer)"),
+                                                              QSettings().value("models/lastFolder").toString());
+        if (folder.isEmpty()) return;
+        QSettings().setValue("models/lastFolder", folder);
+        addModelFolder(folder);
+    });
+    connect(remove, &QPushButton::clicked, this, [this] {
+        const auto folder = selectedFolder();
+        if (folder.isEmpty()) return;
+        auto folders = knownModelFolders();
+        folders.removeAll(folder);
+        QSettings().setValue(kKnownKey, folders);
+        refreshList();
+    });
+    connect(list_, &QListWidget::currentRowChanged, this, [this] {
+        showReport(selectedFolder());
+        updateState();
+    });
+    connect(list_, &QListWidget::itemDoubleClicked, this, &ModelManagerDialog::loadSelected);
+    connect(load_, &QPushButton::clicked, this, &ModelManagerDialog::loadSelected);
+    connect(cancel_, &QPushButton::clicked, &service_, &InferenceService::stop);
+    connect(unload_, &QPushButton::clicked, &service_, &InferenceService::unloadModel);
+    connect(close, &QPushButton::clicked, this, &QDialog::close);
+
+    connect(&service_, &InferenceService::loadStarted, this, [this](const QString& folder) {
+        status_->setText(tr("Loading %1…").arg(QFileInfo(folder).fileName()));
+        progress_->setValue(0);
+        updateState();
+    });
+    connect(&service_, &InferenceService::loadProgress, this, [this](double f) { progress_->setValue(static_cast<int>(f * 1000)); });
+    connect(&service_, &InferenceService::modelLoaded, this, [this](const LoadedModel& m) {
+        status_->setText(tr("Loaded %1 (%2, %3, %4).").arg(QFileInfo(m.folder).fileName(), m.displayName, m.device, m.compute));
+        updateState();
+    });
+    connect(&service_, &InferenceService::modelLoadFailed, this, [this](const QString& message, bool cancelled) {
+        status_->setText(cancelled ? tr("Loading cancelled.") : tr("<span style='color:#b00020'>%1</span>").arg(message.toHtmlEscaped()));
+        progress_->setValue(0);
+        updateState();
+    });
+    connect(&service_, &InferenceService::modelUnloaded, this, [this] {
+        status_->setText(tr("No model loaded."));
+        progress_->setValue(0);
+        updateState();
+    });
+
+    refreshList();
+    updateState();
+}
+
+void ModelManagerDialog::refreshList() {
+    const auto current = selectedFolder();
+    const QSignalBlocker block(list_);
+    list_->clear();
+    for (const auto& folder : knownModelFolders()) {
+        auto* item = new QListWidgetItem(QString("%1\n%2").arg(QFileInfo(folder).fileName(), folder), list_);
+        item->setData(Qt::UserRole, folder);
+        if (!QFileInfo::exists(folder + "/config.json")) item->setForeground(Qt::gray);
+    }
+    if (!current.isEmpty()) selectFolder(current);
+    else if (list_->count() > 0) list_->setCurrentRow(0);
+    showReport(selectedFolder());
+}
+
+void ModelManagerDialog::selectFolder(const QString& folder) {
+    for (int i = 0; i < list_->count(); ++i)
+        if (list_->item(i)->data(Qt::UserRole).toString() == folder) list_->setCurrentRow(i);
+}
+
+QString ModelManagerDialog::selectedFolder() const {
+    const auto* item = list_->currentItem();
+    return item ? item->data(Qt::UserRole).toString() : QString();
+}
+
+void ModelManagerDialog::addModelFolder(const QString& folder) {
+    status_->setText(tr("Checking %1…").arg(folder));
+    auto* watcher = new QFutureWatcher<InspectReport>(this);
+    connect(watcher, &QFutureWatcher<InspectReport>::finished, this, [this, watcher, folder] {
+        watcher->deleteLater();
+        const auto report = watcher->result();
+        const auto reasons = unusableReasons(report);
+        if (!reasons.isEmpty()) {
+            status_->setText(tr("<span style='color:#b00020'>%1 cannot be used:</span> %2")
+                                 .arg(QFileInfo(folder).fileName().toHtmlEscaped(), reasons.toHtmlEscaped().replace("\n", "; ")));
+            report_->setPlainText(QString::fromStdString(to_text(report)));
+            Q_EMIT folderChecked(folder, false, reasons);
+            return;
+        }
+        rememberModelFolder(folder);
+        refreshList();
+        selectFolder(folder);
+        status_->setText(tr("Added %1: %2, %3 parameters.")
+                             .arg(QFileInfo(folder).fileName(), QString::fromStdString(report.display_name),
+                                  QString::fromStdString(human_count(report.total_parameters))));
+        Q_EMIT folderChecked(folder, true, {});
+    });
+    const auto path = folder.toStdString();
+    watcher->setFuture(QtConcurrent::run([path] { return inspect_model_folder(path); }));
+}
+
+void ModelManagerDialog::showReport(const QString& folder) {
+    if (folder.isEmpty()) {
+        report_->setPlainText(tr("Add a model folder: a Hugging Face style folder with config.json, the safetensors "
+                                 "weights and the tokenizer, of Qwen3-VL or DeepStack-L/-V."));
+        return;
+    }
+    report_->setPlainText(tr("Checking %1…").arg(folder));
+    auto* watcher = new QFutureWatcher<InspectReport>(this);
+    connect(watcher, &QFutureWatcher<InspectReport>::finished, this, [this, watcher, folder] {
+        watcher->deleteLater();
+        if (selectedFolder() == folder) report_->setPlainText(QString::fromStdString(to_text(watcher->result())));
+    });
+    const auto path = folder.toStdString();
+    watcher->setFuture(QtConcurrent::run([path] { return inspect_model_folder(path); }));
+}
+
+void ModelManagerDialog::loadSelected() {
+    const auto folder = selectedFolder();
+    if (folder.isEmpty() || service_.isLoading()) return;
+    if (service_.isGenerating()) service_.stop();  // the answer ends before the model goes
+    QSettings settings;
+    settings.setValue(kDeviceKey, device_->currentData());
+    settings.setValue(kComputeKey, compute_->currentData());
+    settings.setValue(kContextKey, context_->value());
+    settings.setValue("models/lastLoaded", folder);
+    LoadRequest request;
+    request.folder = folder;
+    request.device = device_->currentData().toString() == "cuda" ? DeviceChoice::cuda : DeviceChoice::cpu;
+    const auto compute = compute_->currentData().toString();
+    request.compute = compute == "bf16" ? ComputeChoice::bf16 : compute == "f32" ? ComputeChoice::f32 : ComputeChoice::automatic;
+    request.contextTokens = context_->value();
+    service_.loadModel(request);
+}
+
+void ModelManagerDialog::updateState() {
+    const bool loading = service_.isLoading();
+    load_->setEnabled(!loading && !selectedFolder().isEmpty());
+    cancel_->setVisible(loading);
+    unload_->setEnabled(!loading && service_.model().has_value());
+    progress_->setVisible(loading);
+}
+
+}  // namespace deepstack::ui

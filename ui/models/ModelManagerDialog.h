@@ -1,0 +1,59 @@
+// The models the user knows about: add a folder (checked by the core's inspect, refused with its reasons when
+// unusable), see its report, choose device, precision and context, load with progress, cancel, unload.
+#pragma once
+
+#include <QDialog>
+#include <QStringList>
+
+class QComboBox;
+class QLabel;
+class QListWidget;
+class QPlainTextEdit;
+class QProgressBar;
+class QPushButton;
+class QSpinBox;
+
+namespace deepstack {
+struct InspectReport;
+}
+
+namespace deepstack::ui {
+
+class InferenceService;
+
+class ModelManagerDialog : public QDialog {
+    Q_OBJECT
+public:
+    ModelManagerDialog(InferenceService& service, QWidget* parent = nullptr);
+
+    // The folders in the list (QSettings), bundled models first.
+    static QStringList knownModelFolders();
+    static void rememberModelFolder(const QString& folder);
+    // Inspects `folder` off the GUI thread and adds it when usable; false through folderChecked otherwise.
+    void addModelFolder(const QString& folder);
+    void selectFolder(const QString& folder);
+    void loadSelected();
+
+Q_SIGNALS:
+    void folderChecked(const QString& folder, bool added, const QString& reasons);
+
+private:
+    void refreshList();
+    void showReport(const QString& folder);
+    void updateState();
+    QString selectedFolder() const;
+
+    InferenceService& service_;
+    QListWidget* list_ = nullptr;
+    QPlainTextEdit* report_ = nullptr;
+    QComboBox* device_ = nullptr;
+    QComboBox* compute_ = nullptr;
+    QSpinBox* context_ = nullptr;
+    QPushButton* load_ = nullptr;
+    QPushButton* cancel_ = nullptr;
+    QPushButton* unload_ = nullptr;
+    QProgressBar* progress_ = nullptr;
+    QLabel* status_ = nullptr;
+};
+
+}  // namespace deepstack::ui

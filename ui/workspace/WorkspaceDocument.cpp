@@ -1,0 +1,104 @@
+#include "workspace/WorkspaceDocument.h"
+
+#include <QFileInfo>
+#include <QImageReader>
+#include <QPainter>
+#include <QPdfDocument>
+
+namespace deepstack::ui {
+
+namespace {
+const QStringList kPictureSuffixes{"png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp"};
+
+QString pdfErrorText(QPdfDocument::Error error) {
+    switch (error) {
+        case QPdfDocument::Error::FileNotFound: return QObject::tr("the file does not exist or cannot be read");
+        case QPdfDocument::Error::InvalidFileFormat: return QObject::tr("it is not a PDF file or it is damaged");
+        case QPdfDocument::Error::IncorrectPassword: return QObject::tr("it is protected by a password");
+        case QPdfDocument::Error::UnsupportedSecurityScheme: return QObject::tr("its encryption is not supported");
+        default: return QObject::tr("the PDF could not be read");
+    }
+}
+}  // namespace
+
+QImage flattenOntoWhite(const QImage& image) {
+    if (!image.hasAlphaChannel()) return image.convertToFormat(QImage::Format_RGB888);
+    QImage flat(image.size(), QImage::Format_RGB888);
+    flat.setDevicePixelRatio(image.devicePixelRatio());
+    flat.fill(Qt::white);
+    QPainter painter(&flat);
+    painter.drawImage(0, 0, image);
+    painter.end();
+    return flat;
+}
+
+WorkspaceDocument::~WorkspaceDocument() = default;
+
+QString WorkspaceDocument::fileFilter() {
+    return QObject::tr("Documents and pictures (*.pdf *.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp);;PDF (*.pdf);;"
+                       "Pictures (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp)");
+}
+
+bool WorkspaceDocument::isSupportedFile(const QString& path) {
+    const auto suffix = QFileInfo(path).suffix().toLower();
+    return suffix == "pdf" || kPictureSuffixes.contains(suffix);
+}
+
+std::unique_ptr<WorkspaceDocument> WorkspaceDocument::open(const QString& path, QString* error) {
+    const QFileInfo info(path);
+    const auto fail = [&](const QString& why) -> std::unique_ptr<WorkspaceDocument> {
+        if (error) *error = QObject::tr("Cannot open %1: %2.").arg(info.fileName(), why);
+        return nullptr;
+    };
+    if (!info.exists()) return fail(QObject::tr("the file does not exist"));
+    if (!info.isReadable()) return fail(QObject::tr("you have no permission to read it"));
+    if (info.size() == 0) return fail(QObject::tr("the file is empty"));
+
+    std::unique_ptr<WorkspaceDocument> document(new WorkspaceDocument());
+    document->path_ = info.absoluteFilePath();
+    if (info.suffix().compare("pdf", Qt::CaseInsensitive) == 0) {
+        document->pdf_ = std::make_unique<QPdfDocument>();
+        if (const auto status = document->pdf_->load(path); status != QPdfDocument::Error::None) return fail(pdfErrorText(status));
+        if (document->pdf_->pageCount() <= 0) return fail(QObject::tr("the PDF has no pages"));
+        return document;
+    }
+    QImageReader reader(path);
+    reader.setAutoTransform(true);  // EXIF orientation: phone photos come out upright
+    reader.setDecideFormatFromContent(true);
+    QImage picture = reader.read();
+    if (picture.isNull()) {
+        if (!kPictureSuffixes.contains(info.suffix().toLower())) return fail(QObject::tr("this kind of file is not supported"));
+        return fail(QObject::tr("the picture is damaged or not in a supported format (%1)").arg(reader.errorString()));
+    }
+    document->picture_ = flattenOntoWhite(picture);
+    return document;
+}
+
+QString WorkspaceDocument::fileName() const { return QFileInfo(path_).fileName(); }
+
+int WorkspaceDocument::pageCount() const { return pdf_ ? pdf_->pageCount() : 1; }
+
+QSizeF WorkspaceDocument::pageSize(int page) const { return pdf_ ? pdf_->pagePointSize(page) : QSizeF(picture_.size()); }
+
+QImage WorkspaceDocument::render(int page, double dpi, bool scalePictures) const {
+    if (page < 0 || page >= pageCount()) return {};
+    if (!pdf_) {
+        if (!scalePictures || qFuzzyCompare(dpi, 72.0)) return picture_;
+        return picture_.scaled((QSizeF(picture_.size()) * dpi / 72.0).toSize(), Qt::KeepAspectRatio, Qt::SmoothTransformation);
+    }
+    const auto pixels = (pdf_->pagePointSize(page) * dpi / 72.0).toSize();
+    if (pixels.isEmpty()) return {};
+    QPdfDocumentRenderOptions options;
+    options.setRenderFlags(QPdfDocumentRenderOptions::RenderFlag::Annotations);
+    return flattenOntoWhite(pdf_->render(page, pixels, options));
+}
+
+QImage WorkspaceDocument::thumbnail(int page, int longestSide) const {
+    const auto size = pageSize(page);
+    if (size.isEmpty()) return {};
+    const double scale = longestSide / std::max(size.width(), size.height());
+    if (!pdf_) return picture_.scaled((size * scale).toSize(), Qt::KeepAspectRatio, Qt::SmoothTransformation);
+    return render(page, 72.0 * scale);
+}
+
+}  // namespace deepstack::ui

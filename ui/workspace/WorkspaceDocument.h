@@ -1,0 +1,46 @@
+// A file open in the workspace: a picture (one page) or a PDF (QtPdf). Pages render onto white at a chosen
+// resolution, which is also what the model is shown.
+#pragma once
+
+#include <QImage>
+#include <QSizeF>
+#include <QString>
+
+#include <memory>
+
+class QPdfDocument;
+
+namespace deepstack::ui {
+
+class WorkspaceDocument {
+public:
+    ~WorkspaceDocument();
+    // nullptr with `error` set to a sentence a user can act on ("scan.pdf is not a PDF file or is damaged").
+    static std::unique_ptr<WorkspaceDocument> open(const QString& path, QString* error);
+    // The file types the workspace opens, for file dialogs.
+    static QString fileFilter();
+    static bool isSupportedFile(const QString& path);
+
+    const QString& path() const { return path_; }
+    QString fileName() const;
+    bool isPdf() const { return pdf_ != nullptr; }
+    int pageCount() const;
+    // Points (1/72 inch) for PDF pages; pixels for pictures.
+    QSizeF pageSize(int page) const;
+    // PDF pages at `dpi` onto white; a picture as it is (upright, alpha composited onto white), scaled by
+    // dpi / 72 only when `scalePictures` is set (the page view's zoom). A null image when rendering failed.
+    QImage render(int page, double dpi, bool scalePictures = false) const;
+    QImage thumbnail(int page, int longestSide) const;
+
+private:
+    WorkspaceDocument() = default;
+
+    QString path_;
+    QImage picture_;
+    std::unique_ptr<QPdfDocument> pdf_;
+};
+
+// RGB888 over white: what both the views and the model take.
+QImage flattenOntoWhite(const QImage& image);
+
+}  // namespace deepstack::ui

@@ -1,0 +1,64 @@
+// The pages of every open document as one list: what the thumbnail strip shows and where the user ticks the
+// pages that go with the next question. Thumbnails render on first display (a long PDF opens at once).
+#pragma once
+
+#include <QAbstractListModel>
+#include <QCache>
+#include <QImage>
+
+#include <memory>
+#include <vector>
+
+#include "chat/ChatTypes.h"
+
+namespace deepstack::ui {
+
+class WorkspaceDocument;
+
+class WorkspaceModel : public QAbstractListModel {
+    Q_OBJECT
+public:
+    enum Roles { PathRole = Qt::UserRole + 1, PageRole };
+    static constexpr int kThumbnailSide = 128;
+
+    explicit WorkspaceModel(QObject* parent = nullptr);
+    ~WorkspaceModel() override;
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role) const override;
+    bool setData(const QModelIndex& index, const QVariant& value, int role) override;
+    Qt::ItemFlags flags(const QModelIndex& index) const override;
+
+    // Opens a file (or returns the row of its first page when it is already open); -1 with `error` set.
+    int openFile(const QString& path, QString* error);
+    void closeDocument(const QString& path);
+    int documentCount() const { return static_cast<int>(documents_.size()); }
+    const WorkspaceDocument* document(const QString& path) const;
+
+    PageRef pageAt(int row) const;
+    int rowOf(const PageRef& page) const;  // -1 when not open
+    QList<PageRef> attachedPages() const;
+    void setAttached(const PageRef& page, bool attached);
+    void clearAttachments();
+
+    // The page as the model sees it (onto white at `dpi`); opens the file when it is not in the workspace (a
+    // restored conversation). Null with `error` set when it cannot be rendered.
+    QImage renderForModel(const PageRef& page, double dpi, QString* error) const;
+
+Q_SIGNALS:
+    void attachmentsChanged();
+
+private:
+    struct Row {
+        int document = 0;
+        int page = 0;
+        bool attached = false;
+    };
+    void rebuildRows(const QList<PageRef>& attached);
+
+    std::vector<std::unique_ptr<WorkspaceDocument>> documents_;
+    std::vector<Row> rows_;
+    mutable QCache<QString, QImage> thumbnails_;
+};
+
+}  // namespace deepstack::ui

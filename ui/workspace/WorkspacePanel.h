@@ -1,0 +1,48 @@
+// The document side of the window: the page strip (tick the pages for the next question), the page itself
+// with zoom and pan, and the resolution pages are shown to the model at.
+#pragma once
+
+#include <QWidget>
+
+class QComboBox;
+class QLabel;
+class QListView;
+class QStackedWidget;
+
+namespace deepstack::ui {
+
+class PageView;
+class WorkspaceModel;
+
+class WorkspacePanel : public QWidget {
+    Q_OBJECT
+public:
+    WorkspacePanel(WorkspaceModel& model, QWidget* parent = nullptr);
+
+    // Opens each file; those that cannot be opened are reported through openFailed, the others stay open.
+    // Returns how many opened.
+    int openFiles(const QStringList& paths);
+    void closeCurrentDocument();
+    int renderDpi() const;
+    void setRenderDpi(int dpi);
+    PageView* pageView() const { return pageView_; }
+    QListView* pageList() const { return pages_; }
+    void showRow(int row);
+
+Q_SIGNALS:
+    void fileOpened(const QString& path);
+    void openFailed(const QString& message);
+    void renderDpiChanged(int dpi);
+
+private:
+    void showCurrent();
+
+    WorkspaceModel& model_;
+    QStackedWidget* stack_ = nullptr;
+    QListView* pages_ = nullptr;
+    PageView* pageView_ = nullptr;
+    QComboBox* dpi_ = nullptr;
+    QLabel* zoomLabel_ = nullptr;
+};
+
+}  // namespace deepstack::ui
