@@ -186,7 +186,8 @@ int run_chat(const std::vector<std::string>& args) {
     const auto result = conversation->send(message, sampling,
                                            {[&](std::string_view text) {
                                                if (!json) std::cout << text << std::flush;
-                                           }},
+                                           },
+                                           {}},
                                            &g_interrupted);
     if (!json) {
         std::cout << "\n";

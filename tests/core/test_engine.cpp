@@ -88,9 +88,11 @@ private Q_SLOTS:
     void streamsWhatItReturns() {
         auto chat = model_->start_conversation("You are terse.");
         std::string streamed;
+        std::vector<TokenId> tokens;
         const auto result = chat->send({Message::Role::user, "What is in this picture?", {test_picture(96, 64)}}, greedy(12),
-                                       {[&](std::string_view text) { streamed += text; }});
+                                       {[&](std::string_view text) { streamed += text; }, [&](TokenId token) { tokens.push_back(token); }});
         QCOMPARE(streamed, result.text);
+        QCOMPARE(tokens, result.tokens);
         QVERIFY(result.tokens.size() <= 12);
         QCOMPARE(result.image_tokens, std::int64_t{6});  // 96x64 -> 3x2 merged tokens
         QVERIFY(result.vision_ms > 0 && result.prefill_ms > 0 && result.time_to_first_token_ms > 0);
@@ -200,7 +202,8 @@ private Q_SLOTS:
                                        {[&](std::string_view) {
                                            ++pieces;
                                            stop = true;
-                                       }},
+                                       },
+                                       {}},
                                        &stop);
         QCOMPARE(result.stop, StopReason::cancelled);
         QVERIFY2(result.tokens.size() <= 4, std::to_string(result.tokens.size()).c_str());  // a piece may need 2-3 byte tokens
@@ -218,7 +221,7 @@ private Q_SLOTS:
             while (steps.load() < 3) std::this_thread::yield();
             stop = true;
         });
-        const auto result = chat->send({Message::Role::user, "Talk.", {}}, greedy(500), {[&](std::string_view) { ++steps; }}, &stop);
+        const auto result = chat->send({Message::Role::user, "Talk.", {}}, greedy(500), {[&](std::string_view) { ++steps; }, {}}, &stop);
         stopper.join();
         QCOMPARE(result.stop, StopReason::cancelled);
         QVERIFY(result.tokens.size() < 500);

@@ -161,7 +161,6 @@ void ChatController::startAnswer(int questionIndex) {
     c.updated = QDateTime::currentDateTime();
     answeringId_ = c.id;
     firstTokenMs_ = -1;
-    streamedPieces_ = 0;
     sinceRequest_.start();
     sinceSave_.start();
     save(current_);
@@ -171,15 +170,14 @@ void ChatController::startAnswer(int questionIndex) {
     service_.generate(request);
 }
 
-void ChatController::onText(const QString& conversationId, const QString& text) {
+void ChatController::onText(const QString& conversationId, const QString& text, int tokensSoFar) {
     const int index = indexOf(conversationId);
     if (index < 0) return;  // deleted while answering
     auto& answer = conversations_[index].messages.back();
     answer.text += text;
-    ++streamedPieces_;
     if (firstTokenMs_ < 0) firstTokenMs_ = static_cast<double>(sinceRequest_.elapsed());
     const double decodingMs = static_cast<double>(sinceRequest_.elapsed()) - firstTokenMs_;
-    Q_EMIT liveStats(firstTokenMs_, decodingMs > 0 ? 1000.0 * (streamedPieces_ - 1) / decodingMs : 0, streamedPieces_);
+    Q_EMIT liveStats(firstTokenMs_, decodingMs > 0 ? 1000.0 * (tokensSoFar - 1) / decodingMs : 0, tokensSoFar);
     if (index == current_) Q_EMIT messageChanged(static_cast<int>(conversations_[index].messages.size()) - 1);
     if (sinceSave_.elapsed() >= streamingSaveMs_) save(index);
 }

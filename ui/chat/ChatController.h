@@ -59,7 +59,7 @@ Q_SIGNALS:
 
 private:
     void startAnswer(int questionIndex);
-    void onText(const QString& conversationId, const QString& text);
+    void onText(const QString& conversationId, const QString& text, int tokensSoFar);
     void onFinished(const GenerateResult& result);
     void onFailed(const QString& conversationId, const QString& message);
     void save(int index);
@@ -85,7 +85,6 @@ private:
     QElapsedTimer sinceRequest_;
     QElapsedTimer sinceSave_;
     double firstTokenMs_ = -1;
-    int streamedPieces_ = 0;
 };
 
 }  // namespace deepstack::ui

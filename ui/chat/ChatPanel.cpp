@@ -243,6 +243,10 @@ void ChatPanel::updateButtons() {
 }
 
 void ChatPanel::sendQuestion() {
+    if (controller_.isBusy()) {
+        stats_->setText(tr("Still answering: wait for the end, or press Esc to stop it."));
+        return;
+    }
     const auto text = input_->toPlainText();
     if (editing_) {
         editing_ = false;

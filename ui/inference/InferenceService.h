@@ -38,7 +38,7 @@ Q_SIGNALS:
     void modelLoaded(const deepstack::ui::LoadedModel& model);
     void modelLoadFailed(const QString& message, bool cancelled);
     void modelUnloaded();
-    void textStreamed(const QString& conversationId, const QString& text);
+    void textStreamed(const QString& conversationId, const QString& text, int tokensSoFar);
     void generationFinished(const deepstack::ui::GenerateResult& result);
     void generationFailed(const QString& conversationId, const QString& message);
 

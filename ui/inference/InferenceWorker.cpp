@@ -120,8 +120,10 @@ void InferenceWorker::generate(const GenerateRequest& request, std::shared_ptr<s
             return;
         }
         GenerationCallbacks callbacks;
+        int tokens = 0;
+        callbacks.on_token = [&](TokenId) { ++tokens; };
         callbacks.on_text = [&](std::string_view text) {
-            Q_EMIT textStreamed(request.conversationId, QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size())));
+            Q_EMIT textStreamed(request.conversationId, QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size())), tokens);
         };
         const auto r = conversation_->send(toMessage(request.question), toSettings(request.sampling), callbacks, cancel.get());
         GenerateResult result;

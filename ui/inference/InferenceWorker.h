@@ -33,7 +33,7 @@ Q_SIGNALS:
     void loaded(const deepstack::ui::LoadedModel& model);
     void loadFailed(const QString& message, bool cancelled);
     void unloaded();
-    void textStreamed(const QString& conversationId, const QString& text);
+    void textStreamed(const QString& conversationId, const QString& text, int tokensSoFar);
     void finished(const deepstack::ui::GenerateResult& result);
     void failed(const QString& conversationId, const QString& message);
 

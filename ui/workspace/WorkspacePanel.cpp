@@ -62,15 +62,20 @@ WorkspacePanel::WorkspacePanel(WorkspaceModel& model, QWidget* parent) : QWidget
     pages_->setObjectName("pageList");
     pages_->setModel(&model_);
     pages_->setIconSize({WorkspaceModel::kThumbnailSide, WorkspaceModel::kThumbnailSide});
-    pages_->setViewMode(QListView::ListMode);
+    // Thumbnails in one column with the name under each.
+    pages_->setViewMode(QListView::IconMode);
     pages_->setFlow(QListView::TopToBottom);
+    pages_->setWrapping(false);
+    pages_->setMovement(QListView::Static);
+    pages_->setResizeMode(QListView::Adjust);
+    pages_->setWordWrap(true);
+    pages_->setGridSize({WorkspaceModel::kThumbnailSide + 40, WorkspaceModel::kThumbnailSide + 44});
     pages_->setUniformItemSizes(true);  // only the rows in view ask for their thumbnail
-    pages_->setSpacing(2);
     pageView_ = new PageView(split);
     split->addWidget(pages_);
     split->addWidget(pageView_);
     split->setStretchFactor(1, 1);
-    split->setSizes({230, 600});
+    split->setSizes({190, 640});
     stack_->addWidget(split);
     layout->addWidget(stack_, 1);
 

@@ -102,6 +102,8 @@ public:
 struct GenerationCallbacks {
     // Called for each piece of text as soon as it is whole UTF-8 (on the calling thread).
     std::function<void(std::string_view text)> on_text;
+    // Called for each generated token of the reply (not the end-of-turn one), before its text.
+    std::function<void(TokenId token)> on_token;
 };
 
 // One chat: the messages so far live in the model's KV cache, so a follow-up question only runs its new tokens.

@@ -191,6 +191,7 @@ private:
             }
             result.tokens.push_back(token);
             history_.push_back(token);
+            if (callbacks.on_token) callbacks.on_token(token);
             if (auto text = stream.push(token); !text.empty()) {
                 result.text += text;
                 if (callbacks.on_text) callbacks.on_text(text);
