@@ -101,8 +101,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         loadProgress_->setVisible(false);
         modelStatus_->setText(tr("%1 · %2 · %3 %4").arg(QFileInfo(m.folder).fileName(), m.displayName, m.device, m.compute));
         statusBar()->showMessage(tr("Model ready"), 4000);
-        // A chat with nothing in it yet takes the model's own sampling defaults.
-        if (chat_->current().messages.isEmpty()) chat_->setSampling(m.defaults);
+        // A chat with nothing in it and settings never changed takes the model's own sampling defaults.
+        if (chat_->current().messages.isEmpty() && chat_->current().sampling == SamplingOptions{}) chat_->setSampling(m.defaults);
         chatPanel_->focusQuestion();
     });
     connect(inference_, &InferenceService::modelLoadFailed, this, [this](const QString& message, bool cancelled) {

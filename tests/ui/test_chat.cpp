@@ -96,6 +96,10 @@ private Q_SLOTS:
         QVERIFY(answer.timings.imageTokens > 0);
         QVERIFY(answer.tokens.size() <= 12);
         QVERIFY2(view.toPlainText().contains(answer.text.trimmed().left(8)), qPrintable(view.toPlainText()));
+        // Redrawing the streaming message piece by piece left the same document as drawing it once.
+        const auto streamedBlocks = view.document()->blockCount();
+        view.showConversation(chat.current(), chat.canRegenerate());
+        QCOMPARE(view.document()->blockCount(), streamedBlocks);
         // On disk already.
         const auto saved = ConversationStore(dir_.filePath("live")).loadAll();
         QCOMPARE(saved.size(), 1);

@@ -89,8 +89,13 @@ void ChatView::appendMessage(const ChatConversation& conversation, int index, bo
     const bool lastQuestion = m.role == ChatMessage::Role::user && index == conversation.messages.size() - 2;
     QTextCursor cursor(document());
     cursor.movePosition(QTextCursor::End);
-    if (!document()->isEmpty()) cursor.insertBlock(QTextBlockFormat(), QTextCharFormat());
+    // Each message starts with a spaced header block.
+    // Where the message begins, its block separator included, so that redrawing it adds no empty line.
     starts_.append(cursor.position());
+    QTextBlockFormat headerFormat;
+    headerFormat.setTopMargin(index == 0 ? 0 : 14);
+    if (!document()->isEmpty()) cursor.insertBlock(headerFormat, QTextCharFormat());
+    else cursor.setBlockFormat(headerFormat);
 
     QString header;
     if (m.role == ChatMessage::Role::user) {

@@ -26,7 +26,7 @@ Q_SIGNALS:
 
 private:
     void appendMessage(const ChatConversation& conversation, int index, bool canRegenerate);
-    QList<int> starts_;  // document position where each message begins
+    QList<int> starts_;  // document position where each message begins (before its block separator)
 };
 
 }  // namespace deepstack::ui

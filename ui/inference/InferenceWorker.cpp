@@ -35,7 +35,7 @@ SamplingSettings toSettings(const SamplingOptions& o) {
 
 QString describe(const std::exception& e) {
     if (const auto* error = dynamic_cast<const Error*>(&e)) {
-        if (error->kind() == ErrorKind::resources) return QString::fromStdString(error->what()) + "\nClose other programs, pick a smaller model or a shorter context.";
+        if (error->kind() == ErrorKind::resources && std::string_view(error->what()).find("memory") != std::string_view::npos) return QString::fromStdString(error->what()) + "\nClose other programs, pick a smaller model or a shorter context.";
         return QString::fromStdString(error->what());
     }
     return QString::fromStdString(e.what());
