@@ -99,18 +99,22 @@ bool ChatController::send(const QString& text) {
     message.attachments = workspace_.attachedPages();
     message.renderDpi = renderDpi_;
     // Render now so that a page that cannot be shown stops the question before anything changes.
-    QStringList problems;
-    (void)questionInput(message, &problems);
-    if (!problems.isEmpty()) {
-        Q_EMIT errorOccurred(problems.join("\n"));
-        return false;
-    }
+    TurnInput input;
+    if (!renderQuestion(message, &input)) return false;
     auto& c = conversations_[current_];
     if (c.title.isEmpty()) c.title = titleFrom(question);
     c.messages.append(message);
     workspace_.clearAttachments();
-    startAnswer(static_cast<int>(c.messages.size()) - 1);
+    startAnswer(static_cast<int>(c.messages.size()) - 1, std::move(input));
     return true;
+}
+
+bool ChatController::renderQuestion(const ChatMessage& question, TurnInput* input) {
+    QStringList problems;
+    *input = questionInput(question, &problems);
+    if (problems.isEmpty()) return true;
+    Q_EMIT errorOccurred(problems.join("\n"));
+    return false;
 }
 
 TurnInput ChatController::questionInput(const ChatMessage& question, QStringList* problems) const {
@@ -127,14 +131,14 @@ TurnInput ChatController::questionInput(const ChatMessage& question, QStringList
     return input;
 }
 
-void ChatController::startAnswer(int questionIndex) {
+void ChatController::startAnswer(int questionIndex, TurnInput question) {
     auto& c = conversations_[current_];
     const auto& model = *service_.model();
     GenerateRequest request;
     request.conversationId = c.id;
     request.systemPrompt = c.systemPrompt;
     request.sampling = c.sampling;
-    request.question = questionInput(c.messages[questionIndex], nullptr);
+    request.question = std::move(question);
     for (int i = 0; i < questionIndex; ++i)
         if (c.messages[i].role == ChatMessage::Role::assistant) ++request.keepExchanges;
     const bool held = heldId_ == c.id && heldPrompt_ == c.systemPrompt && heldExchanges_ >= request.keepExchanges;
@@ -142,10 +146,10 @@ void ChatController::startAnswer(int questionIndex) {
         // Pages of earlier questions that no longer open are left out, and the answer may differ: say so.
         QStringList problems;
         for (int i = 0; i + 1 < questionIndex; ++i) {
-            const auto& question = c.messages[i];
+            const auto& earlier = c.messages[i];
             const auto& reply = c.messages[i + 1];
-            if (question.role != ChatMessage::Role::user || reply.role != ChatMessage::Role::assistant) continue;
-            ReplayedExchange exchange{questionInput(question, &problems), reply.text, {}};
+            if (earlier.role != ChatMessage::Role::user || reply.role != ChatMessage::Role::assistant) continue;
+            ReplayedExchange exchange{questionInput(earlier, &problems), reply.text, {}};
             if (reply.tokensModel == model.folder) exchange.replyTokens = reply.tokens;
             request.history.append(exchange);
         }
@@ -230,8 +234,10 @@ bool ChatController::canRegenerate() const {
 void ChatController::regenerate() {
     if (!canRegenerate()) return;
     auto& c = conversations_[current_];
+    TurnInput input;
+    if (!renderQuestion(c.messages[c.messages.size() - 2], &input)) return;  // the answer stays as it was
     c.messages.removeLast();
-    startAnswer(static_cast<int>(c.messages.size()) - 1);
+    startAnswer(static_cast<int>(c.messages.size()) - 1, std::move(input));
 }
 
 bool ChatController::canEditLastQuestion() const { return canRegenerate(); }
@@ -239,11 +245,14 @@ bool ChatController::canEditLastQuestion() const { return canRegenerate(); }
 void ChatController::editLastQuestion(const QString& text) {
     if (!canEditLastQuestion() || text.trimmed().isEmpty()) return;
     auto& c = conversations_[current_];
+    TurnInput input;
+    if (!renderQuestion(c.messages[c.messages.size() - 2], &input)) return;
+    input.text = text.trimmed();
     c.messages.removeLast();
     c.messages.back().text = text.trimmed();
     c.messages.back().time = QDateTime::currentDateTime();
     if (c.exchanges() == 0) c.title = titleFrom(text);
-    startAnswer(static_cast<int>(c.messages.size()) - 1);
+    startAnswer(static_cast<int>(c.messages.size()) - 1, std::move(input));
 }
 
 void ChatController::save(int index) {

@@ -58,7 +58,10 @@ Q_SIGNALS:
     void restoreProblems(const QStringList& problems);
 
 private:
-    void startAnswer(int questionIndex);
+    // `question` is the question's pages already rendered (once, before anything in the chat changed).
+    void startAnswer(int questionIndex, TurnInput question);
+    // Renders the question's pages; false, with errorOccurred naming what failed, when one cannot be shown.
+    bool renderQuestion(const ChatMessage& question, TurnInput* input);
     void onText(const QString& conversationId, const QString& text, int tokensSoFar);
     void onFinished(const GenerateResult& result);
     void onFailed(const QString& conversationId, const QString& message);
