@@ -1,6 +1,10 @@
 // deepstack-cli: the headless entry point. Each command is a thin layer over the core.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <span>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -11,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "deepstack/attention.h"
 #include "deepstack/bench.h"
 #include "deepstack/engine.h"
 #include "deepstack/error.h"
@@ -36,6 +41,12 @@ constexpr const char* kUsage =
     "  bench (--model DIR | --random qwen3-vl-2b|qwen3-vl-4b|qwen3-vl-8b|deepstack-l-7b|deepstack-l-hd-7b)\n"
     "        [--layers N] [--image WxH] [--prompt-tokens N] [--new-tokens N]\n"
     "        time load, vision encode, prefill and decode; print JSON (DeepStack: also stacks vs sequence)\n"
+    "  attention --model DIR --image FILE --prompt TEXT --out DIR [--layers all|L,L-L] [--tokens SPEC]\n"
+    "        [--head mean|max|N] [--opacity X] [--cap-mb N]\n"
+    "                         answer, then record where each layer looked: writes a heatmap PNG per layer (and on\n"
+    "                         the high-resolution grid of each stacked group where it enters), the numbers as\n"
+    "                         attention.json and attention.csv, and stack-plan.json. --tokens: answer (default),\n"
+    "                         question, all, or answer token indexes such as 3 or 2-5\n"
     "  help                   show this text\n"
     "\n"
     "chat and bench options:\n"
@@ -210,6 +221,142 @@ int run_chat(const std::vector<std::string>& args) {
     return 0;
 }
 
+// "all", or a comma list of numbers and ranges ("0,3,5-7") within [0, count).
+std::vector<std::int64_t> index_list(const std::string& spec, std::int64_t count, const std::string& option) {
+    std::vector<std::int64_t> out;
+    if (spec == "all") {
+        for (std::int64_t i = 0; i < count; ++i) out.push_back(i);
+        return out;
+    }
+    std::size_t begin = 0;
+    while (begin <= spec.size()) {
+        const auto end = std::min(spec.find(',', begin), spec.size());
+        const auto part = spec.substr(begin, end - begin);
+        long long first = 0, last = 0;
+        char tail = 0;
+        if (std::sscanf(part.c_str(), "%lld-%lld%c", &first, &last, &tail) == 2) {
+        } else if (std::sscanf(part.c_str(), "%lld%c", &first, &tail) == 1) {
+            last = first;
+        } else {
+            throw std::invalid_argument(option + ": '" + part + "' is not a number or a range like 2-5");
+        }
+        if (first < 0 || last < first || last >= count)
+            throw std::invalid_argument(option + ": " + part + " is outside 0 .. " + std::to_string(count - 1));
+        for (auto i = first; i <= last; ++i) out.push_back(i);
+        begin = end + 1;
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+deepstack::HeadChoice head_choice(const std::string& spec) {
+    if (spec == "mean") return {deepstack::HeadChoice::Reduction::mean, 0};
+    if (spec == "max") return {deepstack::HeadChoice::Reduction::max, 0};
+    char* end = nullptr;
+    const auto head = std::strtoll(spec.c_str(), &end, 10);
+    if (spec.empty() || *end != '\0' || head < 0) throw std::invalid_argument("--head: mean, max or a head number, not '" + spec + "'");
+    return {deepstack::HeadChoice::Reduction::single, head};
+}
+
+void write_text(const std::filesystem::path& file, const std::string& text) {
+    std::ofstream out(file, std::ios::binary);
+    out << text;
+    if (!out) throw deepstack::Error(deepstack::ErrorKind::io, file.string(), "cannot write this file");
+}
+
+int run_attention(const std::vector<std::string>& args) {
+    const auto a = parse(args, {});
+    const auto folder = a.get("--model");
+    const auto prompt = a.get("--prompt");
+    const auto out_dir = a.get("--out");
+    const auto images = a.all("--image");
+    if (!folder || !prompt || !out_dir || images.empty() || !a.positional.empty())
+        return usage_error("attention: --model DIR, --image FILE, --prompt TEXT and --out DIR are required");
+    const auto options = engine_options(a);
+    const auto heads = head_choice(a.get("--head").value_or("mean"));
+    const auto opacity = number(a, "--opacity", 0.65);
+    if (opacity < 0 || opacity > 1) return usage_error("--opacity: between 0 and 1");
+    const auto cap_mb = whole(a, "--cap-mb", 512, 1, 1 << 20);
+    const auto token_spec = a.get("--tokens").value_or("answer");
+    deepstack::Message message{deepstack::Message::Role::user, *prompt, {}};
+    for (const auto& file : images) message.images.push_back(deepstack::load_image(file));
+    std::filesystem::create_directories(*out_dir);
+
+    const auto model = deepstack::Model::load(*folder, options);
+    auto sampling = model->default_sampling();
+    sampling.max_new_tokens = whole(a, "--max-tokens", std::min<std::int64_t>(sampling.max_new_tokens, 64), 1, 1 << 20);
+    sampling.temperature = number(a, "--temperature", sampling.temperature);
+    sampling.seed = static_cast<std::uint64_t>(whole(a, "--seed", 0, 0, 1ll << 53));
+    std::signal(SIGINT, [](int) { g_interrupted = true; });
+    auto conversation = model->start_conversation(a.get("--system").value_or(""));
+    const auto result = conversation->send(message, sampling, {}, &g_interrupted);
+    std::cout << "answer: " << result.text << "\n";
+
+    deepstack::AttentionRequest request;
+    request.memory_cap_bytes = static_cast<std::uint64_t>(cap_mb) << 20;
+    const auto language_layers = [&] {
+        const auto plan = model->stack_plan(message.images[0].width, message.images[0].height);
+        return plan.language_layers;
+    }();
+    if (const auto layers = a.get("--layers")) request.layers = index_list(*layers, language_layers, "--layers");
+    const auto capture = conversation->capture_attention(request, &g_interrupted);
+    if (heads.reduction == deepstack::HeadChoice::Reduction::single && heads.head >= capture.heads)
+        return usage_error("--head: this model has heads 0 .. " + std::to_string(capture.heads - 1));
+
+    std::vector<std::size_t> chosen;
+    const auto answers = capture.queries_of(deepstack::AttentionQuery::Kind::answer);
+    if (token_spec == "answer") chosen = answers;
+    else if (token_spec == "question") chosen = capture.queries_of(deepstack::AttentionQuery::Kind::question);
+    else if (token_spec == "all") chosen = capture.all_queries();
+    else
+        for (const auto i : index_list(token_spec, static_cast<std::int64_t>(answers.size()), "--tokens")) chosen.push_back(answers[static_cast<std::size_t>(i)]);
+    if (chosen.empty()) throw deepstack::Error(deepstack::ErrorKind::config, "", "no tokens to show: the answer is empty");
+
+    const std::filesystem::path out(*out_dir);
+    std::vector<std::string> written;
+    std::vector<std::size_t> layer_indexes;
+    std::cout << "layer  image share  stacked group entering\n";
+    for (std::size_t li = 0; li < capture.layers.size(); ++li) {
+        layer_indexes.push_back(li);
+        const auto layer = capture.layers[li];
+        const auto values = capture.map(chosen, li, heads);
+        const auto [image_share, rest] = capture.shares(chosen, li, heads);
+        std::string entering;
+        for (std::size_t im = 0; im < capture.images.size(); ++im) {
+            const auto& image = capture.images[im];
+            const std::span<const float> slice(values.data() + image.first_column, static_cast<std::size_t>(image.plan.input_tokens()));
+            char name[64];
+            const auto prefix = capture.images.size() > 1 ? "image-" + std::to_string(im + 1) + "-" : std::string();
+            std::snprintf(name, sizeof name, "layer-%02lld", static_cast<long long>(layer));
+            deepstack::HeatmapOptions style;
+            style.opacity = opacity;
+            deepstack::save_png(deepstack::render_heatmap(image, slice, style), out / (prefix + name + ".png"));
+            written.push_back(prefix + name + ".png");
+            for (std::size_t g = 0; g < image.plan.groups.size(); ++g) {
+                const auto& group = image.plan.groups[g];
+                if (group.tower != deepstack::Tower::language || !group.ever_added || group.first_layer_seeing_it() != layer) continue;
+                style.group = static_cast<int>(g);
+                const auto file = prefix + name + "-group-" + std::to_string(g + 1) + ".png";
+                deepstack::save_png(deepstack::render_heatmap(image, slice, style), out / file);
+                written.push_back(file);
+                if (im == 0) entering = group.label + ": " + group.source;
+            }
+        }
+        char line[64];
+        std::snprintf(line, sizeof line, "%5lld  %10.1f %%  ", static_cast<long long>(layer), 100.0 * image_share);
+        std::cout << line << entering << "\n";
+    }
+    write_text(out / "attention.json", deepstack::attention_json(capture, chosen, layer_indexes));
+    write_text(out / "attention.csv", deepstack::attention_csv(capture, chosen, layer_indexes));
+    write_text(out / "stack-plan.json", deepstack::stack_plan_json(capture.images[0].plan));
+    written.insert(written.end(), {"attention.json", "attention.csv", "stack-plan.json"});
+    std::cout << "tokens shown:";
+    for (const auto q : chosen) std::cout << " [" << capture.queries[q].text << "]";
+    std::cout << "\nwrote " << written.size() << " files to " << out.string() << "\n";
+    return 0;
+}
+
 int run_bench(const std::vector<std::string>& args) {
     const auto a = parse(args, {});
     deepstack::BenchOptions o;
@@ -240,6 +387,7 @@ int main(int argc, char** argv) {
         if (command == "tokenize") return run_tokenize(args);
         if (command == "chat") return run_chat(args);
         if (command == "bench") return run_bench(args);
+        if (command == "attention") return run_attention(args);
         if (command == "help" || command == "--help" || command == "-h") {
             std::cout << kUsage;
             return 0;

@@ -8,6 +8,7 @@
 #include <QFileInfo>
 #include <QFutureWatcher>
 #include <QLabel>
+#include <QListView>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
@@ -15,12 +16,16 @@
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QTimer>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "ModelReportDialog.h"
+#include "attention/AttentionPanel.h"
 #include "chat/ChatController.h"
 #include "chat/ChatPanel.h"
+#include "chat/ChatView.h"
+#include "deepstack/stack_plan.h"
 #include "deepstack/inspect.h"
 #include "deepstack/system.h"
 #include "inference/InferenceService.h"
@@ -53,9 +58,15 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
     auto* split = new QSplitter(Qt::Horizontal, this);
     split->setObjectName("mainSplitter");
-    workspacePanel_ = new WorkspacePanel(*workspaceModel_, split);
+    leftTabs_ = new QTabWidget(split);
+    leftTabs_->setObjectName("leftTabs");
+    leftTabs_->setDocumentMode(true);
+    workspacePanel_ = new WorkspacePanel(*workspaceModel_, leftTabs_);
+    attentionPanel_ = new AttentionPanel(leftTabs_);
+    leftTabs_->addTab(workspacePanel_, tr("Pages"));
+    leftTabs_->addTab(attentionPanel_, tr("Attention"));
     chatPanel_ = new ChatPanel(*chat_, *workspaceModel_, split);
-    split->addWidget(workspacePanel_);
+    split->addWidget(leftTabs_);
     split->addWidget(chatPanel_);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
@@ -110,7 +121,27 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         modelStatus_->setText(tr("No model loaded"));
         if (!cancelled) showError(tr("The model could not be loaded"), message);
     });
-    connect(inference_, &InferenceService::modelUnloaded, this, [this] { modelStatus_->setText(tr("No model loaded")); });
+    connect(inference_, &InferenceService::modelUnloaded, this, [this] {
+        modelStatus_->setText(tr("No model loaded"));
+        attentionPanel_->showCapture({}, nullptr);
+        attentionPanel_->clearPlan();
+    });
+
+    connect(chatPanel_->view(), &ChatView::attentionRequested, this, &MainWindow::recordAttention);
+    connect(attentionPanel_, &AttentionPanel::recordRequested, this, &MainWindow::recordAttention);
+    connect(attentionPanel_, &AttentionPanel::problem, this, &MainWindow::showError);
+    connect(inference_, &InferenceService::attentionCaptured, this, [this](const QString& id, const AttentionCapturePtr& capture) {
+        attentionPanel_->setRecording(false);
+        attentionPanel_->showCapture(id, capture);
+        statusBar()->showMessage(tr("Attention recorded"), 4000);
+    });
+    connect(inference_, &InferenceService::attentionFailed, this, [this](const QString&, const QString& message) {
+        attentionPanel_->setRecording(false, tr("Not recorded."));
+        showError(tr("Attention"), message);
+    });
+    connect(leftTabs_, &QTabWidget::currentChanged, this, [this] {
+        if (leftTabs_->currentWidget() == attentionPanel_) previewStackPlan();
+    });
 
     QSettings settings;
     workspacePanel_->setRenderDpi(settings.value(kRenderDpiKey, 144).toInt());
@@ -124,6 +155,46 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 }
 
 MainWindow::~MainWindow() = default;
+
+void MainWindow::showAttentionTab() { leftTabs_->setCurrentWidget(attentionPanel_); }
+
+void MainWindow::recordAttention() {
+    showAttentionTab();
+    if (!inference_->model()) {
+        showError(tr("Attention"), tr("No model is loaded. Choose one in Model › Models…"));
+        return;
+    }
+    if (inference_->isGenerating() || inference_->isLoading() || inference_->isCapturing()) {
+        statusBar()->showMessage(tr("The model is busy; record the attention once it has finished"), 5000);
+        return;
+    }
+    const auto& conversation = chat_->current();
+    if (conversation.messages.isEmpty() || conversation.messages.back().role != ChatMessage::Role::assistant) {
+        showError(tr("Attention"), tr("Ask a question about a page first: attention is recorded for the latest answer."));
+        return;
+    }
+    AttentionRequest request;
+    request.memory_cap_bytes = attentionPanel_->memoryCapBytes();
+    attentionPanel_->setRecording(true, tr("Recording: running the latest question and answer once more…"));
+    inference_->captureAttention(conversation.id, request);
+}
+
+// Before anything is recorded, the stack map shows the loaded model's plan for the page on screen.
+void MainWindow::previewStackPlan() {
+    const auto& model = inference_->model();
+    if (!model) return;
+    const auto current = workspacePanel_->pageList()->currentIndex();
+    const auto row = current.isValid() ? current.row() : (workspaceModel_->rowCount() > 0 ? 0 : -1);
+    if (row < 0) return;
+    QString error;
+    const auto page = workspaceModel_->renderForModel(workspaceModel_->pageAt(row), workspacePanel_->renderDpi(), &error);
+    if (page.isNull()) return;
+    try {
+        attentionPanel_->showPlan(stack_plan(model->folder.toStdString(), page.width(), page.height()), page);
+    } catch (const std::exception& e) {
+        statusBar()->showMessage(QString::fromUtf8(e.what()), 8000);
+    }
+}
 
 void MainWindow::createMenus() {
     auto* file = menuBar()->addMenu(tr("&File"));
@@ -165,6 +236,17 @@ void MainWindow::createMenus() {
     model->addSeparator();
     auto* inspect = model->addAction(tr("&Inspect Model Folder..."), this, &MainWindow::chooseModelFolderToInspect);
     inspect->setObjectName("actionInspectModelFolder");
+
+    auto* view = menuBar()->addMenu(tr("&View"));
+    auto* pages = view->addAction(tr("&Pages"), this, [this] { leftTabs_->setCurrentWidget(workspacePanel_); });
+    pages->setShortcut(Qt::CTRL | Qt::SHIFT | Qt::Key_P);
+    auto* attention = view->addAction(tr("&Attention of the Latest Answer"), this, &MainWindow::recordAttention);
+    attention->setShortcut(Qt::CTRL | Qt::SHIFT | Qt::Key_A);
+    attention->setObjectName("actionAttention");
+    view->addAction(tr("&Stack Map"), this, [this] {
+        showAttentionTab();
+        previewStackPlan();
+    });
 
     auto* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About DeepStack Studio"), this, &MainWindow::showAbout);

@@ -7,9 +7,11 @@
 class QLabel;
 class QMenu;
 class QProgressBar;
+class QTabWidget;
 
 namespace deepstack::ui {
 
+class AttentionPanel;
 class ChatController;
 class ChatPanel;
 class InferenceService;
@@ -36,6 +38,10 @@ public:
     ChatController& chat() { return *chat_; }
     ChatPanel& chatPanel() { return *chatPanel_; }
     InferenceService& inference() { return *inference_; }
+    AttentionPanel& attention() { return *attentionPanel_; }
+    // Records where the latest answer looked and shows it in the Attention tab.
+    void recordAttention();
+    void showAttentionTab();
 
 protected:
     void closeEvent(QCloseEvent* event) override;
@@ -51,12 +57,15 @@ private:
     void showError(const QString& title, const QString& message);
     void updateMemory();
     void showAbout();
+    void previewStackPlan();
 
     WorkspaceModel* workspaceModel_ = nullptr;
     InferenceService* inference_ = nullptr;
     ChatController* chat_ = nullptr;
     WorkspacePanel* workspacePanel_ = nullptr;
     ChatPanel* chatPanel_ = nullptr;
+    AttentionPanel* attentionPanel_ = nullptr;
+    QTabWidget* leftTabs_ = nullptr;
     ModelManagerDialog* modelManager_ = nullptr;
     QMenu* recentMenu_ = nullptr;
     QLabel* modelStatus_ = nullptr;

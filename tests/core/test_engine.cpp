@@ -3,6 +3,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <cmath>
+
 #include <thread>
 
 #include <torch/torch.h>
@@ -192,6 +194,34 @@ private Q_SLOTS:
         };
         QCOMPARE(sample(11), sample(11));
         QVERIFY(sample(11) != sample(12));
+    }
+
+    // Qwen3-VL's attention capture: the plan's tokens are the image's tokens (MRoPE, merged grid), every row is a
+    // whole softmax, the three DeepStack groups enter after layers 0, 1, 2, and the chat goes on as if unobserved.
+    void attentionCaptureOnQwen() {
+        const Message question{Message::Role::user, "Read the total.", {test_picture(96, 64)}};
+        const Message follow_up{Message::Role::user, "And the date?", {}};
+        auto plain = model_->start_conversation();
+        (void)plain->send(question, greedy(5));
+        const auto expected = plain->send(follow_up, greedy(5));
+
+        auto chat = model_->start_conversation();
+        const auto answer = chat->send(question, greedy(5));
+        const auto capture = chat->capture_attention({});
+        QCOMPARE(capture.variant, std::string("Qwen3-VL"));
+        QCOMPARE(capture.visual_tokens, answer.image_tokens);
+        QCOMPARE(capture.images.at(0).plan.input_rows * capture.images.at(0).plan.input_columns, answer.image_tokens);
+        QCOMPARE(capture.layers.size(), std::size_t{3});
+        QCOMPARE(capture.heads, std::int64_t{2});
+        QCOMPARE(capture.queries_of(AttentionQuery::Kind::answer).size(), answer.tokens.size());
+        for (std::int64_t l = 0; l < 3; ++l) QCOMPARE(capture.images[0].plan.group_seen_first_at(l + 1)->layer, l);
+        const auto width = static_cast<std::size_t>(capture.visual_tokens);
+        for (std::size_t cell = 0; cell < capture.elsewhere.size(); ++cell) {
+            double sum = capture.elsewhere[cell];
+            for (std::size_t v = 0; v < width; ++v) sum += capture.visual[cell * width + v];
+            QVERIFY2(std::abs(sum - 1.0) < 1e-3, qPrintable(QString("row %1 sums to %2").arg(cell).arg(sum)));
+        }
+        QCOMPARE(chat->send(follow_up, greedy(5)).tokens, expected.tokens);
     }
 
     void stopTakesEffectWithinOneStep() {

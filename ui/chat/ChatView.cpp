@@ -52,6 +52,7 @@ ChatView::ChatView(QWidget* parent) : QTextBrowser(parent) {
         if (action.startsWith("copy/")) Q_EMIT copyRequested(action.mid(5).toInt());
         else if (action == "regenerate") Q_EMIT regenerateRequested();
         else if (action == "edit") Q_EMIT editRequested();
+        else if (action == "attention") Q_EMIT attentionRequested();
     });
 }
 
@@ -107,6 +108,8 @@ void ChatView::appendMessage(const ChatConversation& conversation, int index, bo
         if (m.state != ChatMessage::State::streaming) {
             header += tr(" &nbsp;<a href='chat:copy/%1'>Copy</a>").arg(index);
             if (last && canRegenerate) header += tr(" &nbsp;<a href='chat:regenerate'>Regenerate</a>");
+            if (last && canRegenerate && m.state != ChatMessage::State::failed)
+                header += tr(" &nbsp;<a href='chat:attention' title='Where each layer looked on the page'>Attention</a>");
         }
     }
     cursor.insertHtml(header);

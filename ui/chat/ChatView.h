@@ -23,6 +23,7 @@ Q_SIGNALS:
     void copyRequested(int index);
     void regenerateRequested();
     void editRequested();
+    void attentionRequested();  // the latest answer's "Attention" link
 
 private:
     void appendMessage(const ChatConversation& conversation, int index, bool canRegenerate);

@@ -7,6 +7,7 @@ namespace deepstack::ui {
 InferenceService::InferenceService(QObject* parent) : QObject(parent) {
     qRegisterMetaType<LoadedModel>();
     qRegisterMetaType<GenerateResult>();
+    qRegisterMetaType<AttentionCapturePtr>();
     thread_.setObjectName("inference");
     worker_ = new InferenceWorker();
     worker_->moveToThread(&thread_);
@@ -41,7 +42,25 @@ InferenceService::InferenceService(QObject* parent) : QObject(parent) {
         forgetFinishedTokens();
         Q_EMIT generationFailed(id, message);
     });
+    connect(worker_, &InferenceWorker::attentionCaptured, this, [this](const QString& id, const AttentionCapturePtr& capture) {
+        capturing_ = false;
+        forgetFinishedTokens();
+        Q_EMIT attentionCaptured(id, capture);
+    });
+    connect(worker_, &InferenceWorker::attentionFailed, this, [this](const QString& id, const QString& message) {
+        capturing_ = false;
+        forgetFinishedTokens();
+        Q_EMIT attentionFailed(id, message);
+    });
     thread_.start();
+}
+
+void InferenceService::captureAttention(const QString& conversationId, const deepstack::AttentionRequest& request) {
+    capturing_ = true;
+    const auto cancel = newCancelToken();
+    QMetaObject::invokeMethod(
+        worker_, [worker = worker_, conversationId, request, cancel] { worker->captureAttention(conversationId, request, cancel); },
+        Qt::QueuedConnection);
 }
 
 InferenceService::~InferenceService() {

@@ -25,12 +25,14 @@ public:
     void loadModel(const LoadRequest& request);
     void unloadModel();
     void generate(const GenerateRequest& request);
+    void captureAttention(const QString& conversationId, const deepstack::AttentionRequest& request);
     // Cancels everything queued or running: a generation stops before its next token, a load between tensors.
     void stop();
 
     const std::optional<LoadedModel>& model() const { return model_; }
     bool isLoading() const { return loading_; }
     bool isGenerating() const { return generating_; }
+    bool isCapturing() const { return capturing_; }
 
 Q_SIGNALS:
     void loadStarted(const QString& folder);
@@ -41,6 +43,8 @@ Q_SIGNALS:
     void textStreamed(const QString& conversationId, const QString& text, int tokensSoFar);
     void generationFinished(const deepstack::ui::GenerateResult& result);
     void generationFailed(const QString& conversationId, const QString& message);
+    void attentionCaptured(const QString& conversationId, const deepstack::ui::AttentionCapturePtr& capture);
+    void attentionFailed(const QString& conversationId, const QString& message);
 
 private:
     std::shared_ptr<std::atomic<bool>> newCancelToken();
@@ -52,6 +56,7 @@ private:
     std::optional<LoadedModel> model_;
     bool loading_ = false;
     bool generating_ = false;
+    bool capturing_ = false;
 };
 
 }  // namespace deepstack::ui

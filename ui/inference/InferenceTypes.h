@@ -6,7 +6,10 @@
 #include <QMetaType>
 #include <QString>
 
+#include <memory>
+
 #include "chat/ChatTypes.h"
+#include "deepstack/attention.h"
 
 namespace deepstack::ui {
 
@@ -61,8 +64,12 @@ struct GenerateResult {
     qint64 contextCapacity = 0;
 };
 
+// The recorded attention of a conversation's latest exchange (the core's plain data; shared, never copied).
+using AttentionCapturePtr = std::shared_ptr<const deepstack::AttentionCapture>;
+
 }  // namespace deepstack::ui
 
+Q_DECLARE_METATYPE(deepstack::ui::AttentionCapturePtr)
 Q_DECLARE_METATYPE(deepstack::ui::LoadRequest)
 Q_DECLARE_METATYPE(deepstack::ui::LoadedModel)
 Q_DECLARE_METATYPE(deepstack::ui::GenerateRequest)

@@ -143,4 +143,23 @@ void InferenceWorker::generate(const GenerateRequest& request, std::shared_ptr<s
     }
 }
 
+void InferenceWorker::captureAttention(const QString& conversationId, const deepstack::AttentionRequest& request,
+                                       std::shared_ptr<std::atomic<bool>> cancel) {
+    if (!model_) {
+        Q_EMIT attentionFailed(conversationId, tr("No model is loaded. Choose one in Model › Models…"));
+        return;
+    }
+    if (!conversation_ || conversationId_ != conversationId) {
+        Q_EMIT attentionFailed(conversationId, tr("Attention is recorded for an answer given since the model was loaded: "
+                                                  "ask the question again (Regenerate) and look again."));
+        return;
+    }
+    try {
+        auto capture = std::make_shared<const AttentionCapture>(conversation_->capture_attention(request, cancel.get()));
+        Q_EMIT attentionCaptured(conversationId, capture);
+    } catch (const std::exception& e) {
+        Q_EMIT attentionFailed(conversationId, describe(e));  // the core left the conversation as it was
+    }
+}
+
 }  // namespace deepstack::ui

@@ -27,6 +27,9 @@ public:
     void load(const LoadRequest& request, std::shared_ptr<std::atomic<bool>> cancel);
     void unload();
     void generate(const GenerateRequest& request, std::shared_ptr<std::atomic<bool>> cancel);
+    // Records the attention of the latest exchange of the conversation this worker holds.
+    void captureAttention(const QString& conversationId, const deepstack::AttentionRequest& request,
+                          std::shared_ptr<std::atomic<bool>> cancel);
 
 Q_SIGNALS:
     void loadProgress(double fraction);
@@ -36,6 +39,8 @@ Q_SIGNALS:
     void textStreamed(const QString& conversationId, const QString& text, int tokensSoFar);
     void finished(const deepstack::ui::GenerateResult& result);
     void failed(const QString& conversationId, const QString& message);
+    void attentionCaptured(const QString& conversationId, const deepstack::ui::AttentionCapturePtr& capture);
+    void attentionFailed(const QString& conversationId, const QString& message);
 
 private:
     std::unique_ptr<Model> model_;

@@ -12,7 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include "deepstack/attention.h"
 #include "deepstack/image.h"
+#include "deepstack/stack_plan.h"
 #include "deepstack/tokenizer.h"
 
 namespace deepstack {
@@ -97,6 +99,8 @@ public:
     // generation_config.json's settings (greedy when the folder does not ask for sampling).
     virtual SamplingSettings default_sampling() const = 0;
     virtual std::unique_ptr<Conversation> start_conversation(const std::string& system_prompt = {}) = 0;
+    // Which visual tokens a picture of width x height becomes and where each stacked group enters.
+    virtual StackPlan stack_plan(std::int64_t width, std::int64_t height) const = 0;
 };
 
 struct GenerationCallbacks {
@@ -125,6 +129,12 @@ public:
     // Adds an earlier exchange without generating (a conversation restored from disk): the question as `send`
     // would, then the reply as `reply_tokens`, or as `reply_text` encoded when no tokens are given.
     virtual void replay(const Message& user, const std::string& reply_text, const std::vector<TokenId>& reply_tokens = {}) = 0;
+
+    // Records the attention of the latest exchange over its pictures by running it once more with a probe (a
+    // prefill of the question and reply; nothing is generated and the cache ends exactly as it was). Throws
+    // Error(config) when there is no latest exchange to look into, Error(resources) when the numbers would exceed
+    // request.memory_cap_bytes, Error(cancelled) when `cancel` is set.
+    virtual AttentionCapture capture_attention(const AttentionRequest& request, const std::atomic<bool>* cancel = nullptr) = 0;
 };
 
 }  // namespace deepstack

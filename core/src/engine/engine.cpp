@@ -2,6 +2,7 @@
 #include "deepstack/engine.h"
 
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include <torch/torch.h>
@@ -45,6 +46,31 @@ ComputeType resolve_compute(ComputeType requested, DeviceKind device) {
 
 namespace {
 
+bool valid_utf8(std::string_view s) {
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        const std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+        if (n == 0 || i + n > s.size()) return false;
+        for (std::size_t k = 1; k < n; ++k)
+            if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+        i += n;
+    }
+    return true;
+}
+
+// One token's text for the attention view: a token that is only part of a character shows its bytes (<0xE4>).
+std::string token_text(const Tokenizer& tokenizer, TokenId id) {
+    const auto bytes = tokenizer.token_bytes(id);
+    if (valid_utf8(bytes)) return tokenizer.decode(std::vector<TokenId>{id});
+    std::string out;
+    char hex[8];
+    for (const auto b : bytes) {
+        std::snprintf(hex, sizeof hex, "<0x%02X>", static_cast<unsigned char>(b));
+        out += hex;
+    }
+    return out;
+}
+
 double elapsed_ms(std::chrono::steady_clock::time_point since) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
 }
@@ -72,8 +98,12 @@ public:
     std::unique_ptr<engine::Family> family_;
     SamplingSettings defaults_;
     std::int64_t context_tokens_ = 0;
+    std::int64_t min_image_pixels_ = 0, max_image_pixels_ = 0;
 
     const ModelInfo& info() const override { return info_; }
+    StackPlan stack_plan(std::int64_t width, std::int64_t height) const override {
+        return deepstack::stack_plan(info_.folder, width, height, min_image_pixels_, max_image_pixels_);
+    }
     const Tokenizer& tokenizer() const override { return *tokenizer_; }
     SamplingSettings default_sampling() const override { return defaults_; }
     std::unique_ptr<Conversation> start_conversation(const std::string& system_prompt) override;
@@ -105,6 +135,13 @@ public:
         history_.resize(start.history);
         first_ = turn == 0;
         turn_starts_.resize(turn);
+        latest_.reset();  // the exchange before `turn` was not prepared by this object's latest send
+    }
+
+    AttentionCapture capture_attention(const AttentionRequest& request, const std::atomic<bool>* cancel) override {
+        if (!latest_ || turn_starts_.empty())
+            throw Error(ErrorKind::config, "", "there is no answer to look into: attention is recorded for the latest question and answer");
+        return guarded("recording attention failed", [&] { return capture(request, cancel); });
     }
 
     void replay(const Message& user, const std::string& reply_text, const std::vector<TokenId>& reply_tokens) override {
@@ -122,14 +159,15 @@ private:
         guarded("restoring the conversation failed", [&] {
             c10::InferenceMode inference;
             const auto turn = begin_turn(user);
-            (void)session_->prefill(turn);
+            (void)session_->prefill(turn, nullptr);
             history_.insert(history_.end(), turn.ids.begin(), turn.ids.end());
             const auto reply = reply_tokens.empty() ? model_.tokenizer().encode(reply_text) : reply_tokens;
+            latest_ = Latest{turn, reply, user.images};
             if (reply.empty()) return;
             if (session_->length() + static_cast<std::int64_t>(reply.size()) >= session_->capacity())
                 throw Error(ErrorKind::resources, "", "the restored conversation does not fit in the context of " +
                                                           std::to_string(session_->capacity()) + " tokens");
-            (void)session_->extend(reply);
+            (void)session_->extend(reply, nullptr);
             history_.insert(history_.end(), reply.begin(), reply.end());
         });
     }
@@ -168,7 +206,7 @@ private:
         result.image_tokens = turn.image_tokens;
         result.vision_ms = turn.vision_ms;
         const auto prefill_start = std::chrono::steady_clock::now();
-        auto logits = session_->prefill(turn);
+        auto logits = session_->prefill(turn, nullptr);
         result.prefill_ms = elapsed_ms(prefill_start);
         history_.insert(history_.end(), turn.ids.begin(), turn.ids.end());
 
@@ -214,7 +252,106 @@ private:
             session_->length() + 1 < session_->capacity())
             (void)session_->decode(result.tokens.back());
         result.context_tokens = session_->length();
+        latest_ = Latest{turn, result.tokens, user.images};
         return result;
+    }
+
+    AttentionCapture capture(const AttentionRequest& request, const std::atomic<bool>* cancel) {
+        c10::InferenceMode inference;
+        const auto& latest = *latest_;
+        const auto& turn = latest.turn;
+        const auto start = turn_starts_.back().session;
+        const auto after = session_->mark();
+        const auto prompt = static_cast<std::int64_t>(turn.ids.size());
+        // The reply tokens the cache holds (all of them, unless the context filled before the last one ran).
+        const auto reply_in_cache = std::clamp<std::int64_t>(after.length - start.length - prompt, 0, static_cast<std::int64_t>(latest.reply.size()));
+        const auto& tokenizer = model_.tokenizer();
+
+        AttentionCapture capture;
+        capture.family = model_.info_.family;
+        capture.language_layers = model_.family_->language_layers();
+        capture.heads = session_->heads();
+        if (request.layers.empty()) {
+            for (std::int64_t l = 0; l < capture.language_layers; ++l) capture.layers.push_back(l);
+        } else {
+            capture.layers = request.layers;
+            std::sort(capture.layers.begin(), capture.layers.end());
+            capture.layers.erase(std::unique(capture.layers.begin(), capture.layers.end()), capture.layers.end());
+            if (capture.layers.front() < 0 || capture.layers.back() >= capture.language_layers)
+                throw Error(ErrorKind::config, "", "layer " + std::to_string(capture.layers.front() < 0 ? capture.layers.front() : capture.layers.back()) +
+                                                       " is outside the language model's layers 0 .. " + std::to_string(capture.language_layers - 1));
+        }
+
+        std::vector<std::int64_t> visual_positions;
+        for (std::size_t i = 0; i < turn.images.size(); ++i) {
+            const auto& span = turn.images[i];
+            AttentionImage image;
+            image.image = i < latest.images.size() ? latest.images[i] : RgbImage{};
+            image.plan = model_.stack_plan(image.image.width, image.image.height);
+            if (image.plan.input_tokens() != span.tokens)
+                throw Error(ErrorKind::internal, "", "the stack plan has " + std::to_string(image.plan.input_tokens()) + " tokens for an image of " +
+                                                         std::to_string(span.tokens) + " tokens in the sequence");
+            image.first_position = start.length + span.offset;
+            image.first_column = capture.visual_tokens;
+            for (std::int64_t t = 0; t < span.tokens; ++t) visual_positions.push_back(image.first_position + t);
+            capture.visual_tokens += span.tokens;
+            capture.variant = image.plan.variant;
+            capture.images.push_back(std::move(image));
+        }
+
+        if (request.question) {
+            auto first = static_cast<std::int64_t>(turn.prefix_tokens);
+            if (!turn.images.empty()) first = turn.images.back().offset + turn.images.back().tokens;
+            for (auto i = first; i < prompt; ++i) {
+                const auto id = turn.ids[static_cast<std::size_t>(i)];
+                capture.queries.push_back({AttentionQuery::Kind::question, start.length + i, id, token_text(tokenizer, id)});
+            }
+        }
+        if (request.answer) {
+            // Reply token i came from the row before it: the prompt's last position for the first one.
+            for (std::int64_t i = 0; i < static_cast<std::int64_t>(latest.reply.size()) && i <= reply_in_cache; ++i) {
+                const auto id = latest.reply[static_cast<std::size_t>(i)];
+                capture.queries.push_back({AttentionQuery::Kind::answer, start.length + prompt - 1 + i, id, token_text(tokenizer, id)});
+            }
+        }
+        std::sort(capture.queries.begin(), capture.queries.end(), [](const auto& a, const auto& b) { return a.position < b.position; });
+        if (capture.queries.empty()) throw Error(ErrorKind::config, "", "no tokens were chosen to record the attention of");
+
+        const auto needed = AttentionCapture::bytes_needed(capture.queries.size(), capture.layers.size(), capture.heads, capture.visual_tokens);
+        if (needed > request.memory_cap_bytes)
+            throw Error(ErrorKind::resources, "", "recording " + std::to_string(capture.queries.size()) + " tokens x " +
+                                                      std::to_string(capture.layers.size()) + " layers x " + std::to_string(capture.heads) +
+                                                      " heads over " + std::to_string(capture.visual_tokens) + " image tokens needs " +
+                                                      human_bytes(needed) + ", over the cap of " + human_bytes(request.memory_cap_bytes) +
+                                                      ": choose fewer tokens or layers, or raise the cap");
+
+        std::vector<std::int64_t> rows;
+        for (const auto& q : capture.queries) rows.push_back(q.position);
+        nn::AttentionProbe probe(rows, visual_positions, capture.layers, capture.heads);
+
+        // Run the exchange again from where it began, then put the cache back exactly as generation left it.
+        auto& cache = session_->cache();
+        const auto tail = cache.copy_tail(start.length);
+        const auto put_back = [&] {
+            session_->rewind(start);
+            cache.restore(tail);
+            session_->rewind(after);
+        };
+        try {
+            session_->rewind(start);
+            (void)session_->prefill(turn, &probe);
+            if (cancel != nullptr && cancel->load()) throw Error(ErrorKind::cancelled, "", "recording attention was stopped");
+            if (reply_in_cache > 0)
+                (void)session_->extend(std::vector<TokenId>(latest.reply.begin(), latest.reply.begin() + reply_in_cache), &probe);
+            put_back();
+        } catch (...) {
+            put_back();
+            throw;
+        }
+        if (!probe.complete()) throw Error(ErrorKind::internal, "", "the attention probe missed rows it was asked for");
+        capture.visual = probe.chosen();
+        capture.elsewhere = probe.elsewhere();
+        return capture;
     }
 
     ModelImpl& model_;
@@ -223,6 +360,13 @@ private:
     std::vector<TokenId> history_;  // every id in the cache, for the repetition penalty
     std::vector<TurnStart> turn_starts_;
     bool first_ = true;
+    // The latest exchange as it ran: what a capture pass needs to run it again.
+    struct Latest {
+        engine::PreparedTurn turn;
+        std::vector<TokenId> reply;
+        std::vector<RgbImage> images;
+    };
+    std::optional<Latest> latest_;
 };
 
 std::unique_ptr<Conversation> ModelImpl::start_conversation(const std::string& system_prompt) {
@@ -271,6 +415,8 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const En
         model->tokenizer_ = Tokenizer::load(folder);
         report_progress(0.05);
         model->context_tokens_ = options.context_tokens;
+        model->min_image_pixels_ = options.min_image_pixels;
+        model->max_image_pixels_ = options.max_image_pixels;
         const auto dtype = compute == ComputeType::f32 ? c10::kFloat : c10::kBFloat16;
         const auto device = cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
         // The weights are most of the work: 5 % .. 99 % follows the bytes read.

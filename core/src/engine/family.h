@@ -8,12 +8,20 @@
 #include <torch/types.h>
 
 #include "deepstack/engine.h"
+#include "nn/attention_probe.h"
+#include "nn/blocks.h"
 
 namespace deepstack::engine {
 
 // A turn ready to run: its new token ids and whatever the family computed from its images.
 struct PreparedTurn {
     std::vector<TokenId> ids;
+    std::size_t prefix_tokens = 0;  // how many of `ids` close the previous reply
+    struct ImageSpan {
+        std::int64_t offset = 0;  // in `ids`
+        std::int64_t tokens = 0;
+    };
+    std::vector<ImageSpan> images;  // in the order of the message's images
     std::int64_t image_tokens = 0;
     double vision_ms = 0;
     std::shared_ptr<void> state;  // family data for prefill (image features, positions)
@@ -33,14 +41,18 @@ public:
     // own tokens (it closes the previous reply, whose end-of-turn token was sampled but never run).
     virtual PreparedTurn prepare(const Message& user, const std::string& system_prompt, bool first,
                                  const std::vector<TokenId>& prefix) = 0;
-    virtual torch::Tensor prefill(const PreparedTurn& turn) = 0;  // logits of the last position [V], fp32
-    virtual torch::Tensor decode(TokenId token) = 0;              // logits of the new position [V], fp32
-    // Runs text tokens with no image (a reply replayed from a saved conversation); logits of the last [V], fp32.
-    virtual torch::Tensor extend(const std::vector<TokenId>& ids) = 0;
+    // Logits of the last position [V], fp32. A probe, when given, records attention rows on the way.
+    virtual torch::Tensor prefill(const PreparedTurn& turn, nn::AttentionProbe* probe) = 0;
+    virtual torch::Tensor decode(TokenId token) = 0;  // logits of the new position [V], fp32
+    // Runs text tokens with no image (a reply replayed from a saved conversation, a capture pass); logits of the
+    // last [V], fp32.
+    virtual torch::Tensor extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe) = 0;
     virtual SessionMark mark() const = 0;
     virtual void rewind(const SessionMark& mark) = 0;  // forget everything after `mark`
     virtual std::int64_t length() const = 0;
     virtual std::int64_t capacity() const = 0;
+    virtual nn::KvCache& cache() = 0;
+    virtual std::int64_t heads() const = 0;  // attention heads of the language model
 };
 
 class Family {
@@ -49,6 +61,7 @@ public:
     virtual std::unique_ptr<FamilySession> new_session(std::int64_t capacity) = 0;
     virtual std::vector<TokenId> end_of_turn_ids() const = 0;  // sampling one of these ends the reply
     virtual std::vector<TokenId> close_reply_ids() const = 0;  // appended after a reply before the next turn
+    virtual std::int64_t language_layers() const = 0;
 };
 
 }  // namespace deepstack::engine

@@ -90,4 +90,18 @@ void KvCache::truncate(std::int64_t length) {
     length_ = length;
 }
 
+KvCache::Tail KvCache::copy_tail(std::int64_t from) const {
+    if (from < 0 || from > length_) throw Error(ErrorKind::internal, "", "KV cache tail copied from past its length");
+    return {from, keys_.narrow(2, from, length_ - from).clone(), values_.narrow(2, from, length_ - from).clone()};
+}
+
+void KvCache::restore(const Tail& tail) {
+    const auto n = tail.keys.size(2);
+    if (tail.from < 0 || tail.from > length_ || tail.from + n > capacity_)
+        throw Error(ErrorKind::internal, "", "KV cache tail restored at a position it cannot hold");
+    keys_.narrow(2, tail.from, n).copy_(tail.keys);
+    values_.narrow(2, tail.from, n).copy_(tail.values);
+    length_ = tail.from + n;
+}
+
 }  // namespace deepstack::nn

@@ -43,6 +43,15 @@ public:
     void commit(std::int64_t written);
     void truncate(std::int64_t length);  // forget positions from `length` on (regenerate, edit)
 
+    // A copy of positions `from` .. length() - 1, and putting it back (the cache then ends where the copy ends):
+    // a pass that re-runs a turn (attention capture) leaves the cache bit for bit as it was.
+    struct Tail {
+        std::int64_t from = 0;
+        torch::Tensor keys, values;
+    };
+    Tail copy_tail(std::int64_t from) const;
+    void restore(const Tail& tail);
+
 private:
     std::int64_t layers_ = 0;
     std::int64_t capacity_ = 0;

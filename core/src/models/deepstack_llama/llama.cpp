@@ -23,7 +23,8 @@ std::pair<torch::Tensor, torch::Tensor> rope(const LlamaConfig& t, std::int64_t 
 
 }  // namespace
 
-torch::Tensor Model::decode_layers(torch::Tensor hidden, nn::KvCache& cache, const std::vector<PlacedImage>& images) const {
+torch::Tensor Model::decode_layers(torch::Tensor hidden, nn::KvCache& cache, const std::vector<PlacedImage>& images,
+                                   nn::AttentionProbe* probe) const {
     const auto& t = config_.text;
     const auto length = hidden.size(0);
     const auto past = cache.length();
@@ -50,6 +51,7 @@ torch::Tensor Model::decode_layers(torch::Tensor hidden, nn::KvCache& cache, con
         q = nn::apply_rotary(q, cos, sin).transpose(0, 1);  // [H, L, D]
         k = nn::apply_rotary(k, cos, sin).transpose(0, 1);  // [Hkv, L, D]
         const auto [keys, values] = cache.append(l, k, v.transpose(0, 1));
+        if (probe != nullptr) probe->record(l, q, keys, scale, past);
         const auto attended = nn::attention(q, keys, values, scale, past).transpose(0, 1).reshape({length, -1});
         hidden = hidden + nn::linear(attended, layer.o_proj);
 
@@ -61,7 +63,7 @@ torch::Tensor Model::decode_layers(torch::Tensor hidden, nn::KvCache& cache, con
 }
 
 torch::Tensor Model::forward(const std::vector<std::int64_t>& ids, const std::vector<PlacedImage>& images,
-                             nn::KvCache& cache, bool last_only) const {
+                             nn::KvCache& cache, bool last_only, nn::AttentionProbe* probe) const {
     const auto vocab = config_.text.vocab_size;
     const auto length = static_cast<std::int64_t>(ids.size());
     std::vector<bool> covered(ids.size(), false);
@@ -81,7 +83,7 @@ torch::Tensor Model::forward(const std::vector<std::int64_t>& ids, const std::ve
     auto hidden = llama_.embed_tokens.index_select(0, torch::tensor(safe, torch::kLong).to(device_));  // [L, Dt]
     for (const auto& image : images)
         hidden.narrow(0, image.offset, image.features->embeds.size(0)).copy_(image.features->embeds);
-    hidden = decode_layers(hidden, cache, images);
+    hidden = decode_layers(hidden, cache, images, probe);
     if (last_only) hidden = hidden.narrow(0, length - 1, 1);
     return nn::linear(nn::rms_norm(hidden, llama_.norm, config_.text.rms_norm_eps), llama_.lm_head);  // [L, V]
 }

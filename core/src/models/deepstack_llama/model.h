@@ -17,6 +17,7 @@
 #include "deepstack/safetensors.h"
 #include "models/deepstack_llama/config.h"
 #include "models/deepstack_llama/processor.h"
+#include "nn/attention_probe.h"
 #include "nn/blocks.h"
 
 namespace deepstack::deepstack_llama {
@@ -79,14 +80,16 @@ public:
 
     // Runs new tokens on top of `cache` (positions continue from cache.length()) and returns the logits of every
     // new position [L, V], or of the last only. The ids at an image's positions are ignored; its stacks are added.
+    // A probe, when given, records attention rows on the way.
     torch::Tensor forward(const std::vector<std::int64_t>& ids, const std::vector<PlacedImage>& images,
-                          nn::KvCache& cache, bool last_only) const;
+                          nn::KvCache& cache, bool last_only, nn::AttentionProbe* probe = nullptr) const;
 
     nn::KvCache new_cache(std::int64_t capacity) const;
 
 private:
     void take_weights(const std::function<torch::Tensor(const std::string&)>& get, bool has_lm_head);
-    torch::Tensor decode_layers(torch::Tensor hidden, nn::KvCache& cache, const std::vector<PlacedImage>& images) const;
+    torch::Tensor decode_layers(torch::Tensor hidden, nn::KvCache& cache, const std::vector<PlacedImage>& images,
+                                nn::AttentionProbe* probe) const;
 
     Config config_;
     c10::ScalarType dtype_ = c10::kBFloat16;

@@ -30,35 +30,6 @@ std::vector<RgbImage> tiles(const RgbImage& image, std::int64_t crop) {
 
 }  // namespace
 
-std::vector<CropGrid> candidate_grids(std::int64_t num_crops) {
-    std::vector<CropGrid> grids;
-    for (std::int64_t i = 1; i <= num_crops; ++i)
-        for (std::int64_t j = 1; j <= num_crops / i; ++j)
-            if (i != 1 || j != 1) grids.push_back({i, j});
-    return grids;
-}
-
-CropGrid select_grid(std::int64_t width, std::int64_t height, const std::vector<CropGrid>& candidates, std::int64_t crop) {
-    CropGrid best{};
-    std::int64_t best_effective = 0;
-    std::int64_t least_waste = std::numeric_limits<std::int64_t>::max();
-    const auto original = width * height;
-    for (const auto& g : candidates) {
-        const auto cw = g.columns * crop, ch = g.rows * crop;
-        const double scale = std::min(static_cast<double>(cw) / static_cast<double>(width), static_cast<double>(ch) / static_cast<double>(height));
-        const auto dw = static_cast<std::int64_t>(static_cast<double>(width) * scale);
-        const auto dh = static_cast<std::int64_t>(static_cast<double>(height) * scale);
-        const auto effective = std::min(dw * dh, original);
-        const auto waste = cw * ch - effective;
-        if (effective > best_effective || (effective == best_effective && waste < least_waste)) {
-            best_effective = effective;
-            least_waste = waste;
-            best = g;
-        }
-    }
-    return best;
-}
-
 ClipPreprocessing clip_preprocessing(const std::filesystem::path& folder, const Config& config) {
     ClipPreprocessing clip;
     clip.crop = config.vision.image_size;

@@ -15,19 +15,9 @@
 #include "deepstack/image.h"
 #include "deepstack/model_folder.h"
 #include "models/deepstack_llama/config.h"
+#include "models/deepstack_llama/token_layout.h"
 
 namespace deepstack::deepstack_llama {
-
-struct CropGrid {
-    std::int64_t columns = 1;  // grid_w
-    std::int64_t rows = 1;     // grid_h
-    std::int64_t cells() const { return columns * rows; }
-};
-
-// Candidate (width, height) in crops for `num_crops`: (1,2), (1,3), ... every i * j <= num_crops but (1,1).
-std::vector<CropGrid> candidate_grids(std::int64_t num_crops);
-// LLaVA-NeXT's select_best_resolution: the most effective pixels, then the least waste, first one on a tie.
-CropGrid select_grid(std::int64_t width, std::int64_t height, const std::vector<CropGrid>& candidates, std::int64_t crop);
 
 struct ClipPreprocessing {
     std::int64_t crop = 336;

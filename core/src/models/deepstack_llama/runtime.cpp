@@ -31,13 +31,15 @@ public:
     Session(const DeepStackFamily& family, std::int64_t capacity);
     engine::PreparedTurn prepare(const Message& user, const std::string& system_prompt, bool first,
                                  const std::vector<TokenId>& prefix) override;
-    torch::Tensor prefill(const engine::PreparedTurn& turn) override;
+    torch::Tensor prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe) override;
     torch::Tensor decode(TokenId token) override;
-    torch::Tensor extend(const std::vector<TokenId>& ids) override;
+    torch::Tensor extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe) override;
     engine::SessionMark mark() const override { return {cache_.length(), cache_.length()}; }
     void rewind(const engine::SessionMark& mark) override { cache_.truncate(mark.length); }
     std::int64_t length() const override { return cache_.length(); }
     std::int64_t capacity() const override { return cache_.capacity(); }
+    nn::KvCache& cache() override { return cache_; }
+    std::int64_t heads() const override;
 
 private:
     const DeepStackFamily& family_;
@@ -59,6 +61,7 @@ public:
     }
     std::vector<TokenId> end_of_turn_ids() const override { return {static_cast<TokenId>(model_->config().text.eos_token_id)}; }
     std::vector<TokenId> close_reply_ids() const override { return end_of_turn_ids(); }  // the "</s>" after a reply
+    std::int64_t language_layers() const override { return model_->config().text.num_hidden_layers; }
 
     std::unique_ptr<Model> model_;
     const Tokenizer& tokenizer_;
@@ -66,6 +69,8 @@ public:
 };
 
 Session::Session(const DeepStackFamily& family, std::int64_t capacity) : family_(family), cache_(family.model_->new_cache(capacity)) {}
+
+std::int64_t Session::heads() const { return family_.model_->config().text.num_attention_heads; }
 
 engine::PreparedTurn Session::prepare(const Message& user, const std::string& system_prompt, bool first,
                                       const std::vector<TokenId>& prefix) {
@@ -84,6 +89,7 @@ engine::PreparedTurn Session::prepare(const Message& user, const std::string& sy
     // The authors' tokenizer_image_token: every chunk between sentinels is tokenized on its own; only the
     // conversation's very first chunk keeps the BOS.
     turn.ids = prefix;
+    turn.prefix_tokens = prefix.size();
     if (first) turn.ids.push_back(static_cast<TokenId>(family_.model_->config().text.bos_token_id));
     std::size_t begin = 0, image = 0;
     while (true) {
@@ -93,6 +99,7 @@ engine::PreparedTurn Session::prepare(const Message& user, const std::string& sy
         if (at == std::string::npos) break;
         const auto tokens = state->features[image++].embeds.size(0);
         state->offsets.push_back(static_cast<std::int64_t>(turn.ids.size()));
+        turn.images.push_back({static_cast<std::int64_t>(turn.ids.size()), tokens});
         turn.ids.insert(turn.ids.end(), static_cast<std::size_t>(tokens), 0);  // placeholders: the features replace them
         turn.image_tokens += tokens;
         begin = at + kImageSentinel.size();
@@ -101,21 +108,21 @@ engine::PreparedTurn Session::prepare(const Message& user, const std::string& sy
     return turn;
 }
 
-torch::Tensor Session::prefill(const engine::PreparedTurn& turn) {
+torch::Tensor Session::prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe) {
     const auto& state = *std::static_pointer_cast<TurnState>(turn.state);
     std::vector<PlacedImage> images;
     for (std::size_t i = 0; i < state.features.size(); ++i) images.push_back({&state.features[i], state.offsets[i]});
     const std::vector<std::int64_t> ids(turn.ids.begin(), turn.ids.end());
-    return family_.model_->forward(ids, images, cache_, true)[0].to(torch::kFloat32);
+    return family_.model_->forward(ids, images, cache_, true, probe)[0].to(torch::kFloat32);
 }
 
 torch::Tensor Session::decode(TokenId token) {
     return family_.model_->forward({token}, {}, cache_, true)[0].to(torch::kFloat32);
 }
 
-torch::Tensor Session::extend(const std::vector<TokenId>& ids) {
+torch::Tensor Session::extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe) {
     const std::vector<std::int64_t> ids64(ids.begin(), ids.end());
-    return family_.model_->forward(ids64, {}, cache_, true)[0].to(torch::kFloat32);
+    return family_.model_->forward(ids64, {}, cache_, true, probe)[0].to(torch::kFloat32);
 }
 
 }  // namespace

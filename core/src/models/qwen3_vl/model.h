@@ -17,6 +17,7 @@
 
 #include "deepstack/safetensors.h"
 #include "models/qwen3_vl/config.h"
+#include "nn/attention_probe.h"
 #include "nn/blocks.h"
 
 namespace deepstack::qwen3_vl {
@@ -86,14 +87,14 @@ public:
     // Runs new tokens through the decoder on top of `cache` and returns the logits of every new position [L, V]
     // (or of the last only). `positions` [3, L]; `images` is given on the prefill that holds the image tokens.
     torch::Tensor forward(const std::vector<std::int64_t>& ids, const torch::Tensor& positions, nn::KvCache& cache,
-                          const VisionFeatures* images, bool last_only) const;
+                          const VisionFeatures* images, bool last_only, nn::AttentionProbe* probe = nullptr) const;
 
     nn::KvCache new_cache(std::int64_t capacity) const;
 
 private:
     void take_weights(const std::function<torch::Tensor(const std::string&)>& get, bool has_lm_head);
     torch::Tensor decode_layers(torch::Tensor hidden, const torch::Tensor& positions, nn::KvCache& cache,
-                                const torch::Tensor& image_rows, const VisionFeatures* images) const;
+                                const torch::Tensor& image_rows, const VisionFeatures* images, nn::AttentionProbe* probe) const;
 
     Config config_;
     c10::ScalarType dtype_ = c10::kBFloat16;

@@ -1,6 +1,5 @@
 #include "models/qwen3_vl/processor.h"
 
-#include <cfenv>
 #include <cmath>
 
 #include <torch/torch.h>
@@ -9,39 +8,6 @@
 #include "deepstack/resample.h"
 
 namespace deepstack::qwen3_vl {
-
-namespace {
-// Python's round(): ties go to the even neighbour (1104 / 32 = 34.5 -> 34), unlike std::round.
-double round_half_even(double x) {
-    const int previous = std::fegetround();
-    std::fesetround(FE_TONEAREST);
-    const double rounded = std::nearbyint(x);
-    std::fesetround(previous);
-    return rounded;
-}
-}  // namespace
-
-std::pair<std::int64_t, std::int64_t> smart_resize(std::int64_t height, std::int64_t width, std::int64_t factor,
-                                                   const PixelBudget& budget) {
-    const auto longer = std::max(height, width), shorter = std::min(height, width);
-    if (shorter < 1) throw Error(ErrorKind::format, "", "the image has no pixels");
-    if (static_cast<double>(longer) / static_cast<double>(shorter) > 200.0)
-        throw Error(ErrorKind::unsupported, "", "the image is " + std::to_string(width) + "x" + std::to_string(height) +
-                                                    ": its aspect ratio is beyond 200:1; crop it first");
-    const double f = static_cast<double>(factor), h = static_cast<double>(height), w = static_cast<double>(width);
-    auto h_bar = static_cast<std::int64_t>(round_half_even(h / f)) * factor;
-    auto w_bar = static_cast<std::int64_t>(round_half_even(w / f)) * factor;
-    if (h_bar * w_bar > budget.max_pixels) {
-        const double beta = std::sqrt(h * w / static_cast<double>(budget.max_pixels));
-        h_bar = std::max(factor, static_cast<std::int64_t>(std::floor(h / beta / f)) * factor);
-        w_bar = std::max(factor, static_cast<std::int64_t>(std::floor(w / beta / f)) * factor);
-    } else if (h_bar * w_bar < budget.min_pixels) {
-        const double beta = std::sqrt(static_cast<double>(budget.min_pixels) / (h * w));
-        h_bar = static_cast<std::int64_t>(std::ceil(h * beta / f)) * factor;
-        w_bar = static_cast<std::int64_t>(std::ceil(w * beta / f)) * factor;
-    }
-    return {h_bar, w_bar};
-}
 
 ProcessedImage preprocess(const RgbImage& image, const ImagePreprocessorConfig& pre, const PixelBudget& budget) {
     const auto patch = pre.patch_size > 0 ? pre.patch_size : 16;

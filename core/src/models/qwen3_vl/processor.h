@@ -10,18 +10,9 @@
 #include "deepstack/image.h"
 #include "deepstack/model_folder.h"
 #include "models/qwen3_vl/model.h"
+#include "models/qwen3_vl/token_layout.h"
 
 namespace deepstack::qwen3_vl {
-
-struct PixelBudget {
-    std::int64_t min_pixels = 65536;     // 64 merged tokens
-    std::int64_t max_pixels = 16777216;  // 16384 merged tokens
-};
-
-// The (height, width) an image is resized to, as transformers' smart_resize (Python's round-half-to-even).
-// Throws Error when the aspect ratio exceeds 200:1.
-std::pair<std::int64_t, std::int64_t> smart_resize(std::int64_t height, std::int64_t width, std::int64_t factor,
-                                                   const PixelBudget& budget);
 
 struct ProcessedImage {
     torch::Tensor pixel_values;  // [N, 3 * T * P * P] fp32

@@ -34,9 +34,9 @@ public:
     Session(const Qwen3VLFamily& family, std::int64_t capacity);
     engine::PreparedTurn prepare(const Message& user, const std::string& system_prompt, bool first,
                                  const std::vector<TokenId>& prefix) override;
-    torch::Tensor prefill(const engine::PreparedTurn& turn) override;
+    torch::Tensor prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe) override;
     torch::Tensor decode(TokenId token) override;
-    torch::Tensor extend(const std::vector<TokenId>& ids) override;
+    torch::Tensor extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe) override;
     engine::SessionMark mark() const override { return {cache_.length(), next_position_}; }
     void rewind(const engine::SessionMark& mark) override {
         cache_.truncate(mark.length);
@@ -44,6 +44,8 @@ public:
     }
     std::int64_t length() const override { return cache_.length(); }
     std::int64_t capacity() const override { return cache_.capacity(); }
+    nn::KvCache& cache() override { return cache_; }
+    std::int64_t heads() const override;
 
 private:
     const Qwen3VLFamily& family_;
@@ -72,6 +74,7 @@ public:
     std::vector<TokenId> close_reply_ids() const override {
         return tokenizer_.encode(kReplyEnd);
     }
+    std::int64_t language_layers() const override { return model_->config().text.num_hidden_layers; }
 
     std::unique_ptr<Model> model_;
     const Tokenizer& tokenizer_;
@@ -82,6 +85,8 @@ public:
 
 Session::Session(const Qwen3VLFamily& family, std::int64_t capacity)
     : family_(family), cache_(family.model_->new_cache(capacity)) {}
+
+std::int64_t Session::heads() const { return family_.model_->config().text.num_attention_heads; }
 
 engine::PreparedTurn Session::prepare(const Message& user, const std::string& system_prompt, bool first,
                                       const std::vector<TokenId>& prefix) {
@@ -104,6 +109,7 @@ engine::PreparedTurn Session::prepare(const Message& user, const std::string& sy
     }
     // Each image's single <|image_pad|> becomes one pad per merged token.
     turn.ids = prefix;
+    turn.prefix_tokens = prefix.size();
     std::size_t image = 0;
     const auto merge = family_.model_->config().vision.spatial_merge_size;
     for (const auto id : templated) {
@@ -114,6 +120,7 @@ engine::PreparedTurn Session::prepare(const Message& user, const std::string& sy
         if (image >= grids.size()) throw Error(ErrorKind::config, "", "the message text contains <|image_pad|>; remove it");
         const auto& [t, h, w] = grids[image++];
         const auto count = t * h * w / (merge * merge);
+        turn.images.push_back({static_cast<std::int64_t>(turn.ids.size()), count});
         turn.ids.insert(turn.ids.end(), static_cast<std::size_t>(count), family_.image_pad_);
         turn.image_tokens += count;
     }
@@ -123,10 +130,10 @@ engine::PreparedTurn Session::prepare(const Message& user, const std::string& sy
     return turn;
 }
 
-torch::Tensor Session::prefill(const engine::PreparedTurn& turn) {
+torch::Tensor Session::prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe) {
     const auto& state = *std::static_pointer_cast<TurnState>(turn.state);
     std::vector<std::int64_t> ids64(turn.ids.begin(), turn.ids.end());
-    const auto logits = family_.model_->forward(ids64, state.index.positions, cache_, state.has_images ? &state.features : nullptr, true);
+    const auto logits = family_.model_->forward(ids64, state.index.positions, cache_, state.has_images ? &state.features : nullptr, true, probe);
     next_position_ = state.index.next_position;
     return logits[0].to(torch::kFloat32);
 }
@@ -138,12 +145,12 @@ torch::Tensor Session::decode(TokenId token) {
     return logits[0].to(torch::kFloat32);
 }
 
-torch::Tensor Session::extend(const std::vector<TokenId>& ids) {
+torch::Tensor Session::extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe) {
     const auto count = static_cast<std::int64_t>(ids.size());
     // Text advances all three MRoPE axes together.
     const auto positions = torch::arange(next_position_, next_position_ + count, torch::kLong).unsqueeze(0).expand({3, count}).contiguous();
     const std::vector<std::int64_t> ids64(ids.begin(), ids.end());
-    const auto logits = family_.model_->forward(ids64, positions, cache_, nullptr, true);
+    const auto logits = family_.model_->forward(ids64, positions, cache_, nullptr, true, probe);
     next_position_ += count;
     return logits[0].to(torch::kFloat32);
 }
@@ -156,9 +163,7 @@ std::unique_ptr<engine::Family> make_family(const std::filesystem::path& folder,
     ImagePreprocessorConfig preprocessor;
     if (std::filesystem::exists(folder / "preprocessor_config.json"))
         preprocessor = read_preprocessor_config(folder / "preprocessor_config.json");
-    PixelBudget effective = budget;
-    if (effective.min_pixels <= 0) effective.min_pixels = preprocessor.min_pixels > 0 ? preprocessor.min_pixels : 65536;
-    if (effective.max_pixels <= 0) effective.max_pixels = preprocessor.max_pixels > 0 ? preprocessor.max_pixels : 16777216;
+    const auto effective = effective_budget(budget, preprocessor);
     return std::make_unique<Qwen3VLFamily>(std::move(model), tokenizer, std::move(preprocessor), effective);
 }
 

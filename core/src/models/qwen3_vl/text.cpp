@@ -28,7 +28,7 @@ std::pair<torch::Tensor, torch::Tensor> mrope(const TextConfig& t, const torch::
 }  // namespace
 
 torch::Tensor Model::decode_layers(torch::Tensor hidden, const torch::Tensor& positions, nn::KvCache& cache,
-                                   const torch::Tensor& image_rows, const VisionFeatures* images) const {
+                                   const torch::Tensor& image_rows, const VisionFeatures* images, nn::AttentionProbe* probe) const {
     const auto& t = config_.text;
     const auto length = hidden.size(0);
     const auto [cos, sin] = mrope(t, positions.to(device_), dtype_);
@@ -45,6 +45,7 @@ torch::Tensor Model::decode_layers(torch::Tensor hidden, const torch::Tensor& po
         q = nn::apply_rotary(q, cos_h, sin_h).transpose(0, 1);  // [H, L, D]
         k = nn::apply_rotary(k, cos_h, sin_h).transpose(0, 1);  // [Hkv, L, D]
         const auto [keys, values] = cache.append(static_cast<std::int64_t>(l), k, v.transpose(0, 1));
+        if (probe != nullptr) probe->record(static_cast<std::int64_t>(l), q, keys, scale, past);
         const auto attended = nn::attention(q, keys, values, scale, past).transpose(0, 1).reshape({length, -1});
         hidden = hidden + nn::linear(attended, layer.o_proj);
 
@@ -60,7 +61,7 @@ torch::Tensor Model::decode_layers(torch::Tensor hidden, const torch::Tensor& po
 }
 
 torch::Tensor Model::forward(const std::vector<std::int64_t>& ids, const torch::Tensor& positions, nn::KvCache& cache,
-                             const VisionFeatures* images, bool last_only) const {
+                             const VisionFeatures* images, bool last_only, nn::AttentionProbe* probe) const {
     const auto vocab = config_.text.vocab_size;
     for (const auto id : ids)
         if (id < 0 || id >= vocab)
@@ -79,7 +80,7 @@ torch::Tensor Model::forward(const std::vector<std::int64_t>& ids, const torch::
     } else if (image_rows.size(0) > 0) {
         throw Error(ErrorKind::internal, "", "image tokens in a step that brings no image");
     }
-    hidden = decode_layers(hidden, positions, cache, image_rows, images);
+    hidden = decode_layers(hidden, positions, cache, image_rows, images, probe);
     if (last_only) hidden = hidden.narrow(0, hidden.size(0) - 1, 1);
     return nn::linear(nn::rms_norm(hidden, text_.norm, config_.text.rms_norm_eps), text_.lm_head);  // [L, V]
 }
