@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "deepstack/image.h"
 #include "test_files.h"
 #include "tiny_folders.h"
 
@@ -120,6 +121,36 @@ private Q_SLOTS:
         QCOMPARE(tokens, std::vector<int>(reference.begin(), reference.begin() + 8));
         QCOMPARE(j.at("image_tokens").get<int>(), expected.at("image_tokens").get<int>());
         QCOMPARE(j.at("prompt_tokens").get<int>(), expected.at("prompt_tokens").get<int>() - 1 + expected.at("image_tokens").get<int>());
+    }
+
+    // `attention` writes a heatmap per chosen layer, one more on each entering group's grid, and the numbers.
+    void attentionWritesHeatmapsAndNumbers() {
+        const auto fixtures = deepstack::testing::data_dir() / "fixtures" / "deepstack";
+        const auto cases = nlohmann::json::parse(std::ifstream(fixtures / "cases.json"));
+        const auto image = fixtures / cases.at("variants").at("deepstack-l").at("image").get<std::string>();
+        const auto out = std::filesystem::path(dir_.path().toStdString()) / "attention";
+        const QStringList common{"attention", "--model", QString::fromStdString((fixtures / "deepstack-l").string()), "--image",
+                                 QString::fromStdString(image.string()), "--prompt", "What is written here?", "--max-tokens", "4",
+                                 "--dtype", "f32", "--threads", "2", "--out", QString::fromStdString(out.string())};
+        const auto run = run_cli(common + QStringList{"--layers", "0-2"});
+        QVERIFY2(run.exit_code == 0, run.err.c_str());
+        for (const char* file : {"layer-00.png", "layer-01.png", "layer-01-group-1.png", "layer-02.png", "layer-02-group-2.png",
+                                 "attention.json", "attention.csv", "stack-plan.json"})
+            QVERIFY2(std::filesystem::exists(out / file), file);
+        QVERIFY(!std::filesystem::exists(out / "layer-03.png"));
+        const auto picture = deepstack::load_image(image);
+        const auto heat = deepstack::load_image(out / "layer-01.png");
+        QCOMPARE(heat.width, picture.width);
+        QCOMPARE(heat.height, picture.height);
+        const auto numbers = nlohmann::json::parse(std::ifstream(out / "attention.json"));
+        QCOMPARE(numbers.at("layers").size(), std::size_t{3});
+        QCOMPARE(numbers.at("images")[0].at("plan").at("variant").get<std::string>(), std::string("DeepStack-L"));
+        const auto plan = nlohmann::json::parse(std::ifstream(out / "stack-plan.json"));
+        QCOMPARE(plan.at("groups").size(), std::size_t{4});
+
+        QCOMPARE(run_cli(common + QStringList{"--layers", "0-9"}).exit_code, 2);  // the model has 6 layers
+        QCOMPARE(run_cli(common + QStringList{"--head", "7"}).exit_code, 2);      // and 4 heads
+        QCOMPARE(run_cli(common + QStringList{"--tokens", "x"}).exit_code, 2);
     }
 
     void usageErrors() {
