@@ -154,7 +154,7 @@ private Q_SLOTS:
         QCOMPARE(window->findChild<QLabel*>("modelStatus")->text(), QString("No model loaded"));
         QStringList menus;
         for (auto* action : window->menuBar()->actions()) menus << action->text();
-        QCOMPARE(menus, (QStringList{"&File", "&Chat", "&Model", "&Help"}));
+        QCOMPARE(menus, (QStringList{"&File", "&Chat", "&Model", "&View", "&Help"}));
         QVERIFY(window->close());
         delete window;
     }
