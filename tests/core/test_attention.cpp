@@ -442,6 +442,14 @@ private Q_SLOTS:
         auto fresh = model->start_conversation();
         (void)fresh->send(question, greedy(5));
         QCOMPARE(chat->send({Message::Role::user, "Why?", {}}, greedy(5)).tokens, fresh->send({Message::Role::user, "Why?", {}}, greedy(5)).tokens);
+        // That last question had no picture: nothing to draw over, and the error says what to do.
+        try {
+            (void)chat->capture_attention({});
+            QFAIL("a capture of a question without a picture was not refused");
+        } catch (const Error& e) {
+            QCOMPARE(e.kind(), ErrorKind::config);
+            QVERIFY2(std::string(e.what()).find("no picture") != std::string::npos, e.what());
+        }
     }
 
     // ---- the heatmap ---------------------------------------------------------------------------------------------

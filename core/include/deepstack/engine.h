@@ -132,7 +132,7 @@ public:
 
     // Records the attention of the latest exchange over its pictures by running it once more with a probe (a
     // prefill of the question and reply; nothing is generated and the cache ends exactly as it was). Throws
-    // Error(config) when there is no latest exchange to look into, Error(resources) when the numbers would exceed
+    // Error(config) when there is no latest exchange to look into or it had no picture, Error(resources) when the numbers would exceed
     // request.memory_cap_bytes, Error(cancelled) when `cancel` is set.
     virtual AttentionCapture capture_attention(const AttentionRequest& request, const std::atomic<bool>* cancel = nullptr) = 0;
 };

@@ -260,6 +260,9 @@ private:
         c10::InferenceMode inference;
         const auto& latest = *latest_;
         const auto& turn = latest.turn;
+        if (turn.images.empty())
+            throw Error(ErrorKind::config, "", "the latest question came with no picture, so there is no attention over an image to show: "
+                                               "tick a page and ask again");
         const auto start = turn_starts_.back().session;
         const auto after = session_->mark();
         const auto prompt = static_cast<std::int64_t>(turn.ids.size());
