@@ -21,6 +21,7 @@
 #include "deepstack/error.h"
 #include "deepstack/image.h"
 #include "deepstack/inspect.h"
+#include "deepstack/synthetic.h"
 #include "deepstack/system.h"
 #include "deepstack/tokenizer.h"
 
@@ -47,6 +48,9 @@ constexpr const char* kUsage =
     "                         the high-resolution grid of each stacked group where it enters), the numbers as\n"
     "                         attention.json and attention.csv, and stack-plan.json. --tokens: answer (default),\n"
     "                         question, all, or answer token indexes such as 3 or 2-5\n"
+    "  synth --out DIR [--split train|held-out] [--from N] [--count N] [--size PX]\n"
+    "                         write synthetic pages (PNG) and their questions and answers (questions.jsonl), the\n"
+    "                         data the demo model is trained and evaluated on\n"
     "  help                   show this text\n"
     "\n"
     "chat and bench options:\n"
@@ -357,6 +361,37 @@ int run_attention(const std::vector<std::string>& args) {
     return 0;
 }
 
+int run_synth(const std::vector<std::string>& args) {
+    const auto a = parse(args, {});
+    const auto out_dir = a.get("--out");
+    if (!out_dir || !a.positional.empty()) return usage_error("synth: --out DIR is required");
+    const auto split_name = a.get("--split").value_or("train");
+    if (split_name != "train" && split_name != "held-out") return usage_error("synth: --split train or held-out");
+    const auto split = split_name == "train" ? deepstack::SyntheticSplit::train : deepstack::SyntheticSplit::held_out;
+    const auto from = whole(a, "--from", 0, 0, 1ll << 48);
+    const auto count = whole(a, "--count", 12, 1, 1 << 24);
+    deepstack::SyntheticOptions options;
+    options.page_size = static_cast<int>(whole(a, "--size", options.page_size, 64, 4096));
+    const std::filesystem::path out(*out_dir);
+    std::filesystem::create_directories(out);
+    std::ofstream questions(out / "questions.jsonl", std::ios::binary);
+    for (auto i = from; i < from + count; ++i) {
+        const auto page = deepstack::synthetic_page(split, static_cast<std::uint64_t>(i), options);
+        char name[48];
+        std::snprintf(name, sizeof name, "%s-%06lld.png", split_name.c_str(), static_cast<long long>(i));
+        deepstack::save_png(page.image, out / name);
+        for (const auto& q : page.questions) {
+            nlohmann::ordered_json line{{"image", name}, {"layout", page.layout}, {"kind", q.kind}, {"small_print", q.small_print},
+                                        {"question", q.question}, {"answer", q.answer}};
+            if (!q.region.empty()) line["region"] = {q.region.left, q.region.top, q.region.right, q.region.bottom};
+            questions << line.dump() << "\n";
+        }
+    }
+    if (!questions) throw deepstack::Error(deepstack::ErrorKind::io, (out / "questions.jsonl").string(), "cannot write this file");
+    std::cout << "wrote " << count << " pages to " << out.string() << "\n";
+    return 0;
+}
+
 int run_bench(const std::vector<std::string>& args) {
     const auto a = parse(args, {});
     deepstack::BenchOptions o;
@@ -388,6 +423,7 @@ int main(int argc, char** argv) {
         if (command == "chat") return run_chat(args);
         if (command == "bench") return run_bench(args);
         if (command == "attention") return run_attention(args);
+        if (command == "synth") return run_synth(args);
         if (command == "help" || command == "--help" || command == "-h") {
             std::cout << kUsage;
             return 0;

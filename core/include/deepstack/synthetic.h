@@ -1,0 +1,43 @@
+// Synthetic training and evaluation pages for the demo model: documents (invoices, receipts, forms, shipping
+// labels, tables) whose fields are printed too small for the low-resolution view and large enough for the
+// high-resolution crops, and simple scenes (shapes, colours, counts). Each page comes with questions, their exact
+// answers and where on the page the answer is printed. Seeded and reproducible; the held-out split is drawn from
+// its own random streams, so training never sees its pages.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "deepstack/image.h"
+#include "deepstack/stack_plan.h"
+
+namespace deepstack {
+
+enum class SyntheticSplit { train, held_out };
+
+struct SyntheticOptions {
+    int page_size = 224;              // square pages, in pixels
+    double field_text_height = 6.5;   // cap height of the small print, in pixels of the page
+    double title_text_height = 16.0;  // titles stay readable at any resolution
+};
+
+struct SyntheticQuestion {
+    std::string kind;      // "invoice_number", "total", "date", "name", "code", "tracking", "weight", "cell", "count", "colour"
+    bool small_print = false;  // the answer is printed in the small text
+    std::string question;
+    std::string answer;
+    ImageRegion region;    // where the answer is on the page (empty when it is not printed: counts, colours)
+};
+
+struct SyntheticPage {
+    std::string layout;  // "invoice", "receipt", "form", "label", "table", "scene"
+    RgbImage image;
+    std::vector<SyntheticQuestion> questions;
+};
+
+std::vector<std::string> synthetic_layouts();
+// Page `index` of `split`: the same arguments give the same page, byte for byte, on every machine.
+SyntheticPage synthetic_page(SyntheticSplit split, std::uint64_t index, const SyntheticOptions& options = {});
+
+}  // namespace deepstack

@@ -1,0 +1,102 @@
+// The synthetic pages: reproducible, every layout drawn, the held-out split apart from training, the small print
+// small (unreadable once the page is halved, as the global view halves it) and where the questions say it is.
+#include <QtTest>
+
+#include <set>
+
+#include "deepstack/error.h"
+#include "deepstack/synthetic.h"
+
+using namespace deepstack;
+
+namespace {
+// Dark pixels (ink) inside a region of the page.
+int ink_in(const RgbImage& image, const ImageRegion& r) {
+    int ink = 0;
+    for (int y = static_cast<int>(r.top * image.height); y < static_cast<int>(r.bottom * image.height); ++y)
+        for (int x = static_cast<int>(r.left * image.width); x < static_cast<int>(r.right * image.width); ++x) {
+            const auto* p = &image.pixels[static_cast<std::size_t>((y * image.width + x) * 3)];
+            if (p[0] + p[1] + p[2] < 3 * 120) ++ink;
+        }
+    return ink;
+}
+}  // namespace
+
+class TestSynthetic : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void reproducible() {
+        const auto a = synthetic_page(SyntheticSplit::train, 17), b = synthetic_page(SyntheticSplit::train, 17);
+        QCOMPARE(a.image.pixels, b.image.pixels);
+        QCOMPARE(a.questions.size(), b.questions.size());
+        for (std::size_t i = 0; i < a.questions.size(); ++i) QCOMPARE(a.questions[i].answer, b.questions[i].answer);
+        QVERIFY(synthetic_page(SyntheticSplit::train, 18).image.pixels != a.image.pixels);
+        QVERIFY(synthetic_page(SyntheticSplit::held_out, 17).image.pixels != a.image.pixels);
+    }
+
+    void everyLayoutAndQuestionKind() {
+        std::set<std::string> layouts, kinds;
+        for (std::uint64_t i = 0; i < 120; ++i) {
+            const auto page = synthetic_page(SyntheticSplit::train, i);
+            layouts.insert(page.layout);
+            QCOMPARE(page.image.width, 224);
+            QCOMPARE(page.image.height, 224);
+            QVERIFY2(!page.questions.empty(), page.layout.c_str());
+            for (const auto& q : page.questions) {
+                kinds.insert(q.kind);
+                QVERIFY(!q.question.empty() && !q.answer.empty());
+            }
+        }
+        QCOMPARE(layouts.size(), synthetic_layouts().size());
+        for (const char* kind : {"invoice_number", "total", "date", "name", "code", "tracking", "weight", "cell", "count", "colour"})
+            QVERIFY2(kinds.count(kind) == 1, kind);
+    }
+
+    // The answers are printed where the question says, small: a cap height of about 6.5 pixels on the page is
+    // about 3 once the page is halved for the global view.
+    void smallPrintIsWhereAndHowSmallItSays() {
+        int checked = 0;
+        for (std::uint64_t i = 0; i < 60; ++i) {
+            const auto page = synthetic_page(SyntheticSplit::train, i);
+            for (const auto& q : page.questions) {
+                if (!q.small_print) {
+                    QVERIFY(q.region.empty());
+                    continue;
+                }
+                QVERIFY(!q.region.empty());
+                QVERIFY(q.region.left >= 0 && q.region.top >= 0 && q.region.right <= 1 && q.region.bottom <= 1);
+                const double height = (q.region.bottom - q.region.top) * page.image.height;
+                QVERIFY2(height >= 6 && height <= 12, qPrintable(QString("%1: %2 px").arg(QString::fromStdString(q.kind)).arg(height)));
+                QVERIFY2(ink_in(page.image, q.region) > 8 * static_cast<int>(q.answer.size()) / 2,
+                         qPrintable(QString::fromStdString(page.layout + " " + q.kind + ": no ink where the answer should be")));
+                ++checked;
+            }
+        }
+        QVERIFY(checked > 80);
+    }
+
+    // The held-out pages are not training pages: their codes and numbers never appear in the training split.
+    void heldOutIsApart() {
+        std::set<std::string> train;
+        for (std::uint64_t i = 0; i < 400; ++i)
+            for (const auto& q : synthetic_page(SyntheticSplit::train, i).questions)
+                if (q.kind == "invoice_number" || q.kind == "tracking" || q.kind == "code") train.insert(q.answer);
+        int compared = 0;
+        for (std::uint64_t i = 0; i < 400; ++i)
+            for (const auto& q : synthetic_page(SyntheticSplit::held_out, i).questions)
+                if (q.kind == "invoice_number" || q.kind == "tracking" || (q.kind == "code" && q.answer.size() > 4)) {
+                    QVERIFY2(train.count(q.answer) == 0, q.answer.c_str());
+                    ++compared;
+                }
+        QVERIFY(compared > 50);
+    }
+
+    void badOptionsAreRefused() {
+        SyntheticOptions options;
+        options.page_size = 10;
+        QVERIFY_THROWS_EXCEPTION(Error, synthetic_page(SyntheticSplit::train, 0, options));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestSynthetic)
+#include "test_synthetic.moc"
