@@ -1,6 +1,7 @@
 #include "nn/blocks.h"
 
 #include <cmath>
+#include <limits>
 
 #include <torch/torch.h>
 
@@ -73,8 +74,19 @@ KvCache::KvCache(std::int64_t layers, std::int64_t kv_heads, std::int64_t head_d
     values_ = torch::empty({layers, kv_heads, capacity, head_dim}, options);
 }
 
+KvCache KvCache::without_storage(std::int64_t layers) {
+    KvCache cache;
+    cache.layers_ = layers;
+    cache.capacity_ = std::numeric_limits<std::int64_t>::max();
+    return cache;
+}
+
 std::pair<torch::Tensor, torch::Tensor> KvCache::append(std::int64_t layer, const torch::Tensor& k, const torch::Tensor& v) {
     const auto n = k.size(1);
+    if (!keys_.defined()) {
+        if (length_ != 0) throw Error(ErrorKind::internal, "", "a cache without storage runs one pass from position 0");
+        return {k, v};
+    }
     if (length_ + n > capacity_)
         throw Error(ErrorKind::resources, "", "the context is full: " + std::to_string(length_) + " + " + std::to_string(n) +
                                                   " tokens exceed the KV cache of " + std::to_string(capacity_));
@@ -83,7 +95,9 @@ std::pair<torch::Tensor, torch::Tensor> KvCache::append(std::int64_t layer, cons
     return {keys_[layer].narrow(1, 0, length_ + n), values_[layer].narrow(1, 0, length_ + n)};
 }
 
-void KvCache::commit(std::int64_t written) { length_ += written; }
+void KvCache::commit(std::int64_t written) {
+    if (keys_.defined()) length_ += written;
+}
 
 void KvCache::truncate(std::int64_t length) {
     if (length < 0 || length > length_) throw Error(ErrorKind::internal, "", "KV cache truncated past its length");

@@ -33,6 +33,10 @@ public:
     KvCache(std::int64_t layers, std::int64_t kv_heads, std::int64_t head_dim, std::int64_t capacity,
             torch::TensorOptions options);
 
+    // A cache that keeps nothing: one forward pass from position 0 (training), where every layer's keys and values
+    // are only this pass's own, and autograd must see them unmodified.
+    static KvCache without_storage(std::int64_t layers);
+
     std::int64_t length() const { return length_; }
     std::int64_t capacity() const { return capacity_; }
     bool empty() const { return layers_ == 0; }

@@ -135,6 +135,8 @@ std::vector<std::string> check_config(const Config& c) {
     require(c.num_crops >= 1, "num_crops must be at least 1");
     require(c.deepstack_interval >= 1, "deepstack_interval must be at least 1");
     require(!c.twoviews_unshare, "twoviews_unshare is true; the released DeepStack code cannot run that way");
+    if (c.stacks_disabled())
+        require(!c.vit_stack_start_layer() && !c.is_anyres_deepstack, "nostack is only for the DeepStack-L layout (not -V or -HD)");
     if (const auto s = c.vit_stack_start_layer()) {
         require(*s >= 0 && *s + c.num_crops <= c.vision.num_hidden_layers,
                 "DeepStack-V start layer " + std::to_string(*s) + " + " + std::to_string(c.num_crops) +

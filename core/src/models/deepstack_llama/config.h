@@ -72,6 +72,9 @@ struct Config {
     bool twoviews_unshare = false;
 
     bool has_flag(const std::string& flag) const;
+    // Our own flag "nostack": the unstacked twin of a DeepStack-L model (same tower, projector and decoder; the
+    // crops are neither encoded nor added), the baseline of the paper's comparison.
+    bool stacks_disabled() const { return has_flag("nostack"); }
     // DeepStack-V: the stacks go into the vision tower from this layer on instead of into the LLM.
     std::optional<std::int64_t> vit_stack_start_layer() const;
     // How many CLIP layers run to produce the selected feature (mm_vision_select_layer -2 -> 23 of 24).

@@ -60,8 +60,13 @@ std::unique_ptr<Model> Model::random(const Config& config, const LoadOptions& op
     return model;
 }
 
-void Model::take_weights(const std::function<torch::Tensor(const std::string&)>& get, bool has_lm_head) {
+void Model::take_weights(const std::function<torch::Tensor(const std::string&)>& get_by_name, bool has_lm_head) {
     const auto& c = config_;
+    const auto get = [&](const std::string& name) {
+        auto tensor = get_by_name(name);
+        named_weights_.emplace_back(name, tensor);
+        return tensor;
+    };
     const std::string vp = "model.vision_tower.vision_tower.vision_model.";
     clip_.class_embedding = get(vp + "embeddings.class_embedding");
     clip_.patch_embedding = get(vp + "embeddings.patch_embedding.weight");
@@ -116,6 +121,10 @@ ImageFeatures Model::encode_image(const ImageViews& views) const {
 
     ImageFeatures out;
     out.grid = grid;
+    if (c.stacks_disabled()) {  // the twin: the global view only
+        out.embeds = project(vision_features(views.pixels.narrow(0, 0, 1)))[0];
+        return out;
+    }
     if (c.vit_stack_start_layer()) {  // DeepStack-V: the stacks were spent inside the vision tower
         out.embeds = project(vision_features(views.pixels))[0];
         return out;

@@ -86,6 +86,9 @@ public:
 
     nn::KvCache new_cache(std::int64_t capacity) const;
 
+    // Every weight under its checkpoint name (a tied head once, as the embedding): what training updates and saves.
+    const std::vector<std::pair<std::string, torch::Tensor>>& named_weights() const { return named_weights_; }
+
 private:
     void take_weights(const std::function<torch::Tensor(const std::string&)>& get, bool has_lm_head);
     torch::Tensor decode_layers(torch::Tensor hidden, nn::KvCache& cache, const std::vector<PlacedImage>& images,
@@ -99,6 +102,7 @@ private:
     ProjectorWeights projector_;
     torch::Tensor image_newline_;  // [Dt], DeepStack-L-HD only
     LlamaWeights llama_;
+    std::vector<std::pair<std::string, torch::Tensor>> named_weights_;
 };
 
 }  // namespace deepstack::deepstack_llama

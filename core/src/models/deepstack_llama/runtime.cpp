@@ -86,23 +86,19 @@ engine::PreparedTurn Session::prepare(const Message& user, const std::string& sy
             state->features.push_back(family_.model_->encode_image(make_views(image, family_.model_->config(), family_.clip_)));
         turn.vision_ms = elapsed_ms(start);
     }
-    // The authors' tokenizer_image_token: every chunk between sentinels is tokenized on its own; only the
-    // conversation's very first chunk keeps the BOS.
+    // Only the conversation's very first chunk keeps the BOS.
+    std::vector<std::int64_t> image_tokens;
+    for (const auto& f : state->features) image_tokens.push_back(f.embeds.size(0));
+    const auto spliced = splice_images(family_.tokenizer_, text, image_tokens,
+                                       first ? std::optional<TokenId>(static_cast<TokenId>(family_.model_->config().text.bos_token_id)) : std::nullopt);
     turn.ids = prefix;
     turn.prefix_tokens = prefix.size();
-    if (first) turn.ids.push_back(static_cast<TokenId>(family_.model_->config().text.bos_token_id));
-    std::size_t begin = 0, image = 0;
-    while (true) {
-        const auto at = text.find(kImageSentinel, begin);
-        const auto chunk = family_.tokenizer_.encode(std::string_view(text).substr(begin, at == std::string::npos ? std::string::npos : at - begin));
-        turn.ids.insert(turn.ids.end(), chunk.begin(), chunk.end());
-        if (at == std::string::npos) break;
-        const auto tokens = state->features[image++].embeds.size(0);
-        state->offsets.push_back(static_cast<std::int64_t>(turn.ids.size()));
-        turn.images.push_back({static_cast<std::int64_t>(turn.ids.size()), tokens});
-        turn.ids.insert(turn.ids.end(), static_cast<std::size_t>(tokens), 0);  // placeholders: the features replace them
-        turn.image_tokens += tokens;
-        begin = at + kImageSentinel.size();
+    turn.ids.insert(turn.ids.end(), spliced.ids.begin(), spliced.ids.end());
+    for (std::size_t i = 0; i < image_tokens.size(); ++i) {
+        const auto offset = static_cast<std::int64_t>(prefix.size()) + spliced.image_offsets[i];
+        state->offsets.push_back(offset);
+        turn.images.push_back({offset, image_tokens[i]});
+        turn.image_tokens += image_tokens[i];
     }
     turn.state = state;
     return turn;
@@ -126,6 +122,24 @@ torch::Tensor Session::extend(const std::vector<TokenId>& ids, nn::AttentionProb
 }
 
 }  // namespace
+
+SplicedIds splice_images(const Tokenizer& tokenizer, const std::string& text, const std::vector<std::int64_t>& image_tokens,
+                         std::optional<TokenId> bos) {
+    SplicedIds out;
+    if (bos) out.ids.push_back(*bos);
+    std::size_t begin = 0, image = 0;
+    while (true) {
+        const auto at = text.find(kImageSentinel, begin);
+        const auto chunk = tokenizer.encode(std::string_view(text).substr(begin, at == std::string::npos ? std::string::npos : at - begin));
+        out.ids.insert(out.ids.end(), chunk.begin(), chunk.end());
+        if (at == std::string::npos) break;
+        if (image >= image_tokens.size()) throw Error(ErrorKind::internal, "", "more <image> sentinels than images");
+        out.image_offsets.push_back(static_cast<std::int64_t>(out.ids.size()));
+        out.ids.insert(out.ids.end(), static_cast<std::size_t>(image_tokens[image++]), 0);  // placeholders: the features replace them
+        begin = at + kImageSentinel.size();
+    }
+    return out;
+}
 
 std::string render_vicuna_turn(const std::string& system_prompt, bool first, std::size_t images, const std::string& text) {
     std::string out;

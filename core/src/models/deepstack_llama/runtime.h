@@ -15,6 +15,16 @@ namespace deepstack::deepstack_llama {
 // before the text. A later turn follows the previous reply's "</s>", which the engine supplies as a token.
 std::string render_vicuna_turn(const std::string& system_prompt, bool first, std::size_t images, const std::string& text);
 
+// The authors' tokenizer_image_token: every chunk of `text` between "<image>" sentinels is tokenized on its own
+// and each sentinel becomes image_tokens[i] placeholder ids (0); `bos`, when given, opens the sequence. The
+// offsets say where each image's placeholders begin. Inference and training both build their ids here.
+struct SplicedIds {
+    std::vector<TokenId> ids;
+    std::vector<std::int64_t> image_offsets;
+};
+SplicedIds splice_images(const Tokenizer& tokenizer, const std::string& text, const std::vector<std::int64_t>& image_tokens,
+                         std::optional<TokenId> bos);
+
 std::unique_ptr<engine::Family> make_family(const std::filesystem::path& folder, const LoadOptions& load, const Tokenizer& tokenizer);
 
 }  // namespace deepstack::deepstack_llama

@@ -89,6 +89,10 @@ StackPlan stack_plan(const Config& config, std::int64_t width, std::int64_t heig
         return plan;
     }
 
+    if (config.stacks_disabled()) {
+        plan.variant = "DeepStack-L twin without stacks";
+        return plan;
+    }
     const auto grid = select_grid(width, height, candidate_grids(config.num_crops), config.vision.image_size);
     const auto layer_of = [&](std::int64_t k) { return config.deepstack_start_id + k * config.deepstack_interval; };
 

@@ -1,0 +1,57 @@
+// Training the demo model: a DeepStack-L layout (small CLIP-style ViT, projector, LLaMA-style decoder) or its twin
+// without stacks, on synthetic pages, with the inference model code itself under LibTorch autograd. AdamW,
+// warm-up then cosine, gradient clipping, checkpoints that a later run resumes (training may span sessions), and
+// the result written as a model folder that Model::load reads like a released checkpoint.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+
+#include "deepstack/synthetic.h"
+
+namespace deepstack {
+
+struct TrainingProgress {
+    std::int64_t step = 0, steps = 0;  // steps done, of all
+    double loss = 0;                   // mean over this step's samples (answer tokens only)
+    double learning_rate = 0;
+    double gradient_norm = 0;          // before clipping
+    double samples_per_s = 0;
+};
+
+struct TrainingOptions {
+    // config.json (the architecture: a deepstack_llama DeepStack-L config) and tokenizer.model.
+    std::filesystem::path base;
+    // checkpoint/ and model/ are written here; a checkpoint already there is resumed.
+    std::filesystem::path output;
+    bool stacked = true;  // false: the twin without stacks ("nostack"), everything else the same
+    std::int64_t steps = 2000;
+    std::int64_t batch = 8;  // samples per optimizer step
+    std::int64_t warmup_steps = 100;
+    std::int64_t checkpoint_every = 100;
+    double learning_rate = 1e-3;
+    double final_learning_rate_fraction = 0.1;  // the cosine ends at this fraction of the peak
+    double weight_decay = 0.05;                 // on matrices only
+    double clip_norm = 1.0;
+    std::uint64_t seed = 1;
+    int threads = 0;  // 0: every core
+    SyntheticOptions pages;
+    std::int64_t stop_after = 0;  // 0: run to `steps`; else at most this many steps in this call (then checkpoint)
+    std::function<void(const TrainingProgress&)> on_progress;
+    const std::atomic<bool>* cancel = nullptr;  // checked between steps; a checkpoint is written before returning
+};
+
+struct TrainingResult {
+    std::int64_t step = 0;  // steps done in all
+    bool finished = false;  // step == steps: model/ holds the result
+    double last_loss = 0;
+    std::filesystem::path model;  // the model folder (written when finished)
+};
+
+// Throws deepstack::Error naming the file for a bad base folder, an unreadable checkpoint or one written for
+// other options.
+TrainingResult train(const TrainingOptions& options);
+
+}  // namespace deepstack

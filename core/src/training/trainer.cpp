@@ -1,0 +1,232 @@
+// The training loop of the demo model. The model is deepstack_llama::Model, the very code inference runs, built
+// with random weights that require gradients; one sample is one synthetic page and one of its questions, run
+// through the same views, template and image splice as a chat, with the loss on the answer's tokens only.
+#include "deepstack/training.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "config/json_fields.h"
+#include "deepstack/error.h"
+#include "deepstack/safetensors.h"
+#include "deepstack/tokenizer.h"
+#include "models/deepstack_llama/architecture.h"
+#include "models/deepstack_llama/model.h"
+#include "models/deepstack_llama/processor.h"
+#include "models/deepstack_llama/runtime.h"
+#include "tensor/torch_bridge.h"
+
+namespace deepstack {
+
+namespace {
+
+using deepstack_llama::Config;
+
+// The base config, with the twin's flag when it has no stacks.
+nlohmann::json model_config(const std::filesystem::path& base, bool stacked) {
+    auto json = config::read_json_file(base / "config.json");
+    if (json.value("model_type", "") != "deepstack_llama")
+        throw Error(ErrorKind::config, (base / "config.json").string(), "the demo model trains the deepstack_llama (DeepStack-L) layout only");
+    if (!stacked) {
+        const auto flags = json.value("deepstack_args_for_ablation", std::string());
+        if (flags.find("nostack") == std::string::npos) json["deepstack_args_for_ablation"] = flags.empty() ? "nostack" : flags + "+nostack";
+    }
+    return json;
+}
+
+void write_text_atomically(const std::filesystem::path& file, const std::string& text) {
+    const auto temporary = file.string() + ".partial";
+    {
+        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+        out << text;
+        if (!out) throw Error(ErrorKind::io, temporary, "cannot write this file");
+    }
+    std::filesystem::rename(temporary, file);
+}
+
+// Every weight, fp32, in a safetensors file under the checkpoint's names.
+void save_weights(const std::vector<std::pair<std::string, torch::Tensor>>& weights, const std::filesystem::path& file, bool bf16) {
+    std::vector<torch::Tensor> keep;
+    std::vector<TensorToWrite> tensors;
+    for (const auto& [name, tensor] : weights) {
+        keep.push_back(tensor.detach().to(torch::kCPU, bf16 ? torch::kBFloat16 : torch::kFloat32).contiguous());
+        const auto sizes = keep.back().sizes();
+        tensors.push_back({name, bf16 ? DType::bf16 : DType::f32, Shape(sizes.begin(), sizes.end()),
+                           {static_cast<const std::byte*>(keep.back().data_ptr()), static_cast<std::size_t>(keep.back().nbytes())}});
+    }
+    const auto temporary = file.string() + ".partial";
+    write_safetensors(temporary, tensors);
+    std::filesystem::rename(temporary, file);
+}
+
+void load_weights(const std::vector<std::pair<std::string, torch::Tensor>>& weights, const std::filesystem::path& file) {
+    const auto checkpoint = SafetensorsFile::open(file);
+    torch::NoGradGuard no_grad;
+    for (const auto& [name, tensor] : weights) {
+        const auto stored = tensor::to_torch(checkpoint.view(name), torch::kFloat32);
+        if (stored.sizes() != tensor.sizes())
+            throw Error(ErrorKind::shape, file.string(), name,
+                        "expected " + shape_to_string(tensor.sizes().vec()) + ", found " + shape_to_string(stored.sizes().vec()));
+        tensor.copy_(stored);
+    }
+}
+
+struct Sample {
+    std::vector<std::int64_t> ids;
+    std::int64_t image_offset = 0;
+    std::int64_t answer_begin = 0;  // first answer token in `ids`
+    deepstack_llama::ImageFeatures features;
+};
+
+}  // namespace
+
+TrainingResult train(const TrainingOptions& o) {
+    if (o.steps < 1 || o.batch < 1 || o.learning_rate <= 0)
+        throw Error(ErrorKind::config, "", "training needs steps >= 1, batch >= 1 and a positive learning rate");
+    const auto json = model_config(o.base, o.stacked);
+    const auto config = deepstack_llama::parse_config(config::Fields(json, (o.base / "config.json").string()));
+    if (const auto problems = deepstack_llama::check_config(config); !problems.empty())
+        throw Error(ErrorKind::config, (o.base / "config.json").string(), problems.front());
+    if (config.vit_stack_start_layer() || config.is_anyres_deepstack)
+        throw Error(ErrorKind::config, (o.base / "config.json").string(), "the demo model trains the plain DeepStack-L layout (not -V or -HD)");
+    const auto tokenizer = Tokenizer::load(o.base);
+    const auto clip = deepstack_llama::clip_preprocessing({}, config);
+
+    at::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    torch::manual_seed(o.seed);
+    auto model = deepstack_llama::Model::random(config, {c10::kFloat, c10::Device(c10::kCPU), {}}, o.seed);
+    std::vector<torch::Tensor> matrices, vectors;
+    {
+        torch::NoGradGuard no_grad;
+        for (const auto& [name, tensor] : model->named_weights()) {
+            // Biases start at zero and norm scales at one; everything else keeps normal(0, 0.02).
+            const bool bias = name.ends_with(".bias");
+            const bool norm_scale = name.find("norm") != std::string::npos && name.ends_with(".weight");
+            if (bias) tensor.zero_();
+            else if (norm_scale) tensor.fill_(1.0);
+            tensor.set_requires_grad(true);
+            (tensor.dim() >= 2 && !name.ends_with("embedding") ? matrices : vectors).push_back(tensor);
+        }
+    }
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(matrices, std::make_unique<torch::optim::AdamWOptions>(
+                                      torch::optim::AdamWOptions(o.learning_rate).betas({0.9, 0.95}).weight_decay(o.weight_decay)));
+    groups.emplace_back(vectors, std::make_unique<torch::optim::AdamWOptions>(
+                                     torch::optim::AdamWOptions(o.learning_rate).betas({0.9, 0.95}).weight_decay(0.0)));
+    torch::optim::AdamW optimizer(groups);
+    std::vector<torch::Tensor> parameters = matrices;
+    parameters.insert(parameters.end(), vectors.begin(), vectors.end());
+
+    // ---- resume --------------------------------------------------------------------------------------------
+    const auto checkpoint = o.output / "checkpoint";
+    std::filesystem::create_directories(checkpoint);
+    const nlohmann::json identity{{"steps", o.steps}, {"batch", o.batch}, {"stacked", o.stacked}, {"seed", o.seed},
+                                  {"learning_rate", o.learning_rate}, {"page_size", o.pages.page_size}, {"config", json}};
+    std::int64_t step = 0;
+    if (std::filesystem::exists(checkpoint / "state.json")) {
+        const auto state = config::read_json_file(checkpoint / "state.json");
+        if (state.at("identity") != identity)
+            throw Error(ErrorKind::config, (checkpoint / "state.json").string(),
+                        "this checkpoint was written by a run with other options or another config; use another output folder");
+        step = state.at("step").get<std::int64_t>();
+        load_weights(model->named_weights(), checkpoint / "weights.safetensors");
+        torch::load(optimizer, (checkpoint / "optimizer.pt").string());
+    }
+    const auto save_checkpoint = [&] {
+        save_weights(model->named_weights(), checkpoint / "weights.safetensors", false);
+        torch::save(optimizer, (checkpoint / "optimizer.pt.partial").string());
+        std::filesystem::rename(checkpoint / "optimizer.pt.partial", checkpoint / "optimizer.pt");
+        write_text_atomically(checkpoint / "state.json", nlohmann::json{{"identity", identity}, {"step", step}}.dump(1));
+    };
+
+    // ---- data ------------------------------------------------------------------------------------------------
+    const auto bos = static_cast<TokenId>(config.text.bos_token_id);
+    const auto eos = static_cast<std::int64_t>(config.text.eos_token_id);
+    const auto make_sample = [&](std::uint64_t index) {
+        const auto page = synthetic_page(SyntheticSplit::train, index, o.pages);
+        const auto& q = page.questions[static_cast<std::size_t>(((index + 1) * 0x9E3779B97F4A7C15ull) >> 40) % page.questions.size()];
+        Sample s;
+        s.features = model->encode_image(deepstack_llama::make_views(page.image, config, clip));
+        const auto spliced = deepstack_llama::splice_images(*tokenizer, deepstack_llama::render_vicuna_turn("", true, 1, q.question),
+                                                            {s.features.embeds.size(0)}, bos);
+        s.ids.assign(spliced.ids.begin(), spliced.ids.end());
+        s.image_offset = spliced.image_offsets.at(0);
+        s.answer_begin = static_cast<std::int64_t>(s.ids.size());
+        for (const auto id : tokenizer->encode(q.answer)) s.ids.push_back(id);
+        s.ids.push_back(eos);
+        return s;
+    };
+
+    // ---- the loop --------------------------------------------------------------------------------------------
+    TrainingResult result;
+    const auto learning_rate_at = [&](std::int64_t at) {
+        if (at < o.warmup_steps) return o.learning_rate * static_cast<double>(at + 1) / static_cast<double>(o.warmup_steps);
+        const double progress = static_cast<double>(at - o.warmup_steps) / static_cast<double>(std::max<std::int64_t>(1, o.steps - o.warmup_steps));
+        const double floor = o.final_learning_rate_fraction;
+        return o.learning_rate * (floor + (1 - floor) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress))));
+    };
+    const auto last = o.stop_after > 0 ? std::min(o.steps, step + o.stop_after) : o.steps;
+    while (step < last) {
+        if (o.cancel != nullptr && o.cancel->load()) break;
+        const auto start = std::chrono::steady_clock::now();
+        const auto rate = learning_rate_at(step);
+        for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(rate);
+        optimizer.zero_grad();
+        double loss_sum = 0;
+        for (std::int64_t b = 0; b < o.batch; ++b) {
+            const auto sample = make_sample(static_cast<std::uint64_t>(step * o.batch + b));
+            auto cache = nn::KvCache::without_storage(config.text.num_hidden_layers);
+            const deepstack_llama::PlacedImage placed{&sample.features, sample.image_offset};
+            const auto logits = model->forward(sample.ids, {placed}, cache, false);  // [L, V]
+            const auto answer = static_cast<std::int64_t>(sample.ids.size()) - sample.answer_begin;
+            const auto targets = torch::tensor(std::vector<std::int64_t>(sample.ids.begin() + sample.answer_begin, sample.ids.end()), torch::kLong);
+            const auto loss = torch::nn::functional::cross_entropy(logits.narrow(0, sample.answer_begin - 1, answer), targets);
+            (loss / static_cast<double>(o.batch)).backward();
+            loss_sum += loss.item<double>();
+        }
+        const auto norm = torch::nn::utils::clip_grad_norm_(parameters, o.clip_norm);
+        optimizer.step();
+        ++step;
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        result.last_loss = loss_sum / static_cast<double>(o.batch);
+        if (o.on_progress) o.on_progress({step, o.steps, result.last_loss, rate, static_cast<double>(norm), static_cast<double>(o.batch) / seconds});
+        if (step % o.checkpoint_every == 0 && step < last) save_checkpoint();
+    }
+    save_checkpoint();
+    result.step = step;
+    result.finished = step >= o.steps;
+
+    // ---- the model folder --------------------------------------------------------------------------------------
+    if (result.finished) {
+        const auto folder = o.output / "model";
+        std::filesystem::create_directories(folder);
+        write_text_atomically(folder / "config.json", json.dump(2));
+        std::filesystem::copy_file(o.base / "tokenizer.model", folder / "tokenizer.model", std::filesystem::copy_options::overwrite_existing);
+        // The released layout carries the CLIP layers after the selected feature, which nothing reads: written as
+        // zeros when the config selects an earlier layer (the demo model's config selects the last one).
+        auto weights = model->named_weights();
+        std::set<std::string> have;
+        for (const auto& [name, tensor] : weights) have.insert(name);
+        for (const auto& spec : deepstack_llama::describe(config).tensors)
+            if (!spec.optional && !have.contains(spec.name))
+                weights.emplace_back(spec.name, torch::zeros(std::vector<std::int64_t>(spec.shape.begin(), spec.shape.end())));
+        std::int64_t count = 0;
+        for (const auto& [name, tensor] : weights) count += tensor.numel();
+        // fp32 while it fits the 30 MB a bundled model may weigh; bf16 beyond.
+        save_weights(weights, folder / "model.safetensors", count * 4 > 30'000'000);
+        write_text_atomically(folder / "generation_config.json",
+                              nlohmann::json{{"bos_token_id", config.text.bos_token_id}, {"eos_token_id", config.text.eos_token_id},
+                                             {"do_sample", false}, {"max_new_tokens", 24}}
+                                  .dump(2));
+        result.model = folder;
+    }
+    return result;
+}
+
+}  // namespace deepstack

@@ -1,0 +1,132 @@
+// The trainer on the tiny DeepStack-L fixture (its config and tokenizer.model) and 64-pixel synthetic pages: the
+// loss falls; a run stopped and resumed from its checkpoint ends with the very weights of an uninterrupted one;
+// a checkpoint of other options is refused; Stop leaves a checkpoint; the result loads as a model folder and
+// answers; the twin without stacks is the same model with no groups.
+#include <QtTest>
+
+#include <atomic>
+
+#include <torch/torch.h>
+
+#include "deepstack/engine.h"
+#include "deepstack/error.h"
+#include "deepstack/inspect.h"
+#include "deepstack/safetensors.h"
+#include "deepstack/training.h"
+#include "tensor/torch_bridge.h"
+#include "test_files.h"
+
+using namespace deepstack;
+
+namespace {
+const std::filesystem::path kBase = testing::data_dir() / "fixtures" / "deepstack" / "deepstack-l";
+
+TrainingOptions tiny(const std::filesystem::path& output, std::int64_t steps) {
+    TrainingOptions o;
+    o.base = kBase;
+    o.output = output;
+    o.steps = steps;
+    o.batch = 2;
+    o.warmup_steps = 2;
+    o.checkpoint_every = 1000;
+    o.learning_rate = 3e-3;
+    o.threads = 2;
+    o.pages.page_size = 64;
+    return o;
+}
+
+double max_difference(const std::filesystem::path& a, const std::filesystem::path& b) {
+    const auto fa = Checkpoint::open(a), fb = Checkpoint::open(b);
+    double worst = 0;
+    for (const auto& name : fa.names())
+        worst = std::max(worst, (tensor::to_torch(fa.view(name), torch::kFloat32) - tensor::to_torch(fb.view(name), torch::kFloat32)).abs().max().item<double>());
+    return worst;
+}
+}  // namespace
+
+class TestTraining : public QObject {
+    Q_OBJECT
+    QTemporaryDir dir_;
+    std::filesystem::path root() const { return dir_.path().toStdString(); }
+
+private Q_SLOTS:
+    void lossFalls() {
+        auto o = tiny(root() / "falls", 40);
+        std::vector<double> losses;
+        o.on_progress = [&](const TrainingProgress& p) {
+            losses.push_back(p.loss);
+            QVERIFY(p.samples_per_s > 0 && p.learning_rate > 0 && p.gradient_norm > 0);
+        };
+        const auto result = train(o);
+        QVERIFY(result.finished);
+        QCOMPARE(losses.size(), std::size_t{40});
+        double first = 0, last = 0;
+        for (int i = 0; i < 5; ++i) first += losses[static_cast<std::size_t>(i)], last += losses[losses.size() - 1 - static_cast<std::size_t>(i)];
+        QVERIFY2(last < 0.7 * first, qPrintable(QString("loss %1 -> %2").arg(first / 5).arg(last / 5)));
+
+        // The result is a model folder like a released one: it inspects clean, loads and answers.
+        const auto report = inspect_model_folder(result.model);
+        QVERIFY2(report.problems.empty(), report.problems.empty() ? "" : report.problems.front().c_str());
+        EngineOptions engine;
+        engine.threads = 2;
+        engine.context_tokens = 512;
+        const auto model = Model::load(result.model, engine);
+        const auto page = synthetic_page(SyntheticSplit::held_out, 0, o.pages);
+        auto chat = model->start_conversation();
+        SamplingSettings greedy;
+        greedy.max_new_tokens = 8;
+        (void)chat->send({Message::Role::user, page.questions[0].question, {page.image}}, greedy);
+        QCOMPARE(model->stack_plan(64, 64).groups.size(), std::size_t{4});
+    }
+
+    void resumingGivesTheUninterruptedWeights() {
+        const auto straight = train(tiny(root() / "straight", 6));
+        auto o = tiny(root() / "resumed", 6);
+        o.stop_after = 4;
+        const auto first = train(o);
+        QCOMPARE(first.step, std::int64_t{4});
+        QVERIFY(!first.finished);
+        o.stop_after = 0;
+        const auto second = train(o);
+        QVERIFY(second.finished);
+        QCOMPARE(second.step, std::int64_t{6});
+        QCOMPARE(max_difference(straight.model, second.model), 0.0);
+
+        auto other = tiny(root() / "resumed", 6);
+        other.batch = 3;
+        QVERIFY_THROWS_EXCEPTION(Error, train(other));
+    }
+
+    void stopLeavesACheckpoint() {
+        auto o = tiny(root() / "stopped", 50);
+        std::atomic<bool> stop{false};
+        o.cancel = &stop;
+        o.on_progress = [&](const TrainingProgress& p) {
+            if (p.step == 2) stop = true;
+        };
+        const auto result = train(o);
+        QCOMPARE(result.step, std::int64_t{2});
+        QVERIFY(!result.finished);
+        QVERIFY(std::filesystem::exists(root() / "stopped" / "checkpoint" / "weights.safetensors"));
+    }
+
+    void theTwinHasNoStacks() {
+        auto o = tiny(root() / "twin", 2);
+        o.stacked = false;
+        const auto result = train(o);
+        const auto plan = stack_plan(result.model, 64, 64);
+        QVERIFY(plan.groups.empty());
+        QCOMPARE(plan.input_tokens(), std::int64_t{16});  // the global view, as for the stacked model
+        const auto report = inspect_model_folder(result.model);
+        QVERIFY2(report.problems.empty(), report.problems.empty() ? "" : report.problems.front().c_str());
+    }
+
+    void badBaseIsRefused() {
+        auto o = tiny(root() / "bad", 2);
+        o.base = testing::data_dir() / "fixtures" / "tiny-qwen3-vl";
+        QVERIFY_THROWS_EXCEPTION(Error, train(o));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestTraining)
+#include "test_training.moc"
