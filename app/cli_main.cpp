@@ -23,6 +23,7 @@
 #include "deepstack/inspect.h"
 #include "deepstack/synthetic.h"
 #include "deepstack/system.h"
+#include "deepstack/training.h"
 #include "deepstack/tokenizer.h"
 
 namespace {
@@ -51,6 +52,13 @@ constexpr const char* kUsage =
     "  synth --out DIR [--split train|held-out] [--from N] [--count N] [--size PX]\n"
     "                         write synthetic pages (PNG) and their questions and answers (questions.jsonl), the\n"
     "                         data the demo model is trained and evaluated on\n"
+    "  train --base DIR --out DIR [--no-stacks] [--steps N] [--batch N] [--lr X] [--warmup N]\n"
+    "        [--checkpoint-every N] [--stop-after N] [--seed S] [--page-size PX] [--log-every N]\n"
+    "                         train the demo model (the DeepStack-L config and tokenizer.model in --base) on\n"
+    "                         synthetic pages; resumes from --out's checkpoint; Ctrl+C checkpoints and stops;\n"
+    "                         the finished model is written to --out/model\n"
+    "  evaluate --model DIR [--pages N] [--page-size PX]\n"
+    "                         exact-match accuracy on the held-out synthetic pages, per question kind, as JSON\n"
     "  help                   show this text\n"
     "\n"
     "chat and bench options:\n"
@@ -392,6 +400,59 @@ int run_synth(const std::vector<std::string>& args) {
     return 0;
 }
 
+int run_train(const std::vector<std::string>& args) {
+    const auto a = parse(args, {"--no-stacks"});
+    const auto base = a.get("--base");
+    const auto out = a.get("--out");
+    if (!base || !out || !a.positional.empty()) return usage_error("train: --base DIR and --out DIR are required");
+    deepstack::TrainingOptions o;
+    o.base = *base;
+    o.output = *out;
+    o.stacked = !a.flag("--no-stacks");
+    o.steps = whole(a, "--steps", o.steps, 1, 1 << 30);
+    o.batch = whole(a, "--batch", o.batch, 1, 1 << 16);
+    o.warmup_steps = whole(a, "--warmup", o.warmup_steps, 0, 1 << 30);
+    o.checkpoint_every = whole(a, "--checkpoint-every", o.checkpoint_every, 1, 1 << 30);
+    o.stop_after = whole(a, "--stop-after", 0, 0, 1 << 30);
+    o.learning_rate = number(a, "--lr", o.learning_rate);
+    o.seed = static_cast<std::uint64_t>(whole(a, "--seed", 1, 0, 1ll << 53));
+    o.threads = static_cast<int>(whole(a, "--threads", 0, 0, 1024));
+    o.pages.page_size = static_cast<int>(whole(a, "--page-size", o.pages.page_size, 64, 4096));
+    const auto log_every = whole(a, "--log-every", 10, 1, 1 << 30);
+    std::signal(SIGINT, [](int) { g_interrupted = true; });
+    o.cancel = &g_interrupted;
+    double loss_sum = 0, rate_sum = 0;
+    std::int64_t logged = 0;
+    o.on_progress = [&](const deepstack::TrainingProgress& p) {
+        loss_sum += p.loss;
+        rate_sum += p.samples_per_s;
+        if (++logged < log_every && p.step != p.steps) return;
+        char line[160];
+        std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  grad %.3f  %.2f samples/s", static_cast<long long>(p.step),
+                      static_cast<long long>(p.steps), loss_sum / static_cast<double>(logged), p.learning_rate, p.gradient_norm,
+                      rate_sum / static_cast<double>(logged));
+        std::cerr << line << std::endl;
+        loss_sum = rate_sum = 0;
+        logged = 0;
+    };
+    const auto result = deepstack::train(o);
+    std::cout << (result.finished ? "finished: " + result.model.string() : "checkpointed at step " + std::to_string(result.step) + " of " + std::to_string(o.steps))
+              << "\n";
+    return 0;
+}
+
+int run_evaluate(const std::vector<std::string>& args) {
+    const auto a = parse(args, {});
+    const auto model = a.get("--model");
+    if (!model || !a.positional.empty()) return usage_error("evaluate: --model DIR is required");
+    deepstack::EvaluationOptions o;
+    o.pages = whole(a, "--pages", o.pages, 1, 1 << 24);
+    o.page_options.page_size = static_cast<int>(whole(a, "--page-size", o.page_options.page_size, 64, 4096));
+    o.threads = static_cast<int>(whole(a, "--threads", 0, 0, 1024));
+    std::cout << deepstack::to_json(deepstack::evaluate(*model, o)) << "\n";
+    return 0;
+}
+
 int run_bench(const std::vector<std::string>& args) {
     const auto a = parse(args, {});
     deepstack::BenchOptions o;
@@ -424,6 +485,8 @@ int main(int argc, char** argv) {
         if (command == "bench") return run_bench(args);
         if (command == "attention") return run_attention(args);
         if (command == "synth") return run_synth(args);
+        if (command == "train") return run_train(args);
+        if (command == "evaluate") return run_evaluate(args);
         if (command == "help" || command == "--help" || command == "-h") {
             std::cout << kUsage;
             return 0;

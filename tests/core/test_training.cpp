@@ -6,6 +6,7 @@
 
 #include <atomic>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "deepstack/engine.h"
@@ -77,6 +78,23 @@ private Q_SLOTS:
         greedy.max_new_tokens = 8;
         (void)chat->send({Message::Role::user, page.questions[0].question, {page.image}}, greedy);
         QCOMPARE(model->stack_plan(64, 64).groups.size(), std::size_t{4});
+
+        // The held-out evaluation counts every question of every page, per kind.
+        EvaluationOptions evaluation;
+        evaluation.pages = 3;
+        evaluation.page_options = o.pages;
+        evaluation.threads = 2;
+        evaluation.max_new_tokens = 6;
+        std::int64_t questions = 0;
+        for (std::uint64_t i = 0; i < 3; ++i) questions += static_cast<std::int64_t>(synthetic_page(SyntheticSplit::held_out, i, o.pages).questions.size());
+        const auto scores = evaluate(result.model, evaluation);
+        QCOMPARE(scores.all.asked, questions);
+        std::int64_t per_kind = 0;
+        for (const auto& [kind, count] : scores.kinds) per_kind += count.asked;
+        QCOMPARE(per_kind, questions);
+        QVERIFY(scores.all.correct <= scores.all.asked && scores.small_print.asked <= scores.all.asked);
+        QCOMPARE(static_cast<std::int64_t>(scores.misses.size()), std::min<std::int64_t>(20, scores.all.asked - scores.all.correct));
+        QVERIFY(nlohmann::json::parse(to_json(scores)).at("all").at("asked").get<std::int64_t>() == questions);
     }
 
     void resumingGivesTheUninterruptedWeights() {

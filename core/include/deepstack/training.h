@@ -54,4 +54,32 @@ struct TrainingResult {
 // other options.
 TrainingResult train(const TrainingOptions& options);
 
+struct EvaluationOptions {
+    std::int64_t pages = 200;  // held-out pages 0 .. pages - 1, every question of each
+    SyntheticOptions page_options;
+    int threads = 0;
+    std::int64_t max_new_tokens = 24;
+    std::function<void(std::int64_t done, std::int64_t total)> on_progress;
+};
+
+struct EvaluationCount {
+    std::int64_t asked = 0, correct = 0;
+    double accuracy() const { return asked > 0 ? static_cast<double>(correct) / static_cast<double>(asked) : 0.0; }
+};
+
+struct EvaluationResult {
+    EvaluationCount all, small_print;
+    std::vector<std::pair<std::string, EvaluationCount>> kinds;  // per question kind, sorted by name
+    struct Miss {
+        std::uint64_t page = 0;
+        std::string question, expected, answered;
+    };
+    std::vector<Miss> misses;  // the first few wrong answers, to read
+};
+
+// Exact match (surrounding spaces ignored) of the model's greedy answers on the held-out split, each question in
+// a conversation of its own. The model runs through Model::load, as in the app.
+EvaluationResult evaluate(const std::filesystem::path& model_folder, const EvaluationOptions& options);
+std::string to_json(const EvaluationResult& result);
+
 }  // namespace deepstack
