@@ -165,7 +165,9 @@ void MainWindow::recordAttention() {
         return;
     }
     if (inference_->isGenerating() || inference_->isLoading() || inference_->isCapturing()) {
-        statusBar()->showMessage(tr("The model is busy; record the attention once it has finished"), 5000);
+        const auto busy = tr("The model is busy: press Record Latest Answer once the answer is finished.");
+        attentionPanel_->setRecording(false, busy);
+        statusBar()->showMessage(busy, 5000);
         return;
     }
     const auto& conversation = chat_->current();
