@@ -497,5 +497,8 @@ int main(int argc, char** argv) {
     } catch (const deepstack::Error& e) {
         std::cerr << "deepstack-cli: " << deepstack::to_string(e.kind()) << ": " << e.what() << "\n";
         return 1;
+    } catch (const std::exception& e) {  // a folder that cannot be created, LibTorch during training
+        std::cerr << "deepstack-cli: error: " << e.what() << "\n";
+        return 1;
     }
 }

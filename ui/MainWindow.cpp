@@ -12,6 +12,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QPixmap>
 #include <QProgressBar>
 #include <QSettings>
 #include <QSplitter>
@@ -181,18 +182,22 @@ void MainWindow::recordAttention() {
     inference_->captureAttention(conversation.id, request);
 }
 
-// Before anything is recorded, the stack map shows the loaded model's plan for the page on screen.
+// Before anything is recorded, the stack map shows the loaded model's plan for the page on screen: its size as
+// the model would get it and its cached thumbnail, so nothing is rendered on the GUI thread for this.
 void MainWindow::previewStackPlan() {
     const auto& model = inference_->model();
     if (!model) return;
     const auto current = workspacePanel_->pageList()->currentIndex();
     const auto row = current.isValid() ? current.row() : (workspaceModel_->rowCount() > 0 ? 0 : -1);
     if (row < 0) return;
-    QString error;
-    const auto page = workspaceModel_->renderForModel(workspaceModel_->pageAt(row), workspacePanel_->renderDpi(), &error);
-    if (page.isNull()) return;
+    const auto page = workspaceModel_->pageAt(row);
+    const auto* document = workspaceModel_->document(page.path);
+    if (document == nullptr) return;
+    const auto size = document->renderSize(page.page, workspacePanel_->renderDpi());
+    if (size.isEmpty()) return;
+    const auto thumbnail = workspaceModel_->data(workspaceModel_->index(row, 0), Qt::DecorationRole).value<QPixmap>().toImage();
     try {
-        attentionPanel_->showPlan(stack_plan(model->folder.toStdString(), page.width(), page.height()), page);
+        attentionPanel_->showPlan(stack_plan(model->folder.toStdString(), size.width(), size.height()), thumbnail);
     } catch (const std::exception& e) {
         statusBar()->showMessage(QString::fromUtf8(e.what()), 8000);
     }

@@ -182,11 +182,6 @@ void AttentionPanel::setRecording(bool recording, const QString& status) {
     if (!status.isEmpty()) status_->setText(status);
 }
 
-void AttentionPanel::setRecordEnabled(bool enabled, const QString& why) {
-    record_->setEnabled(enabled);
-    record_->setToolTip(enabled ? tr("Run the latest question and answer once more and record where every layer and head looked") : why);
-}
-
 void AttentionPanel::showPlan(const StackPlan& plan, const QImage& picture) {
     if (capture_) return;  // a recording's own pictures win
     stackMap_->setPlan(plan, picture);

@@ -33,7 +33,6 @@ public:
     void clearPlan();
     void showCapture(const QString& conversationId, AttentionCapturePtr capture);
     void setRecording(bool recording, const QString& status = {});
-    void setRecordEnabled(bool enabled, const QString& why = {});
     std::uint64_t memoryCapBytes() const;
 
     // What is shown now, for tests and the exports.

@@ -44,13 +44,6 @@ void StackMapView::setSelectedLayer(int layer) {
     update();
 }
 
-std::vector<std::size_t> StackMapView::drawnGroups() const {
-    std::vector<std::size_t> out;
-    if (!plan_) return out;
-    for (std::size_t g = 0; g < plan_->groups.size(); ++g) out.push_back(g);
-    return out;
-}
-
 StackMapView::Geometry StackMapView::geometry() const {
     Geometry g;
     const double width = this->width(), height = this->height();
@@ -126,11 +119,11 @@ void StackMapView::paintEvent(QPaintEvent*) {
                    .arg(plan.variant == "DeepStack-L-HD" ? tr(" + crops") : QString()));
 
     // Groups: a thumbnail each, with the cells it carries, tied to the layer it enters.
-    const auto groups = drawnGroups();
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-        const auto& group = plan.groups[groups[i]];
-        const auto colour = groupColour(groups[i]);
-        const auto thumb = thumbRect(i, groups.size());
+    const auto count = plan.groups.size();
+    for (std::size_t i = 0; i < count; ++i) {
+        const auto& group = plan.groups[i];
+        const auto colour = groupColour(i);
+        const auto thumb = thumbRect(i, count);
         QRectF picture = thumb;
         if (!picture_.isNull()) {
             const QSizeF size = QSizeF(picture_.size()).scaled(thumb.size(), Qt::KeepAspectRatio);
@@ -157,7 +150,7 @@ void StackMapView::paintEvent(QPaintEvent*) {
                               : group.before_layer         ? tr("→ layer %1").arg(group.layer)
                                                            : tr("after %1").arg(group.layer);
         p.drawText(QRectF(thumb.left() - 12, thumb.top() - 14, thumb.width() + 24, 13), Qt::AlignCenter,
-                   group.ever_added ? tr("group %1 %2").arg(groups[i] + 1).arg(where) : tr("group %1: zeros").arg(groups[i] + 1));
+                   group.ever_added ? tr("group %1 %2").arg(i + 1).arg(where) : tr("group %1: zeros").arg(i + 1));
         // The connector to the layer whose attention first sees it.
         if (group.tower == Tower::language && group.ever_added && group.first_layer_seeing_it() < plan.language_layers) {
             const auto row = layerRect(static_cast<int>(group.first_layer_seeing_it()));
@@ -187,10 +180,9 @@ void StackMapView::mousePressEvent(QMouseEvent* event) {
             Q_EMIT layerClicked(l);
             return;
         }
-    const auto groups = drawnGroups();
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-        const auto& group = plan_->groups[groups[i]];
-        if (thumbRect(i, groups.size()).contains(point) && group.tower == Tower::language && group.ever_added &&
+    for (std::size_t i = 0; i < plan_->groups.size(); ++i) {
+        const auto& group = plan_->groups[i];
+        if (thumbRect(i, plan_->groups.size()).contains(point) && group.tower == Tower::language && group.ever_added &&
             group.first_layer_seeing_it() < plan_->language_layers) {
             const int layer = static_cast<int>(group.first_layer_seeing_it());
             setSelectedLayer(layer);

@@ -44,7 +44,6 @@ private:
     };
     Geometry geometry() const;
     QRectF thumbRect(std::size_t index, std::size_t count) const;
-    std::vector<std::size_t> drawnGroups() const;
 
     std::optional<StackPlan> plan_;
     QImage picture_;

@@ -86,11 +86,17 @@ QImage WorkspaceDocument::render(int page, double dpi, bool scalePictures) const
         if (!scalePictures || qFuzzyCompare(dpi, 72.0)) return picture_;
         return picture_.scaled((QSizeF(picture_.size()) * dpi / 72.0).toSize(), Qt::KeepAspectRatio, Qt::SmoothTransformation);
     }
-    const auto pixels = (pdf_->pagePointSize(page) * dpi / 72.0).toSize();
+    const auto pixels = renderSize(page, dpi);
     if (pixels.isEmpty()) return {};
     QPdfDocumentRenderOptions options;
     options.setRenderFlags(QPdfDocumentRenderOptions::RenderFlag::Annotations);
     return flattenOntoWhite(pdf_->render(page, pixels, options));
+}
+
+QSize WorkspaceDocument::renderSize(int page, double dpi) const {
+    if (page < 0 || page >= pageCount()) return {};
+    if (!pdf_) return picture_.size();
+    return (pdf_->pagePointSize(page) * dpi / 72.0).toSize();
 }
 
 QImage WorkspaceDocument::thumbnail(int page, int longestSide) const {

@@ -30,6 +30,8 @@ public:
     // PDF pages at `dpi` onto white; a picture as it is (upright, alpha composited onto white), scaled by
     // dpi / 72 only when `scalePictures` is set (the page view's zoom). A null image when rendering failed.
     QImage render(int page, double dpi, bool scalePictures = false) const;
+    // The size render(page, dpi) gives for the model (pictures unscaled), without rendering.
+    QSize renderSize(int page, double dpi) const;
     QImage thumbnail(int page, int longestSide) const;
 
 private:

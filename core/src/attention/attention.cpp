@@ -152,11 +152,15 @@ RgbImage render_heatmap(const AttentionImage& image, std::span<const float> valu
     }
     RgbImage out = picture;
     const double alpha = std::clamp(options.opacity, 0.0, 1.0);
+    // A page is millions of pixels and the tokens few: the scale is looked up, 1024 levels.
+    constexpr int kLevels = 1024;
+    std::vector<std::array<std::uint8_t, 3>> scale(kLevels);
+    for (int i = 0; i < kLevels; ++i) scale[static_cast<std::size_t>(i)] = heat_colour(static_cast<double>(i) / (kLevels - 1));
     for (int y = 0; y < picture.height; ++y) {
         const float* row = field.ptr<float>(y);
         for (int x = 0; x < picture.width; ++x) {
             if (row[x] < 0) continue;
-            const auto colour = heat_colour(row[x]);
+            const auto& colour = scale[static_cast<std::size_t>(std::lround(std::min(1.0f, row[x]) * (kLevels - 1)))];
             auto* p = &out.pixels[(static_cast<std::size_t>(y) * static_cast<std::size_t>(picture.width) + static_cast<std::size_t>(x)) * 3];
             for (int c = 0; c < 3; ++c) p[c] = static_cast<std::uint8_t>(std::lround(p[c] * (1 - alpha) + colour[static_cast<std::size_t>(c)] * alpha));
         }

@@ -111,7 +111,7 @@ TrainingResult train(const TrainingOptions& o) {
             if (bias) tensor.zero_();
             else if (norm_scale) tensor.fill_(1.0);
             tensor.set_requires_grad(true);
-            (tensor.dim() >= 2 && !name.ends_with("embedding") ? matrices : vectors).push_back(tensor);
+            (tensor.dim() >= 2 ? matrices : vectors).push_back(tensor);
         }
     }
     std::vector<torch::optim::OptimizerParamGroup> groups;
