@@ -53,12 +53,14 @@ constexpr const char* kUsage =
     "                         write synthetic pages (PNG) and their questions and answers (questions.jsonl), the\n"
     "                         data the demo model is trained and evaluated on\n"
     "  train --base DIR --out DIR [--no-stacks] [--steps N] [--batch N] [--lr X] [--warmup N]\n"
-    "        [--checkpoint-every N] [--stop-after N] [--seed S] [--page-size PX] [--log-every N]\n"
+    "        [--questions-per-page N] [--checkpoint-every N] [--stop-after N] [--seed S] [--page-size PX]\n"
+    "        [--log-every N] [--threads N]\n"
     "                         train the demo model (the DeepStack-L config and tokenizer.model in --base) on\n"
     "                         synthetic pages; resumes from --out's checkpoint; Ctrl+C checkpoints and stops;\n"
     "                         the finished model is written to --out/model\n"
-    "  evaluate --model DIR [--pages N] [--page-size PX]\n"
-    "                         exact-match accuracy on the held-out synthetic pages, per question kind, as JSON\n"
+    "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--threads N]\n"
+    "                         exact-match accuracy on held-out synthetic pages N .. N + pages - 1 (default 0 .. 199),\n"
+    "                         per question kind, as JSON\n"
     "  help                   show this text\n"
     "\n"
     "chat and bench options:\n"
@@ -411,6 +413,7 @@ int run_train(const std::vector<std::string>& args) {
     o.stacked = !a.flag("--no-stacks");
     o.steps = whole(a, "--steps", o.steps, 1, 1 << 30);
     o.batch = whole(a, "--batch", o.batch, 1, 1 << 16);
+    o.questions_per_page = whole(a, "--questions-per-page", o.questions_per_page, 1, 64);
     o.warmup_steps = whole(a, "--warmup", o.warmup_steps, 0, 1 << 30);
     o.checkpoint_every = whole(a, "--checkpoint-every", o.checkpoint_every, 1, 1 << 30);
     o.stop_after = whole(a, "--stop-after", 0, 0, 1 << 30);
@@ -425,10 +428,10 @@ int run_train(const std::vector<std::string>& args) {
     std::int64_t logged = 0;
     o.on_progress = [&](const deepstack::TrainingProgress& p) {
         loss_sum += p.loss;
-        rate_sum += p.samples_per_s;
+        rate_sum += p.pages_per_s;
         if (++logged < log_every && p.step != p.steps) return;
         char line[160];
-        std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  grad %.3f  %.2f samples/s", static_cast<long long>(p.step),
+        std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  grad %.3f  %.2f pages/s", static_cast<long long>(p.step),
                       static_cast<long long>(p.steps), loss_sum / static_cast<double>(logged), p.learning_rate, p.gradient_norm,
                       rate_sum / static_cast<double>(logged));
         std::cerr << line << std::endl;
@@ -446,6 +449,7 @@ int run_evaluate(const std::vector<std::string>& args) {
     const auto model = a.get("--model");
     if (!model || !a.positional.empty()) return usage_error("evaluate: --model DIR is required");
     deepstack::EvaluationOptions o;
+    o.first_page = static_cast<std::uint64_t>(whole(a, "--from", 0, 0, 1ll << 53));
     o.pages = whole(a, "--pages", o.pages, 1, 1 << 24);
     o.page_options.page_size = static_cast<int>(whole(a, "--page-size", o.page_options.page_size, 64, 4096));
     o.threads = static_cast<int>(whole(a, "--threads", 0, 0, 1024));

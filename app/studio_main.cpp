@@ -25,14 +25,14 @@ int main(int argc, char** argv) {
     const QCommandLineOption ask("ask", "Put QUESTION in the question box.", "QUESTION");
     parser.addOption(model);
     parser.addOption(ask);
-    parser.addPositionalArgument("files", "PDFs or pictures to open.", "[FILE...]");
+    parser.addPositionalArgument("files", "PDFs or pictures to open; the first page opened is ticked for the first question.", "[FILE...]");
     parser.process(app);
 
     deepstack::ui::MainWindow window;
     window.show();
     // After the window is up, so that problems show as messages over it.
     QTimer::singleShot(0, &window, [&] {
-        if (!parser.positionalArguments().isEmpty()) window.openFiles(parser.positionalArguments());
+        if (!parser.positionalArguments().isEmpty()) window.openFiles(parser.positionalArguments(), true);
         if (parser.isSet(model)) window.loadModel(parser.value(model));
         if (parser.isSet(ask)) window.chatPanel().input()->setPlainText(parser.value(ask));
     });

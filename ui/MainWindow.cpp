@@ -5,9 +5,14 @@
 #include <QCloseEvent>
 #include <QDragEnterEvent>
 #include <QFileDialog>
+#include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QFutureWatcher>
 #include <QLabel>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QListView>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -46,6 +51,20 @@ const char* kRecentKey = "workspace/recentFiles";
 const char* kLastOpenFolderKey = "workspace/lastFolder";
 const char* kRenderDpiKey = "workspace/renderDpi";
 constexpr int kRecentFiles = 10;
+
+// A model folder may say which questions it answers well (sample_questions.json: {"questions": [...]}); the chat
+// offers them. Optional: a folder without the file offers none, and a broken file is reported in `problem`.
+QStringList sampleQuestions(const QString& folder, QString* problem) {
+    QFile file(QDir(folder).filePath("sample_questions.json"));
+    if (!file.exists()) return {};
+    QJsonParseError error{};
+    const auto json = file.open(QIODevice::ReadOnly) ? QJsonDocument::fromJson(file.readAll(), &error) : QJsonDocument();
+    QStringList questions;
+    for (const auto& q : json.object().value("questions").toArray())
+        if (q.isString() && !q.toString().trimmed().isEmpty()) questions << q.toString().trimmed();
+    if (questions.isEmpty()) *problem = QObject::tr("%1 lists no questions; none are offered").arg(QDir::toNativeSeparators(file.fileName()));
+    return questions;
+}
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
@@ -115,6 +134,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         statusBar()->showMessage(tr("Model ready"), 4000);
         // A chat with nothing in it and settings never changed takes the model's own sampling defaults.
         if (chat_->current().messages.isEmpty() && chat_->current().sampling == SamplingOptions{}) chat_->setSampling(m.defaults);
+        QString problem;
+        chatPanel_->setSuggestions(sampleQuestions(m.folder, &problem));
+        if (!problem.isEmpty()) statusBar()->showMessage(problem, 10000);
         chatPanel_->focusQuestion();
     });
     connect(inference_, &InferenceService::modelLoadFailed, this, [this](const QString& message, bool cancelled) {
@@ -124,6 +146,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     });
     connect(inference_, &InferenceService::modelUnloaded, this, [this] {
         modelStatus_->setText(tr("No model loaded"));
+        chatPanel_->setSuggestions({});
         attentionPanel_->showCapture({}, nullptr);
         attentionPanel_->clearPlan();
     });
@@ -265,7 +288,12 @@ ModelManagerDialog* MainWindow::modelManager() {
     return modelManager_;
 }
 
-void MainWindow::openFiles(const QStringList& paths) { workspacePanel_->openFiles(paths); }
+void MainWindow::openFiles(const QStringList& paths, bool tickFirstPage) {
+    const bool noneTicked = workspaceModel_->attachedPages().isEmpty();
+    if (workspacePanel_->openFiles(paths) == 0 || !tickFirstPage || !noneTicked) return;
+    const auto row = workspacePanel_->pageList()->currentIndex().row();
+    if (row >= 0) workspaceModel_->setAttached(workspaceModel_->pageAt(row), true);
+}
 
 void MainWindow::loadModel(const QString& folder) {
     ModelManagerDialog::rememberModelFolder(folder);

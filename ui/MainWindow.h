@@ -25,8 +25,10 @@ public:
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
 
-    // Opens documents and pictures in the workspace; problems are shown, the rest opens.
-    void openFiles(const QStringList& paths);
+    // Opens documents and pictures in the workspace; problems are shown, the rest opens. With `tickFirstPage`
+    // (files given on the command line) the first page opened goes with the next question when none is ticked,
+    // so the window starts ready for a question.
+    void openFiles(const QStringList& paths, bool tickFirstPage = false);
     // Adds the folder to the known models and loads it with the saved device and precision.
     void loadModel(const QString& folder);
     // Shows the inspect report of a model folder (the work runs on a pool thread).

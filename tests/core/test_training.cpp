@@ -56,7 +56,7 @@ private Q_SLOTS:
         std::vector<double> losses;
         o.on_progress = [&](const TrainingProgress& p) {
             losses.push_back(p.loss);
-            QVERIFY(p.samples_per_s > 0 && p.learning_rate > 0 && p.gradient_norm > 0);
+            QVERIFY(p.pages_per_s > 0 && p.learning_rate > 0 && p.gradient_norm > 0);
         };
         const auto result = train(o);
         QVERIFY(result.finished);

@@ -13,6 +13,7 @@
 
 #include <QListView>
 #include <QPushButton>
+#include <QToolButton>
 #include <QSignalSpy>
 
 #include "MainWindow.h"
@@ -113,6 +114,44 @@ private Q_SLOTS:
         for (const auto& m : restored.messages) restoredTexts << m.text;
         QCOMPARE(restoredTexts, texts);
         QVERIFY(again.chatPanel().view()->toPlainText().contains("Which colour is the box?"));
+    }
+
+    // deepstack-studio FILE --model DIR: the first page is ticked, and the chat offers the questions the model
+    // folder lists (sample_questions.json); a click puts one in the question box.
+    void startsReadyForAQuestionWithTheModelsSampleQuestions() {
+        QTemporaryDir dir;
+        const QDir model(dir.filePath("model"));
+        QVERIFY(model.mkpath("."));
+        for (const auto& file : QDir(deepstack::testing::deepStackModelFolder()).entryInfoList(QDir::Files))
+            QVERIFY(QFile::copy(file.filePath(), model.filePath(file.fileName())));
+        deepstack::testing::writeBytes(model.filePath("sample_questions.json"),
+                                       R"({"questions": ["What is the invoice number?", "What is the total?"]})");
+        const auto pdf = dir.filePath("report.pdf");
+        deepstack::testing::writePdf(pdf, 3);
+
+        MainWindow window;
+        window.show();
+        window.openFiles({pdf}, true);
+        auto attached = window.workspaceModel().attachedPages();
+        QCOMPARE(attached.size(), 1);
+        QCOMPARE(attached.front().page, 0);
+        window.openFiles({pdf}, true);  // a page is ticked already: nothing more
+        QCOMPARE(window.workspaceModel().attachedPages().size(), 1);
+
+        auto* suggestions = window.findChild<QWidget*>("suggestions");
+        QVERIFY(!suggestions->isVisible());
+        window.loadModel(model.path());
+        QTRY_VERIFY_WITH_TIMEOUT(window.inference().model().has_value(), 120000);
+        QTRY_VERIFY(suggestions->isVisible());
+        const auto buttons = suggestions->findChildren<QToolButton*>();
+        QCOMPARE(buttons.size(), 2);
+        QCOMPARE(buttons[1]->text(), QString("What is the total?"));
+        buttons[1]->click();
+        QCOMPARE(window.findChild<QPlainTextEdit*>("questionInput")->toPlainText(), QString("What is the total?"));
+
+        // A model folder without the file offers nothing.
+        window.loadModel(deepstack::testing::deepStackModelFolder());
+        QTRY_VERIFY_WITH_TIMEOUT(!suggestions->isVisible(), 120000);
     }
 
     void modelManagerRefusesUnusableFolders() {

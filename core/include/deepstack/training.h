@@ -15,10 +15,10 @@ namespace deepstack {
 
 struct TrainingProgress {
     std::int64_t step = 0, steps = 0;  // steps done, of all
-    double loss = 0;                   // mean over this step's samples (answer tokens only)
+    double loss = 0;                   // mean over this step's pages (each page: over its answer tokens)
     double learning_rate = 0;
     double gradient_norm = 0;          // before clipping
-    double samples_per_s = 0;
+    double pages_per_s = 0;
 };
 
 struct TrainingOptions {
@@ -28,7 +28,8 @@ struct TrainingOptions {
     std::filesystem::path output;
     bool stacked = true;  // false: the twin without stacks ("nostack"), everything else the same
     std::int64_t steps = 2000;
-    std::int64_t batch = 8;  // samples per optimizer step
+    std::int64_t batch = 8;  // pages per optimizer step
+    std::int64_t questions_per_page = 8;  // one conversation per page: its first questions, in a shuffled order
     std::int64_t warmup_steps = 100;
     std::int64_t checkpoint_every = 100;
     double learning_rate = 1e-3;
@@ -55,7 +56,8 @@ struct TrainingResult {
 TrainingResult train(const TrainingOptions& options);
 
 struct EvaluationOptions {
-    std::int64_t pages = 200;  // held-out pages 0 .. pages - 1, every question of each
+    std::uint64_t first_page = 0;
+    std::int64_t pages = 200;  // held-out pages first_page .. first_page + pages - 1, every question of each
     SyntheticOptions page_options;
     int threads = 0;
     std::int64_t max_new_tokens = 24;
@@ -68,6 +70,9 @@ struct EvaluationCount {
 };
 
 struct EvaluationResult {
+    std::uint64_t first_page = 0;
+    std::int64_t pages = 0;
+    int page_size = 0;
     EvaluationCount all, small_print;
     std::vector<std::pair<std::string, EvaluationCount>> kinds;  // per question kind, sorted by name
     struct Miss {

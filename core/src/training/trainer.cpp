@@ -77,10 +77,14 @@ void load_weights(const std::vector<std::pair<std::string, torch::Tensor>>& weig
     }
 }
 
+// One page as one conversation: the image with the first question, then each further question as a follow-up
+// turn, exactly as the chat renders them. The loss is on every answer, so the page's encoding pays for all its
+// questions instead of one.
 struct Sample {
     std::vector<std::int64_t> ids;
     std::int64_t image_offset = 0;
-    std::int64_t answer_begin = 0;  // first answer token in `ids`
+    std::vector<std::int64_t> predicting;  // positions whose next token is an answer token (or the answer's </s>)
+    std::vector<std::int64_t> targets;     // those next tokens
     deepstack_llama::ImageFeatures features;
 };
 
@@ -127,7 +131,8 @@ TrainingResult train(const TrainingOptions& o) {
     const auto checkpoint = o.output / "checkpoint";
     std::filesystem::create_directories(checkpoint);
     const nlohmann::json identity{{"steps", o.steps}, {"batch", o.batch}, {"stacked", o.stacked}, {"seed", o.seed},
-                                  {"learning_rate", o.learning_rate}, {"page_size", o.pages.page_size}, {"config", json}};
+                                  {"learning_rate", o.learning_rate}, {"page_size", o.pages.page_size},
+                                  {"questions_per_page", o.questions_per_page}, {"config", json}};
     std::int64_t step = 0;
     if (std::filesystem::exists(checkpoint / "state.json")) {
         const auto state = config::read_json_file(checkpoint / "state.json");
@@ -150,16 +155,34 @@ TrainingResult train(const TrainingOptions& o) {
     const auto eos = static_cast<std::int64_t>(config.text.eos_token_id);
     const auto make_sample = [&](std::uint64_t index) {
         const auto page = synthetic_page(SyntheticSplit::train, index, o.pages);
-        const auto& q = page.questions[static_cast<std::size_t>(((index + 1) * 0x9E3779B97F4A7C15ull) >> 40) % page.questions.size()];
+        // The questions in an order of their own per page, so that every kind is also asked first, with the image.
+        std::vector<const SyntheticQuestion*> order;
+        for (const auto& q : page.questions) order.push_back(&q);
+        std::uint64_t mix = (index + 1) * 0x9E3779B97F4A7C15ull;
+        for (std::size_t i = order.size(); i > 1; --i) {
+            mix ^= mix >> 29;
+            mix *= 0xBF58476D1CE4E5B9ull;
+            std::swap(order[i - 1], order[static_cast<std::size_t>(mix >> 33) % i]);
+        }
+        order.resize(std::min<std::size_t>(order.size(), static_cast<std::size_t>(o.questions_per_page)));
         Sample s;
         s.features = model->encode_image(deepstack_llama::make_views(page.image, config, clip));
-        const auto spliced = deepstack_llama::splice_images(*tokenizer, deepstack_llama::render_vicuna_turn("", true, 1, q.question),
-                                                            {s.features.embeds.size(0)}, bos);
-        s.ids.assign(spliced.ids.begin(), spliced.ids.end());
-        s.image_offset = spliced.image_offsets.at(0);
-        s.answer_begin = static_cast<std::int64_t>(s.ids.size());
-        for (const auto id : tokenizer->encode(q.answer)) s.ids.push_back(id);
-        s.ids.push_back(eos);
+        for (std::size_t turn = 0; turn < order.size(); ++turn) {
+            const bool first = turn == 0;
+            const auto spliced = deepstack_llama::splice_images(*tokenizer, deepstack_llama::render_vicuna_turn("", first, first ? 1 : 0, order[turn]->question),
+                                                                first ? std::vector<std::int64_t>{s.features.embeds.size(0)} : std::vector<std::int64_t>{},
+                                                                first ? std::optional<TokenId>(bos) : std::nullopt);
+            if (first) s.image_offset = spliced.image_offsets.at(0);
+            s.ids.insert(s.ids.end(), spliced.ids.begin(), spliced.ids.end());
+            auto answer = tokenizer->encode(order[turn]->answer);
+            std::vector<std::int64_t> reply(answer.begin(), answer.end());
+            reply.push_back(eos);
+            for (const auto id : reply) {
+                s.predicting.push_back(static_cast<std::int64_t>(s.ids.size()) - 1);
+                s.targets.push_back(id);
+                s.ids.push_back(id);
+            }
+        }
         return s;
     };
 
@@ -184,9 +207,8 @@ TrainingResult train(const TrainingOptions& o) {
             auto cache = nn::KvCache::without_storage(config.text.num_hidden_layers);
             const deepstack_llama::PlacedImage placed{&sample.features, sample.image_offset};
             const auto logits = model->forward(sample.ids, {placed}, cache, false);  // [L, V]
-            const auto answer = static_cast<std::int64_t>(sample.ids.size()) - sample.answer_begin;
-            const auto targets = torch::tensor(std::vector<std::int64_t>(sample.ids.begin() + sample.answer_begin, sample.ids.end()), torch::kLong);
-            const auto loss = torch::nn::functional::cross_entropy(logits.narrow(0, sample.answer_begin - 1, answer), targets);
+            const auto loss = torch::nn::functional::cross_entropy(logits.index_select(0, torch::tensor(sample.predicting, torch::kLong)),
+                                                                   torch::tensor(sample.targets, torch::kLong));
             (loss / static_cast<double>(o.batch)).backward();
             loss_sum += loss.item<double>();
         }
