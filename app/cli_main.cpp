@@ -58,9 +58,10 @@ constexpr const char* kUsage =
     "                         train the demo model (the DeepStack-L config and tokenizer.model in --base) on\n"
     "                         synthetic pages; resumes from --out's checkpoint; Ctrl+C checkpoints and stops;\n"
     "                         the finished model is written to --out/model\n"
-    "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--threads N]\n"
+    "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--threads N] [--field-attention]\n"
     "                         exact-match accuracy on held-out synthetic pages N .. N + pages - 1 (default 0 .. 199),\n"
-    "                         per question kind, as JSON\n"
+    "                         per question kind, as JSON; --field-attention adds, per layer, how much of the\n"
+    "                         answers' attention on the picture falls on the field asked about\n"
     "  help                   show this text\n"
     "\n"
     "chat and bench options:\n"
@@ -445,7 +446,7 @@ int run_train(const std::vector<std::string>& args) {
 }
 
 int run_evaluate(const std::vector<std::string>& args) {
-    const auto a = parse(args, {});
+    const auto a = parse(args, {"--field-attention"});
     const auto model = a.get("--model");
     if (!model || !a.positional.empty()) return usage_error("evaluate: --model DIR is required");
     deepstack::EvaluationOptions o;
@@ -453,6 +454,7 @@ int run_evaluate(const std::vector<std::string>& args) {
     o.pages = whole(a, "--pages", o.pages, 1, 1 << 24);
     o.page_options.page_size = static_cast<int>(whole(a, "--page-size", o.page_options.page_size, 64, 4096));
     o.threads = static_cast<int>(whole(a, "--threads", 0, 0, 1024));
+    o.field_attention = a.flag("--field-attention");
     std::cout << deepstack::to_json(deepstack::evaluate(*model, o)) << "\n";
     return 0;
 }

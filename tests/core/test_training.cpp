@@ -95,6 +95,21 @@ private Q_SLOTS:
         QVERIFY(scores.all.correct <= scores.all.asked && scores.small_print.asked <= scores.all.asked);
         QCOMPARE(static_cast<std::int64_t>(scores.misses.size()), std::min<std::int64_t>(20, scores.all.asked - scores.all.correct));
         QVERIFY(nlohmann::json::parse(to_json(scores)).at("all").at("asked").get<std::int64_t>() == questions);
+        QVERIFY(scores.field_attention.empty());
+
+        // Where the answers looked: one line per layer, over the printed-answer questions; the pages' first
+        // questions count the same either way, and the accuracy does not change by looking.
+        evaluation.field_attention = true;
+        const auto looked = evaluate(result.model, evaluation);
+        QCOMPARE(looked.all.correct, scores.all.correct);
+        QVERIFY(looked.field_questions > 0 && looked.field_questions <= looked.small_print.asked);
+        QCOMPARE(static_cast<std::int64_t>(looked.field_attention.size()), std::int64_t{6});  // the fixture's 6 layers
+        for (const auto& layer : looked.field_attention) {
+            QVERIFY(layer.field_token_share > 0 && layer.field_token_share < 1);
+            QVERIFY(layer.mass_on_field >= 0 && layer.mass_on_field <= 1);
+            QVERIFY(layer.top_token_on_field >= 0 && layer.top_token_on_field <= 1);
+        }
+        QCOMPARE(nlohmann::json::parse(to_json(looked)).at("field_attention").at("layers").size(), looked.field_attention.size());
     }
 
     void resumingGivesTheUninterruptedWeights() {

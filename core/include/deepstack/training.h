@@ -61,6 +61,9 @@ struct EvaluationOptions {
     SyntheticOptions page_options;
     int threads = 0;
     std::int64_t max_new_tokens = 24;
+    // Also record where the answers looked (Conversation::capture_attention) for the questions whose answer is
+    // printed on the page, and measure how much of it lands on the field asked about.
+    bool field_attention = false;
     std::function<void(std::int64_t done, std::int64_t total)> on_progress;
 };
 
@@ -80,6 +83,18 @@ struct EvaluationResult {
         std::string question, expected, answered;
     };
     std::vector<Miss> misses;  // the first few wrong answers, to read
+
+    // With EvaluationOptions::field_attention, per language layer, over the answer tokens (heads averaged) of
+    // every question whose answer is printed on the page: the input tokens whose region overlaps the answer's
+    // box are the field's tokens.
+    struct FieldAttention {
+        std::int64_t layer = 0;
+        double field_token_share = 0;  // the field's tokens among the picture's (what attention spread evenly gives)
+        double mass_on_field = 0;      // the share of the attention on the picture that falls on them
+        double top_token_on_field = 0;  // questions whose most-attended token is one of them
+    };
+    std::int64_t field_questions = 0;
+    std::vector<FieldAttention> field_attention;
 };
 
 // Exact match (surrounding spaces ignored) of the model's greedy answers on the held-out split, each question in

@@ -1,14 +1,55 @@
 // Held-out exact-match accuracy of a model folder, through the public engine: what a user of the app would get.
+#include <algorithm>
 #include <map>
 
 #include <nlohmann/json.hpp>
 
+#include "deepstack/attention.h"
 #include "deepstack/engine.h"
 #include "deepstack/training.h"
 
 namespace deepstack {
 
 namespace {
+bool overlap(const ImageRegion& a, const ImageRegion& b) {
+    return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+}
+
+// Running sums of EvaluationResult::FieldAttention, one per layer.
+struct FieldAttentionSums {
+    std::vector<double> token_share, mass, top;
+
+    // False when the capture has no answer rows or no input token on the field (nothing to count).
+    bool add(const AttentionCapture& capture, const ImageRegion& field) {
+        const auto answer = capture.queries_of(AttentionQuery::Kind::answer);
+        if (answer.empty() || capture.images.empty()) return false;
+        const auto& regions = capture.images.front().plan.input_regions;
+        const auto first = static_cast<std::size_t>(capture.images.front().first_column);
+        std::vector<bool> on_field(regions.size());
+        double field_tokens = 0;
+        for (std::size_t i = 0; i < regions.size(); ++i) field_tokens += (on_field[i] = overlap(regions[i], field)) ? 1 : 0;
+        if (field_tokens == 0) return false;
+        token_share.resize(capture.layers.size());
+        mass.resize(capture.layers.size());
+        top.resize(capture.layers.size());
+        for (std::size_t l = 0; l < capture.layers.size(); ++l) {
+            const auto values = capture.map(answer, l, {});
+            double all = 0, on = 0;
+            std::size_t best = 0;
+            for (std::size_t i = 0; i < regions.size(); ++i) {
+                const double v = values[first + i];
+                all += v;
+                on += on_field[i] ? v : 0;
+                if (v > values[first + best]) best = i;
+            }
+            token_share[l] += field_tokens / static_cast<double>(regions.size());
+            mass[l] += all > 0 ? on / all : 0;
+            top[l] += on_field[best] ? 1 : 0;
+        }
+        return true;
+    }
+};
+
 std::string trimmed(const std::string& s) {
     const auto begin = s.find_first_not_of(" \t\n");
     if (begin == std::string::npos) return {};
@@ -29,6 +70,8 @@ EvaluationResult evaluate(const std::filesystem::path& model_folder, const Evalu
     result.pages = o.pages;
     result.page_size = o.page_options.page_size;
     std::map<std::string, EvaluationCount> kinds;
+    FieldAttentionSums field;
+    std::vector<std::int64_t> layers;
     for (std::int64_t i = 0; i < o.pages; ++i) {
         const auto index = o.first_page + static_cast<std::uint64_t>(i);
         const auto page = synthetic_page(SyntheticSplit::held_out, index, o.page_options);
@@ -36,6 +79,13 @@ EvaluationResult evaluate(const std::filesystem::path& model_folder, const Evalu
             auto chat = model->start_conversation();
             const auto answer = chat->send({Message::Role::user, q.question, {page.image}}, greedy);
             const bool right = trimmed(answer.text) == q.answer;
+            if (o.field_attention && q.small_print && !q.region.empty()) {
+                AttentionRequest request;
+                request.question = false;
+                const auto capture = chat->capture_attention(request);
+                layers = capture.layers;
+                if (field.add(capture, q.region)) ++result.field_questions;
+            }
             for (auto* count : {&result.all, &kinds[q.kind]}) {
                 ++count->asked;
                 count->correct += right ? 1 : 0;
@@ -49,6 +99,9 @@ EvaluationResult evaluate(const std::filesystem::path& model_folder, const Evalu
         if (o.on_progress) o.on_progress(i + 1, o.pages);
     }
     result.kinds.assign(kinds.begin(), kinds.end());
+    const auto questions = static_cast<double>(std::max<std::int64_t>(1, result.field_questions));
+    for (std::size_t l = 0; l < field.top.size(); ++l)
+        result.field_attention.push_back({layers[l], field.token_share[l] / questions, field.mass[l] / questions, field.top[l] / questions});
     return result;
 }
 
@@ -57,6 +110,12 @@ std::string to_json(const EvaluationResult& r) {
     nlohmann::ordered_json out{{"split", "held-out"}, {"first_page", r.first_page}, {"pages", r.pages}, {"page_size", r.page_size},
                                {"all", count(r.all)}, {"small_print", count(r.small_print)}};
     for (const auto& [kind, c] : r.kinds) out["kinds"][kind] = count(c);
+    if (!r.field_attention.empty()) {
+        out["field_attention"]["questions"] = r.field_questions;
+        for (const auto& f : r.field_attention)
+            out["field_attention"]["layers"].push_back({{"layer", f.layer}, {"field_token_share", f.field_token_share},
+                                                        {"mass_on_field", f.mass_on_field}, {"top_token_on_field", f.top_token_on_field}});
+    }
     for (const auto& m : r.misses)
         out["misses"].push_back({{"page", m.page}, {"question", m.question}, {"expected", m.expected}, {"answered", m.answered}});
     return out.dump(2);

@@ -1,6 +1,7 @@
 // The training loop of the demo model. The model is deepstack_llama::Model, the very code inference runs, built
-// with random weights that require gradients; one sample is one synthetic page and one of its questions, run
-// through the same views, template and image splice as a chat, with the loss on the answer's tokens only.
+// with random weights that require gradients; one sample is one synthetic page and its questions as one
+// conversation, run through the same views, template and image splice as a chat, with the loss on the answers'
+// tokens only.
 #include "deepstack/training.h"
 
 #include <chrono>
