@@ -54,10 +54,11 @@ constexpr const char* kUsage =
     "                         data the demo model is trained and evaluated on\n"
     "  train --base DIR --out DIR [--no-stacks] [--steps N] [--batch N] [--lr X] [--warmup N]\n"
     "        [--questions-per-page N] [--checkpoint-every N] [--stop-after N] [--seed S] [--page-size PX]\n"
-    "        [--log-every N] [--threads N]\n"
+    "        [--log-every N] [--threads N] [--distinct-pages N]\n"
     "                         train the demo model (the DeepStack-L config and tokenizer.model in --base) on\n"
     "                         synthetic pages; resumes from --out's checkpoint; Ctrl+C checkpoints and stops;\n"
-    "                         the finished model is written to --out/model\n"
+    "                         the finished model is written to --out/model; --distinct-pages N cycles through the\n"
+    "                         first N pages (a model that uses the picture learns them by heart: a quick check)\n"
     "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--threads N] [--field-attention]\n"
     "                         exact-match accuracy on held-out synthetic pages N .. N + pages - 1 (default 0 .. 199),\n"
     "                         per question kind, as JSON; --field-attention adds, per layer, how much of the\n"
@@ -415,6 +416,7 @@ int run_train(const std::vector<std::string>& args) {
     o.steps = whole(a, "--steps", o.steps, 1, 1 << 30);
     o.batch = whole(a, "--batch", o.batch, 1, 1 << 16);
     o.questions_per_page = whole(a, "--questions-per-page", o.questions_per_page, 1, 64);
+    o.distinct_pages = whole(a, "--distinct-pages", 0, 0, 1ll << 40);
     o.warmup_steps = whole(a, "--warmup", o.warmup_steps, 0, 1 << 30);
     o.checkpoint_every = whole(a, "--checkpoint-every", o.checkpoint_every, 1, 1 << 30);
     o.stop_after = whole(a, "--stop-after", 0, 0, 1 << 30);

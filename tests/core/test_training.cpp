@@ -112,6 +112,54 @@ private Q_SLOTS:
         QCOMPARE(nlohmann::json::parse(to_json(looked)).at("field_attention").at("layers").size(), looked.field_attention.size());
     }
 
+    // One step at a real learning rate against one at almost none: AdamW's first step moves every weight that
+    // got any gradient by about the rate, so a weight the loss cannot reach (a picture cut off from the answer)
+    // stays put. Both the stacked model and its twin.
+    void theAnswerReachesEveryWeight() {
+        for (const bool stacked : {true, false}) {
+            const auto name = std::string(stacked ? "stacked" : "twin");
+            auto moved = tiny(root() / ("reach-" + name), 1);
+            moved.stacked = stacked;
+            moved.warmup_steps = 0;
+            moved.learning_rate = 1e-2;
+            auto still = moved;
+            still.output = root() / ("still-" + name);
+            still.learning_rate = 1e-12;
+            train(moved);
+            train(still);
+            const auto a = Checkpoint::open(moved.output / "checkpoint" / "weights.safetensors");
+            const auto b = Checkpoint::open(still.output / "checkpoint" / "weights.safetensors");
+            QVERIFY(a.names().size() > 50);
+            for (const auto& tensor_name : a.names()) {
+                // The one exception by design: softmax ignores a shift shared by every key, so q . k_bias (the
+                // same for all keys of a query) never changes attention and the key bias has no gradient.
+                if (tensor_name.ends_with("self_attn.k_proj.bias")) continue;
+                const auto change = (tensor::to_torch(a.view(tensor_name), torch::kFloat32) - tensor::to_torch(b.view(tensor_name), torch::kFloat32))
+                                        .abs().max().item<double>();
+                QVERIFY2(change > 1e-3, (name + ": " + tensor_name + " did not move").c_str());
+            }
+        }
+    }
+
+    // --distinct-pages: one page over and over is learned by heart, far sooner than new pages every step; and a
+    // run's checkpoint is its own.
+    void distinctPagesCycle() {
+        const auto final_loss = [&](const std::string& name, std::int64_t distinct) {
+            auto o = tiny(root() / name, 100);
+            o.distinct_pages = distinct;
+            std::vector<double> losses;
+            o.on_progress = [&](const TrainingProgress& p) { losses.push_back(p.loss); };
+            train(o);
+            return (losses[97] + losses[98] + losses[99]) / 3;
+        };
+        const auto repeated = final_loss("cycle", 1), fresh = final_loss("fresh", 0);
+        QVERIFY2(repeated < 0.5 * fresh, (std::to_string(repeated) + " vs " + std::to_string(fresh)).c_str());
+        auto other = tiny(root() / "cycle", 100);
+        other.distinct_pages = 2;
+        other.on_progress = {};
+        QVERIFY_THROWS_EXCEPTION(Error, train(other));
+    }
+
     void resumingGivesTheUninterruptedWeights() {
         const auto straight = train(tiny(root() / "straight", 6));
         auto o = tiny(root() / "resumed", 6);

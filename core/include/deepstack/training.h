@@ -30,6 +30,9 @@ struct TrainingOptions {
     std::int64_t steps = 2000;
     std::int64_t batch = 8;  // pages per optimizer step
     std::int64_t questions_per_page = 8;  // one conversation per page: its first questions, in a shuffled order
+    // 0: every step sees new pages. N: the training pages 0 .. N - 1 over and over (a model that can tell its
+    // pictures apart learns their answers by heart: the check that the picture reaches the answer at all).
+    std::int64_t distinct_pages = 0;
     std::int64_t warmup_steps = 100;
     std::int64_t checkpoint_every = 100;
     double learning_rate = 1e-3;

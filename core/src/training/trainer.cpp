@@ -131,9 +131,10 @@ TrainingResult train(const TrainingOptions& o) {
     // ---- resume --------------------------------------------------------------------------------------------
     const auto checkpoint = o.output / "checkpoint";
     std::filesystem::create_directories(checkpoint);
-    const nlohmann::json identity{{"steps", o.steps}, {"batch", o.batch}, {"stacked", o.stacked}, {"seed", o.seed},
+    nlohmann::json identity{{"steps", o.steps}, {"batch", o.batch}, {"stacked", o.stacked}, {"seed", o.seed},
                                   {"learning_rate", o.learning_rate}, {"page_size", o.pages.page_size},
                                   {"questions_per_page", o.questions_per_page}, {"config", json}};
+    if (o.distinct_pages > 0) identity["distinct_pages"] = o.distinct_pages;
     std::int64_t step = 0;
     if (std::filesystem::exists(checkpoint / "state.json")) {
         const auto state = config::read_json_file(checkpoint / "state.json");
@@ -155,6 +156,7 @@ TrainingResult train(const TrainingOptions& o) {
     const auto bos = static_cast<TokenId>(config.text.bos_token_id);
     const auto eos = static_cast<std::int64_t>(config.text.eos_token_id);
     const auto make_sample = [&](std::uint64_t index) {
+        if (o.distinct_pages > 0) index %= static_cast<std::uint64_t>(o.distinct_pages);
         const auto page = synthetic_page(SyntheticSplit::train, index, o.pages);
         // The questions in an order of their own per page, so that every kind is also asked first, with the image.
         std::vector<const SyntheticQuestion*> order;
