@@ -54,12 +54,13 @@ constexpr const char* kUsage =
     "                         data the demo model is trained and evaluated on\n"
     "  train --base DIR --out DIR [--no-stacks] [--steps N] [--batch N] [--lr X] [--warmup N]\n"
     "        [--questions-per-page N] [--checkpoint-every N] [--stop-after N] [--seed S] [--page-size PX]\n"
-    "        [--log-every N] [--threads N] [--distinct-pages N]\n"
+    "        [--log-every N] [--threads N] [--distinct-pages N] [--device cpu|cuda]\n"
     "                         train the demo model (the DeepStack-L config and tokenizer.model in --base) on\n"
     "                         synthetic pages; resumes from --out's checkpoint; Ctrl+C checkpoints and stops;\n"
     "                         the finished model is written to --out/model; --distinct-pages N cycles through the\n"
     "                         first N pages (a model that uses the picture learns them by heart: a quick check)\n"
-    "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--threads N] [--field-attention]\n"
+    "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--threads N] [--device cpu|cuda]\n"
+    "        [--field-attention]\n"
     "                         exact-match accuracy on held-out synthetic pages N .. N + pages - 1 (default 0 .. 199),\n"
     "                         per question kind, as JSON; --field-attention adds, per layer, how much of the\n"
     "                         answers' attention on the picture falls on the field asked about\n"
@@ -131,11 +132,15 @@ std::int64_t whole(const Arguments& a, const std::string& name, std::int64_t fal
     return static_cast<std::int64_t>(value);
 }
 
-deepstack::EngineOptions engine_options(const Arguments& a) {
-    deepstack::EngineOptions o;
+deepstack::DeviceKind device_option(const Arguments& a) {
     const auto device = a.get("--device").value_or("cpu");
     if (device != "cpu" && device != "cuda") throw std::invalid_argument("--device: cpu or cuda, not '" + device + "'");
-    o.device = device == "cuda" ? deepstack::DeviceKind::cuda : deepstack::DeviceKind::cpu;
+    return device == "cuda" ? deepstack::DeviceKind::cuda : deepstack::DeviceKind::cpu;
+}
+
+deepstack::EngineOptions engine_options(const Arguments& a) {
+    deepstack::EngineOptions o;
+    o.device = device_option(a);
     const auto dtype = a.get("--dtype").value_or("auto");
     if (dtype != "auto" && dtype != "bf16" && dtype != "f32") throw std::invalid_argument("--dtype: auto, bf16 or f32, not '" + dtype + "'");
     o.compute = dtype == "f32" ? deepstack::ComputeType::f32 : dtype == "bf16" ? deepstack::ComputeType::bf16 : deepstack::ComputeType::automatic;
@@ -417,6 +422,7 @@ int run_train(const std::vector<std::string>& args) {
     o.batch = whole(a, "--batch", o.batch, 1, 1 << 16);
     o.questions_per_page = whole(a, "--questions-per-page", o.questions_per_page, 1, 64);
     o.distinct_pages = whole(a, "--distinct-pages", 0, 0, 1ll << 40);
+    o.device = device_option(a);
     o.warmup_steps = whole(a, "--warmup", o.warmup_steps, 0, 1 << 30);
     o.checkpoint_every = whole(a, "--checkpoint-every", o.checkpoint_every, 1, 1 << 30);
     o.stop_after = whole(a, "--stop-after", 0, 0, 1 << 30);
@@ -457,6 +463,7 @@ int run_evaluate(const std::vector<std::string>& args) {
     o.page_options.page_size = static_cast<int>(whole(a, "--page-size", o.page_options.page_size, 64, 4096));
     o.threads = static_cast<int>(whole(a, "--threads", 0, 0, 1024));
     o.field_attention = a.flag("--field-attention");
+    o.device = device_option(a);
     std::cout << deepstack::to_json(deepstack::evaluate(*model, o)) << "\n";
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "deepstack/engine.h"
 #include "deepstack/synthetic.h"
 
 namespace deepstack {
@@ -41,6 +42,8 @@ struct TrainingOptions {
     double clip_norm = 1.0;
     std::uint64_t seed = 1;
     int threads = 0;  // 0: every core
+    // Where the model trains (fp32 either way). Not part of a run's identity: a run may go on elsewhere.
+    DeviceKind device = DeviceKind::cpu;
     SyntheticOptions pages;
     std::int64_t stop_after = 0;  // 0: run to `steps`; else at most this many steps in this call (then checkpoint)
     std::function<void(const TrainingProgress&)> on_progress;
@@ -63,6 +66,7 @@ struct EvaluationOptions {
     std::int64_t pages = 200;  // held-out pages first_page .. first_page + pages - 1, every question of each
     SyntheticOptions page_options;
     int threads = 0;
+    DeviceKind device = DeviceKind::cpu;
     std::int64_t max_new_tokens = 24;
     // Also record where the answers looked (Conversation::capture_attention) for the questions whose answer is
     // printed on the page, and measure how much of it lands on the field asked about.

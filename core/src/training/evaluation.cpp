@@ -60,6 +60,7 @@ std::string trimmed(const std::string& s) {
 EvaluationResult evaluate(const std::filesystem::path& model_folder, const EvaluationOptions& o) {
     EngineOptions engine;
     engine.threads = o.threads;
+    engine.device = o.device;
     engine.compute = ComputeType::f32;
     engine.context_tokens = 1024;
     const auto model = Model::load(model_folder, engine);

@@ -105,7 +105,10 @@ TrainingResult train(const TrainingOptions& o) {
 
     at::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
     torch::manual_seed(o.seed);
-    auto model = deepstack_llama::Model::random(config, {c10::kFloat, c10::Device(c10::kCPU), {}}, o.seed);
+    if (o.device == DeviceKind::cuda && !torch::cuda::is_available())
+        throw Error(ErrorKind::unsupported, "", "training on CUDA was asked for, but this LibTorch build or this machine has no CUDA device");
+    const c10::Device device = o.device == DeviceKind::cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+    auto model = deepstack_llama::Model::random(config, {c10::kFloat, device, {}}, o.seed);
     std::vector<torch::Tensor> matrices, vectors;
     {
         torch::NoGradGuard no_grad;
@@ -210,8 +213,8 @@ TrainingResult train(const TrainingOptions& o) {
             auto cache = nn::KvCache::without_storage(config.text.num_hidden_layers);
             const deepstack_llama::PlacedImage placed{&sample.features, sample.image_offset};
             const auto logits = model->forward(sample.ids, {placed}, cache, false);  // [L, V]
-            const auto loss = torch::nn::functional::cross_entropy(logits.index_select(0, torch::tensor(sample.predicting, torch::kLong)),
-                                                                   torch::tensor(sample.targets, torch::kLong));
+            const auto loss = torch::nn::functional::cross_entropy(logits.index_select(0, torch::tensor(sample.predicting, torch::kLong).to(device)),
+                                                                   torch::tensor(sample.targets, torch::kLong).to(device));
             (loss / static_cast<double>(o.batch)).backward();
             loss_sum += loss.item<double>();
         }
