@@ -57,12 +57,21 @@ constexpr int kRecentFiles = 10;
 QStringList sampleQuestions(const QString& folder, QString* problem) {
     QFile file(QDir(folder).filePath("sample_questions.json"));
     if (!file.exists()) return {};
+    const auto name = QDir::toNativeSeparators(file.fileName());
+    if (!file.open(QIODevice::ReadOnly)) {
+        *problem = QObject::tr("%1 could not be read (%2); no sample questions are offered").arg(name, file.errorString());
+        return {};
+    }
     QJsonParseError error{};
-    const auto json = file.open(QIODevice::ReadOnly) ? QJsonDocument::fromJson(file.readAll(), &error) : QJsonDocument();
+    const auto json = QJsonDocument::fromJson(file.readAll(), &error);
+    if (error.error != QJsonParseError::NoError) {
+        *problem = QObject::tr("%1 is not valid JSON (%2 at byte %3); no sample questions are offered").arg(name, error.errorString()).arg(error.offset);
+        return {};
+    }
     QStringList questions;
     for (const auto& q : json.object().value("questions").toArray())
         if (q.isString() && !q.toString().trimmed().isEmpty()) questions << q.toString().trimmed();
-    if (questions.isEmpty()) *problem = QObject::tr("%1 lists no questions; none are offered").arg(QDir::toNativeSeparators(file.fileName()));
+    if (questions.isEmpty()) *problem = QObject::tr("%1 lists no questions; none are offered").arg(name);
     return questions;
 }
 }  // namespace

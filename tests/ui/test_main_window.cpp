@@ -13,6 +13,7 @@
 
 #include <QListView>
 #include <QPushButton>
+#include <QStatusBar>
 #include <QToolButton>
 #include <QSignalSpy>
 
@@ -152,6 +153,13 @@ private Q_SLOTS:
         // A model folder without the file offers nothing.
         window.loadModel(deepstack::testing::deepStackModelFolder());
         QTRY_VERIFY_WITH_TIMEOUT(!suggestions->isVisible(), 120000);
+
+        // A broken file offers nothing either, and says why.
+        deepstack::testing::writeBytes(model.filePath("sample_questions.json"), QByteArray("{\"questions\": [\"What is"));
+        window.loadModel(model.path());
+        QTRY_VERIFY_WITH_TIMEOUT(window.statusBar()->currentMessage().contains("not valid JSON"), 120000);
+        QVERIFY(window.statusBar()->currentMessage().contains("sample_questions.json"));
+        QVERIFY(!suggestions->isVisible());
     }
 
     void modelManagerRefusesUnusableFolders() {
