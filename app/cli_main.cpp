@@ -51,14 +51,16 @@ constexpr const char* kUsage =
     "                         question, all, or answer token indexes such as 3 or 2-5\n"
     "  synth --out DIR [--split train|held-out] [--from N] [--count N] [--size PX]\n"
     "                         write synthetic pages (PNG) and their questions and answers (questions.jsonl), the\n"
-    "                         data the demo model is trained and evaluated on\n"
+    "                         data the demo model is trained and evaluated on, and each page's reading turn\n"
+    "                         (reading.jsonl: the page read out, or a scene's shapes listed; training only)\n"
     "  train --base DIR --out DIR [--no-stacks] [--steps N] [--batch N] [--lr X] [--warmup N]\n"
     "        [--questions-per-page N] [--checkpoint-every N] [--stop-after N] [--seed S] [--page-size PX]\n"
-    "        [--log-every N] [--threads N] [--distinct-pages N] [--device cpu|cuda]\n"
+    "        [--log-every N] [--threads N] [--distinct-pages N] [--reading-turn] [--device cpu|cuda]\n"
     "                         train the demo model (the DeepStack-L config and tokenizer.model in --base) on\n"
     "                         synthetic pages; resumes from --out's checkpoint; Ctrl+C checkpoints and stops;\n"
     "                         the finished model is written to --out/model; --distinct-pages N cycles through the\n"
-    "                         first N pages (a model that uses the picture learns them by heart: a quick check)\n"
+    "                         first N pages (a model that uses the picture learns them by heart: a quick check);\n"
+    "                         --reading-turn ends each page's conversation with the page read out in full\n"
     "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--threads N] [--device cpu|cuda]\n"
     "        [--field-attention]\n"
     "                         exact-match accuracy on held-out synthetic pages N .. N + pages - 1 (default 0 .. 199),\n"
@@ -391,7 +393,7 @@ int run_synth(const std::vector<std::string>& args) {
     options.page_size = static_cast<int>(whole(a, "--size", options.page_size, 64, 4096));
     const std::filesystem::path out(*out_dir);
     std::filesystem::create_directories(out);
-    std::ofstream questions(out / "questions.jsonl", std::ios::binary);
+    std::ofstream questions(out / "questions.jsonl", std::ios::binary), readings(out / "reading.jsonl", std::ios::binary);
     for (auto i = from; i < from + count; ++i) {
         const auto page = deepstack::synthetic_page(split, static_cast<std::uint64_t>(i), options);
         char name[48];
@@ -403,14 +405,16 @@ int run_synth(const std::vector<std::string>& args) {
             if (!q.region.empty()) line["region"] = {q.region.left, q.region.top, q.region.right, q.region.bottom};
             questions << line.dump() << "\n";
         }
+        readings << nlohmann::ordered_json{{"image", name}, {"layout", page.layout}, {"question", page.reading.question}, {"answer", page.reading.answer}}.dump() << "\n";
     }
     if (!questions) throw deepstack::Error(deepstack::ErrorKind::io, (out / "questions.jsonl").string(), "cannot write this file");
+    if (!readings) throw deepstack::Error(deepstack::ErrorKind::io, (out / "reading.jsonl").string(), "cannot write this file");
     std::cout << "wrote " << count << " pages to " << out.string() << "\n";
     return 0;
 }
 
 int run_train(const std::vector<std::string>& args) {
-    const auto a = parse(args, {"--no-stacks"});
+    const auto a = parse(args, {"--no-stacks", "--reading-turn"});
     const auto base = a.get("--base");
     const auto out = a.get("--out");
     if (!base || !out || !a.positional.empty()) return usage_error("train: --base DIR and --out DIR are required");
@@ -422,6 +426,7 @@ int run_train(const std::vector<std::string>& args) {
     o.batch = whole(a, "--batch", o.batch, 1, 1 << 16);
     o.questions_per_page = whole(a, "--questions-per-page", o.questions_per_page, 1, 64);
     o.distinct_pages = whole(a, "--distinct-pages", 0, 0, 1ll << 40);
+    o.reading_turn = a.flag("--reading-turn");
     o.device = device_option(a);
     o.warmup_steps = whole(a, "--warmup", o.warmup_steps, 0, 1 << 30);
     o.checkpoint_every = whole(a, "--checkpoint-every", o.checkpoint_every, 1, 1 << 30);

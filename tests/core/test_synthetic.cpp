@@ -2,6 +2,7 @@
 // small (unreadable once the page is halved, as the global view halves it) and where the questions say it is.
 #include <QtTest>
 
+#include <algorithm>
 #include <set>
 
 #include "deepstack/error.h"
@@ -89,6 +90,49 @@ private Q_SLOTS:
                     ++compared;
                 }
         QVERIFY(compared > 50);
+    }
+
+    // The reading turn agrees with the questions: a document's transcript holds every printed answer, in the
+    // order of the lines they are on; a scene's list has as many shapes, of each kind, as the counts say.
+    void readingTurnAgreesWithTheQuestions() {
+        int documents = 0, scenes = 0;
+        for (std::uint64_t i = 0; i < 60; ++i) {
+            const auto page = synthetic_page(SyntheticSplit::train, i);
+            const auto& reading = page.reading.answer;
+            const auto where = [&](const std::string& layout) { return QString::fromStdString(layout + " page " + std::to_string(i) + ": " + reading); };
+            QCOMPARE(page.reading.kind, std::string("reading"));
+            if (page.layout != "scene") {
+                QCOMPARE(page.reading.question, std::string("Read the page."));
+                double previous_top = -1;
+                std::size_t previous_at = 0;
+                auto by_line = page.questions;
+                std::sort(by_line.begin(), by_line.end(), [](const auto& a, const auto& b) { return a.region.top < b.region.top; });
+                for (const auto& q : by_line) {
+                    const auto at = reading.find(q.answer);
+                    QVERIFY2(at != std::string::npos, qPrintable(where(page.layout) + " lacks " + QString::fromStdString(q.answer)));
+                    if (q.region.top > previous_top + 0.02) QVERIFY2(at >= previous_at, qPrintable(where(page.layout)));
+                    previous_top = q.region.top;
+                    previous_at = at;
+                }
+                ++documents;
+                continue;
+            }
+            QCOMPARE(page.reading.question, std::string("List the shapes."));
+            const auto listed = QString::fromStdString(reading).split(", ");
+            for (const auto& q : page.questions) {
+                const auto question = QString::fromStdString(q.question);
+                if (question == "How many shapes are there?") QCOMPARE(QString::number(listed.size()), QString::fromStdString(q.answer));
+                else if (question.startsWith("How many ")) {
+                    const auto what = question.mid(9).chopped(QString("s are there?").size());
+                    QCOMPARE(QString::number(listed.count(what)), QString::fromStdString(q.answer));
+                } else {
+                    const auto shape = question.mid(QString("What colour is the ").size()).chopped(1);
+                    QVERIFY2(listed.contains(QString::fromStdString(q.answer) + " " + shape), qPrintable(where(page.layout)));
+                }
+            }
+            ++scenes;
+        }
+        QVERIFY(documents > 30 && scenes > 4);
     }
 
     void badOptionsAreRefused() {

@@ -5,6 +5,7 @@
 #include <QtTest>
 
 #include <atomic>
+#include <cmath>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -157,6 +158,23 @@ private Q_SLOTS:
         auto other = tiny(root() / "cycle", 100);
         other.distinct_pages = 2;
         other.on_progress = {};
+        QVERIFY_THROWS_EXCEPTION(Error, train(other));
+    }
+
+    // --reading-turn puts the page's transcript into the loss (the same first weights give another first loss),
+    // and is part of a run's identity.
+    void readingTurnIsTrainedOnAndKept() {
+        const auto first_loss = [&](const std::string& name, bool reading) {
+            auto o = tiny(root() / name, 1);
+            o.reading_turn = reading;
+            double loss = 0;
+            o.on_progress = [&](const TrainingProgress& p) { loss = p.loss; };
+            train(o);
+            return loss;
+        };
+        const auto with = first_loss("reading", true), without = first_loss("no-reading", false);
+        QVERIFY2(std::abs(with - without) > 1e-3, (std::to_string(with) + " vs " + std::to_string(without)).c_str());
+        auto other = tiny(root() / "reading", 1);
         QVERIFY_THROWS_EXCEPTION(Error, train(other));
     }
 

@@ -34,6 +34,10 @@ struct SyntheticPage {
     std::string layout;  // "invoice", "receipt", "form", "label", "table", "scene"
     RgbImage image;
     std::vector<SyntheticQuestion> questions;
+    // For training only (never evaluated): a question whose answer is everything on the page, the printed lines
+    // top to bottom, each left to right ("Read the page."), or a scene's shapes in reading order ("List the
+    // shapes."). Every token of it depends on the picture, unlike the fixed wording around a field's value.
+    SyntheticQuestion reading;
 };
 
 std::vector<std::string> synthetic_layouts();

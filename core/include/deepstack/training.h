@@ -34,6 +34,10 @@ struct TrainingOptions {
     // 0: every step sees new pages. N: the training pages 0 .. N - 1 over and over (a model that can tell its
     // pictures apart learns their answers by heart: the check that the picture reaches the answer at all).
     std::int64_t distinct_pages = 0;
+    // Ends each page's conversation with its reading turn (SyntheticPage::reading: the whole page read out, or a
+    // scene's shapes listed), after the questions, so that they are still answered from the picture. Every token
+    // of it depends on the picture, which a question's fixed wording and predictable answer format do not.
+    bool reading_turn = false;
     std::int64_t warmup_steps = 100;
     std::int64_t checkpoint_every = 100;
     double learning_rate = 1e-3;

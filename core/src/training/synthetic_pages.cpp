@@ -7,6 +7,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
 #include <opencv2/imgproc.hpp>
 
@@ -98,6 +99,7 @@ public:
         const auto size = cv::getTextSize(s, kFont, scale, thickness, &baseline);
         const cv::Point origin(static_cast<int>(std::lround(x * options_.page_size)), static_cast<int>(std::lround(y * options_.page_size)));
         cv::putText(page_, s, origin, kFont, scale, ink, thickness, cv::LINE_AA);
+        printed_.push_back({origin.y, origin.x, s});
         const double n = options_.page_size;
         return {origin.x / n, (origin.y - size.height - 1) / n, (origin.x + size.width + 1) / n, (origin.y + baseline) / n};
     }
@@ -111,6 +113,25 @@ public:
         cv::line(page_, {static_cast<int>(x0 * n), static_cast<int>(y0 * n)}, {static_cast<int>(x1 * n), static_cast<int>(y1 * n)}, colour, 1, cv::LINE_AA);
     }
     cv::Mat& mat() { return page_; }
+    // Everything printed so far as lines: texts whose baselines lie within a few pixels share a line.
+    std::string transcript() const {
+        auto texts = printed_;
+        std::sort(texts.begin(), texts.end(), [](const Printed& a, const Printed& b) { return std::tie(a.baseline, a.left) < std::tie(b.baseline, b.left); });
+        std::string out;
+        int line_baseline = -1000;
+        std::vector<Printed> line;
+        const auto flush = [&] {
+            std::sort(line.begin(), line.end(), [](const Printed& a, const Printed& b) { return a.left < b.left; });
+            for (std::size_t i = 0; i < line.size(); ++i) out += (i == 0 ? (out.empty() ? "" : "\n") : " ") + line[i].text;
+            line.clear();
+        };
+        for (const auto& t : texts) {
+            if (t.baseline - line_baseline > 3) flush(), line_baseline = t.baseline;
+            line.push_back(t);
+        }
+        flush();
+        return out;
+    }
     RgbImage image() const {
         RgbImage out{page_.cols, page_.rows, std::vector<std::uint8_t>(static_cast<std::size_t>(page_.cols * page_.rows * 3))};
         cv::Mat rgb(page_.rows, page_.cols, CV_8UC3, out.pixels.data());
@@ -124,8 +145,13 @@ private:
         int baseline = 0;
         return cap_height / cv::getTextSize("X", kFont, 1.0, 1, &baseline).height;
     }
+    struct Printed {
+        int baseline, left;
+        std::string text;
+    };
     SyntheticOptions options_;
     cv::Mat page_;
+    std::vector<Printed> printed_;
     double small_ = 0.3, large_ = 0.7;
 };
 
@@ -262,7 +288,8 @@ void table(Canvas& c, Random& r, std::vector<SyntheticQuestion>& q) {
     }
 }
 
-void scene(Canvas& c, Random& r, std::vector<SyntheticQuestion>& q) {
+// Returns the shapes in reading order ("red circle, blue square, ..."): by rows a shape high, then left to right.
+std::string scene(Canvas& c, Random& r, std::vector<SyntheticQuestion>& q) {
     struct Colour {
         const char* name;
         cv::Scalar rgb;
@@ -272,6 +299,7 @@ void scene(Canvas& c, Random& r, std::vector<SyntheticQuestion>& q) {
     const int count = r.between(2, 6);
     std::array<std::array<int, 4>, 3> tally{};
     std::vector<cv::Rect> placed;
+    std::vector<std::tuple<int, int, std::string>> listed;  // row, left, "colour shape"
     const int n = c.mat().cols;
     for (int k = 0; k < count; ++k) {
         const int shape = r.between(0, 2), colour = r.between(0, 3);
@@ -290,7 +318,11 @@ void scene(Canvas& c, Random& r, std::vector<SyntheticQuestion>& q) {
             cv::fillConvexPoly(c.mat(), tri, ink, cv::LINE_AA);
         }
         ++tally[static_cast<std::size_t>(shape)][static_cast<std::size_t>(colour)];
+        listed.emplace_back((box.y + side / 2) / side, box.x, std::string(kColours[static_cast<std::size_t>(colour)].name) + " " + kShapes[static_cast<std::size_t>(shape)]);
     }
+    std::sort(listed.begin(), listed.end());
+    std::string shapes;
+    for (const auto& [row, left, what] : listed) shapes += (shapes.empty() ? "" : ", ") + what;
     const int shape = r.between(0, 2), colour = r.between(0, 3);
     SyntheticQuestion how_many{"count", false,
                                std::string("How many ") + kColours[static_cast<std::size_t>(colour)].name + " " + kShapes[static_cast<std::size_t>(shape)] + "s are there?",
@@ -306,6 +338,7 @@ void scene(Canvas& c, Random& r, std::vector<SyntheticQuestion>& q) {
             break;
         }
     }
+    return shapes;
 }
 
 }  // namespace
@@ -327,7 +360,11 @@ SyntheticPage synthetic_page(SyntheticSplit split, std::uint64_t index, const Sy
     else if (page.layout == "form") form(canvas, random, page.questions);
     else if (page.layout == "label") label(canvas, random, page.questions);
     else if (page.layout == "table") table(canvas, random, page.questions);
-    else scene(canvas, random, page.questions);
+    else {
+        const auto shapes = scene(canvas, random, page.questions);
+        page.reading = {"reading", false, "List the shapes.", shapes, {}};
+    }
+    if (page.layout != "scene") page.reading = {"reading", true, "Read the page.", canvas.transcript(), {0, 0, 1, 1}};
     page.image = canvas.image();
     return page;
 }

@@ -138,6 +138,7 @@ TrainingResult train(const TrainingOptions& o) {
                                   {"learning_rate", o.learning_rate}, {"page_size", o.pages.page_size},
                                   {"questions_per_page", o.questions_per_page}, {"config", json}};
     if (o.distinct_pages > 0) identity["distinct_pages"] = o.distinct_pages;
+    if (o.reading_turn) identity["reading_turn"] = true;
     std::int64_t step = 0;
     if (std::filesystem::exists(checkpoint / "state.json")) {
         const auto state = config::read_json_file(checkpoint / "state.json");
@@ -171,6 +172,7 @@ TrainingResult train(const TrainingOptions& o) {
             std::swap(order[i - 1], order[static_cast<std::size_t>(mix >> 33) % i]);
         }
         order.resize(std::min<std::size_t>(order.size(), static_cast<std::size_t>(o.questions_per_page)));
+        if (o.reading_turn) order.push_back(&page.reading);
         Sample s;
         s.features = model->encode_image(deepstack_llama::make_views(page.image, config, clip));
         for (std::size_t turn = 0; turn < order.size(); ++turn) {
