@@ -10,7 +10,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cli="${DEEPSTACK_CLI:-$here/../../build/app/deepstack-cli}"
 work="${1:-demo-train}"
 mkdir -p "$work"
-options=(--base "$here/base" --steps 1200 --batch 8 --warmup 100 --lr 1e-3 --seed 1 --threads 1 --checkpoint-every 25 --log-every 25)
+options=(--base "$here/base" --steps 2000 --batch 8 --warmup 100 --lr 1e-3 --seed 1 --reading-turn --threads 1 --checkpoint-every 25 --log-every 25)
 "$cli" train "${options[@]}" --out "$work/stacked" > "$work/stacked.log" 2>&1 &
 stacked=$!
 "$cli" train "${options[@]}" --out "$work/flat" --no-stacks > "$work/flat.log" 2>&1 &
