@@ -49,20 +49,22 @@ constexpr const char* kUsage =
     "                         the high-resolution grid of each stacked group where it enters), the numbers as\n"
     "                         attention.json and attention.csv, and stack-plan.json. --tokens: answer (default),\n"
     "                         question, all, or answer token indexes such as 3 or 2-5\n"
-    "  synth --out DIR [--split train|held-out] [--from N] [--count N] [--size PX]\n"
+    "  synth --out DIR [--split train|held-out] [--from N] [--count N] [--size PX] [--text-height PX]\n"
     "                         write synthetic pages (PNG) and their questions and answers (questions.jsonl), the\n"
     "                         data the demo model is trained and evaluated on, and each page's reading turn\n"
     "                         (reading.jsonl: the page read out, or a scene's shapes listed; training only)\n"
     "  train --base DIR --out DIR [--no-stacks] [--steps N] [--batch N] [--lr X] [--warmup N]\n"
     "        [--questions-per-page N] [--checkpoint-every N] [--stop-after N] [--seed S] [--page-size PX]\n"
-    "        [--log-every N] [--threads N] [--distinct-pages N] [--reading-turn] [--device cpu|cuda]\n"
+    "        [--text-height PX] [--log-every N] [--threads N] [--distinct-pages N] [--reading-turn]\n"
+    "        [--device cpu|cuda]\n"
     "                         train the demo model (the DeepStack-L config and tokenizer.model in --base) on\n"
     "                         synthetic pages; resumes from --out's checkpoint; Ctrl+C checkpoints and stops;\n"
     "                         the finished model is written to --out/model; --distinct-pages N cycles through the\n"
     "                         first N pages (a model that uses the picture learns them by heart: a quick check);\n"
-    "                         --reading-turn ends each page's conversation with the page read out in full\n"
-    "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--threads N] [--device cpu|cuda]\n"
-    "        [--field-attention]\n"
+    "                         --reading-turn ends each page's conversation with the page read out in full;\n"
+    "                         --text-height: the small print's cap height (default 6.5 pixels of the page)\n"
+    "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--text-height PX] [--threads N]\n"
+    "        [--device cpu|cuda] [--field-attention]\n"
     "                         exact-match accuracy on held-out synthetic pages N .. N + pages - 1 (default 0 .. 199),\n"
     "                         per question kind, as JSON; --field-attention adds, per layer, how much of the\n"
     "                         answers' attention on the picture falls on the field asked about\n"
@@ -132,6 +134,13 @@ std::int64_t whole(const Arguments& a, const std::string& name, std::int64_t fal
     if (value != std::trunc(value) || value < static_cast<double>(low) || value > static_cast<double>(high))
         throw std::invalid_argument(name + ": expected a whole number from " + std::to_string(low) + " to " + std::to_string(high));
     return static_cast<std::int64_t>(value);
+}
+
+// The small print's cap height in pixels of the page (the default is what the demo model is trained for).
+double text_height_option(const Arguments& a) {
+    const double height = number(a, "--text-height", deepstack::SyntheticOptions{}.field_text_height);
+    if (height < 3 || height > 10) throw std::invalid_argument("--text-height: expected 3 to 10 pixels (the layouts have room for no more)");
+    return height;
 }
 
 deepstack::DeviceKind device_option(const Arguments& a) {
@@ -391,6 +400,7 @@ int run_synth(const std::vector<std::string>& args) {
     const auto count = whole(a, "--count", 12, 1, 1 << 24);
     deepstack::SyntheticOptions options;
     options.page_size = static_cast<int>(whole(a, "--size", options.page_size, 64, 4096));
+    options.field_text_height = text_height_option(a);
     const std::filesystem::path out(*out_dir);
     std::filesystem::create_directories(out);
     std::ofstream questions(out / "questions.jsonl", std::ios::binary), readings(out / "reading.jsonl", std::ios::binary);
@@ -435,6 +445,7 @@ int run_train(const std::vector<std::string>& args) {
     o.seed = static_cast<std::uint64_t>(whole(a, "--seed", 1, 0, 1ll << 53));
     o.threads = static_cast<int>(whole(a, "--threads", 0, 0, 1024));
     o.pages.page_size = static_cast<int>(whole(a, "--page-size", o.pages.page_size, 64, 4096));
+    o.pages.field_text_height = text_height_option(a);
     const auto log_every = whole(a, "--log-every", 10, 1, 1 << 30);
     std::signal(SIGINT, [](int) { g_interrupted = true; });
     o.cancel = &g_interrupted;
@@ -466,6 +477,7 @@ int run_evaluate(const std::vector<std::string>& args) {
     o.first_page = static_cast<std::uint64_t>(whole(a, "--from", 0, 0, 1ll << 53));
     o.pages = whole(a, "--pages", o.pages, 1, 1 << 24);
     o.page_options.page_size = static_cast<int>(whole(a, "--page-size", o.page_options.page_size, 64, 4096));
+    o.page_options.field_text_height = text_height_option(a);
     o.threads = static_cast<int>(whole(a, "--threads", 0, 0, 1024));
     o.field_attention = a.flag("--field-attention");
     o.device = device_option(a);

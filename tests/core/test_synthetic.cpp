@@ -135,9 +135,33 @@ private Q_SLOTS:
         QVERIFY(documents > 30 && scenes > 4);
     }
 
+    // --text-height: the same page (same fields, same answers) with its small print at another size.
+    void textHeightScalesTheSmallPrintOnly() {
+        SyntheticOptions larger;
+        larger.field_text_height = 10;
+        int checked = 0;
+        for (std::uint64_t i = 0; i < 12; ++i) {
+            const auto normal = synthetic_page(SyntheticSplit::train, i), large = synthetic_page(SyntheticSplit::train, i, larger);
+            QCOMPARE(large.layout, normal.layout);
+            QCOMPARE(large.questions.size(), normal.questions.size());
+            for (std::size_t k = 0; k < normal.questions.size(); ++k) {
+                QCOMPARE(large.questions[k].answer, normal.questions[k].answer);
+                if (!normal.questions[k].small_print) continue;
+                const double before = (normal.questions[k].region.bottom - normal.questions[k].region.top) * 224;
+                const double after = (large.questions[k].region.bottom - large.questions[k].region.top) * 224;
+                QVERIFY2(after > before + 2.5, qPrintable(QString("%1 px -> %2 px").arg(before).arg(after)));
+                ++checked;
+            }
+        }
+        QVERIFY(checked > 15);
+    }
+
     void badOptionsAreRefused() {
         SyntheticOptions options;
         options.page_size = 10;
+        QVERIFY_THROWS_EXCEPTION(Error, synthetic_page(SyntheticSplit::train, 0, options));
+        options = {};
+        options.field_text_height = 40;
         QVERIFY_THROWS_EXCEPTION(Error, synthetic_page(SyntheticSplit::train, 0, options));
     }
 };

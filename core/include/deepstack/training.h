@@ -87,6 +87,7 @@ struct EvaluationResult {
     std::uint64_t first_page = 0;
     std::int64_t pages = 0;
     int page_size = 0;
+    double text_height = 0;  // the small print's cap height, pixels
     EvaluationCount all, small_print;
     std::vector<std::pair<std::string, EvaluationCount>> kinds;  // per question kind, sorted by name
     struct Miss {

@@ -70,6 +70,7 @@ EvaluationResult evaluate(const std::filesystem::path& model_folder, const Evalu
     result.first_page = o.first_page;
     result.pages = o.pages;
     result.page_size = o.page_options.page_size;
+    result.text_height = o.page_options.field_text_height;
     std::map<std::string, EvaluationCount> kinds;
     FieldAttentionSums field;
     std::vector<std::int64_t> layers;
@@ -108,7 +109,7 @@ EvaluationResult evaluate(const std::filesystem::path& model_folder, const Evalu
 
 std::string to_json(const EvaluationResult& r) {
     const auto count = [](const EvaluationCount& c) { return nlohmann::ordered_json{{"asked", c.asked}, {"correct", c.correct}, {"accuracy", c.accuracy()}}; };
-    nlohmann::ordered_json out{{"split", "held-out"}, {"first_page", r.first_page}, {"pages", r.pages}, {"page_size", r.page_size},
+    nlohmann::ordered_json out{{"split", "held-out"}, {"first_page", r.first_page}, {"pages", r.pages}, {"page_size", r.page_size}, {"text_height", r.text_height},
                                {"all", count(r.all)}, {"small_print", count(r.small_print)}};
     for (const auto& [kind, c] : r.kinds) out["kinds"][kind] = count(c);
     if (!r.field_attention.empty()) {

@@ -348,6 +348,8 @@ std::vector<std::string> synthetic_layouts() { return {"invoice", "receipt", "fo
 SyntheticPage synthetic_page(SyntheticSplit split, std::uint64_t index, const SyntheticOptions& options) {
     if (options.page_size < 64 || options.page_size > 4096)
         throw Error(ErrorKind::config, "", "synthetic pages are 64 to 4096 pixels, not " + std::to_string(options.page_size));
+    if (!(options.field_text_height >= 3 && options.field_text_height <= 10))  // lines collide beyond 10
+        throw Error(ErrorKind::config, "", "the small print is 3 to 10 pixels high, not " + std::to_string(options.field_text_height));
     // Separate streams: the held-out pages come from seeds the training split never draws.
     Random random(index * 2 + (split == SyntheticSplit::held_out ? 1 : 0) + 0x5DEECE66Dull);
     (void)random.next();

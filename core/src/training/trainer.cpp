@@ -139,6 +139,7 @@ TrainingResult train(const TrainingOptions& o) {
                                   {"questions_per_page", o.questions_per_page}, {"config", json}};
     if (o.distinct_pages > 0) identity["distinct_pages"] = o.distinct_pages;
     if (o.reading_turn) identity["reading_turn"] = true;
+    if (o.pages.field_text_height != SyntheticOptions{}.field_text_height) identity["text_height"] = o.pages.field_text_height;
     std::int64_t step = 0;
     if (std::filesystem::exists(checkpoint / "state.json")) {
         const auto state = config::read_json_file(checkpoint / "state.json");
