@@ -10,6 +10,7 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -139,7 +140,12 @@ std::int64_t whole(const Arguments& a, const std::string& name, std::int64_t fal
 // The small print's cap height in pixels of the page (the default is what the demo model is trained for).
 double text_height_option(const Arguments& a) {
     const double height = number(a, "--text-height", deepstack::SyntheticOptions{}.field_text_height);
-    if (height < 3 || height > 10) throw std::invalid_argument("--text-height: expected 3 to 10 pixels (the layouts have room for no more)");
+    if (height < deepstack::kSmallestFieldTextHeight || height > deepstack::kLargestFieldTextHeight) {
+        std::ostringstream message;
+        message << "--text-height: expected " << deepstack::kSmallestFieldTextHeight << " to " << deepstack::kLargestFieldTextHeight
+                << " pixels (the layouts have room for no more)";
+        throw std::invalid_argument(message.str());
+    }
     return height;
 }
 

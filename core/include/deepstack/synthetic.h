@@ -16,6 +16,9 @@ namespace deepstack {
 
 enum class SyntheticSplit { train, held_out };
 
+// The small print's cap heights the layouts have room for (their lines collide above the largest).
+constexpr double kSmallestFieldTextHeight = 3.0, kLargestFieldTextHeight = 10.0;
+
 struct SyntheticOptions {
     int page_size = 224;              // square pages, in pixels
     double field_text_height = 6.5;   // cap height of the small print, in pixels of the page

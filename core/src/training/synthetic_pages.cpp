@@ -348,8 +348,12 @@ std::vector<std::string> synthetic_layouts() { return {"invoice", "receipt", "fo
 SyntheticPage synthetic_page(SyntheticSplit split, std::uint64_t index, const SyntheticOptions& options) {
     if (options.page_size < 64 || options.page_size > 4096)
         throw Error(ErrorKind::config, "", "synthetic pages are 64 to 4096 pixels, not " + std::to_string(options.page_size));
-    if (!(options.field_text_height >= 3 && options.field_text_height <= 10))  // lines collide beyond 10
-        throw Error(ErrorKind::config, "", "the small print is 3 to 10 pixels high, not " + std::to_string(options.field_text_height));
+    if (!(options.field_text_height >= kSmallestFieldTextHeight && options.field_text_height <= kLargestFieldTextHeight)) {
+        char message[96];
+        std::snprintf(message, sizeof message, "the small print is %g to %g pixels high, not %g", kSmallestFieldTextHeight,
+                      kLargestFieldTextHeight, options.field_text_height);
+        throw Error(ErrorKind::config, "", message);
+    }
     // Separate streams: the held-out pages come from seeds the training split never draws.
     Random random(index * 2 + (split == SyntheticSplit::held_out ? 1 : 0) + 0x5DEECE66Dull);
     (void)random.next();
@@ -362,10 +366,7 @@ SyntheticPage synthetic_page(SyntheticSplit split, std::uint64_t index, const Sy
     else if (page.layout == "form") form(canvas, random, page.questions);
     else if (page.layout == "label") label(canvas, random, page.questions);
     else if (page.layout == "table") table(canvas, random, page.questions);
-    else {
-        const auto shapes = scene(canvas, random, page.questions);
-        page.reading = {"reading", false, "List the shapes.", shapes, {}};
-    }
+    else page.reading = {"reading", false, "List the shapes.", scene(canvas, random, page.questions), {}};
     if (page.layout != "scene") page.reading = {"reading", true, "Read the page.", canvas.transcript(), {0, 0, 1, 1}};
     page.image = canvas.image();
     return page;
