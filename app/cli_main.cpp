@@ -57,13 +57,15 @@ constexpr const char* kUsage =
     "  train --base DIR --out DIR [--no-stacks] [--steps N] [--batch N] [--lr X] [--warmup N]\n"
     "        [--questions-per-page N] [--checkpoint-every N] [--stop-after N] [--seed S] [--page-size PX]\n"
     "        [--text-height PX] [--log-every N] [--threads N] [--distinct-pages N] [--reading-turn]\n"
-    "        [--device cpu|cuda]\n"
+    "        [--glyph-loss W] [--device cpu|cuda]\n"
     "                         train the demo model (the DeepStack-L config and tokenizer.model in --base) on\n"
     "                         synthetic pages; resumes from --out's checkpoint; Ctrl+C checkpoints and stops;\n"
     "                         the finished model is written to --out/model; --distinct-pages N cycles through the\n"
     "                         first N pages (a model that uses the picture learns them by heart: a quick check);\n"
     "                         --reading-turn ends each page's conversation with the page read out in full;\n"
-    "                         --text-height: the small print's cap height (default 6.5 pixels of the page)\n"
+    "                         --text-height: the small print's cap height (default 6.5 pixels of the page);\n"
+    "                         --glyph-loss W also teaches the vision tower to name the characters in each\n"
+    "                         high-resolution patch, weighted W (a training-only head; default 0: off)\n"
     "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--text-height PX] [--threads N]\n"
     "        [--device cpu|cuda] [--field-attention]\n"
     "                         exact-match accuracy on held-out synthetic pages N .. N + pages - 1 (default 0 .. 199),\n"
@@ -452,21 +454,26 @@ int run_train(const std::vector<std::string>& args) {
     o.threads = static_cast<int>(whole(a, "--threads", 0, 0, 1024));
     o.pages.page_size = static_cast<int>(whole(a, "--page-size", o.pages.page_size, 64, 4096));
     o.pages.field_text_height = text_height_option(a);
+    o.glyph_loss = number(a, "--glyph-loss", 0.0);
+    if (!(o.glyph_loss >= 0 && o.glyph_loss <= 100)) return usage_error("train: --glyph-loss: expected a weight from 0 to 100");
     const auto log_every = whole(a, "--log-every", 10, 1, 1 << 30);
     std::signal(SIGINT, [](int) { g_interrupted = true; });
     o.cancel = &g_interrupted;
-    double loss_sum = 0, rate_sum = 0;
+    double loss_sum = 0, glyph_sum = 0, rate_sum = 0;
     std::int64_t logged = 0;
     o.on_progress = [&](const deepstack::TrainingProgress& p) {
         loss_sum += p.loss;
+        glyph_sum += p.glyph_loss;
         rate_sum += p.pages_per_s;
         if (++logged < log_every && p.step != p.steps) return;
-        char line[160];
-        std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  grad %.3f  %.2f pages/s", static_cast<long long>(p.step),
-                      static_cast<long long>(p.steps), loss_sum / static_cast<double>(logged), p.learning_rate, p.gradient_norm,
-                      rate_sum / static_cast<double>(logged));
+        char line[200];
+        const auto n = static_cast<double>(logged);
+        int length = std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f", static_cast<long long>(p.step), static_cast<long long>(p.steps), loss_sum / n);
+        if (o.glyph_loss > 0) length += std::snprintf(line + length, sizeof line - static_cast<std::size_t>(length), "  glyph %.4f", glyph_sum / n);
+        std::snprintf(line + length, sizeof line - static_cast<std::size_t>(length), "  lr %.2e  grad %.3f  %.2f pages/s", p.learning_rate,
+                      p.gradient_norm, rate_sum / n);
         std::cerr << line << std::endl;
-        loss_sum = rate_sum = 0;
+        loss_sum = glyph_sum = rate_sum = 0;
         logged = 0;
     };
     const auto result = deepstack::train(o);

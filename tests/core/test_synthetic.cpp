@@ -136,6 +136,52 @@ private Q_SLOTS:
     }
 
     // --text-height: the same page (same fields, same answers) with its small print at another size.
+    // The glyphs are the printed characters where they are drawn: the page's transcript, character for
+    // character; ink at every centre; and a small-print field's glyphs, left to right, spell its answer (within
+    // the printed text: a card's last digits follow its stars).
+    void glyphsMarkThePrintedCharacters() {
+        int fields = 0;
+        for (std::uint64_t i = 0; i < 40; ++i) {
+            const auto page = synthetic_page(SyntheticSplit::train, i);
+            const auto where = QString::fromStdString(page.layout + " page " + std::to_string(i));
+            if (page.layout == "scene") continue;
+            std::string drawn, read;
+            for (const auto& g : page.glyphs) drawn += g.character;
+            for (const char c : page.reading.answer)
+                if (c != ' ' && c != '\n') read += c;
+            std::sort(drawn.begin(), drawn.end());
+            std::sort(read.begin(), read.end());
+            QVERIFY2(drawn == read, qPrintable(where));
+
+            const int size = page.image.width;
+            for (const auto& g : page.glyphs) {
+                const int cx = static_cast<int>(g.x * size), cy = static_cast<int>(g.y * size);
+                const int reach = std::max(2, static_cast<int>(g.height * size / 2));
+                int darkest = 255;
+                for (int y = std::max(0, cy - reach); y <= std::min(size - 1, cy + reach); ++y)
+                    for (int x = std::max(0, cx - 2); x <= std::min(size - 1, cx + 2); ++x) {
+                        const auto* p = &page.image.pixels[static_cast<std::size_t>((y * size + x) * 3)];
+                        darkest = std::min({darkest, int{p[0]}, int{p[1]}, int{p[2]}});
+                    }
+                QVERIFY2(darkest < 160, qPrintable(where + ": no ink at '" + QChar(g.character) + "'"));
+            }
+            for (const auto& q : page.questions) {
+                if (!q.small_print) continue;
+                std::vector<SyntheticGlyph> inside;
+                for (const auto& g : page.glyphs)
+                    if (q.region.contains(g.x, g.y)) inside.push_back(g);
+                std::sort(inside.begin(), inside.end(), [](const auto& a, const auto& b) { return a.x < b.x; });
+                std::string spelled, answer;
+                for (const auto& g : inside) spelled += g.character;
+                for (const char c : q.answer)
+                    if (c != ' ') answer += c;
+                QVERIFY2(spelled.find(answer) != std::string::npos, qPrintable(where + ": " + QString::fromStdString(spelled + " vs " + answer)));
+                ++fields;
+            }
+        }
+        QVERIFY(fields > 60);
+    }
+
     void textHeightScalesTheSmallPrintOnly() {
         SyntheticOptions larger;
         larger.field_text_height = 10;

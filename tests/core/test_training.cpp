@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -176,6 +177,45 @@ private Q_SLOTS:
         QVERIFY2(std::abs(with - without) > 1e-3, (std::to_string(with) + " vs " + std::to_string(without)).c_str());
         auto other = tiny(root() / "reading", 1);
         QVERIFY_THROWS_EXCEPTION(Error, train(other));
+    }
+
+    // --glyph-loss: the tower's character head learns one page's characters by heart, rides in the checkpoint
+    // (a resumed run ends as an uninterrupted one) and never in the model folder; and it is part of the identity.
+    void glyphLossTeachesTheTowerAndIsKept() {
+        auto o = tiny(root() / "glyph", 60);
+        o.glyph_loss = 1.0;
+        o.distinct_pages = 1;
+        std::vector<double> glyph;
+        o.on_progress = [&](const TrainingProgress& p) { glyph.push_back(p.glyph_loss); };
+        const auto result = train(o);
+        QCOMPARE(glyph.size(), std::size_t{60});
+        QVERIFY(glyph.front() > 1.0);
+        QVERIFY2(glyph.back() < 0.5 * glyph.front(), (std::to_string(glyph.front()) + " -> " + std::to_string(glyph.back())).c_str());
+        const auto names = [](const std::filesystem::path& file) {
+            std::set<std::string> all;
+            for (const auto& name : Checkpoint::open(file).names()) all.insert(name);
+            return all;
+        };
+        QVERIFY(names(root() / "glyph" / "checkpoint" / "weights.safetensors").contains("glyph_head.weight"));
+        for (const auto& name : names(result.model / "model.safetensors")) QVERIFY2(!name.starts_with("glyph"), name.c_str());
+        const auto report = inspect_model_folder(result.model);
+        QVERIFY2(report.problems.empty(), report.problems.empty() ? "" : report.problems.front().c_str());
+
+        auto straight = tiny(root() / "glyph-straight", 4);
+        straight.glyph_loss = 1.0;
+        train(straight);
+        auto resumed = tiny(root() / "glyph-resumed", 4);
+        resumed.glyph_loss = 1.0;
+        resumed.stop_after = 2;
+        train(resumed);
+        resumed.stop_after = 0;
+        train(resumed);
+        QCOMPARE(max_difference(root() / "glyph-straight" / "checkpoint" / "weights.safetensors",
+                                root() / "glyph-resumed" / "checkpoint" / "weights.safetensors"),
+                 0.0);
+
+        auto without = tiny(root() / "glyph", 60);
+        QVERIFY_THROWS_EXCEPTION(Error, train(without));
     }
 
     void resumingGivesTheUninterruptedWeights() {

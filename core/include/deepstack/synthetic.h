@@ -33,6 +33,13 @@ struct SyntheticQuestion {
     ImageRegion region;    // where the answer is on the page (empty when it is not printed: counts, colours)
 };
 
+// One printed character: where its centre lies, in page fractions, and how tall the text it belongs to is.
+struct SyntheticGlyph {
+    char character = ' ';
+    double x = 0, y = 0;
+    double height = 0;  // cap height, page fractions
+};
+
 struct SyntheticPage {
     std::string layout;  // "invoice", "receipt", "form", "label", "table", "scene"
     RgbImage image;
@@ -41,6 +48,9 @@ struct SyntheticPage {
     // top to bottom, each left to right ("Read the page."), or a scene's shapes in reading order ("List the
     // shapes."). Every token of it depends on the picture, unlike the fixed wording around a field's value.
     SyntheticQuestion reading;
+    // For training only: every printed character (spaces left out), so that the vision tower can be taught to see
+    // characters where they are (TrainingOptions::glyph_loss) instead of waiting for the answers' faint signal.
+    std::vector<SyntheticGlyph> glyphs;
 };
 
 std::vector<std::string> synthetic_layouts();

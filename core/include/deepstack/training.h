@@ -20,6 +20,7 @@ struct TrainingProgress {
     double learning_rate = 0;
     double gradient_norm = 0;          // before clipping
     double pages_per_s = 0;
+    double glyph_loss = 0;             // the vision tower's character loss, this step's mean (0 when off)
 };
 
 struct TrainingOptions {
@@ -38,6 +39,13 @@ struct TrainingOptions {
     // scene's shapes listed), after the questions, so that they are still answered from the picture. Every token
     // of it depends on the picture, which a question's fixed wording and predictable answer format do not.
     bool reading_turn = false;
+    // > 0: adds this weight times a loss on the vision tower itself: from every high-resolution crop's patch
+    // features, a small head (training only, not in the model folder) names the character centred in each of
+    // the patch's 3 x 2 slots (SyntheticPage::glyphs). Reading needs a tower that sees characters and a decoder
+    // that looks for them; the answers alone teach neither until the other exists, so the tower gets its own
+    // signal. Both twins get it (the twin's tower sees the crops for it only), so they still differ in the
+    // stacks alone.
+    double glyph_loss = 0;
     std::int64_t warmup_steps = 100;
     std::int64_t checkpoint_every = 100;
     double learning_rate = 1e-3;

@@ -101,6 +101,15 @@ public:
         cv::putText(page_, s, origin, kFont, scale, ink, thickness, cv::LINE_AA);
         printed_.push_back({origin.y, origin.x, s});
         const double n = options_.page_size;
+        // Each character spans the advance its prefix adds; Hershey glyphs are drawn one after another.
+        double left = 0;
+        for (std::size_t i = 0; i < s.size(); ++i) {
+            int prefix_baseline = 0;
+            const double right = cv::getTextSize(s.substr(0, i + 1), kFont, scale, thickness, &prefix_baseline).width;
+            if (s[i] != ' ')
+                glyphs_.push_back({s[i], (origin.x + (left + right) / 2) / n, (origin.y - size.height / 2.0) / n, size.height / n});
+            left = right;
+        }
         return {origin.x / n, (origin.y - size.height - 1) / n, (origin.x + size.width + 1) / n, (origin.y + baseline) / n};
     }
     // The width of `s` in page fractions.
@@ -113,6 +122,7 @@ public:
         cv::line(page_, {static_cast<int>(x0 * n), static_cast<int>(y0 * n)}, {static_cast<int>(x1 * n), static_cast<int>(y1 * n)}, colour, 1, cv::LINE_AA);
     }
     cv::Mat& mat() { return page_; }
+    const std::vector<SyntheticGlyph>& glyphs() const { return glyphs_; }
     // Everything printed so far as lines: texts whose baselines lie within a few pixels share a line.
     std::string transcript() const {
         auto texts = printed_;
@@ -152,6 +162,7 @@ private:
     SyntheticOptions options_;
     cv::Mat page_;
     std::vector<Printed> printed_;
+    std::vector<SyntheticGlyph> glyphs_;
     double small_ = 0.3, large_ = 0.7;
 };
 
@@ -369,6 +380,7 @@ SyntheticPage synthetic_page(SyntheticSplit split, std::uint64_t index, const Sy
     else page.reading = {"reading", false, "List the shapes.", scene(canvas, random, page.questions), {}};
     if (page.layout != "scene") page.reading = {"reading", true, "Read the page.", canvas.transcript(), {0, 0, 1, 1}};
     page.image = canvas.image();
+    page.glyphs = canvas.glyphs();
     return page;
 }
 

@@ -78,6 +78,29 @@ void load_weights(const std::vector<std::pair<std::string, torch::Tensor>>& weig
     }
 }
 
+// The glyph head's slots: each high-resolution patch is cut into kSlotColumns x kSlotRows cells and a cell's
+// class is the character whose centre lies in it (0 when none; else the ASCII code - 32, '!' .. '~').
+constexpr std::int64_t kSlotColumns = 3, kSlotRows = 2, kGlyphClasses = 95;
+
+// Per crop view (the grid's cells, row-major), per patch, per slot: the class the glyph head should name.
+torch::Tensor glyph_targets(const std::vector<SyntheticGlyph>& glyphs, const deepstack_llama::CropGrid& grid, std::int64_t crop, std::int64_t patch) {
+    const auto per_side = crop / patch;
+    auto targets = torch::zeros({grid.cells(), per_side * per_side, kSlotColumns * kSlotRows}, torch::kLong);
+    auto cells = targets.accessor<std::int64_t, 3>();
+    for (const auto& glyph : glyphs) {
+        if (glyph.character <= ' ' || glyph.character > '~') continue;
+        const double x = glyph.x * static_cast<double>(grid.columns * crop), y = glyph.y * static_cast<double>(grid.rows * crop);
+        if (x < 0 || y < 0 || x >= static_cast<double>(grid.columns * crop) || y >= static_cast<double>(grid.rows * crop)) continue;
+        const auto column = static_cast<std::int64_t>(x), row = static_cast<std::int64_t>(y);
+        const auto view = (row / crop) * grid.columns + column / crop;
+        const auto at = ((row % crop) / patch) * per_side + (column % crop) / patch;
+        const auto slot = ((row % patch) * kSlotRows / patch) * kSlotColumns + (column % patch) * kSlotColumns / patch;
+        auto& cell = cells[view][at][slot];
+        if (cell == 0) cell = glyph.character - ' ';  // two centres in one slot: the first printed keeps it
+    }
+    return targets;
+}
+
 // One page as one conversation: the image with the first question, then each further question as a follow-up
 // turn, exactly as the chat renders them. The loss is on every answer, so the page's encoding pays for all its
 // questions instead of one.
@@ -87,6 +110,8 @@ struct Sample {
     std::vector<std::int64_t> predicting;  // positions whose next token is an answer token (or the answer's </s>)
     std::vector<std::int64_t> targets;     // those next tokens
     deepstack_llama::ImageFeatures features;
+    torch::Tensor crop_vision;    // [cells, P, Dv] the crops' CLIP features (with the glyph loss only)
+    torch::Tensor glyph_targets;  // [cells, P, slots]
 };
 
 }  // namespace
@@ -122,6 +147,17 @@ TrainingResult train(const TrainingOptions& o) {
             (tensor.dim() >= 2 ? matrices : vectors).push_back(tensor);
         }
     }
+    // The glyph head lives beside the model, in the checkpoint only.
+    torch::Tensor glyph_head_weight, glyph_head_bias;
+    auto checkpoint_weights = model->named_weights();
+    if (o.glyph_loss > 0) {
+        glyph_head_weight = (torch::randn({kSlotColumns * kSlotRows * kGlyphClasses, config.vision.hidden_size}) * 0.02).to(device).set_requires_grad(true);
+        glyph_head_bias = torch::zeros({kSlotColumns * kSlotRows * kGlyphClasses}, torch::TensorOptions().device(device)).set_requires_grad(true);
+        matrices.push_back(glyph_head_weight);
+        vectors.push_back(glyph_head_bias);
+        checkpoint_weights.emplace_back("glyph_head.weight", glyph_head_weight);
+        checkpoint_weights.emplace_back("glyph_head.bias", glyph_head_bias);
+    }
     std::vector<torch::optim::OptimizerParamGroup> groups;
     groups.emplace_back(matrices, std::make_unique<torch::optim::AdamWOptions>(
                                       torch::optim::AdamWOptions(o.learning_rate).betas({0.9, 0.95}).weight_decay(o.weight_decay)));
@@ -139,6 +175,7 @@ TrainingResult train(const TrainingOptions& o) {
                                   {"questions_per_page", o.questions_per_page}, {"config", json}};
     if (o.distinct_pages > 0) identity["distinct_pages"] = o.distinct_pages;
     if (o.reading_turn) identity["reading_turn"] = true;
+    if (o.glyph_loss > 0) identity["glyph_loss"] = o.glyph_loss;
     if (o.pages.field_text_height != SyntheticOptions{}.field_text_height) identity["text_height"] = o.pages.field_text_height;
     std::int64_t step = 0;
     if (std::filesystem::exists(checkpoint / "state.json")) {
@@ -147,11 +184,11 @@ TrainingResult train(const TrainingOptions& o) {
             throw Error(ErrorKind::config, (checkpoint / "state.json").string(),
                         "this checkpoint was written by a run with other options or another config; use another output folder");
         step = state.at("step").get<std::int64_t>();
-        load_weights(model->named_weights(), checkpoint / "weights.safetensors");
+        load_weights(checkpoint_weights, checkpoint / "weights.safetensors");
         torch::load(optimizer, (checkpoint / "optimizer.pt").string());
     }
     const auto save_checkpoint = [&] {
-        save_weights(model->named_weights(), checkpoint / "weights.safetensors", false);
+        save_weights(checkpoint_weights, checkpoint / "weights.safetensors", false);
         torch::save(optimizer, (checkpoint / "optimizer.pt.partial").string());
         std::filesystem::rename(checkpoint / "optimizer.pt.partial", checkpoint / "optimizer.pt");
         write_text_atomically(checkpoint / "state.json", nlohmann::json{{"identity", identity}, {"step", step}}.dump(1));
@@ -175,7 +212,15 @@ TrainingResult train(const TrainingOptions& o) {
         order.resize(std::min<std::size_t>(order.size(), static_cast<std::size_t>(o.questions_per_page)));
         if (o.reading_turn) order.push_back(&page.reading);
         Sample s;
-        s.features = model->encode_image(deepstack_llama::make_views(page.image, config, clip));
+        const auto views = deepstack_llama::make_views(page.image, config, clip);
+        if (o.glyph_loss > 0) {
+            torch::Tensor vision;
+            s.features = model->encode_image(views, &vision);
+            s.crop_vision = vision.narrow(0, 1, views.grid.cells());
+            s.glyph_targets = glyph_targets(page.glyphs, views.grid, clip.crop, config.vision.patch_size).to(device);
+        } else {
+            s.features = model->encode_image(views);
+        }
         for (std::size_t turn = 0; turn < order.size(); ++turn) {
             const bool first = turn == 0;
             const auto spliced = deepstack_llama::splice_images(*tokenizer, deepstack_llama::render_vicuna_turn("", first, first ? 1 : 0, order[turn]->question),
@@ -210,7 +255,7 @@ TrainingResult train(const TrainingOptions& o) {
         const auto rate = learning_rate_at(step);
         for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(rate);
         optimizer.zero_grad();
-        double loss_sum = 0;
+        double loss_sum = 0, glyph_sum = 0;
         for (std::int64_t b = 0; b < o.batch; ++b) {
             const auto sample = make_sample(static_cast<std::uint64_t>(step * o.batch + b));
             auto cache = nn::KvCache::without_storage(config.text.num_hidden_layers);
@@ -218,7 +263,15 @@ TrainingResult train(const TrainingOptions& o) {
             const auto logits = model->forward(sample.ids, {placed}, cache, false);  // [L, V]
             const auto loss = torch::nn::functional::cross_entropy(logits.index_select(0, torch::tensor(sample.predicting, torch::kLong).to(device)),
                                                                    torch::tensor(sample.targets, torch::kLong).to(device));
-            (loss / static_cast<double>(o.batch)).backward();
+            auto total = loss;
+            if (o.glyph_loss > 0) {
+                const auto logits_per_slot = torch::nn::functional::linear(sample.crop_vision, glyph_head_weight, glyph_head_bias)
+                                                 .reshape({-1, kGlyphClasses});
+                const auto glyph = torch::nn::functional::cross_entropy(logits_per_slot, sample.glyph_targets.reshape({-1}));
+                total = total + o.glyph_loss * glyph;
+                glyph_sum += glyph.item<double>();
+            }
+            (total / static_cast<double>(o.batch)).backward();
             loss_sum += loss.item<double>();
         }
         const auto norm = torch::nn::utils::clip_grad_norm_(parameters, o.clip_norm);
@@ -226,7 +279,9 @@ TrainingResult train(const TrainingOptions& o) {
         ++step;
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         result.last_loss = loss_sum / static_cast<double>(o.batch);
-        if (o.on_progress) o.on_progress({step, o.steps, result.last_loss, rate, static_cast<double>(norm), static_cast<double>(o.batch) / seconds});
+        if (o.on_progress)
+            o.on_progress({step, o.steps, result.last_loss, rate, static_cast<double>(norm), static_cast<double>(o.batch) / seconds,
+                           glyph_sum / static_cast<double>(o.batch)});
         if (step % o.checkpoint_every == 0 && step < last) save_checkpoint();
     }
     save_checkpoint();

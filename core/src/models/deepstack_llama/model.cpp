@@ -109,7 +109,7 @@ torch::Tensor Model::project(const torch::Tensor& features) const {
     return nn::linear(nn::gelu_erf(x), projector_.fc2_weight, projector_.fc2_bias);  // mlp2x_gelu: exact GELU
 }
 
-ImageFeatures Model::encode_image(const ImageViews& views) const {
+ImageFeatures Model::encode_image(const ImageViews& views, torch::Tensor* vision) const {
     const auto& c = config_;
     const auto g = c.vision.grid();
     const auto& grid = views.grid;
@@ -122,14 +122,21 @@ ImageFeatures Model::encode_image(const ImageViews& views) const {
     ImageFeatures out;
     out.grid = grid;
     if (c.stacks_disabled()) {  // the twin: the global view only
-        out.embeds = project(vision_features(views.pixels.narrow(0, 0, 1)))[0];
+        if (vision != nullptr) {
+            *vision = vision_features(views.pixels);
+            out.embeds = project(vision->narrow(0, 0, 1))[0];
+        } else {
+            out.embeds = project(vision_features(views.pixels.narrow(0, 0, 1)))[0];
+        }
         return out;
     }
     if (c.vit_stack_start_layer()) {  // DeepStack-V: the stacks were spent inside the vision tower
         out.embeds = project(vision_features(views.pixels))[0];
         return out;
     }
-    const auto features = project(vision_features(views.pixels));  // [N, P, Dt]
+    const auto clip_features = vision_features(views.pixels);  // [N, P, Dv]
+    if (vision != nullptr) *vision = clip_features;
+    const auto features = project(clip_features);  // [N, P, Dt]
     if (!c.is_anyres_deepstack) {
         out.embeds = features[0];
         auto groups = sample_groups(features.narrow(0, 1, grid.cells()), grid, g);

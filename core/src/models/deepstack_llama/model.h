@@ -75,8 +75,10 @@ public:
     torch::Tensor vision_features(const torch::Tensor& pixels) const;
     torch::Tensor project(const torch::Tensor& features) const;  // [.., Dv] -> [.., Dt]
 
-    // The whole image path: views -> CLIP -> projector -> LLM input tokens and stacked groups.
-    ImageFeatures encode_image(const ImageViews& views) const;
+    // The whole image path: views -> CLIP -> projector -> LLM input tokens and stacked groups. `vision`, when
+    // given, receives every view's CLIP features [N, P, Dv] (training's glyph loss reads the crops' ones; the
+    // twin without stacks computes them too, so that both twins train their vision towers alike).
+    ImageFeatures encode_image(const ImageViews& views, torch::Tensor* vision = nullptr) const;
 
     // Runs new tokens on top of `cache` (positions continue from cache.length()) and returns the logits of every
     // new position [L, V], or of the last only. The ids at an image's positions are ignored; its stacks are added.
