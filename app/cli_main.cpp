@@ -62,15 +62,16 @@ constexpr const char* kUsage =
     "                         synthetic pages; resumes from --out's checkpoint; Ctrl+C checkpoints and stops;\n"
     "                         the finished model is written to --out/model; --distinct-pages N cycles through the\n"
     "                         first N pages (a model that uses the picture learns them by heart: a quick check);\n"
-    "                         --reading-turn ends each page's conversation with the page read out in full;\n"
+    "                         --reading-turn also trains each page read out in full, in a conversation of its own;\n"
     "                         --text-height: the small print's cap height (default 6.5 pixels of the page);\n"
     "                         --glyph-loss W also teaches the vision tower to name the characters in each\n"
     "                         high-resolution patch, weighted W (a training-only head; default 0: off)\n"
     "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--text-height PX] [--threads N]\n"
-    "        [--device cpu|cuda] [--field-attention]\n"
+    "        [--device cpu|cuda] [--field-attention] [--reading]\n"
     "                         exact-match accuracy on held-out synthetic pages N .. N + pages - 1 (default 0 .. 199),\n"
     "                         per question kind, as JSON; --field-attention adds, per layer, how much of the\n"
-    "                         answers' attention on the picture falls on the field asked about\n"
+    "                         answers' attention on the picture falls on the field asked about; --reading asks\n"
+    "                         each page to be read out too and scores the transcripts by characters\n"
     "  help                   show this text\n"
     "\n"
     "chat and bench options:\n"
@@ -483,7 +484,7 @@ int run_train(const std::vector<std::string>& args) {
 }
 
 int run_evaluate(const std::vector<std::string>& args) {
-    const auto a = parse(args, {"--field-attention"});
+    const auto a = parse(args, {"--field-attention", "--reading"});
     const auto model = a.get("--model");
     if (!model || !a.positional.empty()) return usage_error("evaluate: --model DIR is required");
     deepstack::EvaluationOptions o;
@@ -493,6 +494,7 @@ int run_evaluate(const std::vector<std::string>& args) {
     o.page_options.field_text_height = text_height_option(a);
     o.threads = static_cast<int>(whole(a, "--threads", 0, 0, 1024));
     o.field_attention = a.flag("--field-attention");
+    o.reading = a.flag("--reading");
     o.device = device_option(a);
     std::cout << deepstack::to_json(deepstack::evaluate(*model, o)) << "\n";
     return 0;

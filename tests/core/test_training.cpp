@@ -112,6 +112,19 @@ private Q_SLOTS:
             QVERIFY(layer.top_token_on_field >= 0 && layer.top_token_on_field <= 1);
         }
         QCOMPARE(nlohmann::json::parse(to_json(looked)).at("field_attention").at("layers").size(), looked.field_attention.size());
+
+        // Reading each page out: one transcript per page, scored by characters, the questions' scores unchanged.
+        evaluation.field_attention = false;
+        evaluation.reading = true;
+        evaluation.max_reading_tokens = 12;
+        const auto read = evaluate(result.model, evaluation);
+        QCOMPARE(read.all.correct, scores.all.correct);
+        QCOMPARE(read.readings, std::int64_t{3});
+        QVERIFY(read.readings_exact <= read.readings);
+        QVERIFY(read.reading_similarity >= 0 && read.reading_similarity < 1);  // 12 tokens cannot read a whole page
+        QCOMPARE(read.reading_samples.size(), std::size_t{3});
+        QCOMPARE(read.reading_samples[1].expected, synthetic_page(SyntheticSplit::held_out, 1, o.pages).reading.answer);
+        QCOMPARE(nlohmann::json::parse(to_json(read)).at("reading").at("pages").get<std::int64_t>(), std::int64_t{3});
     }
 
     // One step at a real learning rate against one at almost none: AdamW's first step moves every weight that

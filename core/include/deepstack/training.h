@@ -35,9 +35,10 @@ struct TrainingOptions {
     // 0: every step sees new pages. N: the training pages 0 .. N - 1 over and over (a model that can tell its
     // pictures apart learns their answers by heart: the check that the picture reaches the answer at all).
     std::int64_t distinct_pages = 0;
-    // Ends each page's conversation with its reading turn (SyntheticPage::reading: the whole page read out, or a
-    // scene's shapes listed), after the questions, so that they are still answered from the picture. Every token
-    // of it depends on the picture, which a question's fixed wording and predictable answer format do not.
+    // Also trains each page's reading turn (SyntheticPage::reading: the whole page read out, or a scene's shapes
+    // listed) in a conversation of its own on the same picture. Every token of it depends on the picture, which a
+    // question's fixed wording and predictable answer format do not; asked after the questions, it could be copied
+    // from their answers instead.
     bool reading_turn = false;
     // > 0: adds this weight times a loss on the vision tower itself: from every high-resolution crop's patch
     // features, a small head (training only, not in the model folder) names the character centred in each of
@@ -83,6 +84,10 @@ struct EvaluationOptions {
     // Also record where the answers looked (Conversation::capture_attention) for the questions whose answer is
     // printed on the page, and measure how much of it lands on the field asked about.
     bool field_attention = false;
+    // Also asks each page's reading turn ("Read the page.", "List the shapes.") alone and scores the transcript
+    // by characters: how much of a page the model sees, long before whole fields come out right.
+    bool reading = false;
+    std::int64_t max_reading_tokens = 200;
     std::function<void(std::int64_t done, std::int64_t total)> on_progress;
 };
 
@@ -103,6 +108,12 @@ struct EvaluationResult {
         std::string question, expected, answered;
     };
     std::vector<Miss> misses;  // the first few wrong answers, to read
+
+    // With EvaluationOptions::reading: per page, 1 - (edit distance between the transcript and the expected one) /
+    // (the longer's length), averaged; transcripts right to the character; and the first few, to read.
+    std::int64_t readings = 0, readings_exact = 0;
+    double reading_similarity = 0;
+    std::vector<Miss> reading_samples;
 
     // With EvaluationOptions::field_attention, per language layer, over the answer tokens (heads averaged) of
     // every question whose answer is printed on the page: the input tokens whose region overlaps the answer's

@@ -50,6 +50,23 @@ struct FieldAttentionSums {
     }
 };
 
+// 1 - Levenshtein distance / the longer length: 1 for the same text, 0 for nothing in common.
+double similarity(const std::string& a, const std::string& b) {
+    if (a.empty() && b.empty()) return 1.0;
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const auto above = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diagonal = above;
+        }
+    }
+    return 1.0 - static_cast<double>(row[b.size()]) / static_cast<double>(std::max(a.size(), b.size()));
+}
+
 std::string trimmed(const std::string& s) {
     const auto begin = s.find_first_not_of(" \t\n");
     if (begin == std::string::npos) return {};
@@ -98,9 +115,20 @@ EvaluationResult evaluate(const std::filesystem::path& model_folder, const Evalu
             }
             if (!right && result.misses.size() < 20) result.misses.push_back({index, q.question, q.answer, answer.text});
         }
+        if (o.reading) {
+            SamplingSettings reading = greedy;
+            reading.max_new_tokens = o.max_reading_tokens;
+            auto chat = model->start_conversation();
+            const auto transcript = trimmed(chat->send({Message::Role::user, page.reading.question, {page.image}}, reading).text);
+            ++result.readings;
+            result.readings_exact += transcript == page.reading.answer ? 1 : 0;
+            result.reading_similarity += similarity(transcript, page.reading.answer);
+            if (result.reading_samples.size() < 6) result.reading_samples.push_back({index, page.reading.question, page.reading.answer, transcript});
+        }
         if (o.on_progress) o.on_progress(i + 1, o.pages);
     }
     result.kinds.assign(kinds.begin(), kinds.end());
+    if (result.readings > 0) result.reading_similarity /= static_cast<double>(result.readings);
     const auto questions = static_cast<double>(std::max<std::int64_t>(1, result.field_questions));
     for (std::size_t l = 0; l < field.top.size(); ++l)
         result.field_attention.push_back({layers[l], field.token_share[l] / questions, field.mass[l] / questions, field.top[l] / questions});
@@ -117,6 +145,11 @@ std::string to_json(const EvaluationResult& r) {
         for (const auto& f : r.field_attention)
             out["field_attention"]["layers"].push_back({{"layer", f.layer}, {"field_token_share", f.field_token_share},
                                                         {"mass_on_field", f.mass_on_field}, {"top_token_on_field", f.top_token_on_field}});
+    }
+    if (r.readings > 0) {
+        out["reading"] = {{"pages", r.readings}, {"exact", r.readings_exact}, {"character_similarity", r.reading_similarity}};
+        for (const auto& m : r.reading_samples)
+            out["reading"]["samples"].push_back({{"page", m.page}, {"question", m.question}, {"expected", m.expected}, {"answered", m.answered}});
     }
     for (const auto& m : r.misses)
         out["misses"].push_back({{"page", m.page}, {"question", m.question}, {"expected", m.expected}, {"answered", m.answered}});

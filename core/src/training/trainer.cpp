@@ -1,7 +1,7 @@
 // The training loop of the demo model. The model is deepstack_llama::Model, the very code inference runs, built
 // with random weights that require gradients; one sample is one synthetic page and its questions as one
-// conversation, run through the same views, template and image splice as a chat, with the loss on the answers'
-// tokens only.
+// conversation (and its reading turn as another), run through the same views, template and image splice as a
+// chat, with the loss on the answers' tokens only.
 #include "deepstack/training.h"
 
 #include <chrono>
@@ -101,15 +101,19 @@ torch::Tensor glyph_targets(const std::vector<SyntheticGlyph>& glyphs, const dee
     return targets;
 }
 
-// One page as one conversation: the image with the first question, then each further question as a follow-up
-// turn, exactly as the chat renders them. The loss is on every answer, so the page's encoding pays for all its
-// questions instead of one.
-struct Sample {
+// A page's questions as one conversation: the image with the first question, then each further question as a
+// follow-up turn, exactly as the chat renders them. The loss is on every answer, so the page's encoding pays for
+// all its questions instead of one. With the reading turn, the same picture also opens a second conversation
+// whose only question is the reading one.
+struct Dialogue {
     std::vector<std::int64_t> ids;
     std::int64_t image_offset = 0;
     std::vector<std::int64_t> predicting;  // positions whose next token is an answer token (or the answer's </s>)
     std::vector<std::int64_t> targets;     // those next tokens
+};
+struct Sample {
     deepstack_llama::ImageFeatures features;
+    std::vector<Dialogue> dialogues;
     torch::Tensor crop_vision;    // [cells, P, Dv] the crops' CLIP features (with the glyph loss only)
     torch::Tensor glyph_targets;  // [cells, P, slots]
 };
@@ -174,7 +178,7 @@ TrainingResult train(const TrainingOptions& o) {
                                   {"learning_rate", o.learning_rate}, {"page_size", o.pages.page_size},
                                   {"questions_per_page", o.questions_per_page}, {"config", json}};
     if (o.distinct_pages > 0) identity["distinct_pages"] = o.distinct_pages;
-    if (o.reading_turn) identity["reading_turn"] = true;
+    if (o.reading_turn) identity["reading_conversation"] = true;
     if (o.glyph_loss > 0) identity["glyph_loss"] = o.glyph_loss;
     if (o.pages.field_text_height != SyntheticOptions{}.field_text_height) identity["text_height"] = o.pages.field_text_height;
     std::int64_t step = 0;
@@ -210,7 +214,6 @@ TrainingResult train(const TrainingOptions& o) {
             std::swap(order[i - 1], order[static_cast<std::size_t>(mix >> 33) % i]);
         }
         order.resize(std::min<std::size_t>(order.size(), static_cast<std::size_t>(o.questions_per_page)));
-        if (o.reading_turn) order.push_back(&page.reading);
         Sample s;
         const auto views = deepstack_llama::make_views(page.image, config, clip);
         if (o.glyph_loss > 0) {
@@ -221,22 +224,31 @@ TrainingResult train(const TrainingOptions& o) {
         } else {
             s.features = model->encode_image(views);
         }
-        for (std::size_t turn = 0; turn < order.size(); ++turn) {
-            const bool first = turn == 0;
-            const auto spliced = deepstack_llama::splice_images(*tokenizer, deepstack_llama::render_vicuna_turn("", first, first ? 1 : 0, order[turn]->question),
-                                                                first ? std::vector<std::int64_t>{s.features.embeds.size(0)} : std::vector<std::int64_t>{},
-                                                                first ? std::optional<TokenId>(bos) : std::nullopt);
-            if (first) s.image_offset = spliced.image_offsets.at(0);
-            s.ids.insert(s.ids.end(), spliced.ids.begin(), spliced.ids.end());
-            auto answer = tokenizer->encode(order[turn]->answer);
-            std::vector<std::int64_t> reply(answer.begin(), answer.end());
-            reply.push_back(eos);
-            for (const auto id : reply) {
-                s.predicting.push_back(static_cast<std::int64_t>(s.ids.size()) - 1);
-                s.targets.push_back(id);
-                s.ids.push_back(id);
+        const auto dialogue = [&](const std::vector<const SyntheticQuestion*>& turns) {
+            Dialogue d;
+            for (std::size_t turn = 0; turn < turns.size(); ++turn) {
+                const bool first = turn == 0;
+                const auto spliced = deepstack_llama::splice_images(
+                    *tokenizer, deepstack_llama::render_vicuna_turn("", first, first ? 1 : 0, turns[turn]->question),
+                    first ? std::vector<std::int64_t>{s.features.embeds.size(0)} : std::vector<std::int64_t>{},
+                    first ? std::optional<TokenId>(bos) : std::nullopt);
+                if (first) d.image_offset = spliced.image_offsets.at(0);
+                d.ids.insert(d.ids.end(), spliced.ids.begin(), spliced.ids.end());
+                const auto answer = tokenizer->encode(turns[turn]->answer);
+                std::vector<std::int64_t> reply(answer.begin(), answer.end());
+                reply.push_back(eos);
+                for (const auto id : reply) {
+                    d.predicting.push_back(static_cast<std::int64_t>(d.ids.size()) - 1);
+                    d.targets.push_back(id);
+                    d.ids.push_back(id);
+                }
             }
-        }
+            return d;
+        };
+        s.dialogues.push_back(dialogue(order));
+        // Read in a conversation of its own: after the questions, the page read out could be copied from their
+        // answers above it instead of read from the picture (a model trained so learned the copying and no reading).
+        if (o.reading_turn) s.dialogues.push_back(dialogue({&page.reading}));
         return s;
     };
 
@@ -258,11 +270,20 @@ TrainingResult train(const TrainingOptions& o) {
         double loss_sum = 0, glyph_sum = 0;
         for (std::int64_t b = 0; b < o.batch; ++b) {
             const auto sample = make_sample(static_cast<std::uint64_t>(step * o.batch + b));
-            auto cache = nn::KvCache::without_storage(config.text.num_hidden_layers);
-            const deepstack_llama::PlacedImage placed{&sample.features, sample.image_offset};
-            const auto logits = model->forward(sample.ids, {placed}, cache, false);  // [L, V]
-            const auto loss = torch::nn::functional::cross_entropy(logits.index_select(0, torch::tensor(sample.predicting, torch::kLong).to(device)),
-                                                                   torch::tensor(sample.targets, torch::kLong).to(device));
+            // Every answer token of the page's conversations weighs the same.
+            torch::Tensor summed;
+            std::int64_t answer_tokens = 0;
+            for (const auto& d : sample.dialogues) {
+                auto cache = nn::KvCache::without_storage(config.text.num_hidden_layers);
+                const deepstack_llama::PlacedImage placed{&sample.features, d.image_offset};
+                const auto logits = model->forward(d.ids, {placed}, cache, false);  // [L, V]
+                const auto part = torch::nn::functional::cross_entropy(
+                    logits.index_select(0, torch::tensor(d.predicting, torch::kLong).to(device)), torch::tensor(d.targets, torch::kLong).to(device),
+                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+                summed = summed.defined() ? summed + part : part;
+                answer_tokens += static_cast<std::int64_t>(d.targets.size());
+            }
+            const auto loss = summed / static_cast<double>(answer_tokens);
             auto total = loss;
             if (o.glyph_loss > 0) {
                 const auto logits_per_slot = torch::nn::functional::linear(sample.crop_vision, glyph_head_weight, glyph_head_bias)
