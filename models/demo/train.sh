@@ -10,7 +10,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cli="${DEEPSTACK_CLI:-$here/../../build/app/deepstack-cli}"
 work="${1:-demo-train}"
 mkdir -p "$work"
-options=(--base "$here/base" --steps 2000 --batch 8 --warmup 100 --lr 1e-3 --seed 1 --reading-turn --threads 1 --checkpoint-every 25 --log-every 25)
+options=(--base "$here/base" --steps 2000 --batch 8 --warmup 100 --lr 1e-3 --seed 1 --reading-turn --glyph-loss 1 --threads 1 --checkpoint-every 25 --log-every 25)
 "$cli" train "${options[@]}" --out "$work/stacked" > "$work/stacked.log" 2>&1 &
 stacked=$!
 "$cli" train "${options[@]}" --out "$work/flat" --no-stacks > "$work/flat.log" 2>&1 &
@@ -18,7 +18,7 @@ flat=$!
 wait "$stacked" || { echo "the stacked run failed: see $work/stacked.log" >&2; exit 1; }
 wait "$flat" || { echo "the run without stacks failed: see $work/flat.log" >&2; exit 1; }
 for run in stacked flat; do
-    "$cli" evaluate --model "$work/$run/model" --pages 200 > "$work/$run.json"
+    "$cli" evaluate --model "$work/$run/model" --pages 200 --reading > "$work/$run.json"
     "$cli" evaluate --model "$work/$run/model" --pages 50 --field-attention > "$work/$run-attention.json"
 done
 echo "wrote $work/stacked.json, $work/flat.json and the attention measures beside them"
