@@ -229,6 +229,9 @@ private Q_SLOTS:
 
         auto without = tiny(root() / "glyph", 60);
         QVERIFY_THROWS_EXCEPTION(Error, train(without));
+        auto negative = tiny(root() / "glyph-negative", 1);
+        negative.glyph_loss = -1;
+        QVERIFY_THROWS_EXCEPTION(Error, train(negative));
     }
 
     void resumingGivesTheUninterruptedWeights() {

@@ -123,6 +123,8 @@ struct Sample {
 TrainingResult train(const TrainingOptions& o) {
     if (o.steps < 1 || o.batch < 1 || o.learning_rate <= 0)
         throw Error(ErrorKind::config, "", "training needs steps >= 1, batch >= 1 and a positive learning rate");
+    if (!(o.glyph_loss >= 0))
+        throw Error(ErrorKind::config, "", "the glyph loss's weight is 0 (off) or positive, not " + std::to_string(o.glyph_loss));
     const auto json = model_config(o.base, o.stacked);
     const auto config = deepstack_llama::parse_config(config::Fields(json, (o.base / "config.json").string()));
     if (const auto problems = deepstack_llama::check_config(config); !problems.empty())
