@@ -460,21 +460,24 @@ int run_train(const std::vector<std::string>& args) {
     const auto log_every = whole(a, "--log-every", 10, 1, 1 << 30);
     std::signal(SIGINT, [](int) { g_interrupted = true; });
     o.cancel = &g_interrupted;
-    double loss_sum = 0, glyph_sum = 0, rate_sum = 0;
+    double loss_sum = 0, glyph_sum = 0, glyph_accuracy_sum = 0, rate_sum = 0;
     std::int64_t logged = 0;
     o.on_progress = [&](const deepstack::TrainingProgress& p) {
         loss_sum += p.loss;
         glyph_sum += p.glyph_loss;
+        glyph_accuracy_sum += p.glyph_accuracy;
         rate_sum += p.pages_per_s;
         if (++logged < log_every && p.step != p.steps) return;
         char line[200];
         const auto n = static_cast<double>(logged);
         int length = std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f", static_cast<long long>(p.step), static_cast<long long>(p.steps), loss_sum / n);
-        if (o.glyph_loss > 0) length += std::snprintf(line + length, sizeof line - static_cast<std::size_t>(length), "  glyph %.4f", glyph_sum / n);
+        if (o.glyph_loss > 0)
+            length += std::snprintf(line + length, sizeof line - static_cast<std::size_t>(length), "  glyph %.4f (%.1f %% of characters named)",
+                                    glyph_sum / n, 100 * glyph_accuracy_sum / n);
         std::snprintf(line + length, sizeof line - static_cast<std::size_t>(length), "  lr %.2e  grad %.3f  %.2f pages/s", p.learning_rate,
                       p.gradient_norm, rate_sum / n);
         std::cerr << line << std::endl;
-        loss_sum = glyph_sum = rate_sum = 0;
+        loss_sum = glyph_sum = glyph_accuracy_sum = rate_sum = 0;
         logged = 0;
     };
     const auto result = deepstack::train(o);

@@ -21,6 +21,9 @@ struct TrainingProgress {
     double gradient_norm = 0;          // before clipping
     double pages_per_s = 0;
     double glyph_loss = 0;             // the vision tower's character loss, this step's mean (0 when off)
+    // The share of this step's printed characters the glyph head names right (slots holding none left out): the
+    // loss is mostly over empty slots and says little about reading.
+    double glyph_accuracy = 0;
 };
 
 struct TrainingOptions {

@@ -270,6 +270,7 @@ TrainingResult train(const TrainingOptions& o) {
         for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(rate);
         optimizer.zero_grad();
         double loss_sum = 0, glyph_sum = 0;
+        std::int64_t glyphs_seen = 0, glyphs_named = 0;
         for (std::int64_t b = 0; b < o.batch; ++b) {
             const auto sample = make_sample(static_cast<std::uint64_t>(step * o.batch + b));
             // Every answer token of the page's conversations weighs the same.
@@ -290,7 +291,11 @@ TrainingResult train(const TrainingOptions& o) {
             if (o.glyph_loss > 0) {
                 const auto logits_per_slot = torch::nn::functional::linear(sample.crop_vision, glyph_head_weight, glyph_head_bias)
                                                  .reshape({-1, kGlyphClasses});
-                const auto glyph = torch::nn::functional::cross_entropy(logits_per_slot, sample.glyph_targets.reshape({-1}));
+                const auto slot_targets = sample.glyph_targets.reshape({-1});
+                const auto glyph = torch::nn::functional::cross_entropy(logits_per_slot, slot_targets);
+                const auto printed = slot_targets.ne(0);
+                glyphs_seen += printed.sum().item<std::int64_t>();
+                glyphs_named += (logits_per_slot.detach().argmax(1).eq(slot_targets) & printed).sum().item<std::int64_t>();
                 total = total + o.glyph_loss * glyph;
                 glyph_sum += glyph.item<double>();
             }
@@ -304,7 +309,8 @@ TrainingResult train(const TrainingOptions& o) {
         result.last_loss = loss_sum / static_cast<double>(o.batch);
         if (o.on_progress)
             o.on_progress({step, o.steps, result.last_loss, rate, static_cast<double>(norm), static_cast<double>(o.batch) / seconds,
-                           glyph_sum / static_cast<double>(o.batch)});
+                           glyph_sum / static_cast<double>(o.batch),
+                           glyphs_seen > 0 ? static_cast<double>(glyphs_named) / static_cast<double>(glyphs_seen) : 0.0});
         if (step % o.checkpoint_every == 0 && step < last) save_checkpoint();
     }
     save_checkpoint();
