@@ -57,7 +57,7 @@ constexpr const char* kUsage =
     "  train --base DIR --out DIR [--no-stacks] [--steps N] [--batch N] [--lr X] [--warmup N]\n"
     "        [--questions-per-page N] [--checkpoint-every N] [--stop-after N] [--seed S] [--page-size PX]\n"
     "        [--text-height PX] [--log-every N] [--threads N] [--distinct-pages N] [--reading-turn]\n"
-    "        [--glyph-loss W] [--device cpu|cuda]\n"
+    "        [--glyph-loss W] [--init-from RUN|MODEL] [--device cpu|cuda]\n"
     "                         train the demo model (the DeepStack-L config and tokenizer.model in --base) on\n"
     "                         synthetic pages; resumes from --out's checkpoint; Ctrl+C checkpoints and stops;\n"
     "                         the finished model is written to --out/model; --distinct-pages N cycles through the\n"
@@ -65,7 +65,9 @@ constexpr const char* kUsage =
     "                         --reading-turn also trains each page read out in full, in a conversation of its own;\n"
     "                         --text-height: the small print's cap height (default 6.5 pixels of the page);\n"
     "                         --glyph-loss W also teaches the vision tower to name the characters in each\n"
-    "                         high-resolution patch, weighted W (a training-only head; default 0: off)\n"
+    "                         high-resolution patch, weighted W (a training-only head; default 0: off);\n"
+    "                         --init-from starts from another run's checkpoint or a model folder's weights\n"
+    "                         (a curriculum: larger print first), with a new optimizer and schedule\n"
     "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--text-height PX] [--threads N]\n"
     "        [--device cpu|cuda] [--field-attention] [--reading]\n"
     "                         exact-match accuracy on held-out synthetic pages N .. N + pages - 1 (default 0 .. 199),\n"
@@ -456,6 +458,7 @@ int run_train(const std::vector<std::string>& args) {
     o.pages.page_size = static_cast<int>(whole(a, "--page-size", o.pages.page_size, 64, 4096));
     o.pages.field_text_height = text_height_option(a);
     o.glyph_loss = number(a, "--glyph-loss", 0.0);
+    if (const auto from = a.get("--init-from")) o.init_from = *from;
     if (!(o.glyph_loss >= 0 && o.glyph_loss <= 100)) return usage_error("train: --glyph-loss: expected a weight from 0 to 100");
     const auto log_every = whole(a, "--log-every", 10, 1, 1 << 30);
     std::signal(SIGINT, [](int) { g_interrupted = true; });

@@ -260,6 +260,36 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, train(other));
     }
 
+    void initFromStartsFromAnotherRunsWeights() {
+        auto first = tiny(root() / "curriculum-first", 3);
+        first.glyph_loss = 1.0;
+        const auto before = train(first);
+        // A learning rate too small to move anything: the second run's weights are the first run's.
+        for (const auto& source : {root() / "curriculum-first", before.model}) {
+            const auto output = root() / ("curriculum-from-" + source.filename().string());
+            auto second = tiny(output, 1);
+            second.glyph_loss = 1.0;
+            second.learning_rate = 1e-30;
+            second.init_from = source;
+            const auto after = train(second);
+            QVERIFY(max_difference(before.model / "model.safetensors", after.model / "model.safetensors") < 1e-6);
+            // The glyph head comes from a run's checkpoint; a model folder has none, so it starts afresh.
+            const auto head = [](const std::filesystem::path& run) {
+                return tensor::to_torch(Checkpoint::open(run / "checkpoint" / "weights.safetensors").view("glyph_head.weight"), torch::kFloat32);
+            };
+            const bool same_head = (head(root() / "curriculum-first") - head(output)).abs().max().item<double>() < 1e-6;
+            QCOMPARE(same_head, source == root() / "curriculum-first");
+        }
+        // Its checkpoint resumes only from the same start.
+        auto other_start = tiny(root() / "curriculum-from-curriculum-first", 1);
+        other_start.glyph_loss = 1.0;
+        other_start.learning_rate = 1e-30;
+        QVERIFY_THROWS_EXCEPTION(Error, train(other_start));
+        auto nothing_there = tiny(root() / "curriculum-nothing", 1);
+        nothing_there.init_from = root() / "no-such-run";
+        QVERIFY_THROWS_EXCEPTION(Error, train(nothing_there));
+    }
+
     void stopLeavesACheckpoint() {
         auto o = tiny(root() / "stopped", 50);
         std::atomic<bool> stop{false};

@@ -50,6 +50,11 @@ struct TrainingOptions {
     // signal. Both twins get it (the twin's tower sees the crops for it only), so they still differ in the
     // stacks alone.
     double glyph_loss = 0;
+    // Starts from these weights instead of random ones: RUN/checkpoint/weights.safetensors (a run's output folder;
+    // its glyph head too) or FOLDER/model.safetensors (a model folder; a glyph head starts afresh). A curriculum:
+    // a run on larger print first, then this one. The optimizer and the schedule start afresh. The source's bytes
+    // are part of the run's identity (a checkpoint resumes only from the same start).
+    std::filesystem::path init_from;
     std::int64_t warmup_steps = 100;
     std::int64_t checkpoint_every = 100;
     double learning_rate = 1e-3;

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -66,16 +67,43 @@ void save_weights(const std::vector<std::pair<std::string, torch::Tensor>>& weig
     std::filesystem::rename(temporary, file);
 }
 
-void load_weights(const std::vector<std::pair<std::string, torch::Tensor>>& weights, const std::filesystem::path& file) {
+// `optional_prefix`: weights under it that the file lacks keep their values (a model folder has no glyph head).
+void load_weights(const std::vector<std::pair<std::string, torch::Tensor>>& weights, const std::filesystem::path& file,
+                  std::string_view optional_prefix = {}) {
     const auto checkpoint = SafetensorsFile::open(file);
     torch::NoGradGuard no_grad;
     for (const auto& [name, tensor] : weights) {
+        if (!optional_prefix.empty() && name.starts_with(optional_prefix) && !checkpoint.contains(name)) continue;
+        if (!checkpoint.contains(name))
+            throw Error(ErrorKind::shape, file.string(), name, "expected " + shape_to_string(tensor.sizes().vec()) + ", not in this file");
         const auto stored = tensor::to_torch(checkpoint.view(name), torch::kFloat32);
         if (stored.sizes() != tensor.sizes())
             throw Error(ErrorKind::shape, file.string(), name,
                         "expected " + shape_to_string(tensor.sizes().vec()) + ", found " + shape_to_string(stored.sizes().vec()));
         tensor.copy_(stored);
     }
+}
+
+// Where --init-from's weights are: a run's checkpoint (glyph head included) or a model folder's weights.
+std::filesystem::path starting_weights(const std::filesystem::path& source) {
+    for (const auto& file : {source / "checkpoint" / "weights.safetensors", source / "model.safetensors"})
+        if (std::filesystem::is_regular_file(file)) return file;
+    throw Error(ErrorKind::io, source.string(), "no weights to start from: neither checkpoint/weights.safetensors (a run) nor model.safetensors (a model folder)");
+}
+
+// FNV-1a over the file's bytes: the same start wherever the file lies.
+std::string fingerprint(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw Error(ErrorKind::io, file.string(), "cannot read this file");
+    std::uint64_t hash = 0xcbf29ce484222325ull;
+    std::vector<char> buffer(1 << 20);
+    while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0) {
+        for (std::streamsize i = 0; i < in.gcount(); ++i) hash = (hash ^ static_cast<unsigned char>(buffer[static_cast<std::size_t>(i)])) * 0x100000001b3ull;
+        if (in.eof()) break;
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+    return hex;
 }
 
 // The glyph head's slots: each high-resolution patch is cut into kSlotColumns x kSlotRows cells and a cell's
@@ -183,6 +211,11 @@ TrainingResult train(const TrainingOptions& o) {
     if (o.reading_turn) identity["reading_conversation"] = true;
     if (o.glyph_loss > 0) identity["glyph_loss"] = o.glyph_loss;
     if (o.pages.field_text_height != SyntheticOptions{}.field_text_height) identity["text_height"] = o.pages.field_text_height;
+    if (!o.init_from.empty()) {
+        const auto source = starting_weights(o.init_from);
+        identity["init_from"] = fingerprint(source);
+        load_weights(checkpoint_weights, source, "glyph_head.");
+    }
     std::int64_t step = 0;
     if (std::filesystem::exists(checkpoint / "state.json")) {
         const auto state = config::read_json_file(checkpoint / "state.json");
