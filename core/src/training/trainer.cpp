@@ -219,9 +219,19 @@ TrainingResult train(const TrainingOptions& o) {
     std::int64_t step = 0;
     if (std::filesystem::exists(checkpoint / "state.json")) {
         const auto state = config::read_json_file(checkpoint / "state.json");
-        if (state.at("identity") != identity)
+        const auto& written = state.at("identity");
+        if (written != identity) {
+            // A run's --init-from source may have trained on since this run started from it: say so, not "other options".
+            auto written_without_start = written, asked_without_start = identity;
+            written_without_start.erase("init_from");
+            asked_without_start.erase("init_from");
+            if (written_without_start == asked_without_start)
+                throw Error(ErrorKind::config, (checkpoint / "state.json").string(),
+                            "this run started from other weights than --init-from holds now (another source, or one that has "
+                            "changed since); use another output folder");
             throw Error(ErrorKind::config, (checkpoint / "state.json").string(),
                         "this checkpoint was written by a run with other options or another config; use another output folder");
+        }
         step = state.at("step").get<std::int64_t>();
         load_weights(checkpoint_weights, checkpoint / "weights.safetensors");
         torch::load(optimizer, (checkpoint / "optimizer.pt").string());
