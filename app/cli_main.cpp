@@ -57,10 +57,11 @@ constexpr const char* kUsage =
     "  train --base DIR --out DIR [--no-stacks] [--steps N] [--batch N] [--lr X] [--warmup N]\n"
     "        [--questions-per-page N] [--checkpoint-every N] [--stop-after N] [--seed S] [--page-size PX]\n"
     "        [--text-height PX] [--log-every N] [--threads N] [--distinct-pages N] [--reading-turn]\n"
-    "        [--glyph-loss W] [--init-from RUN|MODEL] [--device cpu|cuda]\n"
+    "        [--glyph-loss W] [--init-from RUN|MODEL] [--device cpu|cuda] [--model-bf16]\n"
     "                         train the demo model (the DeepStack-L config and tokenizer.model in --base) on\n"
-    "                         synthetic pages; resumes from --out's checkpoint; Ctrl+C checkpoints and stops;\n"
-    "                         the finished model is written to --out/model; --distinct-pages N cycles through the\n"
+    "                         synthetic pages; resumes from --out's checkpoint; Ctrl+C or SIGTERM checkpoints and\n"
+    "                         stops; every checkpoint also writes the weights as a model folder to --out/model\n"
+    "                         (--model-bf16: in bf16 even when fp32 fits); --distinct-pages N cycles through the\n"
     "                         first N pages (a model that uses the picture learns them by heart: a quick check);\n"
     "                         --reading-turn also trains each page read out in full, in a conversation of its own;\n"
     "                         --text-height: the small print's cap height (default 6.5 pixels of the page);\n"
@@ -79,7 +80,10 @@ constexpr const char* kUsage =
     "chat and bench options:\n"
     "  --device cpu|cuda  --dtype auto|bf16|f32  --threads N  --context N  --min-pixels N  --max-pixels N\n"
     "  --max-tokens N  --temperature T  --top-k K  --top-p P  --repetition-penalty R  --presence-penalty P\n"
-    "  --seed S  (sampling defaults come from the folder's generation_config.json)\n";
+    "  --seed S  (sampling defaults come from the folder's generation_config.json)\n"
+    "  --max-pixels N: the largest picture the model reads, in pixels after resizing (it sets the image tokens,\n"
+    "  the time and the memory); default: the model's maximum on a GPU, 1 M pixels per 2 cores on the CPU (at\n"
+    "  most 4 M); chat --json reports the budget in effect\n";
 
 int usage_error(const std::string& message) {
     std::cerr << "deepstack-cli: " << message << "\n\n" << kUsage;
@@ -259,7 +263,8 @@ int run_chat(const std::vector<std::string>& args) {
     j["prefill_tokens_per_s"] = result.prefill_tokens_per_s();
     j["decode_tokens_per_s"] = result.decode_tokens_per_s();
     j["peak_rss_bytes"] = deepstack::peak_rss_bytes();
-    j["model"] = {{"family", model->info().family}, {"device", model->info().device}, {"compute", model->info().compute}};
+    j["model"] = {{"family", model->info().family}, {"device", model->info().device}, {"compute", model->info().compute},
+                  {"max_image_pixels", model->info().max_image_pixels}};
     std::cout << j.dump(2) << "\n";
     return 0;
 }
@@ -435,7 +440,7 @@ int run_synth(const std::vector<std::string>& args) {
 }
 
 int run_train(const std::vector<std::string>& args) {
-    const auto a = parse(args, {"--no-stacks", "--reading-turn"});
+    const auto a = parse(args, {"--no-stacks", "--reading-turn", "--model-bf16"});
     const auto base = a.get("--base");
     const auto out = a.get("--out");
     if (!base || !out || !a.positional.empty()) return usage_error("train: --base DIR and --out DIR are required");
@@ -448,6 +453,7 @@ int run_train(const std::vector<std::string>& args) {
     o.questions_per_page = whole(a, "--questions-per-page", o.questions_per_page, 1, 64);
     o.distinct_pages = whole(a, "--distinct-pages", 0, 0, 1ll << 40);
     o.reading_turn = a.flag("--reading-turn");
+    o.model_bf16 = a.flag("--model-bf16");
     o.device = device_option(a);
     o.warmup_steps = whole(a, "--warmup", o.warmup_steps, 0, 1 << 30);
     o.checkpoint_every = whole(a, "--checkpoint-every", o.checkpoint_every, 1, 1 << 30);
@@ -461,27 +467,36 @@ int run_train(const std::vector<std::string>& args) {
     if (const auto from = a.get("--init-from")) o.init_from = *from;
     if (!(o.glyph_loss >= 0 && o.glyph_loss <= 100)) return usage_error("train: --glyph-loss: expected a weight from 0 to 100");
     const auto log_every = whole(a, "--log-every", 10, 1, 1 << 30);
+    // Ctrl+C, and the SIGTERM of a shutdown or `kill`, end the step under way and write a checkpoint.
     std::signal(SIGINT, [](int) { g_interrupted = true; });
+    std::signal(SIGTERM, [](int) { g_interrupted = true; });
     o.cancel = &g_interrupted;
-    double loss_sum = 0, glyph_sum = 0, glyph_accuracy_sum = 0, rate_sum = 0;
+    double loss_sum = 0, glyph_sum = 0, glyph_accuracy_sum = 0, rate_sum = 0, small_print_sum = 0;
+    std::int64_t small_print_steps = 0;
     std::int64_t logged = 0;
     o.on_progress = [&](const deepstack::TrainingProgress& p) {
         loss_sum += p.loss;
         glyph_sum += p.glyph_loss;
         glyph_accuracy_sum += p.glyph_accuracy;
         rate_sum += p.pages_per_s;
+        if (p.small_print_loss > 0) {
+            small_print_sum += p.small_print_loss;
+            ++small_print_steps;
+        }
         if (++logged < log_every && p.step != p.steps) return;
         char line[200];
         const auto n = static_cast<double>(logged);
-        int length = std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f", static_cast<long long>(p.step), static_cast<long long>(p.steps), loss_sum / n);
+        int length = std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  small print %.4f", static_cast<long long>(p.step),
+                                   static_cast<long long>(p.steps), loss_sum / n,
+                                   small_print_steps > 0 ? small_print_sum / static_cast<double>(small_print_steps) : 0.0);
         if (o.glyph_loss > 0)
             length += std::snprintf(line + length, sizeof line - static_cast<std::size_t>(length), "  glyph %.4f (%.1f %% of characters named)",
                                     glyph_sum / n, 100 * glyph_accuracy_sum / n);
         std::snprintf(line + length, sizeof line - static_cast<std::size_t>(length), "  lr %.2e  grad %.3f  %.2f pages/s", p.learning_rate,
                       p.gradient_norm, rate_sum / n);
         std::cerr << line << std::endl;
-        loss_sum = glyph_sum = glyph_accuracy_sum = rate_sum = 0;
-        logged = 0;
+        loss_sum = glyph_sum = glyph_accuracy_sum = rate_sum = small_print_sum = 0;
+        logged = small_print_steps = 0;
     };
     const auto result = deepstack::train(o);
     std::cout << (result.finished ? "finished: " + result.model.string() : "checkpointed at step " + std::to_string(result.step) + " of " + std::to_string(o.steps))
@@ -528,6 +543,7 @@ int run_bench(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    deepstack::choose_blas_kernels(argv);  // may start the program again, before anything has run
     if (argc < 2) return usage_error("no command given");
     const std::string command = argv[1];
     const std::vector<std::string> args(argv + 2, argv + argc);

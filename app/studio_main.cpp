@@ -5,11 +5,13 @@
 #include <QTimer>
 
 #include "MainWindow.h"
+#include "deepstack/system.h"
 #include <QPlainTextEdit>
 
 #include "chat/ChatPanel.h"
 
 int main(int argc, char** argv) {
+    deepstack::choose_blas_kernels(argv);  // may start the program again, before anything has run
     QApplication app(argc, argv);
     QApplication::setApplicationName("deepstack-studio");
     QApplication::setApplicationDisplayName("DeepStack Studio");

@@ -32,6 +32,7 @@
 #include "chat/ChatPanel.h"
 #include "chat/ChatView.h"
 #include "deepstack/stack_plan.h"
+#include "deepstack/engine.h"
 #include "deepstack/inspect.h"
 #include "deepstack/system.h"
 #include "inference/InferenceService.h"
@@ -401,8 +402,11 @@ void MainWindow::showAbout() {
     QMessageBox::about(this, tr("About DeepStack Studio"),
                        tr("<h3>DeepStack Studio %1</h3>"
                           "<p>Runs DeepStack vision-language models (Qwen3-VL, DeepStack-L) on your own machine, "
-                          "offline.</p><p>DeepStack: Meng et al., NeurIPS 2024, arXiv 2406.04334.</p>")
-                           .arg(QApplication::applicationVersion()));
+                          "offline.</p><p>DeepStack: Meng et al., NeurIPS 2024, arXiv 2406.04334.</p>"
+                          "<p><b>This machine</b><br>%2<br>%3</p>")
+                           .arg(QApplication::applicationVersion(),
+                                QString::fromStdString(deepstack::describe_cpu_and_blas()).toHtmlEscaped(),
+                                QString::fromStdString(deepstack::libtorch_description()).toHtmlEscaped()));
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

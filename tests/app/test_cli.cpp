@@ -18,8 +18,16 @@ struct Run {
     int exit_code = -1;
     std::string out, err;
 };
-Run run_cli(const QStringList& args, const QByteArray& input = {}) {
+// `environment`: NAME=VALUE to set, or NAME alone to remove.
+Run run_cli(const QStringList& args, const QByteArray& input = {}, const QStringList& environment = {}) {
     QProcess process;
+    auto env = QProcessEnvironment::systemEnvironment();
+    for (const auto& entry : environment) {
+        const auto equals = entry.indexOf('=');
+        if (equals < 0) env.remove(entry);
+        else env.insert(entry.left(equals), entry.mid(equals + 1));
+    }
+    process.setProcessEnvironment(env);
     process.start(DEEPSTACK_CLI_PATH, args);
     process.write(input);
     process.closeWriteChannel();
@@ -151,6 +159,35 @@ private Q_SLOTS:
         QCOMPARE(run_cli(common + QStringList{"--layers", "0-9"}).exit_code, 2);  // the model has 6 layers
         QCOMPARE(run_cli(common + QStringList{"--head", "7"}).exit_code, 2);      // and 4 heads
         QCOMPARE(run_cli(common + QStringList{"--tokens", "x"}).exit_code, 2);
+    }
+
+    // bench says on which CPU and with which BLAS kernels it measured; OpenBLAS runs the best kernels the CPU
+    // has unless the user forced others with OPENBLAS_CORETYPE, and then bench says so.
+    void benchRecordsTheCpuAndTheKernels() {
+        const auto folder = std::filesystem::path(dir_.path().toStdString()) / "bench-qwen";
+        write_tiny_folder(folder, tiny_qwen3_vl_config());
+        const QStringList bench{"bench", "--model", QString::fromStdString(folder.string()), "--image", "64x48", "--prompt-tokens", "4", "--new-tokens", "2", "--threads", "2"};
+        const auto chosen = run_cli(bench, {}, {"OPENBLAS_CORETYPE", "DEEPSTACK_OPENBLAS_DETECTED", "DEEPSTACK_OPENBLAS_CHOSEN"});
+        QVERIFY2(chosen.exit_code == 0, chosen.err.c_str());
+        const auto j = nlohmann::json::parse(chosen.out);
+        QVERIFY(j.at("cpu").at("cores").get<int>() >= 1);
+        QVERIFY(j.at("cpu").contains("model") && j.at("cpu").at("features").is_array());
+        QVERIFY(j.at("image").at("max_image_pixels").get<std::int64_t>() > 0);
+        if (j.at("blas").is_string()) {  // PyPI's LibTorch: its own BLAS (MKL), no OpenBLAS to choose for
+            QVERIFY(j.at("libtorch").get<std::string>().front() != '1');
+            return;
+        }
+        QCOMPARE(j.at("blas").at("cpu_could_run").get<std::string>(), std::string());
+        QCOMPARE(j.at("blas").at("forced_by_OPENBLAS_CORETYPE").get<std::string>(), std::string());
+
+        const auto forced = run_cli(bench, {}, {"OPENBLAS_CORETYPE=Prescott"});
+        QVERIFY2(forced.exit_code == 0, forced.err.c_str());
+        const auto f = nlohmann::json::parse(forced.out).at("blas");
+        QCOMPARE(f.at("kernels").get<std::string>(), std::string("Prescott"));
+        QCOMPARE(f.at("forced_by_OPENBLAS_CORETYPE").get<std::string>(), std::string("Prescott"));
+        const auto features = j.at("cpu").at("features").get<std::vector<std::string>>();
+        const bool avx2 = std::find(features.begin(), features.end(), "avx2") != features.end();
+        QCOMPARE(f.at("cpu_could_run").get<std::string>().empty(), !avx2);
     }
 
     void usageErrors() {

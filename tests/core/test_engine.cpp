@@ -13,6 +13,7 @@
 #include "deepstack/engine.h"
 #include "deepstack/error.h"
 #include "engine/sampling.h"
+#include "nn/blocks.h"
 #include "models/qwen3_vl/architecture.h"
 #include "test_files.h"
 
@@ -262,12 +263,77 @@ private Q_SLOTS:
         options.context_tokens = 24;
         const auto small = Model::load(folder_, options);
         try {
-            (void)small->start_conversation()->send({Message::Role::user, "A long question about this picture.", {test_picture(256, 256)}}, greedy(4));
+            (void)small->start_conversation()->send({Message::Role::user, std::string(200, 'a') + " is a long question.", {}}, greedy(4));
             QFAIL("a prompt larger than the context was accepted");
         } catch (const Error& e) {
             QCOMPARE(e.kind(), ErrorKind::resources);
             QVERIFY2(std::string(e.what()).find("are left in the conversation's context of 24") != std::string::npos, e.what());
         }
+    }
+
+    // A picture whose tokens cannot fit is refused before the vision pass (which, for a 300-dpi page at the
+    // model's own budget, took minutes and 24 GB before this check), and the conversation stays as it was.
+    void pictureTooLargeForTheContextIsRefusedBeforeTheVisionPass() {
+        EngineOptions options;
+        options.threads = 2;
+        options.context_tokens = 300;
+        options.max_image_pixels = 1 << 20;  // 1024 tokens
+        const auto small = Model::load(folder_, options);
+        auto chat = small->start_conversation();
+        (void)chat->send({Message::Role::user, "Hello.", {}}, greedy(2));
+        const auto before = chat->context_tokens();
+        try {
+            (void)chat->send({Message::Role::user, "What is on this page?", {test_picture(2480, 3508)}}, greedy(4));
+            QFAIL("a picture larger than the context was accepted");
+        } catch (const Error& e) {
+            QCOMPARE(e.kind(), ErrorKind::resources);
+            const std::string message = e.what();
+            QVERIFY2(message.find("the picture becomes") != std::string::npos && message.find("tokens at the picture budget of 1048576 pixels") != std::string::npos &&
+                         message.find("context has room for") != std::string::npos,
+                     e.what());
+        }
+        QCOMPARE(chat->turns(), std::size_t{1});
+        QCOMPARE(chat->context_tokens(), before);
+    }
+
+    // The budget a model runs with when none is asked for: the model's maximum on a GPU, 1 M pixels per 2 cores
+    // on the CPU (at most 4 M), never above the folder's own maximum; a budget asked for is kept.
+    void automaticPictureBudget() {
+        QCOMPARE(automatic_image_pixels(DeviceKind::cpu, 2), std::int64_t{1} << 20);
+        QCOMPARE(automatic_image_pixels(DeviceKind::cpu, 1), std::int64_t{1} << 20);
+        QCOMPARE(automatic_image_pixels(DeviceKind::cpu, 6), std::int64_t{3} << 20);
+        QCOMPARE(automatic_image_pixels(DeviceKind::cpu, 64), std::int64_t{4} << 20);
+        QCOMPARE(automatic_image_pixels(DeviceKind::cuda, 2), std::int64_t{16777216});
+        EngineOptions options;
+        options.threads = 2;
+        options.context_tokens = 2048;
+        const auto automatic = Model::load(folder_, options);
+        QCOMPARE(automatic->info().max_image_pixels, std::int64_t{1} << 20);
+        // A 12-megapixel phone photo becomes at most 1024 tokens, and the stack plan agrees with what runs.
+        const auto plan = automatic->stack_plan(4000, 3000);
+        QVERIFY2(plan.input_tokens() <= 1024 && plan.input_tokens() > 900, qPrintable(QString::number(plan.input_tokens())));
+        auto chat = automatic->start_conversation();
+        const auto result = chat->send({Message::Role::user, "Describe the photo.", {test_picture(4000, 3000)}}, greedy(2));
+        QCOMPARE(result.image_tokens, plan.input_tokens());
+        QCOMPARE(model_->info().max_image_pixels, std::int64_t{128 * 128});
+    }
+
+    // Attention in blocks of queries (what keeps a vision pass over tens of thousands of patches from holding a
+    // patches x patches matrix) computes what one block computes, with and without the causal mask and GQA.
+    void attentionInBlocksEqualsOneBlock() {
+        c10::InferenceMode guard;
+        torch::manual_seed(3);
+        const auto q = torch::randn({4, 37, 8}), k = torch::randn({2, 45, 8}), v = torch::randn({2, 45, 8});
+        for (const auto causal : {std::optional<std::int64_t>{}, std::optional<std::int64_t>{8}}) {
+            const auto whole = nn::attention(q, k, v, 0.3, causal);
+            const auto blocks = nn::attention(q, k, v, 0.3, causal, /*score_bytes=*/4 * 45 * 4 * 5);  // 5 queries a block
+            QCOMPARE(blocks.sizes(), whole.sizes());
+            QVERIFY2((blocks - whole).abs().max().item<double>() < 1e-5, qPrintable(QString::number((blocks - whole).abs().max().item<double>())));
+        }
+        // The causal rows really are causal: the first query sees the first 9 keys only.
+        const auto first = nn::attention(q.narrow(1, 0, 1), k.narrow(1, 0, 9), v.narrow(1, 0, 9), 0.3, std::nullopt);
+        const auto blocked = nn::attention(q, k, v, 0.3, std::int64_t{8}, 4 * 45 * 4 * 5).narrow(1, 0, 1);
+        QVERIFY((first - blocked).abs().max().item<double>() < 1e-5);
     }
 
     void brokenFoldersAreRefusedBeforeLoading() {

@@ -55,9 +55,10 @@ class TestTraining : public QObject {
 private Q_SLOTS:
     void lossFalls() {
         auto o = tiny(root() / "falls", 40);
-        std::vector<double> losses;
+        std::vector<double> losses, small_print_losses;
         o.on_progress = [&](const TrainingProgress& p) {
             losses.push_back(p.loss);
+            small_print_losses.push_back(p.small_print_loss);
             QVERIFY(p.pages_per_s > 0 && p.learning_rate > 0 && p.gradient_norm > 0);
         };
         const auto result = train(o);
@@ -66,6 +67,15 @@ private Q_SLOTS:
         double first = 0, last = 0;
         for (int i = 0; i < 5; ++i) first += losses[static_cast<std::size_t>(i)], last += losses[losses.size() - 1 - static_cast<std::size_t>(i)];
         QVERIFY2(last < 0.7 * first, qPrintable(QString("loss %1 -> %2").arg(first / 5).arg(last / 5)));
+        // The small print's own loss is logged (0 for a step of scenes alone, which print no fields), and it is
+        // not the mean over all answers.
+        std::size_t asked = 0, differs = 0;
+        for (std::size_t i = 0; i < losses.size(); ++i) {
+            QVERIFY2(small_print_losses[i] >= 0 && std::isfinite(small_print_losses[i]), qPrintable(QString::number(small_print_losses[i])));
+            if (small_print_losses[i] > 0) ++asked;
+            if (small_print_losses[i] > 0 && std::abs(small_print_losses[i] - losses[i]) > 1e-3) ++differs;
+        }
+        QVERIFY2(asked >= losses.size() / 2 && differs > 0, qPrintable(QString("%1 steps asked small print, %2 differ").arg(asked).arg(differs)));
 
         // The result is a model folder like a released one: it inspects clean, loads and answers.
         const auto report = inspect_model_folder(result.model);
@@ -306,6 +316,19 @@ private Q_SLOTS:
         QCOMPARE(result.step, std::int64_t{2});
         QVERIFY(!result.finished);
         QVERIFY(std::filesystem::exists(root() / "stopped" / "checkpoint" / "weights.safetensors"));
+
+        // The stopped run's weights are also a model folder (what is committed after a stretch of training and
+        // continued with --init-from): it inspects clean and holds the checkpoint's weights, here in bf16.
+        const auto report = inspect_model_folder(result.model);
+        QVERIFY2(report.problems.empty(), report.problems.empty() ? "" : report.problems.front().c_str());
+        QVERIFY(max_difference(root() / "stopped" / "checkpoint" / "weights.safetensors", result.model / "model.safetensors") == 0.0);
+        auto small = tiny(root() / "stopped-bf16", 1);
+        small.model_bf16 = true;
+        const auto halved = train(small);
+        const auto weights = Checkpoint::open(halved.model / "model.safetensors");
+        for (const auto& name : weights.names()) QCOMPARE(static_cast<int>(weights.view(name).dtype()), static_cast<int>(DType::bf16));
+        const auto difference = max_difference(root() / "stopped-bf16" / "checkpoint" / "weights.safetensors", halved.model / "model.safetensors");
+        QVERIFY2(difference > 0 && difference < 0.01, qPrintable(QString::number(difference)));
     }
 
     void theTwinHasNoStacks() {

@@ -1,5 +1,6 @@
 // The main window starts, shows its workspace, menus and status, inspects a folder off the GUI thread, and closes.
 #include <QAction>
+#include <QComboBox>
 #include <QDir>
 #include <QLineEdit>
 #include <QMessageBox>
@@ -215,6 +216,31 @@ private Q_SLOTS:
         QCOMPARE(quit->shortcut(), QKeySequence(QKeySequence::Quit));
         quit->trigger();
         QVERIFY(!window.isVisible());
+    }
+
+    // The picture budget chosen in the model manager is the one the model runs with, and it is said.
+    void modelManagerPictureBudgetReachesTheModel() {
+        const std::filesystem::path tokenizer = std::filesystem::path(DEEPSTACK_SHARED_DIR) / "data" / "qwen3-tokenizer" / "tokenizer.json";
+        if (!std::filesystem::exists(tokenizer)) QSKIP("the Qwen3 tokenizer is not beside this checkout");
+        QTemporaryDir dir;
+        const auto folder = QString::fromStdString((std::filesystem::path(dir.path().toStdString()) / "qwen").string());
+        deepstack::testing::write_tiny_folder(folder.toStdString(), deepstack::testing::tiny_qwen3_vl_config_real_vocabulary(),
+                                              {.tokenizer_json = tokenizer});
+        MainWindow window;
+        auto* manager = window.modelManager();
+        auto* pictures = manager->findChild<QComboBox*>("pictureBudget");
+        QVERIFY(pictures != nullptr);
+        QVERIFY2(pictures->itemText(0).startsWith("Automatic: "), qPrintable(pictures->itemText(0)));
+        pictures->setCurrentIndex(pictures->findData(qint64{1} << 19));
+        QCOMPARE(pictures->currentText(), QString("0.5 M pixels (up to 512 tokens a picture)"));
+        QTRY_VERIFY_WITH_TIMEOUT(!window.inference().isLoading(), 120000);  // a model the window brought back
+        window.loadModel(folder);
+        auto* status = manager->findChild<QLabel*>("modelManagerStatus");
+        QTRY_VERIFY2_WITH_TIMEOUT(status->text().startsWith("Loaded qwen "), qPrintable(status->text() + " | " + window.statusBar()->currentMessage()), 30000);
+        QVERIFY2(status->text().contains("pictures up to 0.5 M pixels (up to 512 tokens a picture)"), qPrintable(status->text()));
+        QCOMPARE(window.inference().model()->maxImagePixels, qint64{1} << 19);
+        // Remembered for the next load.
+        QCOMPARE(QSettings().value("models/maxImagePixels").toLongLong(), qint64{1} << 19);
     }
 
     void inspectShowsTheReport() {

@@ -21,6 +21,7 @@ struct LoadRequest {
     DeviceChoice device = DeviceChoice::cpu;
     ComputeChoice compute = ComputeChoice::automatic;
     qint64 contextTokens = 4096;
+    qint64 maxImagePixels = 0;  // the largest picture the model reads, pixels after resizing; 0: automatic
 };
 
 struct LoadedModel {
@@ -31,6 +32,7 @@ struct LoadedModel {
     QString compute;  // "f32", "bf16"
     qint64 parameters = 0;
     qint64 contextTokens = 0;
+    qint64 maxImagePixels = 0;  // the picture budget in effect; 0 for a family with a fixed picture size
     SamplingOptions defaults;
 };
 

@@ -56,6 +56,7 @@ void InferenceWorker::load(const LoadRequest& request, std::shared_ptr<std::atom
                       : request.compute == ComputeChoice::f32 ? ComputeType::f32
                                                                : ComputeType::automatic;
     options.context_tokens = request.contextTokens;
+    options.max_image_pixels = request.maxImagePixels;
     options.on_load_progress = [this, cancel](double fraction) {
         if (cancel->load()) throw Error(ErrorKind::cancelled, "", "loading was cancelled");
         Q_EMIT loadProgress(fraction);
@@ -77,6 +78,7 @@ void InferenceWorker::load(const LoadRequest& request, std::shared_ptr<std::atom
                        QString::fromStdString(info.compute),
                        info.parameters,
                        info.context_tokens,
+                       info.max_image_pixels,
                        {}};
     const auto defaults = model_->default_sampling();
     summary.defaults = {defaults.temperature, defaults.top_p, static_cast<int>(defaults.top_k), static_cast<int>(defaults.max_new_tokens), defaults.seed};

@@ -31,6 +31,14 @@ const char* kKnownKey = "models/known";
 const char* kDeviceKey = "models/device";
 const char* kComputeKey = "models/compute";
 const char* kContextKey = "models/contextTokens";
+const char* kPictureKey = "models/maxImagePixels";
+
+// "1 M pixels (1024 Qwen3-VL tokens)": a picture budget as a user weighs it.
+QString describePixels(qint64 pixels) {
+    const auto tokens = pixels / (32 * 32);
+    const auto megapixels = static_cast<double>(pixels) / (1 << 20);
+    return QObject::tr("%1 M pixels (up to %2 tokens a picture)").arg(megapixels, 0, 'g', 3).arg(tokens);
+}
 
 QString unusableReasons(const InspectReport& report) {
     QStringList reasons;
@@ -105,13 +113,30 @@ ModelManagerDialog::ModelManagerDialog(InferenceService& service, QWidget* paren
     context_->setRange(256, 262144);
     context_->setSingleStep(1024);
     context_->setSuffix(tr(" tokens"));
+    // The largest picture the model reads: it sets the image tokens, and so the time and memory a page costs.
+    pictures_ = new QComboBox(this);
+    pictures_->setObjectName("pictureBudget");
+    pictures_->setToolTip(tr("Larger pictures are resized down to this many pixels before the model reads them. More pixels "
+                             "read smaller print, and cost time and memory: on a CPU, about 1 M pixels per 2 cores answers "
+                             "within a minute."));
+    pictures_->addItem(QString(), qint64{0});
+    for (const qint64 pixels : {qint64{1} << 18, qint64{1} << 19, qint64{1} << 20, qint64{1} << 21, qint64{1} << 22, qint64{1} << 23, qint64{16777216}})
+        pictures_->addItem(pixels == 16777216 ? tr("%1, the model's maximum").arg(describePixels(pixels)) : describePixels(pixels), pixels);
+    const auto describeAutomatic = [this] {
+        const auto device = device_->currentData().toString() == "cuda" ? DeviceKind::cuda : DeviceKind::cpu;
+        pictures_->setItemText(0, tr("Automatic: %1").arg(describePixels(automatic_image_pixels(device, 0))));
+    };
+    describeAutomatic();
+    connect(device_, &QComboBox::currentIndexChanged, this, describeAutomatic);
     QSettings settings;
     device_->setCurrentIndex(settings.value(kDeviceKey).toString() == "cuda" && cuda_available() ? 1 : 0);
+    pictures_->setCurrentIndex(std::max(0, pictures_->findData(settings.value(kPictureKey, qint64{0}).toLongLong())));
     compute_->setCurrentIndex(std::max(0, compute_->findData(settings.value(kComputeKey, "auto"))));
     context_->setValue(settings.value(kContextKey, 4096).toInt());
     options->addRow(tr("Device"), device_);
     options->addRow(tr("Precision"), compute_);
     options->addRow(tr("Context"), context_);
+    options->addRow(tr("Pictures"), pictures_);
     layout->addLayout(options);
 
     auto* actions = new QHBoxLayout;
@@ -169,7 +194,9 @@ ModelManagerDialog::ModelManagerDialog(InferenceService& service, QWidget* paren
     });
     connect(&service_, &InferenceService::loadProgress, this, [this](double f) { progress_->setValue(static_cast<int>(f * 1000)); });
     connect(&service_, &InferenceService::modelLoaded, this, [this](const LoadedModel& m) {
-        status_->setText(tr("Loaded %1 (%2, %3, %4).").arg(QFileInfo(m.folder).fileName(), m.displayName, m.device, m.compute));
+        status_->setText(m.maxImagePixels > 0 ? tr("Loaded %1 (%2, %3, %4); pictures up to %5.")
+                                                    .arg(QFileInfo(m.folder).fileName(), m.displayName, m.device, m.compute, describePixels(m.maxImagePixels))
+                                              : tr("Loaded %1 (%2, %3, %4).").arg(QFileInfo(m.folder).fileName(), m.displayName, m.device, m.compute));
         updateState();
     });
     connect(&service_, &InferenceService::modelLoadFailed, this, [this](const QString& message, bool cancelled) {
@@ -196,14 +223,26 @@ void ModelManagerDialog::refreshList() {
         item->setData(Qt::UserRole, folder);
         if (!QFileInfo::exists(folder + "/config.json")) item->setForeground(Qt::gray);
     }
-    if (!current.isEmpty()) selectFolder(current);
-    else if (list_->count() > 0) list_->setCurrentRow(0);
+    if (current.isEmpty() || !selectListed(current))
+        if (list_->count() > 0) list_->setCurrentRow(0);
     showReport(selectedFolder());
 }
 
-void ModelManagerDialog::selectFolder(const QString& folder) {
+bool ModelManagerDialog::selectListed(const QString& folder) {
     for (int i = 0; i < list_->count(); ++i)
-        if (list_->item(i)->data(Qt::UserRole).toString() == folder) list_->setCurrentRow(i);
+        if (list_->item(i)->data(Qt::UserRole).toString() == folder) {
+            list_->setCurrentRow(i);
+            return true;
+        }
+    return false;
+}
+
+void ModelManagerDialog::selectFolder(const QString& folder) {
+    // A folder remembered since the list was filled (a model given on the command line, loaded from the chat).
+    if (!selectListed(folder)) {
+        refreshList();
+        selectListed(folder);
+    }
 }
 
 QString ModelManagerDialog::selectedFolder() const {
@@ -261,6 +300,7 @@ void ModelManagerDialog::loadSelected() {
     settings.setValue(kDeviceKey, device_->currentData());
     settings.setValue(kComputeKey, compute_->currentData());
     settings.setValue(kContextKey, context_->value());
+    settings.setValue(kPictureKey, pictures_->currentData().toLongLong());
     settings.setValue("models/lastLoaded", folder);
     LoadRequest request;
     request.folder = folder;
@@ -268,6 +308,7 @@ void ModelManagerDialog::loadSelected() {
     const auto compute = compute_->currentData().toString();
     request.compute = compute == "bf16" ? ComputeChoice::bf16 : compute == "f32" ? ComputeChoice::f32 : ComputeChoice::automatic;
     request.contextTokens = context_->value();
+    request.maxImagePixels = pictures_->currentData().toLongLong();
     service_.loadModel(request);
 }
 

@@ -38,6 +38,7 @@ Q_SIGNALS:
     void folderChecked(const QString& folder, bool added, const QString& reasons);
 
 private:
+    bool selectListed(const QString& folder);  // false when the list does not hold it
     void refreshList();
     void showReport(const QString& folder);
     void updateState();
@@ -48,6 +49,7 @@ private:
     QPlainTextEdit* report_ = nullptr;
     QComboBox* device_ = nullptr;
     QComboBox* compute_ = nullptr;
+    QComboBox* pictures_ = nullptr;
     QSpinBox* context_ = nullptr;
     QPushButton* load_ = nullptr;
     QPushButton* cancel_ = nullptr;

@@ -30,6 +30,9 @@ struct EngineOptions {
     int threads = 0;                          // 0: every core of the machine
     std::int64_t context_tokens = 8192;       // KV cache capacity of a conversation
     std::int64_t min_image_pixels = 0;        // 0: the folder's preprocessor_config.json
+    // The largest picture, in pixels after resizing, the model reads (Qwen3-VL resizes a larger one down, keeping
+    // its aspect ratio): it sets the number of image tokens, hence the time and memory a picture costs.
+    // 0: automatic_image_pixels() for the device, never above the folder's own maximum.
     std::int64_t max_image_pixels = 0;
     // Called on the loading thread as the weights are read (fraction 0..1). It may throw deepstack::Error with
     // ErrorKind::cancelled to abandon the load.
@@ -38,8 +41,16 @@ struct EngineOptions {
 
 // Whether this build can run on CUDA (a LibTorch with CUDA and a visible GPU).
 bool cuda_available();
+// "LibTorch 2.15.0 (CUDA: 1 device)", "LibTorch 1.13.1 (CPU only)": what computes, for bench and the About box.
+std::string libtorch_description();
 // What `automatic` means on this machine for `device`.
 ComputeType resolve_compute(ComputeType requested, DeviceKind device);
+
+// The picture budget (pixels after resizing) EngineOptions::max_image_pixels = 0 stands for. On a GPU: the
+// model's own maximum (16.8 M pixels for Qwen3-VL, 16 384 tokens). On the CPU, where the vision tower and the
+// prefill run at a few hundred tokens a second: 1 M pixels (1024 Qwen3-VL tokens, an A4 page at about 100 dpi)
+// per 2 cores, at most 4 M, so that a phone photo or a 300-dpi scan is answered within about a minute.
+std::int64_t automatic_image_pixels(DeviceKind device, int threads);
 
 struct SamplingSettings {
     double temperature = 0.0;  // 0: greedy
@@ -84,6 +95,9 @@ struct ModelInfo {
     std::string compute;       // "bf16", "f32"
     std::int64_t parameters = 0;
     std::int64_t context_tokens = 0;
+    // The picture budget in effect (pixels after resizing; EngineOptions::max_image_pixels resolved). 0 for a
+    // family that reads pictures at a fixed size (DeepStack-L's crops).
+    std::int64_t max_image_pixels = 0;
 };
 
 class Conversation;

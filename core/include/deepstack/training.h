@@ -24,6 +24,9 @@ struct TrainingProgress {
     // The share of this step's printed characters the glyph head names right (slots holding none left out): the
     // loss is mostly over empty slots and says little about reading.
     double glyph_accuracy = 0;
+    // The loss over the tokens of answers printed in the small text alone (0 when the step asked none): the mean
+    // over all answers is mostly formats and fixed words, and cannot show a model beginning to read.
+    double small_print_loss = 0;
 };
 
 struct TrainingOptions {
@@ -66,6 +69,8 @@ struct TrainingOptions {
     // Where the model trains (fp32 either way). Not part of a run's identity: a run may go on elsewhere.
     DeviceKind device = DeviceKind::cpu;
     SyntheticOptions pages;
+    // model/ (the weights at the last checkpoint, as a model folder) in bf16 even when fp32 would fit 30 MB.
+    bool model_bf16 = false;
     std::int64_t stop_after = 0;  // 0: run to `steps`; else at most this many steps in this call (then checkpoint)
     std::function<void(const TrainingProgress&)> on_progress;
     const std::atomic<bool>* cancel = nullptr;  // checked between steps; a checkpoint is written before returning
@@ -75,7 +80,7 @@ struct TrainingResult {
     std::int64_t step = 0;  // steps done in all
     bool finished = false;  // step == steps: model/ holds the result
     double last_loss = 0;
-    std::filesystem::path model;  // the model folder (written when finished)
+    std::filesystem::path model;  // the model folder, rewritten at every checkpoint: the weights as they are
 };
 
 // Throws deepstack::Error naming the file for a bad base folder, an unreadable checkpoint or one written for

@@ -22,7 +22,7 @@ double since_ms(std::chrono::steady_clock::time_point start) {
 }
 
 // The published shapes (../shared/specs/qwen3-vl.md section 4.1).
-qwen3_vl::Config preset(const std::string& name) {
+qwen3_vl::Config preset(const std::string& name, int layers) {
     nlohmann::json text = {{"vocab_size", 151936}, {"head_dim", 128}, {"num_key_value_heads", 8}, {"rms_norm_eps", 1e-6},
                            {"rope_theta", 5000000}, {"max_position_embeddings", 262144},
                            {"rope_scaling", {{"mrope_interleaved", true}, {"mrope_section", {24, 20, 20}}, {"rope_type", "default"}}}};
@@ -41,6 +41,7 @@ qwen3_vl::Config preset(const std::string& name) {
     } else {
         throw Error(ErrorKind::unsupported, "", "unknown --random preset '" + name + "' (qwen3-vl-2b, qwen3-vl-4b, qwen3-vl-8b)");
     }
+    if (layers > 0) text["num_hidden_layers"] = std::min(layers, text["num_hidden_layers"].get<int>());
     vision["out_hidden_size"] = text["hidden_size"];
     const nlohmann::json root = {{"model_type", "qwen3_vl"}, {"text_config", text}, {"vision_config", vision}, {"tie_word_embeddings", tied}};
     return qwen3_vl::parse_config(config::Fields(root, "preset " + name));
@@ -79,6 +80,15 @@ nlohmann::ordered_json report_header(const BenchOptions& o, bool cuda, ComputeTy
     j["compute"] = compute == ComputeType::f32 ? "f32" : "bf16";
     j["threads"] = threads;
     j["libtorch"] = TORCH_VERSION;
+    // Every figure is only comparable on the same CPU with the same kernels: both go with it.
+    const auto cpu = cpu_info();
+    const auto blas = blas_info();
+    j["cpu"] = {{"model", cpu.model}, {"cores", cpu.cores}, {"features", cpu.features}};
+    j["blas"] = blas.kernels.empty() ? nlohmann::ordered_json("not OpenBLAS (the BLAS inside LibTorch)")
+                                     : nlohmann::ordered_json{{"library", blas.library}, {"kernels", blas.kernels},
+                                                              {"detected_by_itself", !blas.forced.empty() ? "" : blas.detected.empty() ? blas.kernels : blas.detected},
+                                                              {"forced_by_OPENBLAS_CORETYPE", blas.forced},
+                                                              {"cpu_could_run", blas.possible}};
     return j;
 }
 
@@ -197,7 +207,7 @@ std::string run_bench(const BenchOptions& o) {
         const auto load_start = std::chrono::steady_clock::now();
         std::unique_ptr<qwen3_vl::Model> model;
         if (!o.random_preset.empty()) {
-            model = qwen3_vl::Model::random(preset(o.random_preset), load, o.seed);
+            model = qwen3_vl::Model::random(preset(o.random_preset, o.layers), load, o.seed);
         } else {
             const auto json = config::read_json_file(o.model / "config.json");
             const auto model_type = config::Fields(json, (o.model / "config.json").string()).string("model_type", "");
@@ -213,6 +223,10 @@ std::string run_bench(const BenchOptions& o) {
         std::vector<std::int64_t> ids;
         torch::manual_seed(static_cast<std::uint64_t>(o.seed));
         const auto text_ids = torch::randint(0, std::min<std::int64_t>(config.text.vocab_size, 150000), {o.prompt_text_tokens}, torch::kLong);
+        // The picture budget a chat on this device would use (EngineOptions::max_image_pixels).
+        qwen3_vl::PixelBudget budget{o.engine.min_image_pixels > 0 ? o.engine.min_image_pixels : 65536,
+                                     o.engine.max_image_pixels > 0 ? o.engine.max_image_pixels : automatic_image_pixels(o.engine.device, threads)};
+        budget.min_pixels = std::min(budget.min_pixels, budget.max_pixels);
         std::vector<qwen3_vl::Grid> grids;
         qwen3_vl::VisionFeatures features;
         double vision_ms = 0;
@@ -221,8 +235,7 @@ std::string run_bench(const BenchOptions& o) {
             const auto image = synthetic_image(o.image_width, o.image_height);
             ImagePreprocessorConfig pre;
             const auto vision_start = std::chrono::steady_clock::now();
-            const auto processed = qwen3_vl::preprocess(image, pre, {o.engine.min_image_pixels > 0 ? o.engine.min_image_pixels : 65536,
-                                                                     o.engine.max_image_pixels > 0 ? o.engine.max_image_pixels : 16777216});
+            const auto processed = qwen3_vl::preprocess(image, pre, budget);
             features = model->encode_images(processed.pixel_values, {processed.grid});
             sync();
             vision_ms = since_ms(vision_start);
@@ -250,7 +263,8 @@ std::string run_bench(const BenchOptions& o) {
             decode_ms.push_back(since_ms(step_start));
         }
         auto j = report_header(o, cuda, compute, threads);
-        j["image"] = {{"width", o.image_width}, {"height", o.image_height}, {"tokens", image_tokens}};
+        if (o.layers > 0 && !o.random_preset.empty()) j["decoder_layers"] = config.text.num_hidden_layers;
+        j["image"] = {{"width", o.image_width}, {"height", o.image_height}, {"max_image_pixels", budget.max_pixels}, {"tokens", image_tokens}};
         add_timings(j, ids.size(), o.new_tokens, load_ms, vision_ms, prefill_ms, decode_ms);
         j["peak_rss_bytes"] = peak_rss_bytes();
         j["peak_cuda_bytes"] = nullptr;  // measured only by CUDA builds (not in this build)

@@ -1,6 +1,7 @@
 // The one generation loop every family shares: prefill, sample, stream, stop, time.
 #include "deepstack/engine.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -36,12 +37,26 @@ double GenerationResult::decode_tokens_per_s() const {
 
 bool cuda_available() { return torch::cuda::is_available(); }
 
+std::string libtorch_description() {
+    std::string out = std::string("LibTorch ") + TORCH_VERSION;
+    if (!torch::cuda::is_available()) return out + (at::hasCUDA() ? " (CUDA built in, no GPU visible)" : " (CPU only)");
+    const auto devices = torch::cuda::device_count();
+    return out + " (CUDA: " + std::to_string(devices) + (devices == 1 ? " device)" : " devices)");
+}
+
 ComputeType resolve_compute(ComputeType requested, DeviceKind device) {
     if (requested != ComputeType::automatic) return requested;
     if (device == DeviceKind::cuda) return ComputeType::bf16;
     __builtin_cpu_init();
     const bool fast_bf16 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
     return fast_bf16 ? ComputeType::bf16 : ComputeType::f32;
+}
+
+std::int64_t automatic_image_pixels(DeviceKind device, int threads) {
+    constexpr std::int64_t kModelMaximum = 16777216, kPerTwoCores = 1 << 20;
+    if (device == DeviceKind::cuda) return kModelMaximum;
+    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    return std::clamp<std::int64_t>(threads / 2, 1, 4) * kPerTwoCores;
 }
 
 namespace {
@@ -419,7 +434,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const En
         report_progress(0.05);
         model->context_tokens_ = options.context_tokens;
         model->min_image_pixels_ = options.min_image_pixels;
-        model->max_image_pixels_ = options.max_image_pixels;
+        model->max_image_pixels_ = options.max_image_pixels > 0 ? options.max_image_pixels : automatic_image_pixels(options.device, threads);
         const auto dtype = compute == ComputeType::f32 ? c10::kFloat : c10::kBFloat16;
         const auto device = cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
         // The weights are most of the work: 5 % .. 99 % follows the bytes read.
@@ -427,15 +442,21 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const En
             if (total > 0) report_progress(0.05 + 0.94 * static_cast<double>(done) / static_cast<double>(total));
         };
         if (report.family == "qwen3_vl") {
-            model->family_ = qwen3_vl::make_family(folder, {dtype, device, weights_progress}, *model->tokenizer_,
-                                                   {options.min_image_pixels, options.max_image_pixels});
+            // An automatic budget never exceeds the folder's own maximum; one asked for explicitly may.
+            auto budget = qwen3_vl::folder_budget(folder, {options.min_image_pixels, options.max_image_pixels});
+            if (options.max_image_pixels <= 0) budget.max_pixels = std::min(budget.max_pixels, model->max_image_pixels_);
+            budget.min_pixels = std::min(budget.min_pixels, budget.max_pixels);
+            model->max_image_pixels_ = budget.max_pixels;
+            model->family_ = qwen3_vl::make_family(folder, {dtype, device, weights_progress}, *model->tokenizer_, budget);
         } else if (report.family == "deepstack_llama") {
             model->family_ = deepstack_llama::make_family(folder, {dtype, device, weights_progress}, *model->tokenizer_);
+            model->max_image_pixels_ = 0;
         } else {
             throw Error(ErrorKind::unsupported, folder.string(), report.display_name + " cannot be run by this version yet (inspect only)");
         }
         model->info_ = {report.family, report.display_name, folder, cuda ? "cuda:0" : "cpu",
-                        compute == ComputeType::f32 ? "f32" : "bf16", report.total_parameters, model->context_tokens_};
+                        compute == ComputeType::f32 ? "f32" : "bf16", report.total_parameters, model->context_tokens_,
+                        model->max_image_pixels_};
         if (std::filesystem::exists(folder / "generation_config.json")) {
             const auto g = read_generation_config(folder / "generation_config.json");
             if (g.do_sample) {

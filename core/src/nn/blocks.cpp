@@ -1,5 +1,6 @@
 #include "nn/blocks.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -39,18 +40,15 @@ torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, con
     return x * cos + rotated * sin;
 }
 
-torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale,
-                        std::optional<std::int64_t> causal_offset) {
-    const auto heads = q.size(0), kv_heads = k.size(0);
-    const auto lq = q.size(1), lk = k.size(1);
-    auto keys = k, values = v;
-    if (heads != kv_heads) {  // grouped-query attention: each key/value head serves heads / kv_heads queries
-        keys = k.repeat_interleave(heads / kv_heads, 0);
-        values = v.repeat_interleave(heads / kv_heads, 0);
-    }
+namespace {
+
+// One block of queries against every key; `causal_offset` counts the keys before the block's first query.
+torch::Tensor attention_block(const torch::Tensor& q, const torch::Tensor& keys, const torch::Tensor& values, double scale,
+                              std::optional<std::int64_t> causal_offset) {
+    const auto lq = q.size(1), lk = keys.size(1);
     // Only queries that are not the last position of a cache need a mask (a single new token sees everything).
     std::optional<torch::Tensor> mask;
-    if (causal_offset && lq > 1) {
+    if (causal_offset && (lq > 1 || *causal_offset + 1 < lk)) {
         const auto rows = torch::arange(lq, torch::TensorOptions().device(q.device())).unsqueeze(1) + *causal_offset;
         const auto cols = torch::arange(lk, torch::TensorOptions().device(q.device())).unsqueeze(0);
         mask = cols <= rows;  // [Lq, Lk], true = may attend
@@ -65,6 +63,33 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
     if (mask) scores = scores.masked_fill(mask->logical_not(), -std::numeric_limits<float>::infinity());
     return torch::matmul(torch::softmax(scores, -1).to(values.scalar_type()), values);
 #endif
+}
+
+}  // namespace
+
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale,
+                        std::optional<std::int64_t> causal_offset, std::int64_t score_bytes) {
+    const auto heads = q.size(0), kv_heads = k.size(0);
+    const auto lq = q.size(1), lk = k.size(1);
+    auto keys = k, values = v;
+    if (heads != kv_heads) {  // grouped-query attention: each key/value head serves heads / kv_heads queries
+        keys = k.repeat_interleave(heads / kv_heads, 0);
+        values = v.repeat_interleave(heads / kv_heads, 0);
+    }
+    // The scores of a block (and the mask's bytes beside them) stay within score_bytes.
+    const auto row_bytes = heads * lk * static_cast<std::int64_t>(sizeof(float)) + lk;
+    const auto block = std::max<std::int64_t>(1, score_bytes / std::max<std::int64_t>(1, row_bytes));
+    if (block >= lq) return attention_block(q, keys, values, scale, causal_offset);
+    auto out = torch::empty({heads, lq, v.size(2)}, q.options().dtype(v.scalar_type()));
+    for (std::int64_t start = 0; start < lq; start += block) {
+        const auto n = std::min(block, lq - start);
+        // A causal block never sees keys past its last query: they are left out rather than masked.
+        const auto visible = causal_offset ? std::min(lk, *causal_offset + start + n) : lk;
+        out.narrow(1, start, n)
+            .copy_(attention_block(q.narrow(1, start, n), keys.narrow(1, 0, visible), values.narrow(1, 0, visible), scale,
+                                   causal_offset ? std::optional<std::int64_t>(*causal_offset + start) : std::nullopt));
+    }
+    return out;
 }
 
 KvCache::KvCache(std::int64_t layers, std::int64_t kv_heads, std::int64_t head_dim, std::int64_t capacity,

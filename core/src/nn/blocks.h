@@ -20,11 +20,17 @@ torch::Tensor quick_gelu(const torch::Tensor& x);
 // NeoX-style rotation: pairs (i, i + D/2). x [.., D]; cos, sin broadcastable to x.
 torch::Tensor apply_rotary(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
 
+// The most memory one attention call's scores (H x queries x keys, fp32) may take at once: longer inputs run a
+// block of queries at a time. A 12-megapixel photo is ~47 000 vision patches, whose whole score matrix would be
+// 141 GB for 16 heads.
+inline constexpr std::int64_t kAttentionScoreBytes = std::int64_t{64} << 20;
+
 // Softmax attention. q [H, Lq, D], k and v [Hkv, Lk, D] (H a multiple of Hkv: grouped-query attention).
 // `causal_offset`: when set, query i may see keys 0 .. causal_offset + i (the cache holds causal_offset
-// earlier positions); when empty, every query sees every key. Returns [H, Lq, D].
+// earlier positions); when empty, every query sees every key. Returns [H, Lq, D]. Never holds more than
+// `score_bytes` of scores: the queries run in blocks (each row's softmax is its own, so blocks change nothing).
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale,
-                        std::optional<std::int64_t> causal_offset);
+                        std::optional<std::int64_t> causal_offset, std::int64_t score_bytes = kAttentionScoreBytes);
 
 // Keys and values of every layer, allocated once for `capacity` positions and written by index.
 class KvCache {

@@ -138,6 +138,7 @@ struct Dialogue {
     std::int64_t image_offset = 0;
     std::vector<std::int64_t> predicting;  // positions whose next token is an answer token (or the answer's </s>)
     std::vector<std::int64_t> targets;     // those next tokens
+    std::vector<std::int64_t> small_print;  // indexes into `targets` of the tokens of answers printed in the small text
 };
 struct Sample {
     deepstack_llama::ImageFeatures features;
@@ -236,7 +237,33 @@ TrainingResult train(const TrainingOptions& o) {
         load_weights(checkpoint_weights, checkpoint / "weights.safetensors");
         torch::load(optimizer, (checkpoint / "optimizer.pt").string());
     }
+    // The current weights as a model folder that Model::load reads like a released checkpoint, beside every
+    // checkpoint: a run's progress can be evaluated, chatted with or carried to another machine at any time.
+    const auto write_model_folder = [&] {
+        const auto folder = o.output / "model";
+        std::filesystem::create_directories(folder);
+        write_text_atomically(folder / "config.json", json.dump(2));
+        std::filesystem::copy_file(o.base / "tokenizer.model", folder / "tokenizer.model", std::filesystem::copy_options::overwrite_existing);
+        // The released layout carries the CLIP layers after the selected feature, which nothing reads: written as
+        // zeros when the config selects an earlier layer (the demo model's config selects the last one).
+        auto weights = model->named_weights();
+        std::set<std::string> have;
+        for (const auto& [name, tensor] : weights) have.insert(name);
+        for (const auto& spec : deepstack_llama::describe(config).tensors)
+            if (!spec.optional && !have.contains(spec.name))
+                weights.emplace_back(spec.name, torch::zeros(std::vector<std::int64_t>(spec.shape.begin(), spec.shape.end())));
+        std::int64_t count = 0;
+        for (const auto& [name, tensor] : weights) count += tensor.numel();
+        // fp32 while it fits the 30 MB a bundled model may weigh; bf16 beyond, or when asked (a folder committed
+        // after each stretch of training).
+        save_weights(weights, folder / "model.safetensors", o.model_bf16 || count * 4 > 30'000'000);
+        write_text_atomically(folder / "generation_config.json",
+                              nlohmann::json{{"bos_token_id", config.text.bos_token_id}, {"eos_token_id", config.text.eos_token_id},
+                                             {"do_sample", false}, {"max_new_tokens", 24}}
+                                  .dump(2));
+    };
     const auto save_checkpoint = [&] {
+        write_model_folder();
         save_weights(checkpoint_weights, checkpoint / "weights.safetensors", false);
         torch::save(optimizer, (checkpoint / "optimizer.pt.partial").string());
         std::filesystem::rename(checkpoint / "optimizer.pt.partial", checkpoint / "optimizer.pt");
@@ -283,6 +310,7 @@ TrainingResult train(const TrainingOptions& o) {
                 std::vector<std::int64_t> reply(answer.begin(), answer.end());
                 reply.push_back(eos);
                 for (const auto id : reply) {
+                    if (turns[turn]->small_print) d.small_print.push_back(static_cast<std::int64_t>(d.targets.size()));
                     d.predicting.push_back(static_cast<std::int64_t>(d.ids.size()) - 1);
                     d.targets.push_back(id);
                     d.ids.push_back(id);
@@ -312,8 +340,8 @@ TrainingResult train(const TrainingOptions& o) {
         const auto rate = learning_rate_at(step);
         for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(rate);
         optimizer.zero_grad();
-        double loss_sum = 0, glyph_sum = 0;
-        std::int64_t glyphs_seen = 0, glyphs_named = 0;
+        double loss_sum = 0, glyph_sum = 0, small_print_sum = 0;
+        std::int64_t glyphs_seen = 0, glyphs_named = 0, small_print_tokens = 0;
         for (std::int64_t b = 0; b < o.batch; ++b) {
             const auto sample = make_sample(static_cast<std::uint64_t>(step * o.batch + b));
             // Every answer token of the page's conversations weighs the same.
@@ -323,11 +351,16 @@ TrainingResult train(const TrainingOptions& o) {
                 auto cache = nn::KvCache::without_storage(config.text.num_hidden_layers);
                 const deepstack_llama::PlacedImage placed{&sample.features, d.image_offset};
                 const auto logits = model->forward(d.ids, {placed}, cache, false);  // [L, V]
-                const auto part = torch::nn::functional::cross_entropy(
+                const auto per_token = torch::nn::functional::cross_entropy(
                     logits.index_select(0, torch::tensor(d.predicting, torch::kLong).to(device)), torch::tensor(d.targets, torch::kLong).to(device),
-                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+                const auto part = per_token.sum();
                 summed = summed.defined() ? summed + part : part;
                 answer_tokens += static_cast<std::int64_t>(d.targets.size());
+                if (!d.small_print.empty()) {
+                    small_print_sum += per_token.detach().index_select(0, torch::tensor(d.small_print, torch::kLong).to(device)).sum().item<double>();
+                    small_print_tokens += static_cast<std::int64_t>(d.small_print.size());
+                }
             }
             const auto loss = summed / static_cast<double>(answer_tokens);
             auto total = loss;
@@ -353,37 +386,14 @@ TrainingResult train(const TrainingOptions& o) {
         if (o.on_progress)
             o.on_progress({step, o.steps, result.last_loss, rate, static_cast<double>(norm), static_cast<double>(o.batch) / seconds,
                            glyph_sum / static_cast<double>(o.batch),
-                           glyphs_seen > 0 ? static_cast<double>(glyphs_named) / static_cast<double>(glyphs_seen) : 0.0});
+                           glyphs_seen > 0 ? static_cast<double>(glyphs_named) / static_cast<double>(glyphs_seen) : 0.0,
+                           small_print_tokens > 0 ? small_print_sum / static_cast<double>(small_print_tokens) : 0.0});
         if (step % o.checkpoint_every == 0 && step < last) save_checkpoint();
     }
     save_checkpoint();
     result.step = step;
     result.finished = step >= o.steps;
-
-    // ---- the model folder --------------------------------------------------------------------------------------
-    if (result.finished) {
-        const auto folder = o.output / "model";
-        std::filesystem::create_directories(folder);
-        write_text_atomically(folder / "config.json", json.dump(2));
-        std::filesystem::copy_file(o.base / "tokenizer.model", folder / "tokenizer.model", std::filesystem::copy_options::overwrite_existing);
-        // The released layout carries the CLIP layers after the selected feature, which nothing reads: written as
-        // zeros when the config selects an earlier layer (the demo model's config selects the last one).
-        auto weights = model->named_weights();
-        std::set<std::string> have;
-        for (const auto& [name, tensor] : weights) have.insert(name);
-        for (const auto& spec : deepstack_llama::describe(config).tensors)
-            if (!spec.optional && !have.contains(spec.name))
-                weights.emplace_back(spec.name, torch::zeros(std::vector<std::int64_t>(spec.shape.begin(), spec.shape.end())));
-        std::int64_t count = 0;
-        for (const auto& [name, tensor] : weights) count += tensor.numel();
-        // fp32 while it fits the 30 MB a bundled model may weigh; bf16 beyond.
-        save_weights(weights, folder / "model.safetensors", count * 4 > 30'000'000);
-        write_text_atomically(folder / "generation_config.json",
-                              nlohmann::json{{"bos_token_id", config.text.bos_token_id}, {"eos_token_id", config.text.eos_token_id},
-                                             {"do_sample", false}, {"max_new_tokens", 24}}
-                                  .dump(2));
-        result.model = folder;
-    }
+    result.model = o.output / "model";
     return result;
 }
 

@@ -5,6 +5,8 @@
 #include <torch/torch.h>
 
 #include "deepstack/error.h"
+#include "deepstack/inspect.h"
+#include "deepstack/system.h"
 #include "models/qwen3_vl/chat_template.h"
 
 namespace deepstack::qwen3_vl {
@@ -48,6 +50,10 @@ public:
     std::int64_t heads() const override;
 
 private:
+    // Throws Error(resources) before any vision work when the pictures' tokens cannot fit the context or their
+    // vision pass the memory.
+    void check_room_for_pictures(const std::vector<Grid>& grids, std::int64_t text_tokens) const;
+
     const Qwen3VLFamily& family_;
     nn::KvCache cache_;
     std::int64_t next_position_ = 0;  // MRoPE: images advance positions by less than their token count
@@ -103,6 +109,7 @@ engine::PreparedTurn Session::prepare(const Message& user, const std::string& sy
             pixels.push_back(processed.pixel_values);
             grids.push_back(processed.grid);
         }
+        check_room_for_pictures(grids, static_cast<std::int64_t>(prefix.size() + templated.size()));
         state->features = family_.model_->encode_images(torch::cat(pixels), grids);
         state->has_images = true;
         turn.vision_ms = elapsed_ms(start);
@@ -128,6 +135,33 @@ engine::PreparedTurn Session::prepare(const Message& user, const std::string& sy
     state->index = family_.model_->rope_index(ids64, grids, next_position_);
     turn.state = state;
     return turn;
+}
+
+void Session::check_room_for_pictures(const std::vector<Grid>& grids, std::int64_t text_tokens) const {
+    const auto& vision = family_.model_->config().vision;
+    const auto merge = vision.spatial_merge_size;
+    std::int64_t patches = 0;
+    for (const auto& [t, h, w] : grids) patches += t * h * w;
+    const auto image_tokens = patches / (merge * merge);
+    const auto budget = "at the picture budget of " + std::to_string(family_.budget_.max_pixels) + " pixels";
+    // Before the vision pass, which would take minutes for nothing: the turn must fit the context.
+    if (cache_.length() + text_tokens + image_tokens >= cache_.capacity())
+        throw Error(ErrorKind::resources, "",
+                    std::string(grids.size() == 1 ? "the picture becomes " : "the pictures become ") + std::to_string(image_tokens) +
+                        " tokens " + budget + ", but the context has room for " +
+                        std::to_string(std::max<std::int64_t>(0, cache_.capacity() - cache_.length() - text_tokens)) + " of its " +
+                        std::to_string(cache_.capacity()) + "; lower the picture budget, raise the context, or start a new chat");
+    // What the vision pass holds at once (fp32 at most): the patches' pixels, the hidden state and the residual,
+    // queries, keys and values, the rotated queries and keys in fp32, and the MLP's expansion twice; attention
+    // runs in blocks (nn::attention) and adds at most its score budget.
+    const auto values_per_patch = vision.in_channels * vision.temporal_patch_size * vision.patch_size * vision.patch_size;
+    const auto per_patch = values_per_patch + 10 * vision.hidden_size + 2 * vision.intermediate_size;
+    const auto needed = static_cast<std::uint64_t>(patches * per_patch * 4 + nn::kAttentionScoreBytes);
+    const auto available = family_.model_->device().is_cpu() ? available_memory_bytes() : 0;
+    if (available > 0 && needed > available)
+        throw Error(ErrorKind::resources, "",
+                    "the vision pass over " + std::to_string(patches) + " patches (" + budget + ") needs about " +
+                        human_bytes(needed) + " of memory, and " + human_bytes(available) + " is available; lower the picture budget");
 }
 
 torch::Tensor Session::prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe) {
@@ -157,12 +191,23 @@ torch::Tensor Session::extend(const std::vector<TokenId>& ids, nn::AttentionProb
 
 }  // namespace
 
-std::unique_ptr<engine::Family> make_family(const std::filesystem::path& folder, const LoadOptions& load,
-                                            const Tokenizer& tokenizer, const PixelBudget& budget) {
-    auto model = Model::load(folder, load);
+namespace {
+ImagePreprocessorConfig read_preprocessor(const std::filesystem::path& folder) {
     ImagePreprocessorConfig preprocessor;
     if (std::filesystem::exists(folder / "preprocessor_config.json"))
         preprocessor = read_preprocessor_config(folder / "preprocessor_config.json");
+    return preprocessor;
+}
+}  // namespace
+
+PixelBudget folder_budget(const std::filesystem::path& folder, const PixelBudget& requested) {
+    return effective_budget(requested, read_preprocessor(folder));
+}
+
+std::unique_ptr<engine::Family> make_family(const std::filesystem::path& folder, const LoadOptions& load,
+                                            const Tokenizer& tokenizer, const PixelBudget& budget) {
+    auto model = Model::load(folder, load);
+    auto preprocessor = read_preprocessor(folder);
     const auto effective = effective_budget(budget, preprocessor);
     return std::make_unique<Qwen3VLFamily>(std::move(model), tokenizer, std::move(preprocessor), effective);
 }

@@ -11,6 +11,9 @@
 
 namespace deepstack::qwen3_vl {
 
+// The folder's preprocessor_config.json budget, where `requested` leaves a bound at 0.
+PixelBudget folder_budget(const std::filesystem::path& folder, const PixelBudget& requested);
+
 std::unique_ptr<engine::Family> make_family(const std::filesystem::path& folder, const LoadOptions& load,
                                             const Tokenizer& tokenizer, const PixelBudget& budget);
 
