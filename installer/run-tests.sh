@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The README's second command (and CI's): install what is missing, build, run every test suite headless, then
-# rebuild the torch-free parsers with AddressSanitizer + UBSan and run their tests again.
+# The README's second command (and CI's): install what is missing, build against the default LibTorch (PyPI's
+# wheel), run every test suite headless; then build the CLI against Debian's LibTorch 1.13 (the small CPU-only
+# option, with its .deb) and run its suites; then rebuild the torch-free parsers with AddressSanitizer + UBSan
+# and run their tests again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 installer/setup-debian.sh
-installer/build.sh -DDEEPSTACK_WARNINGS_AS_ERRORS=ON
 export QT_QPA_PLATFORM=offscreen
+
+installer/build.sh -DDEEPSTACK_WARNINGS_AS_ERRORS=ON
 ctest --test-dir build --output-on-failure
+
+DEEPSTACK_TORCH=system DEEPSTACK_BUILD_DIR=build-debian-torch installer/build.sh -DDEEPSTACK_WARNINGS_AS_ERRORS=ON
+ctest --test-dir build-debian-torch --output-on-failure
 
 cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDEEPSTACK_SANITIZE=ON \
       -DDEEPSTACK_WARNINGS_AS_ERRORS=ON >/dev/null

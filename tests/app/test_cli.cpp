@@ -173,8 +173,9 @@ private Q_SLOTS:
         QVERIFY(j.at("cpu").at("cores").get<int>() >= 1);
         QVERIFY(j.at("cpu").contains("model") && j.at("cpu").at("features").is_array());
         QVERIFY(j.at("image").at("max_image_pixels").get<std::int64_t>() > 0);
-        if (j.at("blas").is_string()) {  // PyPI's LibTorch: its own BLAS (MKL), no OpenBLAS to choose for
-            QVERIFY(j.at("libtorch").get<std::string>().front() != '1');
+        QVERIFY(!j.at("libtorch_cpu_kernels").get<std::string>().empty());
+        if (j.at("libtorch_blas") != "open") {  // PyPI's LibTorch: MKL inside it, no OpenBLAS to choose kernels for
+            QCOMPARE(j.at("blas").get<std::string>(), j.at("libtorch_blas").get<std::string>() + ", inside LibTorch");
             return;
         }
         QCOMPARE(j.at("blas").at("cpu_could_run").get<std::string>(), std::string());

@@ -41,7 +41,13 @@ struct EngineOptions {
 
 // Whether this build can run on CUDA (a LibTorch with CUDA and a visible GPU).
 bool cuda_available();
-// "LibTorch 2.15.0 (CUDA: 1 device)", "LibTorch 1.13.1 (CPU only)": what computes, for bench and the About box.
+// What LibTorch computes with here: its version, the CPU kernels it dispatches to on this machine ("AVX512",
+// "AVX2") and the BLAS it was built with ("mkl" in PyPI's wheel, "open" for Debian's OpenBLAS).
+struct LibTorchKernels {
+    std::string version, cpu_capability, blas;
+};
+LibTorchKernels libtorch_kernels();
+// "LibTorch 2.15.0 (CPU kernels AVX512, BLAS mkl; CUDA: 1 device)", for bench and the About box.
 std::string libtorch_description();
 // What `automatic` means on this machine for `device`.
 ComputeType resolve_compute(ComputeType requested, DeviceKind device);

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "config/json_fields.h"
+#include "deepstack/engine.h"
 #include "deepstack/error.h"
 #include "deepstack/system.h"
 #include "models/deepstack_llama/model.h"
@@ -81,10 +82,13 @@ nlohmann::ordered_json report_header(const BenchOptions& o, bool cuda, ComputeTy
     j["threads"] = threads;
     j["libtorch"] = TORCH_VERSION;
     // Every figure is only comparable on the same CPU with the same kernels: both go with it.
+    const auto kernels = libtorch_kernels();
+    j["libtorch_cpu_kernels"] = kernels.cpu_capability;
+    j["libtorch_blas"] = kernels.blas;
     const auto cpu = cpu_info();
     const auto blas = blas_info();
     j["cpu"] = {{"model", cpu.model}, {"cores", cpu.cores}, {"features", cpu.features}};
-    j["blas"] = blas.kernels.empty() ? nlohmann::ordered_json("not OpenBLAS (the BLAS inside LibTorch)")
+    j["blas"] = kernels.blas != "open" || blas.kernels.empty() ? nlohmann::ordered_json(kernels.blas + ", inside LibTorch")
                                      : nlohmann::ordered_json{{"library", blas.library}, {"kernels", blas.kernels},
                                                               {"detected_by_itself", !blas.forced.empty() ? "" : blas.detected.empty() ? blas.kernels : blas.detected},
                                                               {"forced_by_OPENBLAS_CORETYPE", blas.forced},

@@ -37,11 +37,25 @@ double GenerationResult::decode_tokens_per_s() const {
 
 bool cuda_available() { return torch::cuda::is_available(); }
 
+LibTorchKernels libtorch_kernels() {
+    // at::show_config() is the one place LibTorch says which BLAS it was built with and which CPU kernels it
+    // dispatches to on this machine ("CPU capability usage: AVX512", "BLAS_INFO=mkl").
+    const auto config = at::show_config();
+    const auto value_after = [&](const std::string& key, const std::string& ends) {
+        const auto at = config.find(key);
+        if (at == std::string::npos) return std::string();
+        const auto from = at + key.size();
+        return config.substr(from, config.find_first_of(ends, from) - from);
+    };
+    return {TORCH_VERSION, value_after("CPU capability usage: ", "\n"), value_after("BLAS_INFO=", ",\n")};
+}
+
 std::string libtorch_description() {
-    std::string out = std::string("LibTorch ") + TORCH_VERSION;
-    if (!torch::cuda::is_available()) return out + (at::hasCUDA() ? " (CUDA built in, no GPU visible)" : " (CPU only)");
+    const auto kernels = libtorch_kernels();
+    std::string out = "LibTorch " + kernels.version + " (CPU kernels " + kernels.cpu_capability + ", BLAS " + kernels.blas + "; ";
+    if (!torch::cuda::is_available()) return out + (at::hasCUDA() ? "CUDA built in, no GPU visible)" : "no CUDA)");
     const auto devices = torch::cuda::device_count();
-    return out + " (CUDA: " + std::to_string(devices) + (devices == 1 ? " device)" : " devices)");
+    return out + "CUDA: " + std::to_string(devices) + (devices == 1 ? " device)" : " devices)");
 }
 
 ComputeType resolve_compute(ComputeType requested, DeviceKind device) {
