@@ -5,14 +5,17 @@
 #include <QtTest>
 
 #include <fstream>
+#include <set>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "config/json_fields.h"
 #include "deepstack/error.h"
 #include "deepstack/image.h"
 #include "deepstack/safetensors.h"
 #include "deepstack/tokenizer.h"
+#include "models/deepstack_llama/architecture.h"
 #include "models/deepstack_llama/model.h"
 #include "models/deepstack_llama/runtime.h"
 #include "tensor/torch_bridge.h"
@@ -181,6 +184,52 @@ private Q_SLOTS:
         auto fresh = model->new_cache(64);
         const auto without = model->forward(ids, {{&features, 10}}, fresh, true);
         QVERIFY(max_difference(with, without) > 1e-2);
+    }
+
+    // Our optional projector fields (the demo model's): an RMSNorm after the projector puts every image token and
+    // stacked group at the scale of its gain, and each group gets its own learned vector; both absent from the
+    // authors' checkpoints, which therefore load unchanged (the parity above).
+    void projectorNormAndGroupEmbedding() {
+        const auto folder = kFixtures / "deepstack-l";
+        const auto info = cases().at("variants").at("deepstack-l");
+        auto json = nlohmann::json::parse(std::ifstream(folder / "config.json"));
+        json["mm_projector_norm"] = true;
+        json["deepstack_group_embedding"] = true;
+        const auto config = deepstack_llama::parse_config(config::Fields(json, "config.json"));
+        c10::InferenceMode inference;
+        const auto model = deepstack_llama::Model::random(config, {c10::kFloat, c10::Device(c10::kCPU), {}}, 3);
+        torch::Tensor gain, embedding;
+        for (const auto& [name, tensor] : model->named_weights()) {
+            if (name == "model.mm_projector_norm.weight") gain = tensor;
+            if (name == "model.deepstack_group_embedding") embedding = tensor;
+        }
+        QVERIFY(gain.defined() && embedding.defined());
+        QCOMPARE(embedding.sizes().vec(), (std::vector<std::int64_t>{config.num_crops, config.text.hidden_size}));
+        gain.fill_(2.0);
+        embedding.zero_();
+        const auto views = make_views(load_image(kFixtures / info.at("image").get<std::string>()), config, clip_preprocessing(folder, config));
+        const auto plain = model->encode_image(views);
+        const auto rms = plain.embeds.pow(2).mean(-1).sqrt();
+        // (RMSNorm's epsilon takes a little off the smallest tokens of a random projector.)
+        QVERIFY2((rms - 2.0).abs().max().item<double>() < 0.05, qPrintable(QString::number(rms.min().item<double>())));
+        for (std::int64_t k = 0; k < embedding.size(0); ++k) embedding[k].fill_(static_cast<double>(k + 1));
+        const auto marked = model->encode_image(views);
+        QCOMPARE(marked.stacks.size(), plain.stacks.size());
+        for (std::size_t k = 0; k < marked.stacks.size(); ++k)
+            QVERIFY(((marked.stacks[k] - plain.stacks[k]) - static_cast<double>(k + 1)).abs().max().item<double>() < 1e-5);
+        QVERIFY(max_difference(marked.embeds, plain.embeds) == 0.0);  // the input tokens carry no group's vector
+
+        // A folder whose config asks for them but whose weights lack them is refused, naming the tensors.
+        const auto names = [](const models::ArchitectureDescription& d) {
+            std::set<std::string> out;
+            for (const auto& t : d.tensors) out.insert(t.name);
+            return out;
+        };
+        const auto declared = names(deepstack_llama::describe(config));
+        QVERIFY(declared.contains("model.mm_projector_norm.weight") && declared.contains("model.deepstack_group_embedding"));
+        const auto authors = names(deepstack_llama::describe(deepstack_llama::parse_config(
+            config::Fields(nlohmann::json::parse(std::ifstream(folder / "config.json")), "config.json"))));
+        QVERIFY(!authors.contains("model.mm_projector_norm.weight") && !authors.contains("model.deepstack_group_embedding"));
     }
 
     void brokenFolderNamesTheTensor() {

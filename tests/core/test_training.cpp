@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <fstream>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -303,6 +304,36 @@ private Q_SLOTS:
         auto nothing_there = tiny(root() / "curriculum-nothing", 1);
         nothing_there.init_from = root() / "no-such-run";
         QVERIFY_THROWS_EXCEPTION(Error, train(nothing_there));
+    }
+
+    // The optional projector fields (mm_projector_norm, deepstack_group_embedding) can be turned on for a run
+    // that starts from weights without them: they start fresh (gain 1), everything else is carried over.
+    void projectorFieldsStartFreshFromOlderWeights() {
+        const auto before = train(tiny(root() / "without-norm", 2));
+        const auto base = root() / "base-with-norm";
+        std::filesystem::create_directories(base);
+        for (const auto& entry : std::filesystem::directory_iterator(kBase))
+            if (entry.path().extension() != ".safetensors") std::filesystem::copy_file(entry.path(), base / entry.path().filename());
+        auto config = nlohmann::json::parse(std::ifstream(kBase / "config.json"));
+        config["mm_projector_norm"] = true;
+        config["deepstack_group_embedding"] = true;
+        std::ofstream(base / "config.json") << config.dump(2);
+        auto o = tiny(root() / "with-norm", 1);
+        o.base = base;
+        o.init_from = before.model;
+        o.learning_rate = 1e-30;
+        const auto after = train(o);
+        const auto report = inspect_model_folder(after.model);
+        QVERIFY2(report.problems.empty(), report.problems.empty() ? "" : report.problems.front().c_str());
+        const auto old_weights = Checkpoint::open(before.model / "model.safetensors");
+        const auto new_weights = Checkpoint::open(after.model / "model.safetensors");
+        for (const auto& name : old_weights.names()) {
+            const auto difference = (tensor::to_torch(old_weights.view(name), torch::kFloat32) - tensor::to_torch(new_weights.view(name), torch::kFloat32))
+                                        .abs().max().item<double>();
+            QVERIFY2(difference < 1e-6, name.c_str());
+        }
+        QVERIFY(tensor::to_torch(new_weights.view("model.mm_projector_norm.weight"), torch::kFloat32).eq(1.0).all().item<bool>());
+        QVERIFY(new_weights.contains("model.deepstack_group_embedding"));
     }
 
     void stopLeavesACheckpoint() {

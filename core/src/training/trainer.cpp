@@ -67,13 +67,22 @@ void save_weights(const std::vector<std::pair<std::string, torch::Tensor>>& weig
     std::filesystem::rename(temporary, file);
 }
 
-// `optional_prefix`: weights under it that the file lacks keep their values (a model folder has no glyph head).
+// Weights a starting point may lack, which then keep their fresh values: the glyph head (a model folder has none)
+// and the optional projector fields (a run started before they were turned on).
+constexpr std::string_view kMayStartFresh[] = {"glyph_head.", "model.mm_projector_norm.", "model.deepstack_group_embedding"};
+
+// `fresh_allowed`: weights named so that the file lacks keep their values.
 void load_weights(const std::vector<std::pair<std::string, torch::Tensor>>& weights, const std::filesystem::path& file,
-                  std::string_view optional_prefix = {}) {
+                  bool fresh_allowed = false) {
     const auto checkpoint = SafetensorsFile::open(file);
     torch::NoGradGuard no_grad;
     for (const auto& [name, tensor] : weights) {
-        if (!optional_prefix.empty() && name.starts_with(optional_prefix) && !checkpoint.contains(name)) continue;
+        const auto may_start_fresh = [&] {
+            for (const auto prefix : kMayStartFresh)
+                if (name.starts_with(prefix)) return true;
+            return false;
+        };
+        if (fresh_allowed && !checkpoint.contains(name) && may_start_fresh()) continue;
         if (!checkpoint.contains(name))
             throw Error(ErrorKind::shape, file.string(), name, "expected " + shape_to_string(tensor.sizes().vec()) + ", not in this file");
         const auto stored = tensor::to_torch(checkpoint.view(name), torch::kFloat32);
@@ -215,7 +224,7 @@ TrainingResult train(const TrainingOptions& o) {
     if (!o.init_from.empty()) {
         const auto source = starting_weights(o.init_from);
         identity["init_from"] = fingerprint(source);
-        load_weights(checkpoint_weights, source, "glyph_head.");
+        load_weights(checkpoint_weights, source, true);
     }
     std::int64_t step = 0;
     if (std::filesystem::exists(checkpoint / "state.json")) {

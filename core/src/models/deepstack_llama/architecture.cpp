@@ -46,7 +46,8 @@ models::ArchitectureDescription describe(const Config& c) {
                              std::to_string(v.hidden_size) + ", " + std::to_string(v.image_size) + " px, patch " +
                              std::to_string(v.patch_size) + " (" + c.vision_config_source + "); feature of layer " +
                              std::to_string(c.vision_layers_used() - 1) + ", CLS dropped"},
-        {"projector", c.mm_projector_type},
+        {"projector", c.mm_projector_type + (c.mm_projector_norm ? ", then RMSNorm (mm_projector_norm)" : "") +
+                          (c.deepstack_group_embedding ? "; a learned embedding per stacked group (deepstack_group_embedding)" : "")},
         {"crops", std::to_string(c.num_crops) + (c.num_crops_defaulted ? " (default)" : "") + " high-resolution crops, " +
                       c.deepstack_sampling + " sampling"},
         {"vocabulary", std::to_string(t.vocab_size)},
@@ -94,6 +95,8 @@ models::ArchitectureDescription describe(const Config& c) {
         add("model.mm_projector.2.weight", {t.hidden_size, t.hidden_size}, kProjector);
         add("model.mm_projector.2.bias", {t.hidden_size}, kProjector);
     }
+    if (c.mm_projector_norm) add("model.mm_projector_norm.weight", {t.hidden_size}, kProjector);
+    if (c.deepstack_group_embedding) add("model.deepstack_group_embedding", {c.num_crops, t.hidden_size}, kProjector);
     if (c.is_anyres_deepstack) add("model.image_newline", {t.hidden_size}, kProjector);
 
     const auto kv_width = t.num_key_value_heads * t.head_dim();

@@ -88,6 +88,8 @@ Config parse_config(const config::Fields& root) {
     c.deepstack_interval = root.integer("deepstack_interval", 1);
     c.ablation_flags = split_flags(root.string("deepstack_args_for_ablation", ""));
     c.twoviews_unshare = root.boolean("twoviews_unshare", false);
+    c.mm_projector_norm = root.boolean("mm_projector_norm", false);
+    c.deepstack_group_embedding = root.boolean("deepstack_group_embedding", false);
 
     if (const auto vision = root.optional_object("vision_config")) {
         c.vision = clip_from_fields(*vision);

@@ -71,6 +71,16 @@ struct Config {
     std::vector<std::string> ablation_flags;  // deepstack_args_for_ablation split on '+'
     bool twoviews_unshare = false;
 
+    // Our own optional fields (absent, and off, in the authors' checkpoints), for the demo model: the projector's
+    // tokens arrive 200x larger than the text embeddings, and all four groups come through the one projector
+    // along the same directions.
+    // An RMSNorm with a learned gain after the projector (model.mm_projector_norm.weight [Dt]): image tokens and
+    // stacked groups at the text embeddings' scale.
+    bool mm_projector_norm = false;
+    // A learned vector per stacked group added to it (model.deepstack_group_embedding [num_crops, Dt]): the
+    // decoder can tell which group (which neighbour in the high-resolution grid) a stacked feature came from.
+    bool deepstack_group_embedding = false;
+
     bool has_flag(const std::string& flag) const;
     // Our own flag "nostack": the unstacked twin of a DeepStack-L model (same tower, projector and decoder; the
     // crops are neither encoded nor added), the baseline of the paper's comparison.

@@ -84,11 +84,16 @@ void Model::take_weights(const std::function<torch::Tensor(const std::string&)>&
                                 get(p + "mlp.fc1.bias"), get(p + "mlp.fc2.weight"), get(p + "mlp.fc2.bias")});
     }
     if (c.mm_projector_type == "linear") {
-        projector_ = {get("model.mm_projector.weight"), get("model.mm_projector.bias"), {}, {}};
+        projector_.fc1_weight = get("model.mm_projector.weight");
+        projector_.fc1_bias = get("model.mm_projector.bias");
     } else {
-        projector_ = {get("model.mm_projector.0.weight"), get("model.mm_projector.0.bias"), get("model.mm_projector.2.weight"),
-                      get("model.mm_projector.2.bias")};
+        projector_.fc1_weight = get("model.mm_projector.0.weight");
+        projector_.fc1_bias = get("model.mm_projector.0.bias");
+        projector_.fc2_weight = get("model.mm_projector.2.weight");
+        projector_.fc2_bias = get("model.mm_projector.2.bias");
     }
+    if (c.mm_projector_norm) projector_.norm_weight = get("model.mm_projector_norm.weight");
+    if (c.deepstack_group_embedding) projector_.group_embedding = get("model.deepstack_group_embedding");
     if (c.is_anyres_deepstack) image_newline_ = get("model.image_newline");
 
     llama_.embed_tokens = get("model.embed_tokens.weight");
@@ -105,8 +110,8 @@ void Model::take_weights(const std::function<torch::Tensor(const std::string&)>&
 
 torch::Tensor Model::project(const torch::Tensor& features) const {
     auto x = nn::linear(features, projector_.fc1_weight, projector_.fc1_bias);
-    if (!projector_.fc2_weight.defined()) return x;
-    return nn::linear(nn::gelu_erf(x), projector_.fc2_weight, projector_.fc2_bias);  // mlp2x_gelu: exact GELU
+    if (projector_.fc2_weight.defined()) x = nn::linear(nn::gelu_erf(x), projector_.fc2_weight, projector_.fc2_bias);  // mlp2x_gelu: exact GELU
+    return projector_.norm_weight.defined() ? nn::rms_norm(x, projector_.norm_weight, config_.text.rms_norm_eps) : x;
 }
 
 ImageFeatures Model::encode_image(const ImageViews& views, torch::Tensor* vision) const {
@@ -140,8 +145,10 @@ ImageFeatures Model::encode_image(const ImageViews& views, torch::Tensor* vision
     if (!c.is_anyres_deepstack) {
         out.embeds = features[0];
         auto groups = sample_groups(features.narrow(0, 1, grid.cells()), grid, g);
-        for (std::int64_t k = 0; k < c.num_crops; ++k)  // a grid of fewer cells leaves the last groups zero
-            out.stacks.push_back(k < groups.size(0) ? groups[k] : torch::zeros_like(features[0]));
+        for (std::int64_t k = 0; k < c.num_crops; ++k) {  // a grid of fewer cells leaves the last groups zero
+            if (k >= groups.size(0)) out.stacks.push_back(torch::zeros_like(features[0]));
+            else out.stacks.push_back(projector_.group_embedding.defined() ? groups[k] + projector_.group_embedding[k] : groups[k]);
+        }
         return out;
     }
     // DeepStack-L-HD: the input is the LLaVA-NeXT layout of the 1 + G views; each of the 1 + G views was also
@@ -155,8 +162,10 @@ ImageFeatures Model::encode_image(const ImageViews& views, torch::Tensor* vision
     for (std::int64_t view = 0; view < 1 + grid.cells(); ++view)
         per_view.push_back(sample_groups(fine.narrow(0, view * up * up, up * up), sub, g));
     const auto stacked = torch::stack(per_view, 1);  // [4, 1 + G, P, C]
-    for (std::int64_t k = 0; k < up * up; ++k)
-        out.stacks.push_back(with_grid_rows(stacked[k][0], stacked[k].narrow(0, 1, grid.cells()), grid, g, image_newline_));
+    for (std::int64_t k = 0; k < up * up; ++k) {
+        auto group = with_grid_rows(stacked[k][0], stacked[k].narrow(0, 1, grid.cells()), grid, g, image_newline_);
+        out.stacks.push_back(projector_.group_embedding.defined() ? group + projector_.group_embedding[k] : group);
+    }
     return out;
 }
 

@@ -32,6 +32,8 @@ struct ClipWeights {
 };
 struct ProjectorWeights {
     torch::Tensor fc1_weight, fc1_bias, fc2_weight, fc2_bias;  // fc2 empty for a linear projector
+    torch::Tensor norm_weight;                                  // [Dt], with mm_projector_norm only
+    torch::Tensor group_embedding;                              // [num_crops, Dt], with deepstack_group_embedding only
 };
 struct LlamaLayer {
     torch::Tensor input_norm, q_proj, k_proj, v_proj, o_proj, post_norm, gate_proj, up_proj, down_proj;
