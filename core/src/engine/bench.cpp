@@ -88,7 +88,8 @@ nlohmann::ordered_json report_header(const BenchOptions& o, bool cuda, ComputeTy
     const auto cpu = cpu_info();
     const auto blas = blas_info();
     j["cpu"] = {{"model", cpu.model}, {"cores", cpu.cores}, {"features", cpu.features}};
-    j["blas"] = kernels.blas != "open" || blas.kernels.empty() ? nlohmann::ordered_json(kernels.blas + ", inside LibTorch")
+    // Debian's LibTorch says "generic": the system's libblas, which libopenblas0 provides.
+    j["blas"] = kernels.blas == "mkl" || blas.kernels.empty() ? nlohmann::ordered_json(kernels.blas + ", inside LibTorch")
                                      : nlohmann::ordered_json{{"library", blas.library}, {"kernels", blas.kernels},
                                                               {"detected_by_itself", !blas.forced.empty() ? "" : blas.detected.empty() ? blas.kernels : blas.detected},
                                                               {"forced_by_OPENBLAS_CORETYPE", blas.forced},
