@@ -99,10 +99,17 @@ private Q_SLOTS:
     void vicunaTemplate() {
         const auto v = cases().at("vicuna_v1");
         const auto question = v.at("question").get<std::string>();
-        QCOMPARE(render_vicuna_turn("", true, 1, question), v.at("one_turn").get<std::string>());
-        const auto two = render_vicuna_turn("", true, 1, question) + " " + v.at("reply").get<std::string>() + "</s>" +
-                         render_vicuna_turn("", false, 0, v.at("second_question").get<std::string>());
+        const std::string system = deepstack_llama::Config{}.vicuna_system_prompt;  // the authors' line, by default
+        QCOMPARE(render_vicuna_turn(system, true, 1, question), v.at("one_turn").get<std::string>());
+        const auto two = render_vicuna_turn(system, true, 1, question) + " " + v.at("reply").get<std::string>() + "</s>" +
+                         render_vicuna_turn(system, false, 0, v.at("second_question").get<std::string>());
         QCOMPARE(two, v.at("two_turns").get<std::string>());
+        // A model whose config.json sets vicuna_system_prompt to "" opens with the user's turn.
+        auto json = nlohmann::json::parse(std::ifstream(kFixtures / "deepstack-l" / "config.json"));
+        QCOMPARE(deepstack_llama::parse_config(config::Fields(json, "config.json")).vicuna_system_prompt, system);
+        json["vicuna_system_prompt"] = "";
+        const auto silent = deepstack_llama::parse_config(config::Fields(json, "config.json")).vicuna_system_prompt;
+        QCOMPARE(render_vicuna_turn(silent, true, 1, question), "USER: <image>\n" + question + " ASSISTANT:");
     }
 
     void matchesTheAuthors_data() {
@@ -140,7 +147,7 @@ private Q_SLOTS:
 
         // The prompt: vicuna_v1, chunks around <image> tokenized separately, BOS on the first only.
         const auto tokenizer = Tokenizer::load(folder);
-        const auto ids = prompt_ids(*tokenizer, render_vicuna_turn("", true, 1, info.at("question").get<std::string>()));
+        const auto ids = prompt_ids(*tokenizer, render_vicuna_turn(deepstack_llama::kVicunaSystemPrompt, true, 1, info.at("question").get<std::string>()));
         const auto expected_ids = tensor::to_torch(reference.view("input_ids"));
         QCOMPARE(static_cast<std::int64_t>(ids.size()), expected_ids.size(0));
         for (std::size_t i = 0; i < ids.size(); ++i) QCOMPARE(ids[i], expected_ids[static_cast<std::int64_t>(i)].item<std::int64_t>());

@@ -336,6 +336,39 @@ private Q_SLOTS:
         QVERIFY(new_weights.contains("model.deepstack_group_embedding"));
     }
 
+    // vicuna_system_prompt "" in the base config: training and inference both open with the user's turn (the
+    // authors' line is 113 tokens of the demo tokenizer on every page), and the folder written says so.
+    void emptySystemPromptIsTrainedAndKept() {
+        const auto base = root() / "base-silent";
+        std::filesystem::create_directories(base);
+        for (const auto& entry : std::filesystem::directory_iterator(kBase))
+            if (entry.path().extension() != ".safetensors") std::filesystem::copy_file(entry.path(), base / entry.path().filename());
+        auto config = nlohmann::json::parse(std::ifstream(kBase / "config.json"));
+        config["vicuna_system_prompt"] = "";
+        std::ofstream(base / "config.json") << config.dump(2);
+        double spoken_loss = 0, silent_loss = 0;
+        auto spoken = tiny(root() / "spoken", 1);
+        spoken.on_progress = [&](const TrainingProgress& p) { spoken_loss = p.loss; };
+        const auto with_line = train(spoken);
+        auto silent = tiny(root() / "silent", 1);
+        silent.base = base;
+        silent.on_progress = [&](const TrainingProgress& p) { silent_loss = p.loss; };
+        const auto without_line = train(silent);
+        QVERIFY2(std::abs(spoken_loss - silent_loss) > 1e-6, qPrintable(QString("%1 %2").arg(spoken_loss).arg(silent_loss)));
+
+        EngineOptions engine;
+        engine.threads = 2;
+        engine.context_tokens = 512;
+        const auto page = synthetic_page(SyntheticSplit::held_out, 0, spoken.pages);
+        const auto prompt_tokens = [&](const std::filesystem::path& folder) {
+            SamplingSettings greedy;
+            greedy.max_new_tokens = 1;
+            return Model::load(folder, engine)->start_conversation()->send({Message::Role::user, page.questions[0].question, {page.image}}, greedy).prompt_tokens;
+        };
+        const auto difference = prompt_tokens(with_line.model) - prompt_tokens(without_line.model);
+        QVERIFY2(difference > 20, qPrintable(QString::number(difference)));
+    }
+
     void stopLeavesACheckpoint() {
         auto o = tiny(root() / "stopped", 50);
         std::atomic<bool> stop{false};

@@ -310,7 +310,7 @@ TrainingResult train(const TrainingOptions& o) {
             for (std::size_t turn = 0; turn < turns.size(); ++turn) {
                 const bool first = turn == 0;
                 const auto spliced = deepstack_llama::splice_images(
-                    *tokenizer, deepstack_llama::render_vicuna_turn("", first, first ? 1 : 0, turns[turn]->question),
+                    *tokenizer, deepstack_llama::render_vicuna_turn(config.vicuna_system_prompt, first, first ? 1 : 0, turns[turn]->question),
                     first ? std::vector<std::int64_t>{s.features.embeds.size(0)} : std::vector<std::int64_t>{},
                     first ? std::optional<TokenId>(bos) : std::nullopt);
                 if (first) d.image_offset = spliced.image_offsets.at(0);

@@ -53,6 +53,8 @@ models::ArchitectureDescription describe(const Config& c) {
         {"vocabulary", std::to_string(t.vocab_size)},
         {"context", std::to_string(c.tokenizer_model_max_length) + " tokens"},
     };
+    if (c.vicuna_system_prompt != kVicunaSystemPrompt)
+        a.facts.emplace_back("system prompt", c.vicuna_system_prompt.empty() ? "none (vicuna_system_prompt)" : c.vicuna_system_prompt);
     if (c.num_crops_defaulted) a.notes.push_back("num_crops is absent from config.json; the authors' value 4 is used");
     a.notes.push_back("vision tower config: " + c.vision_config_source);
 

@@ -88,6 +88,7 @@ Config parse_config(const config::Fields& root) {
     c.deepstack_interval = root.integer("deepstack_interval", 1);
     c.ablation_flags = split_flags(root.string("deepstack_args_for_ablation", ""));
     c.twoviews_unshare = root.boolean("twoviews_unshare", false);
+    c.vicuna_system_prompt = root.string("vicuna_system_prompt", kVicunaSystemPrompt);
     c.mm_projector_norm = root.boolean("mm_projector_norm", false);
     c.deepstack_group_embedding = root.boolean("deepstack_group_embedding", false);
 

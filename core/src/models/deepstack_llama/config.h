@@ -48,6 +48,11 @@ struct LlamaConfig {
     std::int64_t head_dim() const { return hidden_size / num_attention_heads; }
 };
 
+// LLaVA's conv_vicuna_v1 system message.
+inline constexpr const char* kVicunaSystemPrompt =
+    "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, "
+    "and polite answers to the user's questions.";
+
 struct Config {
     LlamaConfig text;
     ClipVisionConfig vision;
@@ -70,6 +75,11 @@ struct Config {
     std::int64_t deepstack_interval = 1;
     std::vector<std::string> ablation_flags;  // deepstack_args_for_ablation split on '+'
     bool twoviews_unshare = false;
+
+    // The conversation's opening line, the vicuna_v1 system message: our own optional field vicuna_system_prompt
+    // (absent in the authors' checkpoints: their line). The demo model is trained with it empty: its 512-piece
+    // tokenizer spells the authors' line in 113 tokens, on every training page.
+    std::string vicuna_system_prompt = kVicunaSystemPrompt;
 
     // Our own optional fields (absent, and off, in the authors' checkpoints), for the demo model: the projector's
     // tokens arrive 200x larger than the text embeddings, and all four groups come through the one projector

@@ -10,9 +10,6 @@ namespace deepstack::deepstack_llama {
 
 namespace {
 
-constexpr const char* kVicunaSystem =
-    "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, detailed, "
-    "and polite answers to the user's questions.";
 constexpr std::string_view kImageSentinel = "<image>";
 
 double elapsed_ms(std::chrono::steady_clock::time_point since) {
@@ -76,7 +73,8 @@ engine::PreparedTurn Session::prepare(const Message& user, const std::string& sy
                                       const std::vector<TokenId>& prefix) {
     if (user.text.find(kImageSentinel) != std::string::npos)
         throw Error(ErrorKind::config, "", "the message text contains <image>; remove it (images are attached, not typed)");
-    const auto text = render_vicuna_turn(system_prompt, first, user.images.size(), user.text);
+    const auto text = render_vicuna_turn(system_prompt.empty() ? family_.model_->config().vicuna_system_prompt : system_prompt, first,
+                                         user.images.size(), user.text);
 
     auto state = std::make_shared<TurnState>();
     engine::PreparedTurn turn;
@@ -143,7 +141,7 @@ SplicedIds splice_images(const Tokenizer& tokenizer, const std::string& text, co
 
 std::string render_vicuna_turn(const std::string& system_prompt, bool first, std::size_t images, const std::string& text) {
     std::string out;
-    if (first) out += (system_prompt.empty() ? std::string(kVicunaSystem) : system_prompt) + " ";
+    if (first && !system_prompt.empty()) out += system_prompt + " ";
     out += "USER: ";
     for (std::size_t i = 0; i < images; ++i) out += std::string(kImageSentinel) + "\n";
     return out + text + " ASSISTANT:";

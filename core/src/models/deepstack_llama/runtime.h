@@ -11,8 +11,9 @@
 namespace deepstack::deepstack_llama {
 
 // The vicuna_v1 conversation text of one user turn (LLaVA's conv_vicuna_v1, SeparatorStyle.TWO): the first turn
-// opens with the system prompt (the default one when `system_prompt` is empty); each image is an "<image>\n" line
-// before the text. A later turn follows the previous reply's "</s>", which the engine supplies as a token.
+// opens with `system_prompt` (none when it is empty; Config::vicuna_system_prompt is the model's own); each image is
+// an "<image>\n" line before the text. A later turn follows the previous reply's "</s>", which the engine supplies
+// as a token.
 std::string render_vicuna_turn(const std::string& system_prompt, bool first, std::size_t images, const std::string& text);
 
 // The authors' tokenizer_image_token: every chunk of `text` between "<image>" sentinels is tokenized on its own
