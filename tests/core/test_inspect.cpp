@@ -113,6 +113,28 @@ private Q_SLOTS:
         QCOMPARE(r.kv_cache_bytes_per_token, std::uint64_t{2 * 6 * 64 * 2});
     }
 
+    // The twin without stacks (our "nostack" flag) has no stack plan, and says why; the projector's optional fields
+    // are counted with the projector and named.
+    void twinWithoutStacksHasNoPlan() {
+        auto config = tiny_deepstack_llama_config();
+        config["deepstack_args_for_ablation"] = "nostack";
+        config["mm_projector_norm"] = true;
+        config["deepstack_group_embedding"] = true;
+        config["vicuna_system_prompt"] = "";
+        write_tiny_folder(path("twin"), config);
+        const auto r = inspect_model_folder(path("twin"));
+        QVERIFY2(r.ok(), problems_of(r).c_str());
+        QVERIFY(r.deepstack_plan.empty());
+        bool said = false;
+        for (const auto& note : r.notes) said = said || note.find("\"nostack\": the global view alone") != std::string::npos;
+        QVERIFY(said);
+        const std::int64_t D = 32, H = 64;
+        QCOMPARE(r.parts[1].parameters, (H * D + H) + (H * H + H) + H + 4 * H);
+        const auto text = to_text(r);
+        QVERIFY2(text.find("then RMSNorm (mm_projector_norm)") != std::string::npos, text.c_str());
+        QVERIFY2(text.find("none (vicuna_system_prompt)") != std::string::npos, text.c_str());
+    }
+
     void deepStackVPlanGoesIntoTheVisionTower() {
         auto config = tiny_deepstack_llama_config();
         config["vision_config"]["num_hidden_layers"] = 8;

@@ -125,7 +125,10 @@ models::ArchitectureDescription describe(const Config& c) {
     add("lm_head.weight", {t.vocab_size, t.hidden_size}, kLanguage, t.tie_word_embeddings);
 
     // ---- the stack plan -----------------------------------------------------------------------------------------
-    if (const auto s = c.vit_stack_start_layer()) {
+    if (c.stacks_disabled()) {
+        a.notes.push_back("deepstack_args_for_ablation has \"nostack\": the global view alone, no stacked groups (the "
+                          "twin without stacks)");
+    } else if (const auto s = c.vit_stack_start_layer()) {
         for (std::int64_t k = 0; k < c.num_crops; ++k)
             a.deepstack_plan.push_back({"high-res group " + std::to_string(k),
                                         "2x2 high-resolution crops, " + group_pattern(k, c.num_crops), kVision,
