@@ -39,6 +39,17 @@ TrainingOptions tiny(const std::filesystem::path& output, std::int64_t steps) {
     return o;
 }
 
+// A copy of the fixture's base (config.json and tokenizer, no weights) with `fields` set in its config.
+std::filesystem::path base_with(const std::filesystem::path& folder, const nlohmann::json& fields) {
+    std::filesystem::create_directories(folder);
+    for (const auto& entry : std::filesystem::directory_iterator(kBase))
+        if (entry.path().extension() != ".safetensors") std::filesystem::copy_file(entry.path(), folder / entry.path().filename());
+    auto config = nlohmann::json::parse(std::ifstream(kBase / "config.json"));
+    config.update(fields);
+    std::ofstream(folder / "config.json") << config.dump(2);
+    return folder;
+}
+
 double max_difference(const std::filesystem::path& a, const std::filesystem::path& b) {
     const auto fa = Checkpoint::open(a), fb = Checkpoint::open(b);
     double worst = 0;
@@ -310,14 +321,7 @@ private Q_SLOTS:
     // that starts from weights without them: they start fresh (gain 1), everything else is carried over.
     void projectorFieldsStartFreshFromOlderWeights() {
         const auto before = train(tiny(root() / "without-norm", 2));
-        const auto base = root() / "base-with-norm";
-        std::filesystem::create_directories(base);
-        for (const auto& entry : std::filesystem::directory_iterator(kBase))
-            if (entry.path().extension() != ".safetensors") std::filesystem::copy_file(entry.path(), base / entry.path().filename());
-        auto config = nlohmann::json::parse(std::ifstream(kBase / "config.json"));
-        config["mm_projector_norm"] = true;
-        config["deepstack_group_embedding"] = true;
-        std::ofstream(base / "config.json") << config.dump(2);
+        const auto base = base_with(root() / "base-with-norm", {{"mm_projector_norm", true}, {"deepstack_group_embedding", true}});
         auto o = tiny(root() / "with-norm", 1);
         o.base = base;
         o.init_from = before.model;
@@ -339,13 +343,7 @@ private Q_SLOTS:
     // vicuna_system_prompt "" in the base config: training and inference both open with the user's turn (the
     // authors' line is 113 tokens of the demo tokenizer on every page), and the folder written says so.
     void emptySystemPromptIsTrainedAndKept() {
-        const auto base = root() / "base-silent";
-        std::filesystem::create_directories(base);
-        for (const auto& entry : std::filesystem::directory_iterator(kBase))
-            if (entry.path().extension() != ".safetensors") std::filesystem::copy_file(entry.path(), base / entry.path().filename());
-        auto config = nlohmann::json::parse(std::ifstream(kBase / "config.json"));
-        config["vicuna_system_prompt"] = "";
-        std::ofstream(base / "config.json") << config.dump(2);
+        const auto base = base_with(root() / "base-silent", {{"vicuna_system_prompt", ""}});
         double spoken_loss = 0, silent_loss = 0;
         auto spoken = tiny(root() / "spoken", 1);
         spoken.on_progress = [&](const TrainingProgress& p) { spoken_loss = p.loss; };

@@ -1,4 +1,8 @@
 // The main window starts, shows its workspace, menus and status, inspects a folder off the GUI thread, and closes.
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
 #include <QAction>
 #include <QComboBox>
 #include <QDir>
@@ -30,6 +34,47 @@
 #include "workspace/WorkspaceModel.h"
 
 using deepstack::ui::MainWindow;
+
+namespace {
+// A tiny Qwen3-VL the engine loads, with nothing from outside the repository: a byte-level BPE tokenizer of the 256
+// byte symbols (GPT-2's byte-to-character map) and Qwen's special tokens after them, no merges.
+void writeLoadableQwenFolder(const std::filesystem::path& folder) {
+    auto config = deepstack::testing::tiny_qwen3_vl_config();
+    const std::vector<std::string> specials{"<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>",
+                                            "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"};
+    const auto id = [&](const std::string& token) { return 256 + static_cast<int>(std::find(specials.begin(), specials.end(), token) - specials.begin()); };
+    config["text_config"]["vocab_size"] = 256 + static_cast<int>(specials.size()) + 1;
+    config["text_config"]["bos_token_id"] = id("<|endoftext|>");
+    config["text_config"]["eos_token_id"] = id("<|im_end|>");
+    config["image_token_id"] = id("<|image_pad|>");
+    config["video_token_id"] = id("<|video_pad|>");
+    config["vision_start_token_id"] = id("<|vision_start|>");
+    config["vision_end_token_id"] = id("<|vision_end|>");
+    deepstack::testing::write_tiny_folder(folder, config, {.tokenizer = false});
+
+    nlohmann::json vocab = nlohmann::json::object();
+    int extra = 0;
+    for (int byte = 0; byte < 256; ++byte) {
+        const bool printable = (byte >= '!' && byte <= '~') || (byte >= 0xA1 && byte <= 0xAC) || (byte >= 0xAE);
+        const char32_t symbol = printable ? static_cast<char32_t>(byte) : static_cast<char32_t>(256 + extra++);
+        std::string utf8;
+        if (symbol < 0x80) utf8 += static_cast<char>(symbol);
+        else {
+            utf8 += static_cast<char>(0xC0 | (symbol >> 6));
+            utf8 += static_cast<char>(0x80 | (symbol & 0x3F));
+        }
+        vocab[utf8] = byte;
+    }
+    nlohmann::json added = nlohmann::json::array();
+    for (const auto& token : specials) added.push_back({{"id", id(token)}, {"content", token}, {"special", true}});
+    std::ofstream(folder / "tokenizer.json") << nlohmann::json{
+        {"version", "1.0"}, {"added_tokens", added},
+        {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
+        {"decoder", {{"type", "ByteLevel"}}},
+        {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::json::array()}}}}.dump();
+    std::ofstream(folder / "tokenizer_config.json") << nlohmann::json{{"eos_token", "<|im_end|>"}}.dump();
+}
+}  // namespace
 
 class TestMainWindow : public QObject {
     Q_OBJECT
@@ -220,12 +265,9 @@ private Q_SLOTS:
 
     // The picture budget chosen in the model manager is the one the model runs with, and it is said.
     void modelManagerPictureBudgetReachesTheModel() {
-        const std::filesystem::path tokenizer = std::filesystem::path(DEEPSTACK_SHARED_DIR) / "data" / "qwen3-tokenizer" / "tokenizer.json";
-        if (!std::filesystem::exists(tokenizer)) QSKIP("the Qwen3 tokenizer is not beside this checkout");
         QTemporaryDir dir;
         const auto folder = QString::fromStdString((std::filesystem::path(dir.path().toStdString()) / "qwen").string());
-        deepstack::testing::write_tiny_folder(folder.toStdString(), deepstack::testing::tiny_qwen3_vl_config_real_vocabulary(),
-                                              {.tokenizer_json = tokenizer});
+        writeLoadableQwenFolder(folder.toStdString());
         MainWindow window;
         auto* manager = window.modelManager();
         auto* pictures = manager->findChild<QComboBox*>("pictureBudget");
