@@ -34,6 +34,17 @@ if(DEEPSTACK_TORCH_DIR)
     foreach(_dir ${_nvidia_libs})
         list(APPEND _link "-Wl,-rpath-link,${_dir}")
     endforeach()
+    # The CUDA allocator's peak-memory counters (bench's peak_cuda_bytes) need c10_cuda and the CUDA runtime's
+    # headers, which the wheel's nvidia packages carry: no CUDA toolkit either way.
+    file(GLOB _cuda_runtime_headers "${DEEPSTACK_TORCH_DIR}/../nvidia/*/include/cuda_runtime_api.h"
+                                    "${DEEPSTACK_TORCH_DIR}/../nvidia/cuda_runtime/include/cuda_runtime_api.h")
+    set(DEEPSTACK_TORCH_CUDA_INCLUDE "")
+    if(EXISTS "${_torch_lib}/libc10_cuda.so" AND _cuda_runtime_headers)
+        list(GET _cuda_runtime_headers 0 _cuda_runtime_header)
+        get_filename_component(DEEPSTACK_TORCH_CUDA_INCLUDE "${_cuda_runtime_header}" DIRECTORY)
+        list(INSERT _link 4 "${_torch_lib}/libc10_cuda.so")
+        message(STATUS "LibTorch's CUDA allocator statistics: on (CUDA runtime headers in ${DEEPSTACK_TORCH_CUDA_INCLUDE})")
+    endif()
     set_target_properties(deepstack_torch_wheel PROPERTIES INTERFACE_LINK_LIBRARIES "${_link}")
     set(TORCH_LIBRARIES deepstack_torch_wheel)
     set(TORCH_INCLUDE_DIRS "${DEEPSTACK_TORCH_DIR}/include;${DEEPSTACK_TORCH_DIR}/include/torch/csrc/api/include")

@@ -1,7 +1,7 @@
 // The DeepStack LLaVA family (DeepStack-L, -L-HD, -V) against the authors' own computation
 // (tests/reference/make_deepstack_fixture.py runs their preprocessing, grouping and DeepStack-V code on
 // transformers' CLIP and LLaMA): views, image tokens, every stacked group, the prompt ids, prefill logits and 32
-// greedy decode steps with the KV cache, in fp32.
+// greedy decode steps with the KV cache, in fp32 (on the GPU with DEEPSTACK_TEST_DEVICE=cuda).
 #include <QtTest>
 
 #include <fstream>
@@ -19,6 +19,7 @@
 #include "models/deepstack_llama/model.h"
 #include "models/deepstack_llama/runtime.h"
 #include "tensor/torch_bridge.h"
+#include "test_device.h"
 #include "test_files.h"
 
 using namespace deepstack;
@@ -41,7 +42,7 @@ nlohmann::json cases() {
 }
 
 double max_difference(const torch::Tensor& a, const torch::Tensor& b) {
-    return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).abs().max().item<double>();
+    return (a.to(torch::kCPU, torch::kFloat64) - b.to(torch::kCPU, torch::kFloat64)).abs().max().item<double>();
 }
 
 // The turn's ids as the engine builds them: BOS, each chunk around <image> encoded on its own, the sentinel.
@@ -124,7 +125,7 @@ private Q_SLOTS:
         const auto reference = SafetensorsFile::open(folder / "reference.safetensors");
         const auto ref = [&](const std::string& name) { return tensor::to_torch(reference.view(name)).to(torch::kFloat32); };
         c10::InferenceMode inference;
-        const auto model = deepstack_llama::Model::load(folder, {c10::kFloat, c10::Device(c10::kCPU), {}});
+        const auto model = deepstack_llama::Model::load(folder, {c10::kFloat, testing::compute_device(), {}});
         const auto& config = model->config();
 
         // Views: Pillow's resampling, the grid, the crop order, CLIP normalisation.

@@ -4,7 +4,6 @@
 #include <QtTest>
 
 #include <cmath>
-
 #include <thread>
 
 #include <torch/torch.h>
@@ -330,6 +329,13 @@ private Q_SLOTS:
             QCOMPARE(blocks.sizes(), whole.sizes());
             QVERIFY2((blocks - whole).abs().max().item<double>() < 1e-5, qPrintable(QString::number((blocks - whole).abs().max().item<double>())));
         }
+        // A first prefill (no earlier keys; the fused causal kernel on LibTorch 2) equals softmax attention with
+        // the causal mask written out.
+        const auto square = nn::attention(q, q.narrow(0, 0, 2), v.narrow(1, 0, 37), 0.3, std::int64_t{0});
+        const auto keys = q.narrow(0, 0, 2).repeat_interleave(2, 0), values = v.narrow(1, 0, 37).repeat_interleave(2, 0);
+        const auto scores = torch::matmul(q, keys.transpose(1, 2)).mul(0.3).masked_fill(torch::ones({37, 37}).triu(1).to(torch::kBool), -INFINITY);
+        const auto expected = torch::matmul(torch::softmax(scores, -1), values);
+        QVERIFY2((square - expected).abs().max().item<double>() < 1e-5, qPrintable(QString::number((square - expected).abs().max().item<double>())));
         // The causal rows really are causal: the first query sees the first 9 keys only.
         const auto first = nn::attention(q.narrow(1, 0, 1), k.narrow(1, 0, 9), v.narrow(1, 0, 9), 0.3, std::nullopt);
         const auto blocked = nn::attention(q, k, v, 0.3, std::int64_t{8}, 4 * 45 * 4 * 5).narrow(1, 0, 1);

@@ -1,7 +1,7 @@
 // Qwen3-VL in the core against transformers on tiny random checkpoints (tests/reference/make_qwen3_vl_fixture.py;
 // the fixture folder comes from DEEPSTACK_FIXTURE, default tiny-qwen3-vl; CTest also runs tiny-qwen3-vl-untied):
 // position ids, vision tower and DeepStack features, prefill logits, greedy decoding with the KV cache; and the
-// cached decode equal to a full forward pass.
+// cached decode equal to a full forward pass. DEEPSTACK_TEST_DEVICE=cuda runs the same comparisons on the GPU.
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -13,6 +13,7 @@
 #include "deepstack/safetensors.h"
 #include "models/qwen3_vl/model.h"
 #include "tensor/torch_bridge.h"
+#include "test_device.h"
 #include "test_files.h"
 
 using namespace deepstack;
@@ -23,14 +24,14 @@ const std::filesystem::path kFixture =
     testing::data_dir() / "fixtures" / (std::getenv("DEEPSTACK_FIXTURE") ? std::getenv("DEEPSTACK_FIXTURE") : "tiny-qwen3-vl");
 
 std::string describe_difference(const torch::Tensor& ours, const torch::Tensor& reference) {
-    const auto diff = (ours.to(torch::kFloat32) - reference.to(torch::kFloat32)).abs();
+    const auto diff = (ours.to(torch::kCPU, torch::kFloat32) - reference.to(torch::kCPU, torch::kFloat32)).abs();
     return "max |difference| " + std::to_string(diff.max().item<float>()) + " (reference max |value| " +
            std::to_string(reference.abs().max().item<float>()) + ")";
 }
 
 #define EXPECT_CLOSE(ours, reference, rtol, atol)                                                           \
     do {                                                                                                    \
-        const auto o = (ours).to(torch::kFloat32), r = (reference).to(torch::kFloat32);                     \
+        const auto o = (ours).to(torch::kCPU, torch::kFloat32), r = (reference).to(torch::kCPU, torch::kFloat32);                     \
         QCOMPARE(o.sizes().vec(), r.sizes().vec());                                                         \
         QVERIFY2(torch::allclose(o, r, rtol, atol), describe_difference(o, r).c_str());                     \
     } while (0)
@@ -49,7 +50,7 @@ private Q_SLOTS:
     void initTestCase() {
         torch::manual_seed(0);
         reference_ = SafetensorsFile::open(kFixture / "reference.safetensors");
-        model_ = qwen3_vl::Model::load(kFixture, {c10::kFloat, c10::Device(c10::kCPU), {}});
+        model_ = qwen3_vl::Model::load(kFixture, {c10::kFloat, testing::compute_device(), {}});
         const auto input_ids = ref("input_ids");
         ids_.assign(input_ids.data_ptr<std::int64_t>(), input_ids.data_ptr<std::int64_t>() + input_ids.numel());
         const auto grid = ref("image_grid_thw");
@@ -121,10 +122,10 @@ private Q_SLOTS:
 
     void bfloat16StaysClose() {
         c10::InferenceMode guard;
-        const auto bf16 = qwen3_vl::Model::load(kFixture, {c10::kBFloat16, c10::Device(c10::kCPU), {}});
+        const auto bf16 = qwen3_vl::Model::load(kFixture, {c10::kBFloat16, testing::compute_device(), {}});
         const auto features = bf16->encode_images(ref("pixel_values"), grids_);
         auto cache = bf16->new_cache(64);
-        const auto logits = bf16->forward(ids_, bf16->rope_index(ids_, grids_).positions, cache, &features, false).to(torch::kFloat32);
+        const auto logits = bf16->forward(ids_, bf16->rope_index(ids_, grids_).positions, cache, &features, false).to(torch::kCPU, torch::kFloat32);
         const auto reference = ref("logits");
         const auto relative = (logits - reference).abs().max().item<float>() / reference.abs().max().item<float>();
         QVERIFY2(relative < 0.05f, ("bf16 logits differ by " + std::to_string(relative) + " of the range").c_str());

@@ -1,5 +1,6 @@
 #include "test_files.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <stdexcept>
 
@@ -30,6 +31,10 @@ std::string safetensors_bytes(const std::string& header, const std::string& data
     return safetensors_bytes(header, data, header.size());
 }
 
-std::filesystem::path data_dir() { return DEEPSTACK_TEST_DATA_DIR; }
+// DEEPSTACK_TEST_DATA_DIR in the environment serves test binaries run away from their source tree (the GPU check).
+std::filesystem::path data_dir() {
+    const char* moved = std::getenv("DEEPSTACK_TEST_DATA_DIR");
+    return moved && *moved ? std::filesystem::path(moved) : std::filesystem::path(DEEPSTACK_TEST_DATA_DIR);
+}
 
 }  // namespace deepstack::testing

@@ -76,6 +76,16 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
         keys = k.repeat_interleave(heads / kv_heads, 0);
         values = v.repeat_interleave(heads / kv_heads, 0);
     }
+#if TORCH_VERSION_MAJOR >= 2
+    // LibTorch 2's fused kernels (flash and memory-efficient attention, on the CPU and on CUDA) never hold the
+    // scores, so one call serves any length, unless a causal mask must be spelled out as a tensor: a prefill after
+    // earlier turns, whose queries start past the first key.
+    const bool plain_causal = causal_offset && *causal_offset == 0 && lq == lk;
+    if (!causal_offset || plain_causal || (lq == 1 && *causal_offset + 1 == lk))
+        return at::scaled_dot_product_attention(q.unsqueeze(0), keys.unsqueeze(0), values.unsqueeze(0), c10::nullopt, 0.0,
+                                                plain_causal && lq > 1, scale)
+            .squeeze(0);
+#endif
     // The scores of a block (and the mask's bytes beside them) stay within score_bytes.
     const auto row_bytes = heads * lk * static_cast<std::int64_t>(sizeof(float)) + lk;
     const auto block = std::max<std::int64_t>(1, score_bytes / std::max<std::int64_t>(1, row_bytes));

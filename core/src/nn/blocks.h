@@ -28,7 +28,9 @@ inline constexpr std::int64_t kAttentionScoreBytes = std::int64_t{64} << 20;
 // Softmax attention. q [H, Lq, D], k and v [Hkv, Lk, D] (H a multiple of Hkv: grouped-query attention).
 // `causal_offset`: when set, query i may see keys 0 .. causal_offset + i (the cache holds causal_offset
 // earlier positions); when empty, every query sees every key. Returns [H, Lq, D]. Never holds more than
-// `score_bytes` of scores: the queries run in blocks (each row's softmax is its own, so blocks change nothing).
+// `score_bytes` of scores: LibTorch 2's fused kernels hold none; where they cannot serve (LibTorch 1.13, or a
+// prefill after earlier turns, whose causal mask is a tensor) the queries run in blocks (each row's softmax is its
+// own, so blocks change nothing).
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, double scale,
                         std::optional<std::int64_t> causal_offset, std::int64_t score_bytes = kAttentionScoreBytes);
 

@@ -38,7 +38,7 @@ private:
 };
 
 // Random weights of the declared shapes (benchmarks of models nobody downloaded): normal(0, 0.02), norm weights
-// near one so that activations stay in a realistic range. Same seed, same weights.
+// near one so that activations stay in a realistic range. Same seed and device, same weights.
 class RandomWeights {
 public:
     RandomWeights(const std::vector<models::TensorSpec>& specs, c10::ScalarType dtype, c10::Device device, std::uint64_t seed);

@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# The GPU check: the parity tests on CUDA against the same reference outputs the CPU suites use, then
+# `deepstack-cli bench` (random weights of the published Qwen3-VL-2B/-8B and DeepStack-L-7B shapes, CUDA peak memory)
+# beside transformers' Qwen3-VL on the same GPU in the same run (benchmarks/transformers_qwen3_vl.py). One call of at
+# most 8 minutes; the figures go to the README (section "On a GPU").
+#
+#   installer/gpu-check.sh prepare  here, on the development machine: builds deepstack-cli and the parity tests
+#                                   against the LibTorch the GPU machine has (PyPI's torch of the same version,
+#                                   DEEPSTACK_GPU_TORCH_VERSION, default 2.11.0: the lent GPU machine's image), and
+#                                   packs them with the libraries that machine lacks (OpenCV, ICU, PCRE2, Qt Core
+#                                   and Test) into .gpu/bundle.tar.xz. That machine has no network and none of these
+#                                   development packages; it has python3 with torch (CUDA) and transformers.
+#   installer/gpu-check.sh run      there, in a copy of this repository with .gpu/ carried: unpacks the bundle, uses
+#                                   that machine's own torch libraries, writes gpu-check.log, summary.md and
+#                                   gpu-benchmarks.json to $OUT (default ./gpu-report).
+#   installer/gpu-check.sh local    both on one machine with a GPU and the build dependencies (installer/setup-debian.sh):
+#                                   builds against the default LibTorch (installer/setup-torch.sh) and runs.
+# DEEPSTACK_GPU_DEADLINE (seconds, default 420): steps that would start later are reported as skipped.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+repo="$PWD"
+mode="${1:-}"
+
+parity_tests=(test_torch_bridge test_qwen3_vl test_deepstack_llama)
+
+build() {  # build DIR TORCH_DIR
+    cmake -S . -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDEEPSTACK_BUILD_GUI=OFF -DDEEPSTACK_TORCH_DIR="$2" >/dev/null &&
+        ninja -C "$1" deepstack-cli "${parity_tests[@]}"
+}
+
+# Libraries every x86-64 Linux with a CUDA driver has, newer than Debian 12's: never carried.
+is_base_library() {
+    case "$1" in
+        linux-vdso.so.*|libc.so.6|libm.so.6|libdl.so.2|libpthread.so.0|librt.so.1|ld-linux-x86-64.so.2|libstdc++.so.6|libgcc_s.so.1) return 0 ;;
+    esac
+    return 1
+}
+
+# OpenCV's image codecs link GDAL and GDCM (geodata and medical formats, ~300 MB with their own dependencies) that
+# our programs never reach: a library of the same name whose functions abort with a message stands in for each.
+make_stand_ins() {  # make_stand_ins STAGE_LIB
+    local codecs needed symbols c
+    codecs=$(ldd "$1/../bin/deepstack-cli" | awk '$1 ~ /^libopencv_imgcodecs/ { print $3 }')
+    [ -n "$codecs" ] || return 0
+    for needed in $(objdump -p "$codecs" | awk '$1 == "NEEDED" && $2 ~ /^lib(gdal|gdcm)/ { print $2 }'); do
+        local real
+        real=$(ldconfig -p | awk -v n="$needed" '$1 == n { print $NF; exit }')
+        symbols=$(comm -12 <(nm -D --undefined-only "$codecs" | awk '{ print $2 }' | sort -u) \
+                           <(nm -D --defined-only "$real" | awk '{ print $3 }' | sort -u))
+        c="$1/stand-in.c"
+        {
+            echo '#include <stdio.h>'
+            echo '#include <stdlib.h>'
+            echo "void deepstack_stand_in(void) { fputs(\"$needed is not in the GPU check's bundle (installer/gpu-check.sh)\\n\", stderr); abort(); }"
+            for s in $symbols; do echo "__asm__(\".globl $s\\n.type $s, @function\\n.set $s, deepstack_stand_in\");"; done
+        } > "$c"
+        gcc -shared -fPIC -O1 -Wl,-soname,"$needed" -o "$1/$needed" "$c" || return 1
+        rm -f "$c"
+        echo "gpu-check: $needed stands in for $(echo "$symbols" | wc -w) symbols OpenCV's codecs import"
+    done
+}
+
+prepare() {
+    local version torch_dir stage lib f
+    version="${DEEPSTACK_GPU_TORCH_VERSION:-2.11.0}"
+    torch_dir=$(DEEPSTACK_TORCH_VERSION="$version" installer/setup-torch.sh) || return 1
+    build build-gpu "$torch_dir" || return 1
+    stage=.gpu/stage
+    rm -rf .gpu && mkdir -p "$stage/bin" "$stage/lib"
+    for f in deepstack-cli "${parity_tests[@]}"; do
+        find build-gpu -name "$f" -type f -perm -u+x -exec cp {} "$stage/bin/" \;
+        strip --strip-unneeded "$stage/bin/$f"
+    done
+    lib="$(cd "$stage/lib" && pwd)"
+    make_stand_ins "$lib" || return 1
+    # Everything else the programs load that is neither LibTorch's (the GPU machine has its own) nor the base set.
+    for f in "$stage"/bin/*; do
+        LD_LIBRARY_PATH="$lib:$torch_dir/lib" ldd "$f" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }'
+    done | sort -u | while read -r name path; do
+        case "$path" in "$torch_dir"/*|*/nvidia/*) continue ;; esac
+        is_base_library "$name" && continue
+        [ -e "$lib/$name" ] || cp -L "$path" "$lib/$name"
+    done
+    echo "$version" > "$stage/torch-version"
+    git rev-parse --short HEAD > "$stage/commit"
+    # The check on this machine: every library the tests load comes from the bundle, LibTorch or the base set.
+    local strays
+    strays=$(LD_DEBUG=libs LD_LIBRARY_PATH="$lib:$torch_dir/lib" DEEPSTACK_TEST_DATA_DIR="$repo/tests/data" \
+             "$stage/bin/test_qwen3_vl" positionIds 2>&1 >/dev/null | awk '/calling init:/ { print $NF }' |
+             grep -v -e "^$lib/" -e "^$torch_dir/" -e "/nvidia/" | while read -r p; do
+                 is_base_library "$(basename "$p")" || echo "$p"; done)
+    if [ -n "$strays" ]; then
+        echo "gpu-check: the bundled test loaded libraries from outside the bundle:" $strays >&2
+        return 1
+    fi
+    tar -C "$stage" -cf - . | xz -T2 -6 > .gpu/bundle.tar.xz
+    rm -rf "$stage"
+    echo "gpu-check: .gpu/bundle.tar.xz $(du -h .gpu/bundle.tar.xz | cut -f1) for torch $version," \
+         "commit $(git rev-parse --short HEAD); carry .gpu to the GPU machine and run installer/gpu-check.sh run"
+}
+
+run_checks() {  # run_checks BIN_DIR
+    local bin="$1" out="${OUT:-$repo/gpu-report}" work deadline started
+    mkdir -p "$out"
+    work=$(mktemp -d)
+    deadline="${DEEPSTACK_GPU_DEADLINE:-420}"
+    started=$(date +%s)
+    : > "$out/summary.md"
+    exec > >(tee -a "$out/gpu-check.log") 2>&1
+
+    step() {  # step NAME CAP_SECONDS STDOUT_FILE|- COMMAND...
+        local name="$1" cap="$2" to="$3" t0 rc
+        shift 3
+        if [ $(( $(date +%s) - started )) -gt "$deadline" ]; then
+            echo "| $name | skipped: past the ${deadline}-s deadline | |" >> "$out/summary.md"
+            return
+        fi
+        echo "=== $name"
+        t0=$(date +%s.%N)
+        if [ "$to" = - ]; then timeout "$cap" "$@"; else timeout "$cap" "$@" > "$to"; fi
+        rc=$?
+        local took
+        took=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+        if [ "$rc" = 0 ]; then echo "| $name | passed | ${took} s |" >> "$out/summary.md"
+        elif [ "$rc" = 124 ]; then echo "| $name | FAILED: over ${cap} s | ${took} s |" >> "$out/summary.md"
+        else echo "| $name | FAILED (exit $rc) | ${took} s |" >> "$out/summary.md"; fi
+    }
+
+    echo "gpu-check: commit $(cat "$bin/../commit" 2>/dev/null || git rev-parse --short HEAD 2>/dev/null), $(date -u +%FT%TZ)"
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+    grep -m1 "model name" /proc/cpuinfo || true
+    python3 -c 'import torch; print("python3 torch", torch.__version__, "cuda", torch.version.cuda, "GPU seen:", torch.cuda.is_available())' || true
+
+    # Parity on the GPU: the same comparisons with the same tolerances as on the CPU.
+    export DEEPSTACK_TEST_DEVICE=cuda DEEPSTACK_TEST_DATA_DIR="$repo/tests/data"
+    step "test_torch_bridge" 120 - "$bin/test_torch_bridge"
+    step "test_qwen3_vl on CUDA (tiny-qwen3-vl)" 120 - "$bin/test_qwen3_vl"
+    step "test_qwen3_vl on CUDA (tiny-qwen3-vl-untied)" 120 - env DEEPSTACK_FIXTURE=tiny-qwen3-vl-untied "$bin/test_qwen3_vl"
+    step "test_deepstack_llama on CUDA" 120 - "$bin/test_deepstack_llama"
+    unset DEEPSTACK_TEST_DEVICE
+
+    # Benchmarks, ours then transformers' for each shape, bf16, 32 greedy tokens.
+    local ours=("$bin/deepstack-cli" bench --device cuda --dtype bf16 --new-tokens 32)
+    local theirs=(python3 "$repo/benchmarks/transformers_qwen3_vl.py" --device cuda --dtype bf16 --new-tokens 32)
+    step "bench qwen3-vl-2b 640x480 (ours)" 150 "$work/ours-2b-640x480.json" "${ours[@]}" --random qwen3-vl-2b --image 640x480
+    step "bench qwen3-vl-2b 640x480 (transformers)" 180 "$work/transformers-2b-640x480.json" "${theirs[@]}" --preset qwen3-vl-2b --image 640x480
+    step "bench qwen3-vl-8b 640x480 (ours)" 150 "$work/ours-8b-640x480.json" "${ours[@]}" --random qwen3-vl-8b --image 640x480
+    step "bench qwen3-vl-8b 640x480 (transformers)" 180 "$work/transformers-8b-640x480.json" "${theirs[@]}" --preset qwen3-vl-8b --image 640x480
+    step "bench qwen3-vl-8b 1920x1080 (ours)" 150 "$work/ours-8b-1920x1080.json" "${ours[@]}" --random qwen3-vl-8b --image 1920x1080
+    step "bench qwen3-vl-8b 1920x1080 (transformers)" 180 "$work/transformers-8b-1920x1080.json" "${theirs[@]}" --preset qwen3-vl-8b --image 1920x1080
+    step "bench deepstack-l-7b 1024x768 (ours)" 150 "$work/ours-deepstack-l-7b-1024x768.json" "${ours[@]}" --random deepstack-l-7b --image 1024x768
+
+    python3 - "$work" "$out" <<'EOF'
+import json, pathlib, sys
+work, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+runs = {}
+for f in sorted(work.glob("*.json")):
+    try:
+        runs[f.stem] = json.loads(f.read_text())
+    except ValueError as e:
+        runs[f.stem] = {"error": f"unreadable: {e}"}
+(out / "gpu-benchmarks.json").write_text(json.dumps(runs, indent=2))
+gib = lambda b: f"{b / 2**30:.2f} GiB" if b else "-"
+rows = ["", "| run | image tokens | vision | prefill | decode | peak GPU memory (reserved) |", "|---|---|---|---|---|---|"]
+for name, r in runs.items():
+    if "vision_encode_ms" not in r:
+        continue
+    rows.append(f"| {name} | {r['image']['tokens']} | {r['vision_encode_ms']:.1f} ms | {r['prefill_tokens_per_s']:.0f} tok/s "
+                f"| {r['decode_tokens_per_s']:.1f} tok/s | {gib(r.get('peak_cuda_bytes'))} |")
+rows += ["", "| shape | vision, ours / transformers (time) | prefill speed, ours / transformers | decode speed, ours / transformers |",
+         "|---|---|---|---|"]
+for name, r in runs.items():
+    if not name.startswith("ours-") or "vision_encode_ms" not in r:
+        continue
+    t = runs.get("transformers-" + name[len("ours-"):])
+    if not t or "vision_encode_ms" not in t:
+        continue
+    rows.append(f"| {name[len('ours-'):]} | {r['vision_encode_ms'] / t['vision_encode_ms']:.2f} "
+                f"| {r['prefill_tokens_per_s'] / t['prefill_tokens_per_s']:.2f} | {r['decode_tokens_per_s'] / t['decode_tokens_per_s']:.2f} |")
+with open(out / "summary.md", "a") as f:
+    f.write("\n".join(rows) + "\n")
+EOF
+    echo "=== summary"
+    cat "$out/summary.md"
+    rm -rf "$work"
+    ! grep -q "FAILED" "$out/summary.md"
+}
+
+case "$mode" in
+    prepare)
+        prepare
+        ;;
+    run)
+        if [ ! -f .gpu/bundle.tar.xz ]; then
+            echo "gpu-check: .gpu/bundle.tar.xz is missing: run installer/gpu-check.sh prepare first and carry .gpu" >&2
+            exit 1
+        fi
+        unpacked=$(mktemp -d)
+        tar -C "$unpacked" -xJf .gpu/bundle.tar.xz || exit 1
+        torch_dir=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))') || {
+            echo "gpu-check: this machine's python3 has no torch" >&2; exit 1; }
+        have=$(python3 -c 'import torch; print(torch.__version__.split("+")[0])')
+        if [ "$have" != "$(cat "$unpacked/torch-version")" ]; then
+            echo "gpu-check: the bundle was built for torch $(cat "$unpacked/torch-version"), this machine has $have:" \
+                 "prepare again with DEEPSTACK_GPU_TORCH_VERSION=$have" >&2
+            exit 1
+        fi
+        export LD_LIBRARY_PATH="$torch_dir/lib:$unpacked/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+        run_checks "$unpacked/bin"
+        ;;
+    local)
+        torch_dir=$(installer/setup-torch.sh) || exit 1
+        build build-gpu "$torch_dir" || exit 1
+        mkdir -p build-gpu/bin-links
+        for f in deepstack-cli "${parity_tests[@]}"; do ln -sf "$(find "$PWD/build-gpu" -name "$f" -type f -perm -u+x | head -1)" build-gpu/bin-links/; done
+        run_checks "$PWD/build-gpu/bin-links"
+        ;;
+    *)
+        sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+        exit 2
+        ;;
+esac
