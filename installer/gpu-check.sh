@@ -205,8 +205,14 @@ case "$mode" in
                  "prepare again with DEEPSTACK_GPU_TORCH_VERSION=$have" >&2
             exit 1
         fi
-        export LD_LIBRARY_PATH="$torch_dir/lib:$unpacked/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-        run_checks "$unpacked/bin"
+        # Only our programs see the bundled libraries (python3 and its packages keep their own).
+        mkdir -p "$unpacked/run"
+        for f in "$unpacked"/bin/*; do
+            printf '#!/bin/sh\nLD_LIBRARY_PATH="%s:%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s" "$@"\n' \
+                "$torch_dir/lib" "$unpacked/lib" "$f" > "$unpacked/run/$(basename "$f")"
+            chmod +x "$unpacked/run/$(basename "$f")"
+        done
+        run_checks "$unpacked/run"
         ;;
     local)
         torch_dir=$(installer/setup-torch.sh) || exit 1
