@@ -42,8 +42,9 @@ constexpr const char* kUsage =
     "                         answer one question about the images, streaming the answer to stdout; --json\n"
     "                         prints tokens, timings and peak memory at the end instead\n"
     "  bench (--model DIR | --random qwen3-vl-2b|qwen3-vl-4b|qwen3-vl-8b|deepstack-l-7b|deepstack-l-hd-7b)\n"
-    "        [--layers N] [--image WxH] [--prompt-tokens N] [--new-tokens N]\n"
-    "        time load, vision encode, prefill and decode; print JSON (DeepStack: also stacks vs sequence)\n"
+    "        [--layers N] [--image WxH] [--prompt-tokens N] [--new-tokens N] [--repeat N]\n"
+    "        time load, vision encode, prefill and decode; print JSON (DeepStack: also stacks vs sequence);\n"
+    "        on a GPU one untimed pass first; --repeat: each phase's median over N passes (Qwen3-VL)\n"
     "  attention --model DIR --image FILE --prompt TEXT --out DIR [--layers all|L,L-L] [--tokens SPEC]\n"
     "        [--head mean|max|N] [--opacity X] [--cap-mb N]\n"
     "                         answer, then record where each layer looked: writes a heatmap PNG per layer (and on\n"
@@ -536,6 +537,7 @@ int run_bench(const std::vector<std::string>& args) {
     o.prompt_text_tokens = static_cast<int>(whole(a, "--prompt-tokens", o.prompt_text_tokens, 1, 1 << 20));
     o.new_tokens = static_cast<int>(whole(a, "--new-tokens", o.new_tokens, 1, 1 << 20));
     o.layers = static_cast<int>(whole(a, "--layers", 0, 0, 1024));
+    o.repeat = static_cast<int>(whole(a, "--repeat", 1, 1, 100));
     std::cout << deepstack::run_bench(o) << "\n";
     return 0;
 }

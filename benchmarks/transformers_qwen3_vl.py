@@ -101,6 +101,7 @@ def main():
     p.add_argument("--prompt-tokens", type=int, default=32)
     p.add_argument("--new-tokens", type=int, default=16)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--repeat", type=int, default=1, help="timed passes; each phase reports its median")
     p.add_argument("--attention", default="sdpa", choices=["sdpa", "eager"])
     a = p.parse_args()
     if a.threads:
@@ -177,9 +178,16 @@ def main():
             start = time.perf_counter()
             one_pass(2)
             warmup_ms = 1000 * (time.perf_counter() - start)
+            torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
-        t = one_pass(a.new_tokens)
+        passes = [one_pass(a.new_tokens) for _ in range(max(1, a.repeat))]
 
+    rate = lambda p: 1000 * len(p["decode"]) / sum(p["decode"]) if p["decode"] else 0.0
+    median = lambda values: sorted(values)[len(values) // 2]
+    t = dict(passes[0])
+    t["vision"] = median([p["vision"] for p in passes])
+    t["prefill"] = median([p["prefill"] for p in passes])
+    t["decode"] = next(p["decode"] for p in passes if rate(p) == median([rate(q) for q in passes]))
     decode_total = sum(t["decode"])
     report = {
         "model": f"random {a.preset} (transformers {transformers.__version__})",
@@ -202,6 +210,8 @@ def main():
         "decode_tokens_per_s": 1000 * len(t["decode"]) / decode_total if decode_total else 0.0,
         "decode_ms": t["decode"],
         "warmup_pass_ms": warmup_ms,
+        "passes": [{"vision_encode_ms": p["vision"], "prefill_ms": p["prefill"], "decode_tokens_per_s": rate(p)}
+                   for p in passes] if len(passes) > 1 else None,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "peak_cuda_bytes": torch.cuda.max_memory_reserved() if cuda else None,
         "peak_cuda_allocated_bytes": torch.cuda.max_memory_allocated() if cuda else None,

@@ -20,6 +20,7 @@ struct BenchOptions {
     int image_height = 480;
     int prompt_text_tokens = 32;
     int new_tokens = 16;
+    int repeat = 1;               // Qwen3-VL: timed passes; each phase reports its median over them
     std::uint64_t seed = 0;
 };
 

@@ -1,6 +1,8 @@
 #include "deepstack/bench.h"
 
+#include <algorithm>
 #include <chrono>
+#include <numeric>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -310,13 +312,33 @@ std::string run_bench(const BenchOptions& o) {
             warmup_ms = since_ms(warmup_start);
             engine::reset_cuda_memory_peak();
         }
-        const auto pass = run_pass(o.new_tokens);
+        std::vector<Pass> passes;
+        for (int r = 0; r < std::max(1, o.repeat); ++r) passes.push_back(run_pass(o.new_tokens));
+        // Each phase's median over the passes; the decode steps listed are those of the pass with the median rate.
+        const auto median_of = [&](auto value) {
+            std::vector<double> values;
+            for (const auto& p : passes) values.push_back(value(p));
+            std::sort(values.begin(), values.end());
+            return values[values.size() / 2];
+        };
+        const auto decode_rate = [](const Pass& p) { return static_cast<double>(p.decode_ms.size()) / std::accumulate(p.decode_ms.begin(), p.decode_ms.end(), 1e-9); };
+        auto pass = passes.front();
+        pass.vision_ms = median_of([](const Pass& p) { return p.vision_ms; });
+        pass.prefill_ms = median_of([](const Pass& p) { return p.prefill_ms; });
+        const double median_rate = median_of(decode_rate);
+        for (const auto& p : passes)
+            if (decode_rate(p) == median_rate) pass.decode_ms = p.decode_ms;
         const auto image_tokens = pass.image_tokens;
         auto j = report_header(o, cuda, compute, threads);
         if (o.layers > 0 && !o.random_preset.empty()) j["decoder_layers"] = config.text.num_hidden_layers;
         j["image"] = {{"width", o.image_width}, {"height", o.image_height}, {"max_image_pixels", budget.max_pixels}, {"tokens", image_tokens}};
         add_timings(j, pass.prompt_tokens, o.new_tokens, load_ms, pass.vision_ms, pass.prefill_ms, pass.decode_ms);
         if (cuda) j["warmup_pass_ms"] = warmup_ms;
+        if (passes.size() > 1) {
+            auto& each = j["passes"] = nlohmann::ordered_json::array();
+            for (const auto& p : passes)
+                each.push_back({{"vision_encode_ms", p.vision_ms}, {"prefill_ms", p.prefill_ms}, {"decode_tokens_per_s", 1000.0 * decode_rate(p)}});
+        }
         j["peak_rss_bytes"] = peak_rss_bytes();
         add_cuda_memory(j, cuda);
         return j.dump(2);

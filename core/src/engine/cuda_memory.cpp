@@ -15,7 +15,10 @@ constexpr std::size_t kAllPools = 0;
 }  // namespace
 
 void reset_cuda_memory_peak() {
-    if (torch::cuda::is_available()) c10::cuda::CUDACachingAllocator::resetPeakStats(0);
+    if (!torch::cuda::is_available()) return;
+    // Blocks cached from earlier work (loading's fp32 temporaries, say) would count as held otherwise.
+    c10::cuda::CUDACachingAllocator::emptyCache();
+    c10::cuda::CUDACachingAllocator::resetPeakStats(0);
 }
 
 std::optional<CudaMemoryPeak> cuda_memory_peak() {

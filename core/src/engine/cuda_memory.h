@@ -11,7 +11,7 @@ struct CudaMemoryPeak {
     std::int64_t allocated_bytes = 0;  // in live tensors at the peak
 };
 
-// Zeroes the peaks of GPU 0 (before the part of a run to measure).
+// Returns cached blocks to the driver and zeroes the peaks of GPU 0 (before the part of a run to measure).
 void reset_cuda_memory_peak();
 // The peaks of GPU 0 since the last reset; nullopt where this build cannot read the allocator's counters (a
 // LibTorch without CUDA, or built without the CUDA runtime's headers) or no GPU is in use.

@@ -68,6 +68,17 @@ void Model::take_weights(const std::function<torch::Tensor(const std::string&)>&
     t.norm = get(lp + "norm.weight");
     // A stored lm_head wins even when the config says tied: some re-saves keep a copy (and 8B is untied).
     t.lm_head = has_lm_head ? get("lm_head.weight") : t.embed_tokens;
+
+    // Interleaved MRoPE: frequency j follows the T, H or W position by the pattern T H W T H W ... for as many
+    // frequencies per axis as mrope_section gives, and T beyond.
+    const auto& tc = c.text;
+    const auto half = tc.head_dim / 2;
+    rope_inv_freq_ = (1.0 / torch::pow(tc.rope_theta, torch::arange(0, tc.head_dim, 2, torch::kFloat32) / static_cast<double>(tc.head_dim)))
+                         .to(device_);
+    auto axis = torch::zeros({half}, torch::kLong);
+    for (std::int64_t a = 1; a <= 2; ++a)
+        for (std::int64_t j = a; j < std::min(half, tc.mrope_section[static_cast<std::size_t>(a)] * 3); j += 3) axis[j] = a;
+    mrope_axis_ = axis.to(device_);
 }
 
 std::unique_ptr<Model> Model::random(const Config& config, const LoadOptions& options, std::uint64_t seed) {

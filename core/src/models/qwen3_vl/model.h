@@ -102,6 +102,10 @@ private:
     std::shared_ptr<const Checkpoint> checkpoint_;  // the mapping the weights view
     VisionWeights vision_;
     TextWeights text_;
+    // MRoPE's tables, made once on the device (not per decode step): each frequency's inverse [D/2] and the
+    // position axis (T 0, H 1, W 2) that rotates it [D/2].
+    torch::Tensor rope_inv_freq_;
+    torch::Tensor mrope_axis_;
 };
 
 }  // namespace deepstack::qwen3_vl

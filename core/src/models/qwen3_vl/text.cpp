@@ -7,31 +7,15 @@
 
 namespace deepstack::qwen3_vl {
 
-namespace {
-
-// cos and sin [L, D] of interleaved MRoPE: frequency j rotates with the T, H or W position by the pattern
-// T H W T H W ... (mrope_section frequencies per axis), the rest with T.
-std::pair<torch::Tensor, torch::Tensor> mrope(const TextConfig& t, const torch::Tensor& positions, c10::ScalarType dtype) {
-    const auto half = t.head_dim / 2;
-    const auto inv_freq = 1.0 / torch::pow(t.rope_theta, torch::arange(0, t.head_dim, 2, torch::kFloat32) / static_cast<double>(t.head_dim));
-    const auto freqs = positions.to(torch::kFloat32).unsqueeze(2) * inv_freq.to(positions.device());  // [3, L, D/2]
-    auto combined = freqs[0].clone();
-    for (std::int64_t axis = 1; axis <= 2; ++axis) {
-        const auto end = std::min(half, t.mrope_section[static_cast<std::size_t>(axis)] * 3);
-        const auto index = torch::arange(axis, end, 3, torch::TensorOptions().dtype(torch::kLong).device(positions.device()));
-        combined.index_copy_(1, index, freqs[axis].index_select(1, index));
-    }
-    const auto emb = torch::cat({combined, combined}, -1);
-    return {emb.cos().to(dtype), emb.sin().to(dtype)};
-}
-
-}  // namespace
-
 torch::Tensor Model::decode_layers(torch::Tensor hidden, const torch::Tensor& positions, nn::KvCache& cache,
                                    const torch::Tensor& image_rows, const VisionFeatures* images, nn::AttentionProbe* probe) const {
     const auto& t = config_.text;
     const auto length = hidden.size(0);
-    const auto [cos, sin] = mrope(t, positions.to(device_), dtype_);
+    // cos and sin [L, D] of interleaved MRoPE: each frequency rotates with its axis's position.
+    const auto freqs = positions.to(device_, torch::kFloat32).unsqueeze(2) * rope_inv_freq_;  // [3, L, D/2]
+    const auto picked = freqs.gather(0, mrope_axis_.view({1, 1, -1}).expand({1, length, -1})).squeeze(0);  // [L, D/2]
+    const auto emb = torch::cat({picked, picked}, -1);
+    const auto cos = emb.cos().to(dtype_), sin = emb.sin().to(dtype_);
     const auto cos_h = cos.unsqueeze(1), sin_h = sin.unsqueeze(1);  // [L, 1, D]
     const double scale = 1.0 / std::sqrt(static_cast<double>(t.head_dim));
     const auto past = cache.length();
@@ -69,15 +53,19 @@ torch::Tensor Model::forward(const std::vector<std::int64_t>& ids, const torch::
     if (positions.dim() != 2 || positions.size(0) != 3 || positions.size(1) != static_cast<std::int64_t>(ids.size()))
         throw Error(ErrorKind::internal, "", "position ids must be [3, " + std::to_string(ids.size()) + "], found " +
                                                  shape_to_string(positions.sizes().vec()));
-    const auto id_tensor = torch::tensor(ids, torch::kLong).to(device_);
-    auto hidden = text_.embed_tokens.index_select(0, id_tensor);  // [L, Dt]
-    const auto image_rows = (id_tensor == config_.image_token_id).nonzero().flatten();
+    auto hidden = text_.embed_tokens.index_select(0, torch::tensor(ids, torch::kLong).to(device_));  // [L, Dt]
+    // The image rows come from the ids on the host: a decode step then waits on nothing the GPU computes.
+    std::vector<std::int64_t> rows;
+    for (std::size_t i = 0; i < ids.size(); ++i)
+        if (ids[i] == config_.image_token_id) rows.push_back(static_cast<std::int64_t>(i));
+    torch::Tensor image_rows;
     if (images != nullptr) {
-        if (image_rows.size(0) != images->embeds.size(0))
-            throw Error(ErrorKind::internal, "", "the prompt has " + std::to_string(image_rows.size(0)) +
+        if (static_cast<std::int64_t>(rows.size()) != images->embeds.size(0))
+            throw Error(ErrorKind::internal, "", "the prompt has " + std::to_string(rows.size()) +
                                                      " image tokens but the images give " + std::to_string(images->embeds.size(0)));
+        image_rows = torch::tensor(rows, torch::kLong).to(device_);
         hidden.index_put_({image_rows}, images->embeds.to(dtype_));
-    } else if (image_rows.size(0) > 0) {
+    } else if (!rows.empty()) {
         throw Error(ErrorKind::internal, "", "image tokens in a step that brings no image");
     }
     hidden = decode_layers(hidden, positions, cache, image_rows, images, probe);
