@@ -11,6 +11,10 @@
 namespace deepstack::nn {
 
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 8)
+    // On a GPU a decode step is bound by kernel launches: one fused kernel (fp32 inside) instead of seven.
+    if (x.is_cuda()) return at::rms_norm(x, {x.size(-1)}, weight, eps);
+#endif
     const auto x32 = x.to(torch::kFloat32);
     const auto normed = x32 * torch::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
     return weight * normed.to(x.scalar_type());
