@@ -16,6 +16,7 @@
 #   installer/gpu-check.sh local    both on one machine with a GPU and the build dependencies (installer/setup-debian.sh):
 #                                   builds against the default LibTorch (installer/setup-torch.sh) and runs.
 # DEEPSTACK_GPU_DEADLINE (seconds, default 420): steps that would start later are reported as skipped.
+# DEEPSTACK_GPU_ONLY (an extended regular expression): run only the steps whose names match.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
@@ -117,6 +118,9 @@ run_checks() {  # run_checks BIN_DIR
     step() {  # step NAME CAP_SECONDS STDOUT_FILE|- COMMAND...
         local name="$1" cap="$2" to="$3" t0 rc
         shift 3
+        if [ -n "${DEEPSTACK_GPU_ONLY:-}" ] && ! echo "$name" | grep -qE "$DEEPSTACK_GPU_ONLY"; then
+            return
+        fi
         if [ $(( $(date +%s) - started )) -gt "$deadline" ]; then
             echo "| $name | skipped: past the ${deadline}-s deadline | |" >> "$out/summary.md"
             return

@@ -8,27 +8,17 @@
 
 namespace deepstack::deepstack_llama {
 
-namespace {
-
-// cos and sin [L, 1, D] of standard RoPE (the rotate-half layout) for positions first .. first + L - 1.
-std::pair<torch::Tensor, torch::Tensor> rope(const LlamaConfig& t, std::int64_t first, std::int64_t length,
-                                             c10::ScalarType dtype, c10::Device device) {
-    const auto d = t.head_dim();
-    const auto inv_freq = 1.0 / torch::pow(t.rope_theta, torch::arange(0, d, 2, torch::kFloat32) / static_cast<double>(d));
-    const auto positions = torch::arange(first, first + length, torch::kFloat32);
-    const auto freqs = positions.unsqueeze(1) * inv_freq.unsqueeze(0);  // [L, D/2]
-    const auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1).to(device);
-    return {emb.cos().to(dtype), emb.sin().to(dtype)};
-}
-
-}  // namespace
-
 torch::Tensor Model::decode_layers(torch::Tensor hidden, nn::KvCache& cache, const std::vector<PlacedImage>& images,
                                    nn::AttentionProbe* probe) const {
     const auto& t = config_.text;
     const auto length = hidden.size(0);
     const auto past = cache.length();
-    const auto [cos, sin] = rope(t, past, length, dtype_, device_);
+    // cos and sin [L, 1, D] of standard RoPE (the rotate-half layout) for positions past .. past + L - 1, made on
+    // the device from the model's table.
+    const auto positions = torch::arange(past, past + length, torch::TensorOptions().dtype(torch::kFloat32).device(device_));
+    const auto freqs = positions.unsqueeze(1) * rope_inv_freq_.unsqueeze(0);  // [L, D/2]
+    const auto emb = torch::cat({freqs, freqs}, -1).unsqueeze(1);
+    const auto cos = emb.cos().to(dtype_), sin = emb.sin().to(dtype_);
     const double scale = 1.0 / std::sqrt(static_cast<double>(t.head_dim()));
 
     for (std::int64_t l = 0; l < t.num_hidden_layers; ++l) {

@@ -106,6 +106,8 @@ void Model::take_weights(const std::function<torch::Tensor(const std::string&)>&
     }
     llama_.norm = get("model.norm.weight");
     llama_.lm_head = has_lm_head ? get("lm_head.weight") : llama_.embed_tokens;
+    const auto d = c.text.head_dim();
+    rope_inv_freq_ = (1.0 / torch::pow(c.text.rope_theta, torch::arange(0, d, 2, torch::kFloat32) / static_cast<double>(d))).to(device_);
 }
 
 torch::Tensor Model::project(const torch::Tensor& features) const {

@@ -106,6 +106,7 @@ private:
     ProjectorWeights projector_;
     torch::Tensor image_newline_;  // [Dt], DeepStack-L-HD only
     LlamaWeights llama_;
+    torch::Tensor rope_inv_freq_;  // RoPE's inverse frequencies [D/2], fp32, on the device: made once, not per step
     std::vector<std::pair<std::string, torch::Tensor>> named_weights_;
 };
 
