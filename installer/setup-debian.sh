@@ -9,7 +9,7 @@ packages=(
     # the core: PyPI's LibTorch goes into a Python environment of its own (installer/setup-torch.sh); Debian's
     # LibTorch 1.13 (CPU) with a fast BLAS is the small option; OpenCV, PCRE2, JSON, sentencepiece (tests, tools)
     python3 python3-venv libtorch-dev libopenblas0-openmp libopencv-dev libpcre2-dev nlohmann-json3-dev
-    libsentencepiece-dev sentencepiece libicu-dev
+    libsentencepiece-dev sentencepiece libicu-dev zlib1g-dev
     # the app: Qt 6 Widgets and QtPdf
     qt6-base-dev qt6-base-dev-tools qt6-pdf-dev qt6-qpa-plugins libgl-dev
     # headless runs and screenshots

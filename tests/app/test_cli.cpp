@@ -72,8 +72,7 @@ private Q_SLOTS:
     }
 
     void tokenizeRoundTrip() {
-        const QString folder = DEEPSTACK_SHARED_DIR "/data/qwen3-tokenizer";
-        if (!QFile::exists(folder + "/tokenizer.json")) QSKIP("the Qwen3 tokenizer is not beside this checkout");
+        const QString folder = QString::fromStdString(deepstack::testing::qwen3_tokenizer_dir().string());
         const auto encoded = run_cli({"tokenize", "--model", folder}, "Hello, world!<|im_end|>");
         QCOMPARE(encoded.exit_code, 0);
         // Hugging Face tokenizers: [9707, 11, 1879, 0, 151645]
@@ -90,8 +89,7 @@ private Q_SLOTS:
     }
 
     void chatStreamsAndReportsJson() {
-        const auto tokenizer = std::filesystem::path(DEEPSTACK_SHARED_DIR) / "data" / "qwen3-tokenizer" / "tokenizer.json";
-        if (!std::filesystem::exists(tokenizer)) QSKIP("the Qwen3 tokenizer is not beside this checkout");
+        const auto tokenizer = deepstack::testing::qwen3_tokenizer_dir() / "tokenizer.json";
         const auto folder = std::filesystem::path(dir_.path().toStdString()) / "chat-model";
         write_tiny_folder(folder, tiny_qwen3_vl_config_real_vocabulary(), {.tokenizer_json = tokenizer});
         const auto image = (deepstack::testing::data_dir() / "images" / "tiny-budget.png").string();

@@ -16,7 +16,6 @@ using namespace deepstack;
 Q_DECLARE_METATYPE(std::string)
 
 namespace {
-const std::filesystem::path kQwenFolder = std::filesystem::path(DEEPSTACK_SHARED_DIR) / "data" / "qwen3-tokenizer";
 
 std::string show(const std::vector<TokenId>& ids) {
     std::string s;
@@ -32,9 +31,7 @@ class TestBpeTokenizer : public QObject {
 
 private Q_SLOTS:
     void initTestCase() {
-        if (!std::filesystem::exists(kQwenFolder / "tokenizer.json"))
-            QSKIP("the Qwen3 tokenizer (../shared/data/qwen3-tokenizer) is not beside this checkout");
-        qwen_ = Tokenizer::load(kQwenFolder);
+        qwen_ = Tokenizer::load(testing::qwen3_tokenizer_dir());
         fixtures_ = nlohmann::json::parse(testing::read_file(testing::data_dir() / "fixtures" / "qwen3_tokenizer.json"));
     }
 

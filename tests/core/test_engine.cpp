@@ -19,7 +19,6 @@
 using namespace deepstack;
 
 namespace {
-const std::filesystem::path kTokenizer = std::filesystem::path(DEEPSTACK_SHARED_DIR) / "data" / "qwen3-tokenizer";
 
 // A Qwen3-VL with the real vocabulary and special token ids but every width tiny, random bf16 weights.
 void write_random_qwen(const std::filesystem::path& folder) {
@@ -34,7 +33,7 @@ void write_random_qwen(const std::filesystem::path& folder) {
     v["deepstack_visual_indexes"] = {0, 1, 2};
     testing::write_json(folder / "config.json", config);
     testing::write_json(folder / "generation_config.json", {{"eos_token_id", {151645, 151643}}, {"do_sample", true}, {"temperature", 0.7}, {"top_k", 20}, {"top_p", 0.8}});
-    std::filesystem::copy_file(kTokenizer / "tokenizer.json", folder / "tokenizer.json");
+    std::filesystem::copy_file(testing::qwen3_tokenizer_dir() / "tokenizer.json", folder / "tokenizer.json");
     const auto arch = qwen3_vl::describe(qwen3_vl::parse_config(config::Fields(config, "config.json")));
     torch::manual_seed(7);
     std::vector<torch::Tensor> keep;
@@ -68,7 +67,6 @@ class TestEngine : public QObject {
 
 private Q_SLOTS:
     void initTestCase() {
-        if (!std::filesystem::exists(kTokenizer / "tokenizer.json")) QSKIP("the Qwen3 tokenizer is not beside this checkout");
         folder_ = std::filesystem::path(dir_.path().toStdString()) / "tiny-qwen3-vl";
         write_random_qwen(folder_);
         EngineOptions options;

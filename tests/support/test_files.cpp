@@ -1,6 +1,11 @@
 #include "test_files.h"
 
+#include <unistd.h>
+#include <zlib.h>
+
 #include <cstdlib>
+#include <mutex>
+#include <system_error>
 #include <fstream>
 #include <stdexcept>
 
@@ -35,6 +40,34 @@ std::string safetensors_bytes(const std::string& header, const std::string& data
 std::filesystem::path data_dir() {
     const char* moved = std::getenv("DEEPSTACK_TEST_DATA_DIR");
     return moved && *moved ? std::filesystem::path(moved) : std::filesystem::path(DEEPSTACK_TEST_DATA_DIR);
+}
+
+std::filesystem::path qwen3_tokenizer_dir() {
+    static std::once_flag once;
+    static std::filesystem::path folder;
+    std::call_once(once, [] {
+        const auto source = data_dir() / "tokenizers" / "qwen3";
+        const auto target = std::filesystem::temp_directory_path() / ("deepstack-test-qwen3-tokenizer-" + std::to_string(::getpid()));
+        std::filesystem::create_directories(target);
+        std::atexit([] {
+            std::error_code ignored;
+            std::filesystem::remove_all(folder, ignored);
+        });
+        folder = target;
+        gzFile in = gzopen((source / "tokenizer.json.gz").c_str(), "rb");
+        if (in == nullptr) throw std::runtime_error("cannot open " + (source / "tokenizer.json.gz").string());
+        std::string text;
+        char buffer[1 << 16];
+        int n = 0;
+        while ((n = gzread(in, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(n));
+        const bool failed = n < 0;
+        gzclose(in);
+        if (failed || text.empty()) throw std::runtime_error("cannot unpack " + (source / "tokenizer.json.gz").string());
+        write_file(target / "tokenizer.json", text);
+        std::filesystem::copy_file(source / "tokenizer_config.json", target / "tokenizer_config.json",
+                                   std::filesystem::copy_options::overwrite_existing);
+    });
+    return folder;
 }
 
 }  // namespace deepstack::testing

@@ -21,4 +21,8 @@ std::string safetensors_bytes(const std::string& header, const std::string& data
 // The folder of the test's data files (tests/data in the source tree).
 std::filesystem::path data_dir();
 
+// A folder holding the real Qwen3 tokenizer (tokenizer.json, tokenizer_config.json), unpacked once per process
+// from tests/data/tokenizers/qwen3 into a temporary folder removed at exit. Throws if the data is missing.
+std::filesystem::path qwen3_tokenizer_dir();
+
 }  // namespace deepstack::testing
