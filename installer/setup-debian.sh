@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
     # build
-    cmake ninja-build g++ pkg-config git dpkg-dev file
+    cmake ninja-build g++ pkg-config git dpkg-dev file ccache
     # the core: PyPI's LibTorch goes into a Python environment of its own (installer/setup-torch.sh); Debian's
     # LibTorch 1.13 (CPU) with a fast BLAS is the small option; OpenCV, PCRE2, JSON, sentencepiece (tests, tools)
     python3 python3-venv libtorch-dev libopenblas0-openmp libopencv-dev libpcre2-dev nlohmann-json3-dev

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -313,6 +314,47 @@ private Q_SLOTS:
 
         QVERIFY_THROWS_EXCEPTION(Error, stack_plan(kFixtures / "deepstack-l", 0, 10));
         QVERIFY_THROWS_EXCEPTION(Error, stack_plan(dir_.path().toStdString() + "/no-such-folder", 10, 10));
+    }
+
+    // The stack plan finds a folder's family as describe and the engine do (models/registry.h): a DeepStack
+    // checkpoint named only by its architectures, or a LLaVA re-save, gets the same plan as one that says
+    // deepstack_llama; an unknown model_type is refused with the known ones.
+    void stackPlanUsesTheFamilyTable() {
+        const auto original = config::read_json_file(kConfigs / "deepstack-l-vicuna-7b.config.json");
+        const auto reference = stack_plan(folder_with(dir_, "named", kConfigs / "deepstack-l-vicuna-7b.config.json"), 1000, 700);
+        const auto write_variant = [&](const std::string& name, const std::function<void(nlohmann::json&)>& change) {
+            auto json = original;
+            change(json);
+            const auto folder = std::filesystem::path(dir_.path().toStdString()) / name;
+            std::filesystem::create_directories(folder);
+            testing::write_json(folder / "config.json", json);
+            return folder;
+        };
+        const auto by_architecture = write_variant("by-architecture", [](nlohmann::json& j) {
+            j.erase("model_type");
+            j["architectures"] = {"DeepstackLlamaForCausalLM"};
+        });
+        const auto llava = write_variant("llava", [](nlohmann::json& j) {
+            j["model_type"] = "llava_llama";
+            j["image_aspect_ratio"] = "deepstack";
+        });
+        for (const auto& folder : {by_architecture, llava}) {
+            const auto plan = stack_plan(folder, 1000, 700);
+            QCOMPARE(plan.variant, reference.variant);
+            QCOMPARE(plan.groups.size(), reference.groups.size());
+            for (std::size_t k = 0; k < plan.groups.size(); ++k) QCOMPARE(plan.groups[k].layer, reference.groups[k].layer);
+        }
+        const auto unknown = write_variant("unknown", [](nlohmann::json& j) {
+            j["model_type"] = "mystery_vlm";
+            j.erase("architectures");
+        });
+        try {
+            (void)stack_plan(unknown, 10, 10);
+            QFAIL("an unknown family got a stack plan");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("model_type 'mystery_vlm' is not a family this build knows (known: qwen3_vl, "
+                                                "qwen3_vl_moe, deepstack_llama)") != std::string::npos, e.what());
+        }
     }
 
     // The plan against the code that builds the groups: group k's token t is the crops' map cell the plan names.

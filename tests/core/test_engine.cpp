@@ -11,6 +11,7 @@
 #include "config/json_fields.h"
 #include "deepstack/engine.h"
 #include "deepstack/error.h"
+#include "engine/family.h"
 #include "engine/sampling.h"
 #include "nn/blocks.h"
 #include "models/qwen3_vl/architecture.h"
@@ -259,8 +260,12 @@ private Q_SLOTS:
         EngineOptions options;
         options.context_tokens = 24;
         const auto small = Model::load(folder_, options);
+        Message long_question;
+        long_question.role = Message::Role::user;
+        long_question.text.assign(200, 'a');
+        long_question.text.append(" is a long question.");  // (operator+ here trips GCC 12's -Warray-bounds)
         try {
-            (void)small->start_conversation()->send({Message::Role::user, std::string(200, 'a') + " is a long question.", {}}, greedy(4));
+            (void)small->start_conversation()->send(long_question, greedy(4));
             QFAIL("a prompt larger than the context was accepted");
         } catch (const Error& e) {
             QCOMPARE(e.kind(), ErrorKind::resources);
@@ -338,6 +343,23 @@ private Q_SLOTS:
         const auto first = nn::attention(q.narrow(1, 0, 1), k.narrow(1, 0, 9), v.narrow(1, 0, 9), 0.3, std::nullopt);
         const auto blocked = nn::attention(q, k, v, 0.3, std::int64_t{8}, 4 * 45 * 4 * 5).narrow(1, 0, 1);
         QVERIFY((first - blocked).abs().max().item<double>() < 1e-5);
+    }
+
+    // A turn carries its family's state: running it on another family's session is a clear error.
+    void turnOfAnotherFamilyIsRefused() {
+        struct Mine final : engine::FamilyTurnState {
+            int value = 7;
+        };
+        struct Theirs final : engine::FamilyTurnState {};
+        engine::PreparedTurn turn;
+        turn.state = std::make_shared<Mine>();
+        QCOMPARE(engine::state_of<Mine>(turn).value, 7);
+        try {
+            (void)engine::state_of<Theirs>(turn);
+            QFAIL("another family's turn state was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("prepared by another model's session") != std::string::npos, e.what());
+        }
     }
 
     void brokenFoldersAreRefusedBeforeLoading() {

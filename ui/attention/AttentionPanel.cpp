@@ -1,7 +1,6 @@
 #include "attention/AttentionPanel.h"
 
 #include <QCheckBox>
-#include <cstring>
 #include <QComboBox>
 #include <QFile>
 #include <QFileDialog>
@@ -15,9 +14,13 @@
 #include <QSplitter>
 #include <QVBoxLayout>
 
+#include <cmath>
+#include <cstring>
+
 #include "attention/HeatmapView.h"
 #include "attention/LayerShareChart.h"
 #include "attention/StackMapView.h"
+#include "deepstack/attention.h"
 #include "deepstack/error.h"
 #include "deepstack/inspect.h"
 
@@ -55,7 +58,7 @@ AttentionPanel::AttentionPanel(QWidget* parent) : QWidget(parent) {
     cap_ = new QSpinBox(this);
     cap_->setObjectName("attentionCap");
     cap_->setRange(16, 65536);
-    cap_->setValue(512);
+    cap_->setValue(static_cast<int>(deepstack::AttentionRequest{}.memory_cap_bytes >> 20));  // the core's default
     cap_->setSuffix(tr(" MiB cap"));
     cap_->setToolTip(tr("The most memory the recorded numbers may take; a larger answer or model asks for more"));
     status_ = new QLabel(tr("Nothing recorded yet."), this);
@@ -113,7 +116,7 @@ AttentionPanel::AttentionPanel(QWidget* parent) : QWidget(parent) {
     opacity_ = new QSlider(Qt::Horizontal, this);
     opacity_->setObjectName("opacitySlider");
     opacity_->setRange(0, 100);
-    opacity_->setValue(65);
+    opacity_->setValue(static_cast<int>(std::lround(deepstack::HeatmapOptions{}.opacity * 100)));  // the core's default
     opacity_->setMaximumWidth(90);
     opacity_->setToolTip(tr("Opacity of the heatmap over the picture"));
     groupGrid_ = new QCheckBox(tr("On the group's grid"), this);

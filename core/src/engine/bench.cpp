@@ -12,6 +12,7 @@
 #include "deepstack/engine.h"
 #include "deepstack/error.h"
 #include "deepstack/system.h"
+#include "engine/clock.h"
 #include "engine/cuda_memory.h"
 #include "models/deepstack_llama/model.h"
 #include "models/qwen3_vl/model.h"
@@ -20,10 +21,6 @@
 namespace deepstack {
 
 namespace {
-
-double since_ms(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
 
 // The published shapes (../shared/specs/qwen3-vl.md section 4.1).
 qwen3_vl::Config preset(const std::string& name, int layers) {
@@ -132,7 +129,7 @@ std::string bench_deepstack(const BenchOptions& o, const deepstack_llama::LoadOp
     auto model = o.random_preset.empty() ? deepstack_llama::Model::load(o.model, load)
                                          : deepstack_llama::Model::random(deepstack_preset(o.random_preset, o.layers), load, o.seed);
     sync();
-    const double load_ms = since_ms(load_start);
+    const double load_ms = elapsed_ms(load_start);
     const auto& config = model->config();
     if (o.image_width <= 0 || o.image_height <= 0) throw Error(ErrorKind::unsupported, "", "bench of a DeepStack model needs --image WxH");
 
@@ -147,7 +144,7 @@ std::string bench_deepstack(const BenchOptions& o, const deepstack_llama::LoadOp
         auto cache = model->new_cache(static_cast<std::int64_t>(ids.size()) + o.new_tokens + 1);
         (void)model->forward(ids, {{&features, 1}}, cache, true)[0].argmax().item<std::int64_t>();
         for (int step = 0; step < o.new_tokens; ++step) (void)model->forward({5}, {}, cache, true)[0].argmax().item<std::int64_t>();
-        warmup_ms = since_ms(warmup_start);
+        warmup_ms = elapsed_ms(warmup_start);
         engine::reset_cuda_memory_peak();
     }
 
@@ -156,7 +153,7 @@ std::string bench_deepstack(const BenchOptions& o, const deepstack_llama::LoadOp
                                                    deepstack_llama::clip_preprocessing(o.model, config));
     const auto features = model->encode_image(views);
     sync();
-    const double vision_ms = since_ms(vision_start);
+    const double vision_ms = elapsed_ms(vision_start);
 
     torch::manual_seed(o.seed);
     const auto text = torch::randint(3, config.text.vocab_size, {o.prompt_text_tokens}, torch::kLong);
@@ -171,7 +168,7 @@ std::string bench_deepstack(const BenchOptions& o, const deepstack_llama::LoadOp
         const auto start = std::chrono::steady_clock::now();
         auto logits = model->forward(ids, {{&image, 1}}, cache, true);
         (void)logits[0].argmax().item<std::int64_t>();
-        return since_ms(start);
+        return elapsed_ms(start);
     };
 
     // As the model runs: the global view's tokens in the sequence, the groups stacked onto them.
@@ -183,7 +180,7 @@ std::string bench_deepstack(const BenchOptions& o, const deepstack_llama::LoadOp
     for (int step = 0; step < o.new_tokens; ++step) {
         const auto step_start = std::chrono::steady_clock::now();
         token = model->forward({token}, {}, cache, true)[0].argmax().item<std::int64_t>();
-        decode_ms.push_back(since_ms(step_start));
+        decode_ms.push_back(elapsed_ms(step_start));
     }
     // The paper's comparison: the same tokens strung into the sequence (global + every group), nothing stacked.
     nlohmann::ordered_json comparison = nullptr;
@@ -247,7 +244,7 @@ std::string run_bench(const BenchOptions& o) {
             model = qwen3_vl::Model::load(o.model, load);
         }
         sync();
-        const double load_ms = since_ms(load_start);
+        const double load_ms = elapsed_ms(load_start);
         const auto& config = model->config();
 
         // A synthetic prompt: the timings depend on shapes, not content.
@@ -276,7 +273,7 @@ std::string run_bench(const BenchOptions& o) {
                 const auto processed = qwen3_vl::preprocess(image, pre, budget);
                 features = model->encode_images(processed.pixel_values, {processed.grid});
                 sync();
-                pass.vision_ms = since_ms(vision_start);
+                pass.vision_ms = elapsed_ms(vision_start);
                 grids.push_back(processed.grid);
                 pass.image_tokens = processed.grid[0] * processed.grid[1] * processed.grid[2] /
                                     (config.vision.spatial_merge_size * config.vision.spatial_merge_size);
@@ -292,14 +289,14 @@ std::string run_bench(const BenchOptions& o) {
             const auto prefill_start = std::chrono::steady_clock::now();
             auto logits = model->forward(ids, index.positions, cache, grids.empty() ? nullptr : &features, true);
             auto token = logits[0].argmax().item<std::int64_t>();
-            pass.prefill_ms = since_ms(prefill_start);
+            pass.prefill_ms = elapsed_ms(prefill_start);
 
             std::int64_t position = index.next_position;
             for (int step = 0; step < new_tokens; ++step) {
                 const auto step_start = std::chrono::steady_clock::now();
                 logits = model->forward({token}, torch::full({3, 1}, position++, torch::kLong), cache, nullptr, true);
                 token = logits[0].argmax().item<std::int64_t>();  // the one host sync a caller needs per token
-                pass.decode_ms.push_back(since_ms(step_start));
+                pass.decode_ms.push_back(elapsed_ms(step_start));
             }
             return pass;
         };
@@ -310,7 +307,7 @@ std::string run_bench(const BenchOptions& o) {
         if (cuda) {
             const auto warmup_start = std::chrono::steady_clock::now();
             (void)run_pass(o.new_tokens);
-            warmup_ms = since_ms(warmup_start);
+            warmup_ms = elapsed_ms(warmup_start);
             engine::reset_cuda_memory_peak();
         }
         std::vector<Pass> passes;

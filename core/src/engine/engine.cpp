@@ -11,6 +11,7 @@
 #include "deepstack/error.h"
 #include "deepstack/inspect.h"
 #include "deepstack/system.h"
+#include "engine/clock.h"
 #include "engine/family.h"
 #include "engine/sampling.h"
 #include "models/deepstack_llama/runtime.h"
@@ -98,10 +99,6 @@ std::string token_text(const Tokenizer& tokenizer, TokenId id) {
         out += hex;
     }
     return out;
-}
-
-double elapsed_ms(std::chrono::steady_clock::time_point since) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
 }
 
 // Turns LibTorch's exceptions into the core's own at the boundary.

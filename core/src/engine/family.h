@@ -8,10 +8,16 @@
 #include <torch/types.h>
 
 #include "deepstack/engine.h"
+#include "deepstack/error.h"
 #include "nn/attention_probe.h"
 #include "nn/blocks.h"
 
 namespace deepstack::engine {
+
+// What a family computed for a turn from its images (features, position ids); each family derives its own.
+struct FamilyTurnState {
+    virtual ~FamilyTurnState() = default;
+};
 
 // A turn ready to run: its new token ids and whatever the family computed from its images.
 struct PreparedTurn {
@@ -24,8 +30,16 @@ struct PreparedTurn {
     std::vector<ImageSpan> images;  // in the order of the message's images
     std::int64_t image_tokens = 0;
     double vision_ms = 0;
-    std::shared_ptr<void> state;  // family data for prefill (image features, positions)
+    std::shared_ptr<const FamilyTurnState> state;  // for prefill; read back with state_of<T>()
 };
+
+// The family's state of a turn; a turn prepared by another family's session is an error, not a wrong cast.
+template <typename State>
+const State& state_of(const PreparedTurn& turn) {
+    const auto* state = dynamic_cast<const State*>(turn.state.get());
+    if (state == nullptr) throw Error(ErrorKind::internal, "", "a turn prepared by another model's session was run");
+    return *state;
+}
 
 // Where a session stood: its cache length and the next position id (MRoPE runs behind the length after images).
 struct SessionMark {

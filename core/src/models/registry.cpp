@@ -1,11 +1,26 @@
 #include "models/registry.h"
 
-#include "models/deepstack_llama/architecture.h"
-#include "models/qwen3_vl/architecture.h"
+#include <algorithm>
+
+#include "deepstack/error.h"
+#include "models/deepstack_llama/family.h"
+#include "models/qwen3_vl/family.h"
 
 namespace deepstack::models {
 
-std::vector<std::string> known_model_types() { return {"qwen3_vl", "qwen3_vl_moe", "deepstack_llama"}; }
+const std::vector<Family>& families() {
+    static const std::vector<Family> table{
+        qwen3_vl::family(),
+        deepstack_llama::family(),
+    };
+    return table;
+}
+
+std::vector<std::string> known_model_types() {
+    std::vector<std::string> types;
+    for (const auto& f : families()) types.insert(types.end(), f.model_types.begin(), f.model_types.end());
+    return types;
+}
 
 namespace {
 bool has_architecture(const config::Fields& root, const std::string& name) {
@@ -16,18 +31,21 @@ bool has_architecture(const config::Fields& root, const std::string& name) {
 }
 }  // namespace
 
-ArchitectureDescription describe(const config::Fields& root) {
+const Family& family_of(const config::Fields& root) {
     const auto model_type = root.string("model_type", "");
-    if (model_type == "qwen3_vl" || model_type == "qwen3_vl_moe") return qwen3_vl::describe(qwen3_vl::parse_config(root));
-    // The authors' checkpoints say deepstack_llama; LLaVA re-saves keep llava_llama with image_aspect_ratio set.
-    if (model_type == "deepstack_llama" || has_architecture(root, "DeepstackLlamaForCausalLM") ||
-        (model_type == "llava_llama" && root.string("image_aspect_ratio", "") == "deepstack"))
-        return deepstack_llama::describe(deepstack_llama::parse_config(root));
-
+    for (const auto& f : families())
+        if (std::find(f.model_types.begin(), f.model_types.end(), model_type) != f.model_types.end()) return f;
+    for (const auto& f : families()) {
+        for (const auto& a : f.architectures)
+            if (has_architecture(root, a)) return f;
+        if (f.also_recognises != nullptr && f.also_recognises(root)) return f;
+    }
     std::string known;
     for (const auto& t : known_model_types()) known += (known.empty() ? "" : ", ") + t;
     throw Error(ErrorKind::unsupported, root.file(),
                 "model_type '" + model_type + "' is not a family this build knows (known: " + known + ")");
 }
+
+ArchitectureDescription describe(const config::Fields& root) { return family_of(root).describe(root); }
 
 }  // namespace deepstack::models

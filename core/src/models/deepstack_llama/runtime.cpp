@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "deepstack/error.h"
+#include "engine/clock.h"
 
 namespace deepstack::deepstack_llama {
 
@@ -12,11 +13,7 @@ namespace {
 
 constexpr std::string_view kImageSentinel = "<image>";
 
-double elapsed_ms(std::chrono::steady_clock::time_point since) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
-}
-
-struct TurnState {
+struct TurnState final : engine::FamilyTurnState {
     std::vector<ImageFeatures> features;
     std::vector<std::int64_t> offsets;  // where each image's tokens start in the turn's ids
 };
@@ -103,7 +100,7 @@ engine::PreparedTurn Session::prepare(const Message& user, const std::string& sy
 }
 
 torch::Tensor Session::prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe) {
-    const auto& state = *std::static_pointer_cast<TurnState>(turn.state);
+    const auto& state = engine::state_of<TurnState>(turn);
     std::vector<PlacedImage> images;
     for (std::size_t i = 0; i < state.features.size(); ++i) images.push_back({&state.features[i], state.offsets[i]});
     const std::vector<std::int64_t> ids(turn.ids.begin(), turn.ids.end());

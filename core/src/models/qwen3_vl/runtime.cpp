@@ -7,15 +7,12 @@
 #include "deepstack/error.h"
 #include "deepstack/inspect.h"
 #include "deepstack/system.h"
+#include "engine/clock.h"
 #include "models/qwen3_vl/chat_template.h"
 
 namespace deepstack::qwen3_vl {
 
 namespace {
-
-double elapsed_ms(std::chrono::steady_clock::time_point since) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - since).count();
-}
 
 TokenId special(const Tokenizer& tokenizer, const char* text) {
     const auto id = tokenizer.token_id(text);
@@ -23,7 +20,7 @@ TokenId special(const Tokenizer& tokenizer, const char* text) {
     return *id;
 }
 
-struct TurnState {
+struct TurnState final : engine::FamilyTurnState {
     VisionFeatures features;
     bool has_images = false;
     RopeIndex index;
@@ -165,7 +162,7 @@ void Session::check_room_for_pictures(const std::vector<Grid>& grids, std::int64
 }
 
 torch::Tensor Session::prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe) {
-    const auto& state = *std::static_pointer_cast<TurnState>(turn.state);
+    const auto& state = engine::state_of<TurnState>(turn);
     std::vector<std::int64_t> ids64(turn.ids.begin(), turn.ids.end());
     const auto logits = family_.model_->forward(ids64, state.index.positions, cache_, state.has_images ? &state.features : nullptr, true, probe);
     next_position_ = state.index.next_position;
