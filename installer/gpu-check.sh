@@ -148,6 +148,20 @@ run_checks() {  # run_checks BIN_DIR
     step "test_qwen3_vl on CUDA (tiny-qwen3-vl-untied)" 120 - env DEEPSTACK_FIXTURE=tiny-qwen3-vl-untied "$bin/test_qwen3_vl"
     step "test_deepstack_llama on CUDA" 120 - "$bin/test_deepstack_llama"
     unset DEEPSTACK_TEST_DEVICE
+    # The whole engine on CUDA (loading, the conversation, sampling): greedy fp32 chats give the CPU's tokens.
+    local compare='
+        for model in "$REPO/models/demo/latest" "$REPO/tests/data/fixtures/deepstack/deepstack-l"; do
+            for device in cuda cpu; do
+                "$CLI" chat --model "$model" --image "$REPO/tests/data/images/wide-banker.png" --prompt "What is the total?" \
+                    --max-tokens 16 --dtype f32 --json --device $device > "$WORK/chat-$device.json" || exit 1
+            done
+            python3 -c "import json, sys
+a, b = (json.load(open(sys.argv[1] + f))[\"tokens\"] for f in (\"/chat-cuda.json\", \"/chat-cpu.json\"))
+print(sys.argv[2], \"cuda\", a, \"cpu\", b)
+sys.exit(a != b)" "$WORK" "$model" || exit 1
+        done'
+    step "chat on CUDA gives the CPU's tokens (demo model, DeepStack-L fixture; fp32)" 120 - \
+        env CLI="$bin/deepstack-cli" REPO="$repo" WORK="$work" bash -c "$compare"
 
     # Benchmarks, ours then transformers' for each shape, bf16, 32 greedy tokens, each phase the median of 3
     # passes, the GPU's clocks and load sampled meanwhile.
