@@ -8,7 +8,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <string>
+#include <vector>
 
+#include "deepstack/attention.h"
 #include "deepstack/engine.h"
 #include "deepstack/synthetic.h"
 
@@ -144,6 +148,29 @@ struct EvaluationResult {
 // Exact match (surrounding spaces ignored) of the model's greedy answers on the held-out split, each question in
 // a conversation of its own. The model runs through Model::load, as in the app.
 EvaluationResult evaluate(const std::filesystem::path& model_folder, const EvaluationOptions& options);
+
+// 1 - (Levenshtein distance) / (the longer's length), by bytes: 1 for the same text, 0 for nothing in common.
+double character_similarity(const std::string& a, const std::string& b);
+
+// The tallies behind EvaluationResult, fed one answer at a time (what evaluate() does with the model's answers).
+class EvaluationScorer {
+public:
+    // An answer is right when it equals the expected one once surrounding spaces are trimmed.
+    void add_answer(std::uint64_t page, const SyntheticQuestion& question, const std::string& answer);
+    void add_reading(std::uint64_t page, const SyntheticQuestion& reading, const std::string& transcript);
+    // The answer rows of `capture` (heads averaged) against the field's box on the capture's first picture: its
+    // input tokens that overlap the box are the field's. False (nothing counted) when the capture has no answer
+    // rows, the field is an empty box, or no token lies on it.
+    bool add_field_attention(const AttentionCapture& capture, const ImageRegion& field);
+    // The averages taken, the rest copied: the result of everything added.
+    EvaluationResult result() const;
+
+private:
+    EvaluationResult tally_;
+    std::map<std::string, EvaluationCount> kinds_;
+    std::vector<std::int64_t> layers_;
+    std::vector<double> token_share_, mass_, top_;  // per recorded layer, summed over field questions
+};
 std::string to_json(const EvaluationResult& result);
 
 }  // namespace deepstack

@@ -10,12 +10,11 @@
 
 #include "deepstack/error.h"
 #include "deepstack/inspect.h"
+#include "deepstack/model_folder.h"
 #include "deepstack/system.h"
 #include "engine/clock.h"
 #include "engine/family.h"
 #include "engine/sampling.h"
-#include "models/deepstack_llama/runtime.h"
-#include "models/qwen3_vl/runtime.h"
 
 namespace deepstack {
 
@@ -452,19 +451,13 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const En
         const auto weights_progress = [&](std::uint64_t done, std::uint64_t total) {
             if (total > 0) report_progress(0.05 + 0.94 * static_cast<double>(done) / static_cast<double>(total));
         };
-        if (report.family == "qwen3_vl") {
-            // An automatic budget never exceeds the folder's own maximum; one asked for explicitly may.
-            auto budget = qwen3_vl::folder_budget(folder, {options.min_image_pixels, options.max_image_pixels});
-            if (options.max_image_pixels <= 0) budget.max_pixels = std::min(budget.max_pixels, model->max_image_pixels_);
-            budget.min_pixels = std::min(budget.min_pixels, budget.max_pixels);
-            model->max_image_pixels_ = budget.max_pixels;
-            model->family_ = qwen3_vl::make_family(folder, {dtype, device, weights_progress}, *model->tokenizer_, budget);
-        } else if (report.family == "deepstack_llama") {
-            model->family_ = deepstack_llama::make_family(folder, {dtype, device, weights_progress}, *model->tokenizer_);
-            model->max_image_pixels_ = 0;
-        } else {
+        const auto* runtime = engine::runtime_of(report.family);
+        if (runtime == nullptr)
             throw Error(ErrorKind::unsupported, folder.string(), report.display_name + " cannot be run by this version yet (inspect only)");
-        }
+        engine::OpenRequest request{dtype, device, weights_progress, options.min_image_pixels, options.max_image_pixels, model->max_image_pixels_};
+        auto opened = runtime->open(folder, request, *model->tokenizer_);
+        model->family_ = std::move(opened.family);
+        model->max_image_pixels_ = opened.max_image_pixels;
         model->info_ = {report.family, report.display_name, folder, cuda ? "cuda:0" : "cpu",
                         compute == ComputeType::f32 ? "f32" : "bf16", report.total_parameters, model->context_tokens_,
                         model->max_image_pixels_};

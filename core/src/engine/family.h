@@ -1,6 +1,8 @@
 // What the shared generation loop (engine.cpp) needs from a model family. Internal (LibTorch).
 #pragma once
 
+#include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,6 +11,7 @@
 
 #include "deepstack/engine.h"
 #include "deepstack/error.h"
+#include "deepstack/tokenizer.h"
 #include "nn/attention_probe.h"
 #include "nn/blocks.h"
 
@@ -77,5 +80,33 @@ public:
     virtual std::vector<TokenId> close_reply_ids() const = 0;  // appended after a reply before the next turn
     virtual std::int64_t language_layers() const = 0;
 };
+
+// ---- the runnable families, one entry each ---------------------------------------------------------------------
+
+// What the engine asks of a family's loader.
+struct OpenRequest {
+    c10::ScalarType dtype = c10::kBFloat16;
+    c10::Device device = c10::Device(c10::kCPU);
+    std::function<void(std::uint64_t done_bytes, std::uint64_t total_bytes)> weights_progress;
+    // The image budget asked for (0: the folder's own bound) and what this device handles well: an automatic
+    // budget never exceeds the folder's maximum, one asked for explicitly may.
+    std::int64_t min_image_pixels = 0, max_image_pixels = 0;
+    std::int64_t device_max_image_pixels = 0;
+};
+
+struct OpenedFamily {
+    std::unique_ptr<Family> family;
+    std::int64_t max_image_pixels = 0;  // the budget in force; 0 for a family whose pictures have a fixed size
+};
+
+// A family's entry point on LibTorch, under its model_type (models/registry.h holds the torch-free side). Each
+// family defines its own in models/<family>/runtime.cpp; runtime_of() lists them.
+struct Runtime {
+    std::string model_type;
+    OpenedFamily (*open)(const std::filesystem::path& folder, const OpenRequest& request, const Tokenizer& tokenizer) = nullptr;
+};
+
+// The runtime of `model_type`, or nullptr when this version cannot run it.
+const Runtime* runtime_of(const std::string& model_type);
 
 }  // namespace deepstack::engine

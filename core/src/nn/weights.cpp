@@ -43,6 +43,30 @@ torch::Tensor WeightStore::get(const std::string& name) const {
     return tensor;
 }
 
+models::Declare<torch::Tensor> binder(TensorSource source, std::vector<std::pair<std::string, torch::Tensor>>* named) {
+    return [source = std::move(source), named](torch::Tensor* slot, const std::string& name, const Shape&, const char*, bool optional) {
+        if (slot == nullptr) return;  // declared so that the checkpoint may hold it; nothing reads it
+        auto tensor = source(name, optional);
+        if (!tensor) return;
+        *slot = *tensor;
+        if (named != nullptr) named->emplace_back(name, *tensor);
+    };
+}
+
+TensorSource WeightStore::source() const {
+    return [this](const std::string& name, bool optional) -> std::optional<torch::Tensor> {
+        if (optional && !has(name)) return std::nullopt;
+        return get(name);
+    };
+}
+
+TensorSource RandomWeights::source() {
+    return [this](const std::string& name, bool optional) -> std::optional<torch::Tensor> {
+        if (optional) return std::nullopt;
+        return get(name);
+    };
+}
+
 RandomWeights::RandomWeights(const std::vector<models::TensorSpec>& specs, c10::ScalarType dtype, c10::Device device,
                              std::uint64_t seed)
     : dtype_(dtype), device_(device), generator_(at::detail::createCPUGenerator(seed)) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -12,8 +13,17 @@
 
 #include "deepstack/safetensors.h"
 #include "models/architecture.h"
+#include "models/weight_declaration.h"
 
 namespace deepstack::nn {
+
+// Where a family's declared tensors come from: the tensor called `name`, or nullopt for an optional tensor the
+// source does not hold.
+using TensorSource = std::function<std::optional<torch::Tensor>(const std::string& name, bool optional)>;
+
+// The loader's side of a family's declaration (models/weight_declaration.h): each declared tensor is taken from
+// `source` into its field; `named`, when given, receives every bound tensor under its checkpoint name.
+models::Declare<torch::Tensor> binder(TensorSource source, std::vector<std::pair<std::string, torch::Tensor>>* named = nullptr);
 
 class WeightStore {
 public:
@@ -26,6 +36,8 @@ public:
     // The tensor in the store's dtype and on its device: a view of the file when nothing changes.
     torch::Tensor get(const std::string& name) const;
     bool has(const std::string& name) const { return checkpoint_.contains(name); }
+    // get(), and nullopt for an optional tensor the checkpoint lacks.
+    TensorSource source() const;
 
 private:
     const Checkpoint& checkpoint_;
@@ -43,6 +55,8 @@ class RandomWeights {
 public:
     RandomWeights(const std::vector<models::TensorSpec>& specs, c10::ScalarType dtype, c10::Device device, std::uint64_t seed);
     torch::Tensor get(const std::string& name);
+    // get() for every required tensor; optional ones (a tied lm_head) are left out, as a checkpoint would.
+    TensorSource source();
 
 private:
     std::unordered_map<std::string, Shape> declared_;

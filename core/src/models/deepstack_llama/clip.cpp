@@ -42,10 +42,10 @@ torch::Tensor sample_mosaic_2x2(const torch::Tensor& crops, std::int64_t g) {
 torch::Tensor Model::vision_features(const torch::Tensor& pixels) const {
     const auto& c = config_.vision;
     const auto n = pixels.size(0);
-    auto x = torch::conv2d(pixels.to(device_, dtype_), clip_.patch_embedding, {}, c.patch_size);  // [N, Dv, g, g]
+    auto x = torch::conv2d(pixels.to(device_, dtype_), weights_.clip.patch_embedding, {}, c.patch_size);  // [N, Dv, g, g]
     x = x.flatten(2).transpose(1, 2);                                                            // [N, P, Dv]
-    x = torch::cat({clip_.class_embedding.view({1, 1, -1}).expand({n, 1, c.hidden_size}), x}, 1) + clip_.position_embedding;
-    x = nn::layer_norm(x, clip_.pre_norm_weight, clip_.pre_norm_bias, c.layer_norm_eps);
+    x = torch::cat({weights_.clip.class_embedding.view({1, 1, -1}).expand({n, 1, c.hidden_size}), x}, 1) + weights_.clip.position_embedding;
+    x = nn::layer_norm(x, weights_.clip.pre_norm_weight, weights_.clip.pre_norm_bias, c.layer_norm_eps);
 
     const auto used = config_.vision_layers_used();  // hidden_states[used] is the selected feature
     const auto start = config_.vit_stack_start_layer();
@@ -59,7 +59,7 @@ torch::Tensor Model::vision_features(const torch::Tensor& pixels) const {
             x = x.clone();
             x.narrow(1, 1, c.num_patches()).add_(groups[idx - *start]);
         }
-        if (idx < used) x = clip_layer(x, clip_.layers[static_cast<std::size_t>(idx)], c);
+        if (idx < used) x = clip_layer(x, weights_.clip.layers[static_cast<std::size_t>(idx)], c);
     }
     return x.narrow(1, 1, c.num_patches());
 }

@@ -36,84 +36,37 @@ torch::Tensor sample_groups(const torch::Tensor& cells, const CropGrid& grid, st
 std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const LoadOptions& options) {
     const auto config_path = folder / "config.json";
     const auto json = config::read_json_file(config_path);
-    auto model = std::unique_ptr<Model>(new Model());
-    model->config_ = parse_config(config::Fields(json, config_path.string()));
-    if (const auto problems = check_config(model->config_); !problems.empty())
-        throw Error(ErrorKind::config, config_path.string(), problems.front());
-    model->dtype_ = options.dtype;
-    model->device_ = options.device;
-    model->checkpoint_ = std::make_shared<const Checkpoint>(Checkpoint::open(folder));
-    const nn::WeightStore store(*model->checkpoint_, describe(model->config_).tensors, options.dtype, options.device,
-                                options.progress);
-    model->take_weights([&](const std::string& name) { return store.get(name); }, store.has("lm_head.weight"));
+    const auto config = parse_config(config::Fields(json, config_path.string()));
+    if (const auto problems = check_config(config); !problems.empty()) throw Error(ErrorKind::config, config_path.string(), problems.front());
+    auto checkpoint = std::make_shared<const Checkpoint>(Checkpoint::open(folder));
+    const nn::WeightStore store(*checkpoint, describe(config).tensors, options.dtype, options.device, options.progress);
+    auto model = with_weights(config, options, store.source());
+    model->checkpoint_ = std::move(checkpoint);
     return model;
 }
 
 std::unique_ptr<Model> Model::random(const Config& config, const LoadOptions& options, std::uint64_t seed) {
     if (const auto problems = check_config(config); !problems.empty()) throw Error(ErrorKind::config, "", problems.front());
+    nn::RandomWeights weights(describe(config).tensors, options.dtype, options.device, seed);
+    return with_weights(config, options, weights.source());
+}
+
+std::unique_ptr<Model> Model::with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source) {
     auto model = std::unique_ptr<Model>(new Model());
     model->config_ = config;
     model->dtype_ = options.dtype;
     model->device_ = options.device;
-    nn::RandomWeights weights(describe(config).tensors, options.dtype, options.device, seed);
-    model->take_weights([&](const std::string& name) { return weights.get(name); }, !config.text.tie_word_embeddings);
+    auto& w = model->weights_;
+    declare_weights<torch::Tensor>(w, config, nn::binder(source, &model->named_weights_));
+    if (!w.language.lm_head.defined()) w.language.lm_head = w.language.embed_tokens;
+    model->rope_inv_freq_ = nn::rope_inverse_frequencies(config.text.rope_theta, config.text.head_dim(), options.device);
     return model;
 }
 
-void Model::take_weights(const std::function<torch::Tensor(const std::string&)>& get_by_name, bool has_lm_head) {
-    const auto& c = config_;
-    const auto get = [&](const std::string& name) {
-        auto tensor = get_by_name(name);
-        named_weights_.emplace_back(name, tensor);
-        return tensor;
-    };
-    const std::string vp = "model.vision_tower.vision_tower.vision_model.";
-    clip_.class_embedding = get(vp + "embeddings.class_embedding");
-    clip_.patch_embedding = get(vp + "embeddings.patch_embedding.weight");
-    clip_.position_embedding = get(vp + "embeddings.position_embedding.weight");
-    clip_.pre_norm_weight = get(vp + "pre_layrnorm.weight");
-    clip_.pre_norm_bias = get(vp + "pre_layrnorm.bias");
-    // Only the layers that produce the selected feature are kept (LLaVA takes the input of the last one).
-    for (std::int64_t i = 0; i < c.vision_layers_used(); ++i) {
-        const auto p = vp + "encoder.layers." + std::to_string(i) + ".";
-        clip_.layers.push_back({get(p + "layer_norm1.weight"), get(p + "layer_norm1.bias"), get(p + "self_attn.q_proj.weight"),
-                                get(p + "self_attn.q_proj.bias"), get(p + "self_attn.k_proj.weight"), get(p + "self_attn.k_proj.bias"),
-                                get(p + "self_attn.v_proj.weight"), get(p + "self_attn.v_proj.bias"),
-                                get(p + "self_attn.out_proj.weight"), get(p + "self_attn.out_proj.bias"),
-                                get(p + "layer_norm2.weight"), get(p + "layer_norm2.bias"), get(p + "mlp.fc1.weight"),
-                                get(p + "mlp.fc1.bias"), get(p + "mlp.fc2.weight"), get(p + "mlp.fc2.bias")});
-    }
-    if (c.mm_projector_type == "linear") {
-        projector_.fc1_weight = get("model.mm_projector.weight");
-        projector_.fc1_bias = get("model.mm_projector.bias");
-    } else {
-        projector_.fc1_weight = get("model.mm_projector.0.weight");
-        projector_.fc1_bias = get("model.mm_projector.0.bias");
-        projector_.fc2_weight = get("model.mm_projector.2.weight");
-        projector_.fc2_bias = get("model.mm_projector.2.bias");
-    }
-    if (c.mm_projector_norm) projector_.norm_weight = get("model.mm_projector_norm.weight");
-    if (c.deepstack_group_embedding) projector_.group_embedding = get("model.deepstack_group_embedding");
-    if (c.is_anyres_deepstack) image_newline_ = get("model.image_newline");
-
-    llama_.embed_tokens = get("model.embed_tokens.weight");
-    for (std::int64_t l = 0; l < c.text.num_hidden_layers; ++l) {
-        const auto p = "model.layers." + std::to_string(l) + ".";
-        llama_.layers.push_back({get(p + "input_layernorm.weight"), get(p + "self_attn.q_proj.weight"),
-                                 get(p + "self_attn.k_proj.weight"), get(p + "self_attn.v_proj.weight"),
-                                 get(p + "self_attn.o_proj.weight"), get(p + "post_attention_layernorm.weight"),
-                                 get(p + "mlp.gate_proj.weight"), get(p + "mlp.up_proj.weight"), get(p + "mlp.down_proj.weight")});
-    }
-    llama_.norm = get("model.norm.weight");
-    llama_.lm_head = has_lm_head ? get("lm_head.weight") : llama_.embed_tokens;
-    const auto d = c.text.head_dim();
-    rope_inv_freq_ = (1.0 / torch::pow(c.text.rope_theta, torch::arange(0, d, 2, torch::kFloat32) / static_cast<double>(d))).to(device_);
-}
-
 torch::Tensor Model::project(const torch::Tensor& features) const {
-    auto x = nn::linear(features, projector_.fc1_weight, projector_.fc1_bias);
-    if (projector_.fc2_weight.defined()) x = nn::linear(nn::gelu_erf(x), projector_.fc2_weight, projector_.fc2_bias);  // mlp2x_gelu: exact GELU
-    return projector_.norm_weight.defined() ? nn::rms_norm(x, projector_.norm_weight, config_.text.rms_norm_eps) : x;
+    auto x = nn::linear(features, weights_.projector.fc1_weight, weights_.projector.fc1_bias);
+    if (weights_.projector.fc2_weight.defined()) x = nn::linear(nn::gelu_erf(x), weights_.projector.fc2_weight, weights_.projector.fc2_bias);  // mlp2x_gelu: exact GELU
+    return weights_.projector.norm_weight.defined() ? nn::rms_norm(x, weights_.projector.norm_weight, config_.text.rms_norm_eps) : x;
 }
 
 ImageFeatures Model::encode_image(const ImageViews& views, torch::Tensor* vision) const {
@@ -149,14 +102,14 @@ ImageFeatures Model::encode_image(const ImageViews& views, torch::Tensor* vision
         auto groups = sample_groups(features.narrow(0, 1, grid.cells()), grid, g);
         for (std::int64_t k = 0; k < c.num_crops; ++k) {  // a grid of fewer cells leaves the last groups zero
             if (k >= groups.size(0)) out.stacks.push_back(torch::zeros_like(features[0]));
-            else out.stacks.push_back(projector_.group_embedding.defined() ? groups[k] + projector_.group_embedding[k] : groups[k]);
+            else out.stacks.push_back(weights_.projector.group_embedding.defined() ? groups[k] + weights_.projector.group_embedding[k] : groups[k]);
         }
         return out;
     }
     // DeepStack-L-HD: the input is the LLaVA-NeXT layout of the 1 + G views; each of the 1 + G views was also
     // encoded at twice the size as 2x2 sub-crops, whose mosaic is 2-D sampled into 4 groups laid out the same way.
     const auto inputs = features.narrow(0, 0, 1 + grid.cells());
-    out.embeds = with_grid_rows(inputs[0], inputs.narrow(0, 1, grid.cells()), grid, g, image_newline_);
+    out.embeds = with_grid_rows(inputs[0], inputs.narrow(0, 1, grid.cells()), grid, g, weights_.projector.image_newline);
     const auto up = static_cast<std::int64_t>(std::sqrt(static_cast<double>(c.num_crops)));
     const auto fine = features.narrow(0, 1 + grid.cells(), (1 + grid.cells()) * up * up);  // [(1 + G) * 4, P, C]
     const CropGrid sub{up, up};
@@ -165,8 +118,8 @@ ImageFeatures Model::encode_image(const ImageViews& views, torch::Tensor* vision
         per_view.push_back(sample_groups(fine.narrow(0, view * up * up, up * up), sub, g));
     const auto stacked = torch::stack(per_view, 1);  // [4, 1 + G, P, C]
     for (std::int64_t k = 0; k < up * up; ++k) {
-        auto group = with_grid_rows(stacked[k][0], stacked[k].narrow(0, 1, grid.cells()), grid, g, image_newline_);
-        out.stacks.push_back(projector_.group_embedding.defined() ? group + projector_.group_embedding[k] : group);
+        auto group = with_grid_rows(stacked[k][0], stacked[k].narrow(0, 1, grid.cells()), grid, g, weights_.projector.image_newline);
+        out.stacks.push_back(weights_.projector.group_embedding.defined() ? group + weights_.projector.group_embedding[k] : group);
     }
     return out;
 }

@@ -17,32 +17,16 @@
 #include "deepstack/safetensors.h"
 #include "models/deepstack_llama/config.h"
 #include "models/deepstack_llama/processor.h"
+#include "models/deepstack_llama/weights.h"
 #include "nn/attention_probe.h"
 #include "nn/blocks.h"
+#include "nn/decoder.h"
+#include "nn/weights.h"
 
 namespace deepstack::deepstack_llama {
 
-struct ClipLayer {
-    torch::Tensor norm1_weight, norm1_bias, q_weight, q_bias, k_weight, k_bias, v_weight, v_bias, out_weight, out_bias;
-    torch::Tensor norm2_weight, norm2_bias, fc1_weight, fc1_bias, fc2_weight, fc2_bias;
-};
-struct ClipWeights {
-    torch::Tensor class_embedding, patch_embedding, position_embedding, pre_norm_weight, pre_norm_bias;
-    std::vector<ClipLayer> layers;
-};
-struct ProjectorWeights {
-    torch::Tensor fc1_weight, fc1_bias, fc2_weight, fc2_bias;  // fc2 empty for a linear projector
-    torch::Tensor norm_weight;                                  // [Dt], with mm_projector_norm only
-    torch::Tensor group_embedding;                              // [num_crops, Dt], with deepstack_group_embedding only
-};
-struct LlamaLayer {
-    torch::Tensor input_norm, q_proj, k_proj, v_proj, o_proj, post_norm, gate_proj, up_proj, down_proj;
-};
-struct LlamaWeights {
-    torch::Tensor embed_tokens;
-    std::vector<LlamaLayer> layers;
-    torch::Tensor norm, lm_head;
-};
+// The weights as declared in weights.h, under the checkpoint's names.
+using ClipLayer = ClipLayerWeights<torch::Tensor>;
 
 // What crosses from vision to language for one image: the tokens that take the image's place in the sequence and
 // the stacked groups, group k entering before decoder layer start + k * interval.
@@ -94,18 +78,13 @@ public:
     const std::vector<std::pair<std::string, torch::Tensor>>& named_weights() const { return named_weights_; }
 
 private:
-    void take_weights(const std::function<torch::Tensor(const std::string&)>& get, bool has_lm_head);
-    torch::Tensor decode_layers(torch::Tensor hidden, nn::KvCache& cache, const std::vector<PlacedImage>& images,
-                                nn::AttentionProbe* probe) const;
+    static std::unique_ptr<Model> with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source);
 
     Config config_;
     c10::ScalarType dtype_ = c10::kBFloat16;
     c10::Device device_ = c10::Device(c10::kCPU);
     std::shared_ptr<const Checkpoint> checkpoint_;
-    ClipWeights clip_;
-    ProjectorWeights projector_;
-    torch::Tensor image_newline_;  // [Dt], DeepStack-L-HD only
-    LlamaWeights llama_;
+    Weights<torch::Tensor> weights_;
     torch::Tensor rope_inv_freq_;  // RoPE's inverse frequencies [D/2], fp32, on the device: made once, not per step
     std::vector<std::pair<std::string, torch::Tensor>> named_weights_;
 };

@@ -144,10 +144,12 @@ std::string render_vicuna_turn(const std::string& system_prompt, bool first, std
     return out + text + " ASSISTANT:";
 }
 
-std::unique_ptr<engine::Family> make_family(const std::filesystem::path& folder, const LoadOptions& load, const Tokenizer& tokenizer) {
-    auto model = Model::load(folder, load);
-    auto clip = clip_preprocessing(folder, model->config());
-    return std::make_unique<DeepStackFamily>(std::move(model), tokenizer, std::move(clip));
+engine::Runtime runtime() {
+    return {"deepstack_llama", [](const std::filesystem::path& folder, const engine::OpenRequest& request, const Tokenizer& tokenizer) {
+        auto model = Model::load(folder, {request.dtype, request.device, request.weights_progress});
+        auto clip = clip_preprocessing(folder, model->config());
+        return engine::OpenedFamily{std::make_unique<DeepStackFamily>(std::move(model), tokenizer, std::move(clip)), 0};
+    }};
 }
 
 }  // namespace deepstack::deepstack_llama

@@ -26,6 +26,7 @@ struct SplicedIds {
 SplicedIds splice_images(const Tokenizer& tokenizer, const std::string& text, const std::vector<std::int64_t>& image_tokens,
                          std::optional<TokenId> bos);
 
-std::unique_ptr<engine::Family> make_family(const std::filesystem::path& folder, const LoadOptions& load, const Tokenizer& tokenizer);
+// The engine's entry for the DeepStack LLaVA folders.
+engine::Runtime runtime();
 
 }  // namespace deepstack::deepstack_llama

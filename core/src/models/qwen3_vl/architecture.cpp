@@ -2,12 +2,11 @@
 
 #include <algorithm>
 
+#include "models/qwen3_vl/weights.h"
+
 namespace deepstack::qwen3_vl {
 
 namespace {
-constexpr const char* kVision = "vision tower";
-constexpr const char* kMergers = "mergers";
-constexpr const char* kLanguage = "language model";
 
 // What the memory estimate assumes: a 1-megapixel image (1024 merged tokens) and prefill in chunks of 512.
 constexpr std::int64_t kEstimateImageTokens = 1024;
@@ -20,11 +19,11 @@ constexpr std::int64_t kF32 = 4;
 models::ArchitectureDescription describe(const Config& c) {
     models::ArchitectureDescription a;
     a.family = c.model_type;
-    const bool moe = c.model_type == "qwen3_vl_moe";
+    const bool moe = is_moe(c);
     a.display_name = moe ? "Qwen3-VL MoE" : "Qwen3-VL";
     a.runnable = !moe;
     if (moe) a.not_runnable_reason = "the mixture-of-experts Qwen3-VL is recognised, but this version only inspects it";
-    a.parts = {kVision, kMergers, kLanguage};
+    a.parts = {kVisionPart, kMergersPart, kLanguagePart};
     a.problems = check_config(c);
     a.vocab_size = c.text.vocab_size;
     a.special_tokens = {{"<|image_pad|>", c.image_token_id},
@@ -52,81 +51,18 @@ models::ArchitectureDescription describe(const Config& c) {
         {"context", std::to_string(t.max_position_embeddings) + " tokens"},
     };
 
-    // ---- tensors, named as in the checkpoint -------------------------------------------------------------------
-    auto add = [&](std::string name, Shape shape, const char* part, bool optional = false) {
-        a.tensors.push_back({std::move(name), std::move(shape), part, optional});
-    };
-    const auto Dv = v.hidden_size, Iv = v.intermediate_size, Dt = t.hidden_size;
-    const auto merged = Dv * v.spatial_merge_size * v.spatial_merge_size;
-    const std::string vp = "model.visual.";
-    add(vp + "patch_embed.proj.weight", {Dv, v.in_channels, v.temporal_patch_size, v.patch_size, v.patch_size}, kVision);
-    add(vp + "patch_embed.proj.bias", {Dv}, kVision);
-    add(vp + "pos_embed.weight", {v.num_position_embeddings, Dv}, kVision);
-    for (std::int64_t i = 0; i < v.depth; ++i) {
-        const auto b = vp + "blocks." + std::to_string(i) + ".";
-        add(b + "norm1.weight", {Dv}, kVision);
-        add(b + "norm1.bias", {Dv}, kVision);
-        add(b + "attn.qkv.weight", {3 * Dv, Dv}, kVision);
-        add(b + "attn.qkv.bias", {3 * Dv}, kVision);
-        add(b + "attn.proj.weight", {Dv, Dv}, kVision);
-        add(b + "attn.proj.bias", {Dv}, kVision);
-        add(b + "norm2.weight", {Dv}, kVision);
-        add(b + "norm2.bias", {Dv}, kVision);
-        add(b + "mlp.linear_fc1.weight", {Iv, Dv}, kVision);
-        add(b + "mlp.linear_fc1.bias", {Iv}, kVision);
-        add(b + "mlp.linear_fc2.weight", {Dv, Iv}, kVision);
-        add(b + "mlp.linear_fc2.bias", {Dv}, kVision);
-    }
-    auto add_merger = [&](const std::string& m, std::int64_t norm_width) {
-        add(m + "norm.weight", {norm_width}, kMergers);
-        add(m + "norm.bias", {norm_width}, kMergers);
-        add(m + "linear_fc1.weight", {merged, merged}, kMergers);
-        add(m + "linear_fc1.bias", {merged}, kMergers);
-        add(m + "linear_fc2.weight", {v.out_hidden_size, merged}, kMergers);
-        add(m + "linear_fc2.bias", {v.out_hidden_size}, kMergers);
-    };
-    add_merger(vp + "merger.", Dv);  // LayerNorm before the 2x2 shuffle
-    for (std::size_t k = 0; k < v.deepstack_visual_indexes.size(); ++k)
-        add_merger(vp + "deepstack_merger_list." + std::to_string(k) + ".", merged);  // LayerNorm after it
-
-    const std::string lp = "model.language_model.";
-    add(lp + "embed_tokens.weight", {t.vocab_size, Dt}, kLanguage);
-    for (std::int64_t l = 0; l < t.num_hidden_layers; ++l) {
-        const auto p = lp + "layers." + std::to_string(l) + ".";
-        add(p + "input_layernorm.weight", {Dt}, kLanguage);
-        add(p + "self_attn.q_proj.weight", {t.num_attention_heads * t.head_dim, Dt}, kLanguage);
-        add(p + "self_attn.k_proj.weight", {t.num_key_value_heads * t.head_dim, Dt}, kLanguage);
-        add(p + "self_attn.v_proj.weight", {t.num_key_value_heads * t.head_dim, Dt}, kLanguage);
-        add(p + "self_attn.o_proj.weight", {Dt, t.num_attention_heads * t.head_dim}, kLanguage);
-        if (t.attention_bias) {
-            add(p + "self_attn.q_proj.bias", {t.num_attention_heads * t.head_dim}, kLanguage);
-            add(p + "self_attn.k_proj.bias", {t.num_key_value_heads * t.head_dim}, kLanguage);
-            add(p + "self_attn.v_proj.bias", {t.num_key_value_heads * t.head_dim}, kLanguage);
-        }
-        add(p + "self_attn.q_norm.weight", {t.head_dim}, kLanguage);
-        add(p + "self_attn.k_norm.weight", {t.head_dim}, kLanguage);
-        add(p + "post_attention_layernorm.weight", {Dt}, kLanguage);
-        if (moe) {
-            // Experts are stored fused per layer: gate_up_proj [E, H, 2I], down_proj [E, I, H].
-            add(p + "mlp.gate.weight", {c.num_experts, Dt}, kLanguage);
-            add(p + "mlp.experts.gate_up_proj", {c.num_experts, Dt, 2 * c.moe_intermediate_size}, kLanguage);
-            add(p + "mlp.experts.down_proj", {c.num_experts, c.moe_intermediate_size, Dt}, kLanguage);
-        } else {
-            add(p + "mlp.gate_proj.weight", {t.intermediate_size, Dt}, kLanguage);
-            add(p + "mlp.up_proj.weight", {t.intermediate_size, Dt}, kLanguage);
-            add(p + "mlp.down_proj.weight", {Dt, t.intermediate_size}, kLanguage);
-        }
-    }
-    add(lp + "norm.weight", {Dt}, kLanguage);
-    // Tied models store no lm_head; a copy is tolerated and preferred when present.
-    add("lm_head.weight", {t.vocab_size, Dt}, kLanguage, c.tie_word_embeddings);
+    // ---- tensors, named as in the checkpoint (weights.h declares them) ----------------------------------------
+    Weights<models::Unbound> unbound;
+    declare_weights<models::Unbound>(unbound, c, [&](models::Unbound*, const std::string& name, const Shape& shape, const char* part, bool optional) {
+        a.tensors.push_back({name, shape, part, optional});
+    });
 
     // ---- the DeepStack plan: vision block i -> deepstack merger k -> added after LLM layer k ------------------
     for (std::size_t k = 0; k < v.deepstack_visual_indexes.size(); ++k) {
         models::StackStep step;
         step.group = "deepstack_merger_list." + std::to_string(k);
         step.source = "vision block " + std::to_string(v.deepstack_visual_indexes[k]) + " (2x2-merged image tokens)";
-        step.target = kLanguage;
+        step.target = kLanguagePart;
         step.target_layer = static_cast<int>(k);
         step.placement = "added to the image positions after layer " + std::to_string(k);
         a.deepstack_plan.push_back(step);
@@ -135,6 +71,7 @@ models::ArchitectureDescription describe(const Config& c) {
     // ---- sizes ---------------------------------------------------------------------------------------------------
     a.kv_cache_bytes_per_token = 2 * t.num_hidden_layers * t.num_key_value_heads * t.head_dim * kBf16;
     a.context_tokens = std::min<std::int64_t>(kEstimateContext, t.max_position_embeddings);
+    const auto Dv = v.hidden_size, Iv = v.intermediate_size, Dt = t.hidden_size;
     const auto patches = kEstimateImageTokens * v.spatial_merge_size * v.spatial_merge_size;
     const auto vision_bytes = patches * (6 * Dv + Iv) * kBf16 +
                               v.num_heads * std::min<std::int64_t>(1024, patches) * patches * kF32;  // one query block

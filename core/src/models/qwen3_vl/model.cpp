@@ -12,84 +12,49 @@ namespace deepstack::qwen3_vl {
 std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const LoadOptions& options) {
     const auto config_path = folder / "config.json";
     const auto json = config::read_json_file(config_path);
-    auto model = std::unique_ptr<Model>(new Model());
-    model->config_ = parse_config(config::Fields(json, config_path.string()));
-    if (model->config_.model_type != "qwen3_vl")
+    const auto config = parse_config(config::Fields(json, config_path.string()));
+    if (config.model_type != "qwen3_vl")
         throw Error(ErrorKind::unsupported, config_path.string(),
-                    "model_type '" + model->config_.model_type + "' is recognised but cannot be run by this version");
-    if (const auto problems = check_config(model->config_); !problems.empty())
-        throw Error(ErrorKind::config, config_path.string(), problems.front());
-    model->dtype_ = options.dtype;
-    model->device_ = options.device;
-    model->checkpoint_ = std::make_shared<const Checkpoint>(Checkpoint::open(folder));
-
-    const nn::WeightStore store(*model->checkpoint_, describe(model->config_).tensors, options.dtype, options.device,
-                                options.progress);
-    model->take_weights([&](const std::string& name) { return store.get(name); }, store.has("lm_head.weight"));
+                    "model_type '" + config.model_type + "' is recognised but cannot be run by this version");
+    if (const auto problems = check_config(config); !problems.empty()) throw Error(ErrorKind::config, config_path.string(), problems.front());
+    auto checkpoint = std::make_shared<const Checkpoint>(Checkpoint::open(folder));
+    const nn::WeightStore store(*checkpoint, describe(config).tensors, options.dtype, options.device, options.progress);
+    auto model = with_weights(config, options, store.source());
+    model->checkpoint_ = std::move(checkpoint);
     return model;
-}
-
-void Model::take_weights(const std::function<torch::Tensor(const std::string&)>& get, bool has_lm_head) {
-    const auto& c = config_;
-    auto& v = vision_;
-    const std::string vp = "model.visual.";
-    v.patch_weight = get(vp + "patch_embed.proj.weight").reshape({c.vision.hidden_size, -1});
-    v.patch_bias = get(vp + "patch_embed.proj.bias");
-    v.pos_embed = get(vp + "pos_embed.weight");
-    for (std::int64_t i = 0; i < c.vision.depth; ++i) {
-        const auto b = vp + "blocks." + std::to_string(i) + ".";
-        v.blocks.push_back({get(b + "norm1.weight"), get(b + "norm1.bias"), get(b + "attn.qkv.weight"),
-                            get(b + "attn.qkv.bias"), get(b + "attn.proj.weight"), get(b + "attn.proj.bias"),
-                            get(b + "norm2.weight"), get(b + "norm2.bias"), get(b + "mlp.linear_fc1.weight"),
-                            get(b + "mlp.linear_fc1.bias"), get(b + "mlp.linear_fc2.weight"),
-                            get(b + "mlp.linear_fc2.bias")});
-    }
-    auto merger = [&](const std::string& m, bool after_shuffle) {
-        return PatchMerger{get(m + "norm.weight"), get(m + "norm.bias"), get(m + "linear_fc1.weight"),
-                           get(m + "linear_fc1.bias"), get(m + "linear_fc2.weight"), get(m + "linear_fc2.bias"),
-                           after_shuffle};
-    };
-    v.merger = merger(vp + "merger.", false);
-    for (std::size_t k = 0; k < c.vision.deepstack_visual_indexes.size(); ++k)
-        v.deepstack_mergers.push_back(merger(vp + "deepstack_merger_list." + std::to_string(k) + ".", true));
-
-    auto& t = text_;
-    const std::string lp = "model.language_model.";
-    t.embed_tokens = get(lp + "embed_tokens.weight");
-    for (std::int64_t l = 0; l < c.text.num_hidden_layers; ++l) {
-        const auto p = lp + "layers." + std::to_string(l) + ".";
-        t.layers.push_back({get(p + "input_layernorm.weight"), get(p + "self_attn.q_proj.weight"),
-                            get(p + "self_attn.k_proj.weight"), get(p + "self_attn.v_proj.weight"),
-                            get(p + "self_attn.o_proj.weight"), get(p + "self_attn.q_norm.weight"),
-                            get(p + "self_attn.k_norm.weight"), get(p + "post_attention_layernorm.weight"),
-                            get(p + "mlp.gate_proj.weight"), get(p + "mlp.up_proj.weight"),
-                            get(p + "mlp.down_proj.weight")});
-    }
-    t.norm = get(lp + "norm.weight");
-    // A stored lm_head wins even when the config says tied: some re-saves keep a copy (and 8B is untied).
-    t.lm_head = has_lm_head ? get("lm_head.weight") : t.embed_tokens;
-
-    // Interleaved MRoPE: frequency j follows the T, H or W position by the pattern T H W T H W ... for as many
-    // frequencies per axis as mrope_section gives, and T beyond.
-    const auto& tc = c.text;
-    const auto half = tc.head_dim / 2;
-    rope_inv_freq_ = (1.0 / torch::pow(tc.rope_theta, torch::arange(0, tc.head_dim, 2, torch::kFloat32) / static_cast<double>(tc.head_dim)))
-                         .to(device_);
-    auto axis = torch::zeros({half}, torch::kLong);
-    for (std::int64_t a = 1; a <= 2; ++a)
-        for (std::int64_t j = a; j < std::min(half, tc.mrope_section[static_cast<std::size_t>(a)] * 3); j += 3) axis[j] = a;
-    mrope_axis_ = axis.to(device_);
 }
 
 std::unique_ptr<Model> Model::random(const Config& config, const LoadOptions& options, std::uint64_t seed) {
     if (const auto problems = check_config(config); !problems.empty()) throw Error(ErrorKind::config, "", problems.front());
+    nn::RandomWeights weights(describe(config).tensors, options.dtype, options.device, seed);
+    return with_weights(config, options, weights.source());
+}
+
+std::unique_ptr<Model> Model::with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source) {
     auto model = std::unique_ptr<Model>(new Model());
     model->config_ = config;
     model->dtype_ = options.dtype;
     model->device_ = options.device;
-    nn::RandomWeights weights(describe(config).tensors, options.dtype, options.device, seed);
-    model->take_weights([&](const std::string& name) { return weights.get(name); }, !config.tie_word_embeddings);
+    auto& w = model->weights_;
+    declare_weights<torch::Tensor>(w, config, nn::binder(source));
+    w.visual.patch_weight = w.visual.patch_weight.reshape({config.vision.hidden_size, -1});  // the Conv3d as one matmul
+    if (!w.language.lm_head.defined()) w.language.lm_head = w.language.embed_tokens;
+
+    // Interleaved MRoPE: frequency j follows the T, H or W position by the pattern T H W T H W ... for as many
+    // frequencies per axis as mrope_section gives, and T beyond.
+    const auto& t = config.text;
+    const auto half = t.head_dim / 2;
+    model->rope_inv_freq_ = nn::rope_inverse_frequencies(t.rope_theta, t.head_dim, options.device);
+    auto axis = torch::zeros({half}, torch::kLong);
+    for (std::int64_t a = 1; a <= 2; ++a)
+        for (std::int64_t j = a; j < std::min(half, t.mrope_section[static_cast<std::size_t>(a)] * 3); j += 3) axis[j] = a;
+    model->mrope_axis_ = axis.to(options.device);
     return model;
+}
+
+nn::DecoderGeometry Model::geometry() const {
+    const auto& t = config_.text;
+    return {t.num_attention_heads, t.num_key_value_heads, t.head_dim, t.rms_norm_eps};
 }
 
 nn::KvCache Model::new_cache(std::int64_t capacity) const {

@@ -17,36 +17,19 @@
 
 #include "deepstack/safetensors.h"
 #include "models/qwen3_vl/config.h"
+#include "models/qwen3_vl/weights.h"
 #include "nn/attention_probe.h"
+#include "nn/weights.h"
 #include "nn/blocks.h"
+#include "nn/decoder.h"
 
 namespace deepstack::qwen3_vl {
 
 using Grid = std::array<std::int64_t, 3>;  // (t, h, w) in patches, as image_grid_thw
 
-struct VisionBlock {
-    torch::Tensor norm1_weight, norm1_bias, qkv_weight, qkv_bias, proj_weight, proj_bias;
-    torch::Tensor norm2_weight, norm2_bias, fc1_weight, fc1_bias, fc2_weight, fc2_bias;
-};
-struct PatchMerger {
-    torch::Tensor norm_weight, norm_bias, fc1_weight, fc1_bias, fc2_weight, fc2_bias;
-    bool norm_after_shuffle = false;  // the DeepStack mergers normalise the concatenated 2x2 window
-};
-struct VisionWeights {
-    torch::Tensor patch_weight;  // [Dv, 3 * T * P * P]: the Conv3d as one matmul
-    torch::Tensor patch_bias, pos_embed;
-    std::vector<VisionBlock> blocks;
-    PatchMerger merger;
-    std::vector<PatchMerger> deepstack_mergers;
-};
-struct TextLayer {
-    torch::Tensor input_norm, q_proj, k_proj, v_proj, o_proj, q_norm, k_norm, post_norm, gate_proj, up_proj, down_proj;
-};
-struct TextWeights {
-    torch::Tensor embed_tokens;
-    std::vector<TextLayer> layers;
-    torch::Tensor norm, lm_head;
-};
+// The weights as declared in weights.h, under the checkpoint's names.
+using VisionBlock = VisionBlockWeights<torch::Tensor>;
+using PatchMerger = PatchMergerWeights<torch::Tensor>;
 
 // What crosses from vision to language: the merged image tokens and one DeepStack group per tapped block.
 struct VisionFeatures {
@@ -92,16 +75,14 @@ public:
     nn::KvCache new_cache(std::int64_t capacity) const;
 
 private:
-    void take_weights(const std::function<torch::Tensor(const std::string&)>& get, bool has_lm_head);
-    torch::Tensor decode_layers(torch::Tensor hidden, const torch::Tensor& positions, nn::KvCache& cache,
-                                const torch::Tensor& image_rows, const VisionFeatures* images, nn::AttentionProbe* probe) const;
+    static std::unique_ptr<Model> with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source);
+    nn::DecoderGeometry geometry() const;
 
     Config config_;
     c10::ScalarType dtype_ = c10::kBFloat16;
     c10::Device device_ = c10::Device(c10::kCPU);
     std::shared_ptr<const Checkpoint> checkpoint_;  // the mapping the weights view
-    VisionWeights vision_;
-    TextWeights text_;
+    Weights<torch::Tensor> weights_;
     // MRoPE's tables, made once on the device (not per decode step): each frequency's inverse [D/2] and the
     // position axis (T 0, H 1, W 2) that rotates it [D/2].
     torch::Tensor rope_inv_freq_;

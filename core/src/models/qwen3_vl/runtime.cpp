@@ -197,16 +197,17 @@ ImagePreprocessorConfig read_preprocessor(const std::filesystem::path& folder) {
 }
 }  // namespace
 
-PixelBudget folder_budget(const std::filesystem::path& folder, const PixelBudget& requested) {
-    return effective_budget(requested, read_preprocessor(folder));
-}
-
-std::unique_ptr<engine::Family> make_family(const std::filesystem::path& folder, const LoadOptions& load,
-                                            const Tokenizer& tokenizer, const PixelBudget& budget) {
-    auto model = Model::load(folder, load);
-    auto preprocessor = read_preprocessor(folder);
-    const auto effective = effective_budget(budget, preprocessor);
-    return std::make_unique<Qwen3VLFamily>(std::move(model), tokenizer, std::move(preprocessor), effective);
+engine::Runtime runtime() {
+    return {"qwen3_vl", [](const std::filesystem::path& folder, const engine::OpenRequest& request, const Tokenizer& tokenizer) {
+        auto preprocessor = read_preprocessor(folder);
+        auto budget = effective_budget({request.min_image_pixels, request.max_image_pixels}, preprocessor);
+        if (request.max_image_pixels <= 0) budget.max_pixels = std::min(budget.max_pixels, request.device_max_image_pixels);
+        budget.min_pixels = std::min(budget.min_pixels, budget.max_pixels);
+        budget = effective_budget(budget, preprocessor);  // a device budget of 0 falls back to the folder's
+        auto model = Model::load(folder, {request.dtype, request.device, request.weights_progress});
+        const auto max_pixels = budget.max_pixels;
+        return engine::OpenedFamily{std::make_unique<Qwen3VLFamily>(std::move(model), tokenizer, std::move(preprocessor), budget), max_pixels};
+    }};
 }
 
 }  // namespace deepstack::qwen3_vl

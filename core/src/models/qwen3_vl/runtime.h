@@ -11,10 +11,7 @@
 
 namespace deepstack::qwen3_vl {
 
-// The folder's preprocessor_config.json budget, where `requested` leaves a bound at 0.
-PixelBudget folder_budget(const std::filesystem::path& folder, const PixelBudget& requested);
-
-std::unique_ptr<engine::Family> make_family(const std::filesystem::path& folder, const LoadOptions& load,
-                                            const Tokenizer& tokenizer, const PixelBudget& budget);
+// The engine's entry for Qwen3-VL folders: the model, its processor, and the image budget in force.
+engine::Runtime runtime();
 
 }  // namespace deepstack::qwen3_vl

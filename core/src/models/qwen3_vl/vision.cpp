@@ -56,7 +56,7 @@ VisionFeatures Model::encode_images(const torch::Tensor& pixel_values, const std
                         shape_to_string(pixel_values.sizes().vec()));
 
     // Patch embedding: the Conv3d with stride = kernel is one matmul over the flattened patch.
-    auto hidden = nn::linear(pixel_values.to(device_, dtype_), vision_.patch_weight, vision_.patch_bias);  // [N, Dv]
+    auto hidden = nn::linear(pixel_values.to(device_, dtype_), weights_.visual.patch_weight, weights_.visual.patch_bias);  // [N, Dv]
 
     // Learned positions, resampled bilinearly (align_corners) from the square table to each image's grid, in fp32.
     const auto side = static_cast<std::int64_t>(std::llround(std::sqrt(static_cast<double>(v.num_position_embeddings))));
@@ -70,7 +70,7 @@ VisionFeatures Model::encode_images(const torch::Tensor& pixel_values, const std
     const auto [w_taps, w_weights] = axis_taps(cols, torch::cat(widths), side);
     const auto indices = (h_taps.unsqueeze(2) * side + w_taps.unsqueeze(1)).reshape({-1, 4}).to(device_);      // [N, 4]
     const auto weights = (h_weights.unsqueeze(2) * w_weights.unsqueeze(1)).reshape({-1, 4}).to(device_);      // [N, 4]
-    const auto table = vision_.pos_embed.index_select(0, indices.flatten()).view({patches, 4, -1}).to(torch::kFloat32);
+    const auto table = weights_.visual.pos_embed.index_select(0, indices.flatten()).view({patches, 4, -1}).to(torch::kFloat32);
     hidden = hidden + (table * weights.unsqueeze(2)).sum(1).to(dtype_);
 
     // 2-D rotary embedding: the first half of each head's frequencies rotate with the row, the second with the column.
@@ -101,8 +101,8 @@ VisionFeatures Model::encode_images(const torch::Tensor& pixel_values, const std
         y = nn::gelu_erf(nn::linear(y, m.fc1_weight, m.fc1_bias));
         return nn::linear(y, m.fc2_weight, m.fc2_bias);  // [M, Dt]
     };
-    for (std::size_t b = 0; b < vision_.blocks.size(); ++b) {
-        const auto& block = vision_.blocks[b];
+    for (std::size_t b = 0; b < weights_.visual.blocks.size(); ++b) {
+        const auto& block = weights_.visual.blocks[b];
         const auto x = nn::layer_norm(hidden, block.norm1_weight, block.norm1_bias, 1e-6);
         const auto qkv = nn::linear(x, block.qkv_weight, block.qkv_bias).view({patches, 3, heads, head_dim});
         auto q = nn::apply_rotary(qkv.select(1, 0).to(torch::kFloat32), cos, sin).to(dtype_);  // [N, H, D]
@@ -123,9 +123,9 @@ VisionFeatures Model::encode_images(const torch::Tensor& pixel_values, const std
         const auto& taps = v.deepstack_visual_indexes;
         const auto tap = std::find(taps.begin(), taps.end(), static_cast<std::int64_t>(b));
         if (tap != taps.end())
-            out.deepstack.push_back(run_merger(vision_.deepstack_mergers[static_cast<std::size_t>(tap - taps.begin())], hidden));
+            out.deepstack.push_back(run_merger(weights_.visual.deepstack_mergers[static_cast<std::size_t>(tap - taps.begin())], hidden));
     }
-    out.embeds = run_merger(vision_.merger, hidden);
+    out.embeds = run_merger(weights_.visual.merger, hidden);
     return out;
 }
 
