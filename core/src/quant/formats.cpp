@@ -1,0 +1,206 @@
+// The block layouts, byte for byte as ggml (ggml-common.h) defines them and the gguf package reads them.
+#include "quant/formats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "deepstack/error.h"
+#include "quant/half.h"
+
+namespace deepstack::quant {
+
+namespace {
+
+constexpr std::int64_t kQK = 32;    // weights per Q8_0 / Q4_0 block
+constexpr std::int64_t kQKK = 256;  // weights per K-quant super-block
+
+std::uint16_t read_u16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
+void write_u16(std::uint8_t* p, std::uint16_t v) {
+    p[0] = static_cast<std::uint8_t>(v & 0xff);
+    p[1] = static_cast<std::uint8_t>(v >> 8);
+}
+
+// C's roundf: halves away from zero (what ggml's reference quantizer and the gguf package's np_roundf do).
+float round_half_away(float x) { return std::round(x); }
+
+// ---- Q8_0: fp16 scale d, 32 x int8; w = d * q ------------------------------------------------------------------------
+void quantize_q8_0(const float* x, std::uint8_t* block) {
+    float amax = 0;
+    for (std::int64_t i = 0; i < kQK; ++i) amax = std::max(amax, std::fabs(x[i]));
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    write_u16(block, float_to_half(d));
+    for (std::int64_t i = 0; i < kQK; ++i) block[2 + i] = static_cast<std::uint8_t>(static_cast<std::int8_t>(round_half_away(x[i] * id)));
+}
+void dequantize_q8_0(const std::uint8_t* block, float* y) {
+    const float d = half_to_float(read_u16(block));
+    for (std::int64_t i = 0; i < kQK; ++i) y[i] = static_cast<float>(static_cast<std::int8_t>(block[2 + i])) * d;
+}
+
+// ---- Q4_0: fp16 scale d, 16 bytes of nibbles (weights 0..15 low, 16..31 high); w = d * (q - 8) ----------------------
+void quantize_q4_0(const float* x, std::uint8_t* block) {
+    float amax = 0, max = 0;  // the value of largest magnitude, with its sign
+    for (std::int64_t i = 0; i < kQK; ++i)
+        if (std::fabs(x[i]) > amax) {
+            amax = std::fabs(x[i]);
+            max = x[i];
+        }
+    const float d = max / -8.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    write_u16(block, float_to_half(d));
+    for (std::int64_t i = 0; i < kQK / 2; ++i) {
+        const auto q0 = std::min<std::uint8_t>(15, static_cast<std::uint8_t>(std::trunc(x[i] * id + 8.5f)));
+        const auto q1 = std::min<std::uint8_t>(15, static_cast<std::uint8_t>(std::trunc(x[i + kQK / 2] * id + 8.5f)));
+        block[2 + i] = static_cast<std::uint8_t>(q0 | (q1 << 4));
+    }
+}
+void dequantize_q4_0(const std::uint8_t* block, float* y) {
+    const float d = half_to_float(read_u16(block));
+    for (std::int64_t i = 0; i < kQK / 2; ++i) {
+        y[i] = d * static_cast<float>((block[2 + i] & 0x0f) - 8);
+        y[i + kQK / 2] = d * static_cast<float>((block[2 + i] >> 4) - 8);
+    }
+}
+
+// ---- Q4_K: fp16 d, fp16 dmin, 12 bytes of 6-bit scales and mins for 8 sub-blocks of 32, 128 bytes of nibbles
+// (each 32 bytes: one sub-block in the low nibbles, the next in the high); w = d * scale * q - dmin * min ---------
+void q4_k_scale_min(const std::uint8_t* s, int j, int& scale, int& min) {
+    if (j < 4) {
+        scale = s[j] & 63;
+        min = s[j + 4] & 63;
+    } else {
+        scale = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
+        min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+void dequantize_q4_k(const std::uint8_t* block, float* y) {
+    const float d = half_to_float(read_u16(block));
+    const float dmin = half_to_float(read_u16(block + 2));
+    const std::uint8_t* scales = block + 4;
+    const std::uint8_t* q = block + 16;
+    for (int j = 0; j < 8; ++j) {
+        int scale = 0, min = 0;
+        q4_k_scale_min(scales, j, scale, min);
+        const float dl = d * static_cast<float>(scale), ml = dmin * static_cast<float>(min);
+        const std::uint8_t* bytes = q + (j / 2) * 32;
+        const int shift = (j % 2) * 4;
+        for (int i = 0; i < 32; ++i) y[j * 32 + i] = dl * static_cast<float>((bytes[i] >> shift) & 0x0f) - ml;
+    }
+}
+
+// ---- Q6_K: 128 bytes of low nibbles, 64 bytes of high 2-bit pairs, 16 int8 scales (one per 16 weights), fp16 d;
+// w = d * scale * (q - 32). Each half of 128 weights: low nibbles from 64 bytes (lo, then hi nibble), high bits
+// from 32 bytes (shifts 0, 2, 4, 6 for its four quarters) -------------------------------------------------------------
+void dequantize_q6_k(const std::uint8_t* block, float* y) {
+    const std::uint8_t* ql = block;
+    const std::uint8_t* qh = block + 128;
+    const auto* scales = reinterpret_cast<const std::int8_t*>(block + 192);
+    const float d = half_to_float(read_u16(block + 208));
+    for (int e = 0; e < 256; ++e) {
+        const int half = e / 128, index = e % 128;
+        const int low = (ql[half * 64 + index % 64] >> ((index / 64) * 4)) & 0x0f;
+        const int high = (qh[half * 32 + index % 32] >> ((index / 32) * 2)) & 0x03;
+        const float dl = d * static_cast<float>(scales[e / 16]);
+        y[e] = dl * static_cast<float>((low | (high << 4)) - 32);
+    }
+}
+
+const FormatTraits kF32{"f32", 1, 4}, kF16{"f16", 1, 2}, kBF16{"bf16", 1, 2}, kQ8_0{"q8_0", kQK, 2 + kQK},
+    kQ4_0{"q4_0", kQK, 2 + kQK / 2}, kQ4_K{"q4_k", kQKK, 4 + 12 + kQKK / 2}, kQ6_K{"q6_k", kQKK, kQKK / 2 + kQKK / 4 + kQKK / 16 + 2};
+
+void check_sizes(Format format, std::size_t values, std::size_t bytes) {
+    const auto& t = traits(format);
+    if (static_cast<std::int64_t>(values) % t.block_size != 0 ||
+        bytes != static_cast<std::size_t>(static_cast<std::int64_t>(values) / t.block_size * t.block_bytes))
+        throw Error(ErrorKind::internal, "", std::string(t.name) + ": " + std::to_string(values) + " values do not make " +
+                                                 std::to_string(bytes) + " bytes of whole blocks");
+}
+
+}  // namespace
+
+const FormatTraits& traits(Format format) {
+    switch (format) {
+        case Format::f32: return kF32;
+        case Format::f16: return kF16;
+        case Format::bf16: return kBF16;
+        case Format::q8_0: return kQ8_0;
+        case Format::q4_0: return kQ4_0;
+        case Format::q4_k: return kQ4_K;
+        case Format::q6_k: return kQ6_K;
+    }
+    throw Error(ErrorKind::internal, "", "unknown weight format " + std::to_string(static_cast<std::uint32_t>(format)));
+}
+
+std::optional<Format> format_from_ggml_type(std::uint32_t type) {
+    for (const auto f : {Format::f32, Format::f16, Format::bf16, Format::q8_0, Format::q4_0, Format::q4_k, Format::q6_k})
+        if (static_cast<std::uint32_t>(f) == type) return f;
+    return std::nullopt;
+}
+
+std::optional<Format> format_named(const std::string& name) {
+    for (const auto f : {Format::f32, Format::f16, Format::bf16, Format::q8_0, Format::q4_0, Format::q4_k, Format::q6_k})
+        if (name == traits(f).name) return f;
+    return std::nullopt;
+}
+
+std::size_t row_bytes(Format format, std::int64_t columns) {
+    const auto& t = traits(format);
+    if (columns % t.block_size != 0)
+        throw Error(ErrorKind::shape, "", std::string(t.name) + " rows hold whole blocks of " + std::to_string(t.block_size) +
+                                              " weights; a row of " + std::to_string(columns) + " does not");
+    return static_cast<std::size_t>(columns / t.block_size * t.block_bytes);
+}
+
+void quantize_row(Format format, std::span<const float> x, std::span<std::uint8_t> out) {
+    check_sizes(format, x.size(), out.size());
+    const auto& t = traits(format);
+    const auto blocks = static_cast<std::int64_t>(x.size()) / t.block_size;
+    for (std::int64_t b = 0; b < blocks; ++b) {
+        const float* in = x.data() + b * t.block_size;
+        std::uint8_t* block = out.data() + b * t.block_bytes;
+        switch (format) {
+            case Format::f32: std::memcpy(block, in, 4); break;
+            case Format::f16: write_u16(block, float_to_half(*in)); break;
+            case Format::bf16: write_u16(block, float_to_bf16(*in)); break;
+            case Format::q8_0: quantize_q8_0(in, block); break;
+            case Format::q4_0: quantize_q4_0(in, block); break;
+            case Format::q4_k:
+            case Format::q6_k:
+                throw Error(ErrorKind::unsupported, "", std::string("quantizing to ") + t.name + " is not in this version (reading it is)");
+        }
+    }
+}
+
+void dequantize_row(Format format, std::span<const std::uint8_t> bytes, std::span<float> y) {
+    check_sizes(format, y.size(), bytes.size());
+    const auto& t = traits(format);
+    const auto blocks = static_cast<std::int64_t>(y.size()) / t.block_size;
+    for (std::int64_t b = 0; b < blocks; ++b) {
+        const std::uint8_t* block = bytes.data() + b * t.block_bytes;
+        float* out = y.data() + b * t.block_size;
+        switch (format) {
+            case Format::f32: std::memcpy(out, block, 4); break;
+            case Format::f16: *out = half_to_float(read_u16(block)); break;
+            case Format::bf16: *out = bf16_to_float(read_u16(block)); break;
+            case Format::q8_0: dequantize_q8_0(block, out); break;
+            case Format::q4_0: dequantize_q4_0(block, out); break;
+            case Format::q4_k: dequantize_q4_k(block, out); break;
+            case Format::q6_k: dequantize_q6_k(block, out); break;
+        }
+    }
+}
+
+std::vector<std::uint8_t> quantize(Format format, std::span<const float> values) {
+    std::vector<std::uint8_t> out(row_bytes(format, static_cast<std::int64_t>(values.size())));
+    quantize_row(format, values, out);
+    return out;
+}
+
+std::vector<float> dequantize(Format format, std::span<const std::uint8_t> bytes, std::int64_t count) {
+    std::vector<float> out(static_cast<std::size_t>(count));
+    dequantize_row(format, bytes, out);
+    return out;
+}
+
+}  // namespace deepstack::quant
