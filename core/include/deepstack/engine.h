@@ -23,10 +23,15 @@ enum class DeviceKind { cpu, cuda };
 // automatic: bf16 on CUDA and on CPUs with a fast bf16 matmul (AVX-512 BW/VL/DQ, what LibTorch's oneDNN path
 // needs); fp32 elsewhere, where LibTorch falls back to a reference bf16 kernel about 35x slower than fp32 BLAS.
 enum class ComputeType { automatic, bf16, f32 };
+// How the language model's matrices are kept in memory. automatic: in the compute type. q8_0 (about 1.06 bytes a
+// weight) and q4_0 (0.56): GGUF's block formats, quantized as the weights are read and multiplied by integer
+// kernels; activations and every other weight are then fp32. The CPU only.
+enum class WeightFormat { automatic, q8_0, q4_0 };
 
 struct EngineOptions {
     DeviceKind device = DeviceKind::cpu;
     ComputeType compute = ComputeType::automatic;
+    WeightFormat weights = WeightFormat::automatic;
     int threads = 0;                          // 0: every core of the machine
     std::int64_t context_tokens = 8192;       // KV cache capacity of a conversation
     std::int64_t min_image_pixels = 0;        // 0: the folder's preprocessor_config.json
@@ -98,7 +103,7 @@ struct ModelInfo {
     std::string display_name;  // "Qwen3-VL"
     std::filesystem::path folder;
     std::string device;        // "cpu", "cuda:0"
-    std::string compute;       // "bf16", "f32"
+    std::string compute;       // "bf16", "f32", or the matrices' format with fp32 activations: "q8_0", "q4_0"
     std::int64_t parameters = 0;
     std::int64_t context_tokens = 0;
     // The picture budget in effect (pixels after resizing; EngineOptions::max_image_pixels resolved). 0 for a

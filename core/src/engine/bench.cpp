@@ -14,6 +14,8 @@
 #include "deepstack/system.h"
 #include "engine/clock.h"
 #include "engine/cuda_memory.h"
+#include "engine/family.h"
+#include "quant/kernels.h"
 #include "models/deepstack_llama/model.h"
 #include "models/qwen3_vl/model.h"
 #include "models/qwen3_vl/processor.h"
@@ -79,6 +81,9 @@ nlohmann::ordered_json report_header(const BenchOptions& o, bool cuda, ComputeTy
     j["model"] = o.random_preset.empty() ? o.model.string() : "random " + o.random_preset;
     j["device"] = cuda ? "cuda:0" : "cpu";
     j["compute"] = compute == ComputeType::f32 ? "f32" : "bf16";
+    const auto matrices = engine::matrix_format(o.engine.weights);
+    j["weights"] = matrices ? quant::traits(*matrices).name : j["compute"].get<std::string>();
+    if (matrices) j["quantized_kernels"] = quant::matvec_kernel_name();
     j["threads"] = threads;
     j["libtorch"] = TORCH_VERSION;
     // Every figure is only comparable on the same CPU with the same kernels: both go with it.
@@ -218,9 +223,11 @@ std::string run_bench(const BenchOptions& o) {
         at::set_num_threads(threads);
         const bool cuda = o.engine.device == DeviceKind::cuda;
         if (cuda && !cuda_available()) throw Error(ErrorKind::unsupported, "", "CUDA was asked for, but this LibTorch has no CUDA or no GPU");
-        const auto compute = resolve_compute(o.engine.compute, o.engine.device);
+        const auto matrices = engine::matrix_format(o.engine.weights);
+        if (matrices && cuda) throw Error(ErrorKind::unsupported, "", "quantized weights run on the CPU only in this version");
+        const auto compute = matrices ? ComputeType::f32 : resolve_compute(o.engine.compute, o.engine.device);
         const qwen3_vl::LoadOptions load{compute == ComputeType::f32 ? c10::kFloat : c10::kBFloat16,
-                                         cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU), {}};
+                                         cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU), {}, matrices};
         auto sync = [&] {
             if (cuda) torch::cuda::synchronize();
         };
@@ -230,7 +237,7 @@ std::string run_bench(const BenchOptions& o) {
             const auto json = config::read_json_file(o.model / "config.json");
             deepstack_family = config::Fields(json, (o.model / "config.json").string()).string("model_type", "") == "deepstack_llama";
         }
-        if (deepstack_family) return bench_deepstack(o, {load.dtype, load.device, {}}, cuda, threads, compute);
+        if (deepstack_family) return bench_deepstack(o, load, cuda, threads, compute);
 
         const auto load_start = std::chrono::steady_clock::now();
         std::unique_ptr<qwen3_vl::Model> model;

@@ -15,6 +15,7 @@
 #include "engine/clock.h"
 #include "engine/family.h"
 #include "engine/sampling.h"
+#include "quant/formats.h"
 
 namespace deepstack {
 
@@ -73,7 +74,38 @@ std::int64_t automatic_image_pixels(DeviceKind device, int threads) {
     return std::clamp<std::int64_t>(threads / 2, 1, 4) * kPerTwoCores;
 }
 
+namespace engine {
+std::optional<quant::Format> matrix_format(WeightFormat weights) {
+    switch (weights) {
+        case WeightFormat::automatic: return std::nullopt;
+        case WeightFormat::q8_0: return quant::Format::q8_0;
+        case WeightFormat::q4_0: return quant::Format::q4_0;
+    }
+    return std::nullopt;
+}
+
+}  // namespace engine
+
 namespace {
+
+// What the weights take in memory: the language model's matrices in their format, every other weight in the
+// compute type (the checkpoint's bytes at bf16 are what the report counts).
+std::uint64_t weights_in_memory(const InspectReport& report, ComputeType compute, std::optional<quant::Format> matrices) {
+    const std::uint64_t element = compute == ComputeType::f32 ? 4 : 2;
+    if (!matrices) return report.cpu.weights_bytes / 2 * element;
+    std::uint64_t bytes = 0;
+    for (const auto& part : report.parts) {
+        const auto parameters = static_cast<std::uint64_t>(part.parameters);
+        if (part.name == "language model") {
+            const auto& t = quant::traits(*matrices);
+            bytes += parameters * static_cast<std::uint64_t>(t.block_bytes) / static_cast<std::uint64_t>(t.block_size);
+        } else {
+            bytes += parameters * element;
+        }
+    }
+    return bytes;
+}
+
 
 bool valid_utf8(std::string_view s) {
     for (std::size_t i = 0; i < s.size();) {
@@ -413,11 +445,15 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const En
     if (!report.runnable) throw Error(ErrorKind::unsupported, folder.string(), report.display_name + ": " + report.not_runnable_reason);
 
     const bool cuda = options.device == DeviceKind::cuda;
-    const auto compute = resolve_compute(options.compute, options.device);
+    const auto matrices = engine::matrix_format(options.weights);
+    if (matrices && cuda)
+        throw Error(ErrorKind::unsupported, "", std::string(quant::traits(*matrices).name) + " weights run on the CPU only in this version");
+    // Quantized matrices work with fp32 activations.
+    const auto compute = matrices ? ComputeType::f32 : resolve_compute(options.compute, options.device);
     if (cuda && !cuda_available())
         throw Error(ErrorKind::unsupported, "", "CUDA was asked for, but this LibTorch has no CUDA or no GPU is visible");
     // Refuse before allocating anything when the weights and cache cannot fit.
-    const auto weight_bytes = report.cpu.weights_bytes * (compute == ComputeType::f32 ? 2 : 1);
+    const auto weight_bytes = weights_in_memory(report, compute, matrices);
     const auto needed = weight_bytes + report.kv_cache_bytes_per_token * static_cast<std::uint64_t>(options.context_tokens) *
                                            (compute == ComputeType::f32 ? 2 : 1) +
                         report.cpu.workspace_bytes;
@@ -454,12 +490,13 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const En
         const auto* runtime = engine::runtime_of(report.family);
         if (runtime == nullptr)
             throw Error(ErrorKind::unsupported, folder.string(), report.display_name + " cannot be run by this version yet (inspect only)");
-        engine::OpenRequest request{dtype, device, weights_progress, options.min_image_pixels, options.max_image_pixels, model->max_image_pixels_};
+        engine::OpenRequest request{dtype, device, weights_progress, options.min_image_pixels, options.max_image_pixels,
+                                    model->max_image_pixels_, matrices};
         auto opened = runtime->open(folder, request, *model->tokenizer_);
         model->family_ = std::move(opened.family);
         model->max_image_pixels_ = opened.max_image_pixels;
         model->info_ = {report.family, report.display_name, folder, cuda ? "cuda:0" : "cpu",
-                        compute == ComputeType::f32 ? "f32" : "bf16", report.total_parameters, model->context_tokens_,
+                        matrices ? quant::traits(*matrices).name : compute == ComputeType::f32 ? "f32" : "bf16", report.total_parameters, model->context_tokens_,
                         model->max_image_pixels_};
         if (std::filesystem::exists(folder / "generation_config.json")) {
             const auto g = read_generation_config(folder / "generation_config.json");

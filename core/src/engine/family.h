@@ -14,6 +14,7 @@
 #include "deepstack/tokenizer.h"
 #include "nn/attention_probe.h"
 #include "nn/blocks.h"
+#include "quant/formats.h"
 
 namespace deepstack::engine {
 
@@ -81,6 +82,9 @@ public:
     virtual std::int64_t language_layers() const = 0;
 };
 
+// The format EngineOptions::weights asks for the language model's matrices; nullopt: dense.
+std::optional<quant::Format> matrix_format(WeightFormat weights);
+
 // ---- the runnable families, one entry each ---------------------------------------------------------------------
 
 // What the engine asks of a family's loader.
@@ -92,6 +96,7 @@ struct OpenRequest {
     // budget never exceeds the folder's maximum, one asked for explicitly may.
     std::int64_t min_image_pixels = 0, max_image_pixels = 0;
     std::int64_t device_max_image_pixels = 0;
+    std::optional<quant::Format> matrices;  // the language model's matrices quantized to this as they are read
 };
 
 struct OpenedFamily {

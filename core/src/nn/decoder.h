@@ -13,10 +13,11 @@
 #include "models/weight_declaration.h"
 #include "nn/attention_probe.h"
 #include "nn/blocks.h"
+#include "nn/matrix.h"
 
 namespace deepstack::nn {
 
-using DecoderLayer = models::DecoderLayerWeights<torch::Tensor>;
+using DecoderLayer = models::DecoderLayerWeights<torch::Tensor, Matrix>;
 
 struct DecoderGeometry {
     std::int64_t num_attention_heads = 0;

@@ -53,6 +53,23 @@ models::Declare<torch::Tensor> binder(TensorSource source, std::vector<std::pair
     };
 }
 
+models::Declare<Matrix> matrix_binder(TensorSource source, std::optional<quant::Format> format,
+                                      std::vector<std::pair<std::string, torch::Tensor>>* named) {
+    return [source = std::move(source), format, named](Matrix* slot, const std::string& name, const Shape&, const char*, bool optional) {
+        if (slot == nullptr) return;
+        auto tensor = source(name, optional);
+        if (!tensor) return;
+        if (format) {
+            if (!tensor->device().is_cpu())
+                throw Error(ErrorKind::unsupported, "", name, "quantized weights run on the CPU only in this version");
+            *slot = Matrix::quantized(*tensor, *format);
+            return;
+        }
+        *slot = Matrix(*tensor);
+        if (named != nullptr) named->emplace_back(name, *tensor);
+    };
+}
+
 TensorSource WeightStore::source() const {
     return [this](const std::string& name, bool optional) -> std::optional<torch::Tensor> {
         if (optional && !has(name)) return std::nullopt;

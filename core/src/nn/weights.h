@@ -14,6 +14,7 @@
 #include "deepstack/safetensors.h"
 #include "models/architecture.h"
 #include "models/weight_declaration.h"
+#include "nn/matrix.h"
 
 namespace deepstack::nn {
 
@@ -24,6 +25,24 @@ using TensorSource = std::function<std::optional<torch::Tensor>(const std::strin
 // The loader's side of a family's declaration (models/weight_declaration.h): each declared tensor is taken from
 // `source` into its field; `named`, when given, receives every bound tensor under its checkpoint name.
 models::Declare<torch::Tensor> binder(TensorSource source, std::vector<std::pair<std::string, torch::Tensor>>* named = nullptr);
+
+// The language model's matrices bound as nn::Matrix: quantized to `format` as they are read (the CPU only), or
+// kept dense.
+models::Declare<Matrix> matrix_binder(TensorSource source, std::optional<quant::Format> format,
+                                      std::vector<std::pair<std::string, torch::Tensor>>* named = nullptr);
+
+// How a family's Model::load and Model::random place the weights.
+struct LoadOptions {
+    using Progress = std::function<void(std::uint64_t done_bytes, std::uint64_t total_bytes)>;
+    LoadOptions(c10::ScalarType dtype_ = c10::kBFloat16, c10::Device device_ = c10::Device(c10::kCPU), Progress progress_ = {},
+                std::optional<quant::Format> matrices_ = std::nullopt)
+        : dtype(dtype_), device(device_), progress(std::move(progress_)), matrices(matrices_) {}
+
+    c10::ScalarType dtype;
+    c10::Device device;
+    Progress progress;                      // while weights are read
+    std::optional<quant::Format> matrices;  // quantize the language model's matrices to this (dtype should be fp32)
+};
 
 class WeightStore {
 public:

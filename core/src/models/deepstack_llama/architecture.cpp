@@ -59,9 +59,10 @@ models::ArchitectureDescription describe(const Config& c) {
 
     // ---- tensors, named as in the checkpoint (weights.h declares them) ----------------------------------------
     Weights<models::Unbound> unbound;
-    declare_weights<models::Unbound>(unbound, c, [&](models::Unbound*, const std::string& name, const Shape& shape, const char* part, bool optional) {
+    const models::Declare<models::Unbound> list = [&](models::Unbound*, const std::string& name, const Shape& shape, const char* part, bool optional) {
         a.tensors.push_back({name, shape, part, optional});
-    });
+    };
+    declare_weights(unbound, c, list, list);
     const auto D = v.hidden_size;
     const auto kv_width = t.num_key_value_heads * t.head_dim();
 

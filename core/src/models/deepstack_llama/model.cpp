@@ -57,8 +57,8 @@ std::unique_ptr<Model> Model::with_weights(const Config& config, const LoadOptio
     model->dtype_ = options.dtype;
     model->device_ = options.device;
     auto& w = model->weights_;
-    declare_weights<torch::Tensor>(w, config, nn::binder(source, &model->named_weights_));
-    if (!w.language.lm_head.defined()) w.language.lm_head = w.language.embed_tokens;
+    declare_weights(w, config, nn::binder(source, &model->named_weights_), nn::matrix_binder(source, options.matrices, &model->named_weights_));
+    if (!w.language.lm_head.defined()) w.language.lm_head = w.language.embed_tokens;  // tied: the same rows
     model->rope_inv_freq_ = nn::rope_inverse_frequencies(config.text.rope_theta, config.text.head_dim(), options.device);
     return model;
 }

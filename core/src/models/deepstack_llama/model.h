@@ -42,11 +42,7 @@ struct PlacedImage {
     std::int64_t offset = 0;
 };
 
-struct LoadOptions {
-    c10::ScalarType dtype = c10::kBFloat16;
-    c10::Device device = c10::Device(c10::kCPU);
-    std::function<void(std::uint64_t done_bytes, std::uint64_t total_bytes)> progress;  // while weights are read
-};
+using LoadOptions = nn::LoadOptions;
 
 class Model {
 public:
@@ -84,7 +80,7 @@ private:
     c10::ScalarType dtype_ = c10::kBFloat16;
     c10::Device device_ = c10::Device(c10::kCPU);
     std::shared_ptr<const Checkpoint> checkpoint_;
-    Weights<torch::Tensor> weights_;
+    Weights<torch::Tensor, nn::Matrix> weights_;
     torch::Tensor rope_inv_freq_;  // RoPE's inverse frequencies [D/2], fp32, on the device: made once, not per step
     std::vector<std::pair<std::string, torch::Tensor>> named_weights_;
 };

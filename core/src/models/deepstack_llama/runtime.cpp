@@ -146,7 +146,7 @@ std::string render_vicuna_turn(const std::string& system_prompt, bool first, std
 
 engine::Runtime runtime() {
     return {"deepstack_llama", [](const std::filesystem::path& folder, const engine::OpenRequest& request, const Tokenizer& tokenizer) {
-        auto model = Model::load(folder, {request.dtype, request.device, request.weights_progress});
+        auto model = Model::load(folder, {request.dtype, request.device, request.weights_progress, request.matrices});
         auto clip = clip_preprocessing(folder, model->config());
         return engine::OpenedFamily{std::make_unique<DeepStackFamily>(std::move(model), tokenizer, std::move(clip)), 0};
     }};

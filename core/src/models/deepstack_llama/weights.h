@@ -33,11 +33,11 @@ struct ProjectorWeights {
     T group_embedding;                              // [num_crops, Dt], with deepstack_group_embedding only
     T image_newline;                                // [Dt], DeepStack-L-HD only
 };
-template <class T>
+template <class T, class M = T>
 struct Weights {
     ClipWeights<T> clip;
     ProjectorWeights<T> projector;
-    models::LanguageModelWeights<T> language;
+    models::LanguageModelWeights<T, M> language;  // M: the slot of its matrices (quantizable)
 };
 
 inline models::DecoderLayerShape decoder_layer_shape(const Config& c) {
@@ -46,8 +46,8 @@ inline models::DecoderLayerShape decoder_layer_shape(const Config& c) {
             t.attention_bias, /*qk_norm=*/false, /*dense_mlp=*/true};
 }
 
-template <class T>
-void declare_weights(Weights<T>& w, const Config& c, const models::Declare<T>& declare) {
+template <class T, class M>
+void declare_weights(Weights<T, M>& w, const Config& c, const models::Declare<T>& declare, const models::Declare<M>& declare_matrix) {
     const auto& v = c.vision;
     const auto& t = c.text;
     const auto D = v.hidden_size;
@@ -106,7 +106,7 @@ void declare_weights(Weights<T>& w, const Config& c, const models::Declare<T>& d
     if (c.is_anyres_deepstack) declare(&projector.image_newline, "model.image_newline", {Dt}, kProjectorPart, false);
 
     models::declare_language_model(w.language, "model.", t.vocab_size, t.num_hidden_layers, decoder_layer_shape(c),
-                                   t.tie_word_embeddings, kLanguagePart, declare);
+                                   t.tie_word_embeddings, kLanguagePart, declare, declare_matrix);
 }
 
 }  // namespace deepstack::deepstack_llama

@@ -53,9 +53,10 @@ models::ArchitectureDescription describe(const Config& c) {
 
     // ---- tensors, named as in the checkpoint (weights.h declares them) ----------------------------------------
     Weights<models::Unbound> unbound;
-    declare_weights<models::Unbound>(unbound, c, [&](models::Unbound*, const std::string& name, const Shape& shape, const char* part, bool optional) {
+    const models::Declare<models::Unbound> list = [&](models::Unbound*, const std::string& name, const Shape& shape, const char* part, bool optional) {
         a.tensors.push_back({name, shape, part, optional});
-    });
+    };
+    declare_weights(unbound, c, list, list);
 
     // ---- the DeepStack plan: vision block i -> deepstack merger k -> added after LLM layer k ------------------
     for (std::size_t k = 0; k < v.deepstack_visual_indexes.size(); ++k) {

@@ -36,9 +36,9 @@ std::unique_ptr<Model> Model::with_weights(const Config& config, const LoadOptio
     model->dtype_ = options.dtype;
     model->device_ = options.device;
     auto& w = model->weights_;
-    declare_weights<torch::Tensor>(w, config, nn::binder(source));
+    declare_weights(w, config, nn::binder(source), nn::matrix_binder(source, options.matrices));
     w.visual.patch_weight = w.visual.patch_weight.reshape({config.vision.hidden_size, -1});  // the Conv3d as one matmul
-    if (!w.language.lm_head.defined()) w.language.lm_head = w.language.embed_tokens;
+    if (!w.language.lm_head.defined()) w.language.lm_head = w.language.embed_tokens;  // tied: the same rows
 
     // Interleaved MRoPE: frequency j follows the T, H or W position by the pattern T H W T H W ... for as many
     // frequencies per axis as mrope_section gives, and T beyond.

@@ -44,11 +44,7 @@ struct RopeIndex {
     std::int64_t next_position = 0;  // max(position) + 1: where the next token goes
 };
 
-struct LoadOptions {
-    c10::ScalarType dtype = c10::kBFloat16;
-    c10::Device device = c10::Device(c10::kCPU);
-    std::function<void(std::uint64_t done_bytes, std::uint64_t total_bytes)> progress;  // while weights are read
-};
+using LoadOptions = nn::LoadOptions;
 
 class Model {
 public:
@@ -82,7 +78,7 @@ private:
     c10::ScalarType dtype_ = c10::kBFloat16;
     c10::Device device_ = c10::Device(c10::kCPU);
     std::shared_ptr<const Checkpoint> checkpoint_;  // the mapping the weights view
-    Weights<torch::Tensor> weights_;
+    Weights<torch::Tensor, nn::Matrix> weights_;
     // MRoPE's tables, made once on the device (not per decode step): each frequency's inverse [D/2] and the
     // position axis (T 0, H 1, W 2) that rotates it [D/2].
     torch::Tensor rope_inv_freq_;

@@ -204,7 +204,7 @@ engine::Runtime runtime() {
         if (request.max_image_pixels <= 0) budget.max_pixels = std::min(budget.max_pixels, request.device_max_image_pixels);
         budget.min_pixels = std::min(budget.min_pixels, budget.max_pixels);
         budget = effective_budget(budget, preprocessor);  // a device budget of 0 falls back to the folder's
-        auto model = Model::load(folder, {request.dtype, request.device, request.weights_progress});
+        auto model = Model::load(folder, {request.dtype, request.device, request.weights_progress, request.matrices});
         const auto max_pixels = budget.max_pixels;
         return engine::OpenedFamily{std::make_unique<Qwen3VLFamily>(std::move(model), tokenizer, std::move(preprocessor), budget), max_pixels};
     }};

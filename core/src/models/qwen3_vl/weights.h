@@ -32,10 +32,10 @@ struct VisionWeights {
     PatchMergerWeights<T> merger;
     std::vector<PatchMergerWeights<T>> deepstack_mergers;
 };
-template <class T>
+template <class T, class M = T>
 struct Weights {
     VisionWeights<T> visual;
-    models::LanguageModelWeights<T> language;
+    models::LanguageModelWeights<T, M> language;  // M: the slot of its matrices (quantizable)
 };
 
 inline bool is_moe(const Config& c) { return c.model_type == "qwen3_vl_moe"; }
@@ -46,8 +46,8 @@ inline models::DecoderLayerShape decoder_layer_shape(const Config& c) {
             t.attention_bias, /*qk_norm=*/true, /*dense_mlp=*/!is_moe(c)};
 }
 
-template <class T>
-void declare_weights(Weights<T>& w, const Config& c, const models::Declare<T>& declare) {
+template <class T, class M>
+void declare_weights(Weights<T, M>& w, const Config& c, const models::Declare<T>& declare, const models::Declare<M>& declare_matrix) {
     const auto& v = c.vision;
     const auto& t = c.text;
     const auto Dv = v.hidden_size, Iv = v.intermediate_size, Dt = t.hidden_size;
@@ -93,7 +93,7 @@ void declare_weights(Weights<T>& w, const Config& c, const models::Declare<T>& d
 
     const std::string lp = "model.language_model.";
     models::declare_language_model(w.language, lp, t.vocab_size, t.num_hidden_layers, decoder_layer_shape(c), c.tie_word_embeddings,
-                                   kLanguagePart, declare);
+                                   kLanguagePart, declare, declare_matrix);
     if (is_moe(c)) {
         // Recognised, not run: experts stored fused per layer, gate_up_proj [E, H, 2I], down_proj [E, I, H].
         for (std::int64_t l = 0; l < t.num_hidden_layers; ++l) {
