@@ -79,8 +79,10 @@ constexpr const char* kUsage =
     "  help                   show this text\n"
     "\n"
     "chat and bench options:\n"
-    "  --device cpu|cuda  --dtype auto|bf16|f32  --weights auto|q8_0|q4_0  --threads N  --context N\n"
-    "  --min-pixels N  --max-pixels N\n"
+    "  --device cpu|cuda  --dtype auto|bf16|f32  --weights auto|q8_0|q4_k|q4_0  --threads N\n"
+    "  --context N  --min-pixels N  --max-pixels N\n"
+    "  --weights: the language model's matrices quantized as they are read (GGUF's block formats, integer\n"
+    "  kernels, fp32 activations; the CPU only); auto keeps them in the compute type\n"
     "  --max-tokens N  --temperature T  --top-k K  --top-p P  --repetition-penalty R  --presence-penalty P\n"
     "  --seed S  (sampling defaults come from the folder's generation_config.json)\n"
     "  --max-pixels N: the largest picture the model reads, in pixels after resizing (it sets the image tokens,\n"
@@ -173,9 +175,12 @@ deepstack::EngineOptions engine_options(const Arguments& a) {
     if (dtype != "auto" && dtype != "bf16" && dtype != "f32") throw std::invalid_argument("--dtype: auto, bf16 or f32, not '" + dtype + "'");
     o.compute = dtype == "f32" ? deepstack::ComputeType::f32 : dtype == "bf16" ? deepstack::ComputeType::bf16 : deepstack::ComputeType::automatic;
     const auto weights = a.get("--weights").value_or("auto");
-    if (weights != "auto" && weights != "q8_0" && weights != "q4_0")
-        throw std::invalid_argument("--weights: auto, q8_0 or q4_0, not '" + weights + "'");
-    o.weights = weights == "q8_0" ? deepstack::WeightFormat::q8_0 : weights == "q4_0" ? deepstack::WeightFormat::q4_0 : deepstack::WeightFormat::automatic;
+    if (weights != "auto" && weights != "q8_0" && weights != "q4_k" && weights != "q4_0")
+        throw std::invalid_argument("--weights: auto, q8_0, q4_k or q4_0, not '" + weights + "'");
+    o.weights = weights == "q8_0"   ? deepstack::WeightFormat::q8_0
+                : weights == "q4_k" ? deepstack::WeightFormat::q4_k
+                : weights == "q4_0" ? deepstack::WeightFormat::q4_0
+                                    : deepstack::WeightFormat::automatic;
     o.threads = static_cast<int>(whole(a, "--threads", 0, 0, 1024));
     o.context_tokens = whole(a, "--context", 8192, 16, 1 << 22);
     o.min_image_pixels = whole(a, "--min-pixels", 0, 0, 1ll << 34);

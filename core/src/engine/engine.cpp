@@ -79,6 +79,7 @@ std::optional<quant::Format> matrix_format(WeightFormat weights) {
     switch (weights) {
         case WeightFormat::automatic: return std::nullopt;
         case WeightFormat::q8_0: return quant::Format::q8_0;
+        case WeightFormat::q4_k: return quant::Format::q4_k;
         case WeightFormat::q4_0: return quant::Format::q4_0;
     }
     return std::nullopt;

@@ -53,16 +53,22 @@ models::Declare<torch::Tensor> binder(TensorSource source, std::vector<std::pair
     };
 }
 
+std::optional<quant::Format> format_for_columns(quant::Format wanted, std::int64_t columns) {
+    if (columns % quant::traits(wanted).block_size == 0) return wanted;
+    if (columns % quant::traits(quant::Format::q8_0).block_size == 0) return quant::Format::q8_0;
+    return std::nullopt;
+}
+
 models::Declare<Matrix> matrix_binder(TensorSource source, std::optional<quant::Format> format,
                                       std::vector<std::pair<std::string, torch::Tensor>>* named) {
     return [source = std::move(source), format, named](Matrix* slot, const std::string& name, const Shape&, const char*, bool optional) {
         if (slot == nullptr) return;
         auto tensor = source(name, optional);
         if (!tensor) return;
-        if (format) {
+        if (const auto fits = format ? format_for_columns(*format, tensor->size(-1)) : std::nullopt) {
             if (!tensor->device().is_cpu())
                 throw Error(ErrorKind::unsupported, "", name, "quantized weights run on the CPU only in this version");
-            *slot = Matrix::quantized(*tensor, *format);
+            *slot = Matrix::quantized(*tensor, *fits);
             return;
         }
         *slot = Matrix(*tensor);

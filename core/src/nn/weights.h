@@ -26,8 +26,12 @@ using TensorSource = std::function<std::optional<torch::Tensor>(const std::strin
 // `source` into its field; `named`, when given, receives every bound tensor under its checkpoint name.
 models::Declare<torch::Tensor> binder(TensorSource source, std::vector<std::pair<std::string, torch::Tensor>>* named = nullptr);
 
-// The language model's matrices bound as nn::Matrix: quantized to `format` as they are read (the CPU only), or
-// kept dense.
+// The format a matrix of `columns` is quantized to when `wanted` is asked for: `wanted` where its blocks fill a
+// row, else Q8_0 (blocks of 32), else nullopt (kept dense): llama.cpp too falls back where K-quants do not fit.
+std::optional<quant::Format> format_for_columns(quant::Format wanted, std::int64_t columns);
+
+// The language model's matrices bound as nn::Matrix: quantized as they are read (format_for_columns of `format`;
+// the CPU only), or kept dense.
 models::Declare<Matrix> matrix_binder(TensorSource source, std::optional<quant::Format> format,
                                       std::vector<std::pair<std::string, torch::Tensor>>* named = nullptr);
 

@@ -89,6 +89,122 @@ void dequantize_q4_k(const std::uint8_t* block, float* y) {
     }
 }
 
+// Round to nearest, ties to even, as ggml's nearest_int does (adding 1.5 * 2^23 lets the FPU round).
+int nearest_int(float x) { return static_cast<int>(std::nearbyint(x)); }
+
+// One sub-block of 32 as L[i] in 0..nmax with x ~ scale * L - min: the weighted least-squares fit of ggml's
+// make_qkx2_quants. Start from the range (min clamped to at most 0), then try 21 slightly different steps across
+// it, refit scale and offset by least squares for each rounding, and keep the one with the smallest weighted
+// squared error. Returns the scale; `min_out` receives -offset (>= 0).
+float fit_scale_and_min(const float* x, const float* weights, int nmax, std::uint8_t* L, float& min_out) {
+    constexpr int n = 32, steps = 20;
+    constexpr float first_step = -1.0f, step = 0.1f;
+    float min = x[0], max = x[0], sum_w = weights[0], sum_x = sum_w * x[0];
+    for (int i = 1; i < n; ++i) {
+        min = std::min(min, x[i]);
+        max = std::max(max, x[i]);
+        sum_w += weights[i];
+        sum_x += weights[i] * x[i];
+    }
+    if (min > 0) min = 0;
+    if (max == min) {
+        std::fill(L, L + n, std::uint8_t{0});
+        min_out = -min;
+        return 0.0f;
+    }
+    float iscale = static_cast<float>(nmax) / (max - min);
+    float scale = 1 / iscale;
+    float best_error = 0;
+    for (int i = 0; i < n; ++i) {
+        L[i] = static_cast<std::uint8_t>(std::clamp(nearest_int(iscale * (x[i] - min)), 0, nmax));
+        const float diff = scale * L[i] + min - x[i];
+        best_error += weights[i] * (diff * diff);
+    }
+    std::uint8_t trial[n];
+    for (int k = 0; k <= steps; ++k) {
+        iscale = (first_step + step * static_cast<float>(k) + static_cast<float>(nmax)) / (max - min);
+        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        for (int i = 0; i < n; ++i) {
+            const int l = std::clamp(nearest_int(iscale * (x[i] - min)), 0, nmax);
+            trial[i] = static_cast<std::uint8_t>(l);
+            const float wl = weights[i] * static_cast<float>(l);
+            sum_l += wl;
+            sum_l2 += wl * static_cast<float>(l);
+            sum_xl += wl * x[i];
+        }
+        const float D = sum_w * sum_l2 - sum_l * sum_l;
+        if (D <= 0) continue;
+        float this_scale = (sum_w * sum_xl - sum_x * sum_l) / D;
+        float this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+        if (this_min > 0) {  // the offset may only lower values: refit the scale alone
+            this_min = 0;
+            this_scale = sum_xl / sum_l2;
+        }
+        float error = 0;
+        for (int i = 0; i < n; ++i) {
+            const float diff = this_scale * trial[i] + this_min - x[i];
+            error += weights[i] * (diff * diff);
+        }
+        if (error < best_error) {
+            std::copy(trial, trial + n, L);
+            best_error = error;
+            scale = this_scale;
+            min = this_min;
+        }
+    }
+    min_out = -min;
+    return scale;
+}
+
+// Q4_K as ggml's reference quantizer makes it: each sub-block's scale and min fitted (weights favour large values),
+// both stored in 6 bits relative to the super-block's largest (fp16 d and dmin), then every weight rounded again
+// against the scale and min as stored.
+void quantize_q4_k(const float* x, std::uint8_t* block) {
+    std::uint8_t L[kQKK];
+    float scales[8], mins[8], weights[32];
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 8; ++j) {
+        const float* xs = x + 32 * j;
+        float sum_x2 = 0;
+        for (int i = 0; i < 32; ++i) sum_x2 += xs[i] * xs[i];
+        const float average = std::sqrt(sum_x2 / 32);
+        for (int i = 0; i < 32; ++i) weights[i] = average + std::fabs(xs[i]);
+        scales[j] = fit_scale_and_min(xs, weights, 15, L + 32 * j, mins[j]);
+        max_scale = std::max(max_scale, scales[j]);
+        max_min = std::max(max_min, mins[j]);
+    }
+    const float inverse_scale = max_scale > 0 ? 63.0f / max_scale : 0.0f;
+    const float inverse_min = max_min > 0 ? 63.0f / max_min : 0.0f;
+    std::uint8_t* packed = block + 4;
+    std::fill(packed, packed + 12, std::uint8_t{0});
+    for (int j = 0; j < 8; ++j) {
+        const auto ls = static_cast<std::uint8_t>(std::min(63, nearest_int(inverse_scale * scales[j])));
+        const auto lm = static_cast<std::uint8_t>(std::min(63, nearest_int(inverse_min * mins[j])));
+        if (j < 4) {
+            packed[j] = ls;
+            packed[j + 4] = lm;
+        } else {  // low 4 bits in bytes 8..11, the top 2 in the top bits of bytes 0..7
+            packed[j + 4] = static_cast<std::uint8_t>((ls & 0x0f) | ((lm & 0x0f) << 4));
+            packed[j - 4] |= static_cast<std::uint8_t>((ls >> 4) << 6);
+            packed[j] |= static_cast<std::uint8_t>((lm >> 4) << 6);
+        }
+    }
+    write_u16(block, float_to_half(max_scale / 63.0f));
+    write_u16(block + 2, float_to_half(max_min / 63.0f));
+    const float d = half_to_float(read_u16(block)), dmin = half_to_float(read_u16(block + 2));
+    for (int j = 0; j < 8; ++j) {
+        int scale = 0, min = 0;
+        q4_k_scale_min(packed, j, scale, min);
+        const float dl = d * static_cast<float>(scale);
+        if (dl == 0.0f) continue;  // keeps the first fit's values, as ggml does
+        const float ml = dmin * static_cast<float>(min);
+        for (int i = 0; i < 32; ++i) L[32 * j + i] = static_cast<std::uint8_t>(std::clamp(nearest_int((x[32 * j + i] + ml) / dl), 0, 15));
+    }
+    std::uint8_t* q = block + 16;
+    for (int j = 0; j < kQKK; j += 64, q += 32)
+        for (int i = 0; i < 32; ++i) q[i] = static_cast<std::uint8_t>(L[j + i] | (L[j + i + 32] << 4));
+}
+
 // ---- Q6_K: 128 bytes of low nibbles, 64 bytes of high 2-bit pairs, 16 int8 scales (one per 16 weights), fp16 d;
 // w = d * scale * (q - 32). Each half of 128 weights: low nibbles from 64 bytes (lo, then hi nibble), high bits
 // from 32 bytes (shifts 0, 2, 4, 6 for its four quarters) -------------------------------------------------------------
@@ -165,7 +281,7 @@ void quantize_row(Format format, std::span<const float> x, std::span<std::uint8_
             case Format::bf16: write_u16(block, float_to_bf16(*in)); break;
             case Format::q8_0: quantize_q8_0(in, block); break;
             case Format::q4_0: quantize_q4_0(in, block); break;
-            case Format::q4_k:
+            case Format::q4_k: quantize_q4_k(in, block); break;
             case Format::q6_k:
                 throw Error(ErrorKind::unsupported, "", std::string("quantizing to ") + t.name + " is not in this version (reading it is)");
         }

@@ -28,7 +28,8 @@ std::optional<Format> format_named(const std::string& name);
 // Bytes of a row of `columns` weights; throws Error when `columns` is not a whole number of blocks.
 std::size_t row_bytes(Format format, std::int64_t columns);
 
-// One row of weights to the format's bytes (q4_k and q6_k: dequantization only in this version).
+// One row of weights to the format's bytes (q6_k: dequantization only in this version). Q4_K follows ggml's
+// reference quantizer (the gguf package has none to compare with).
 void quantize_row(Format format, std::span<const float> values, std::span<std::uint8_t> bytes);
 void dequantize_row(Format format, std::span<const std::uint8_t> bytes, std::span<float> values);
 
