@@ -285,6 +285,29 @@ private Q_SLOTS:
         QCOMPARE(QSettings().value("models/maxImagePixels").toLongLong(), qint64{1} << 19);
     }
 
+    // The weights choice: each entry shows the memory the weights would take once the folder is inspected, and
+    // the chosen format is the one the model runs with.
+    void modelManagerWeightsChoiceReachesTheModel() {
+        QTemporaryDir dir;
+        const auto folder = QString::fromStdString((std::filesystem::path(dir.path().toStdString()) / "qwen").string());
+        writeLoadableQwenFolder(folder.toStdString());
+        MainWindow window;
+        auto* manager = window.modelManager();
+        auto* weights = manager->findChild<QComboBox*>("weights");
+        QVERIFY(weights != nullptr);
+        QCOMPARE(weights->count(), 4);
+        weights->setCurrentIndex(weights->findData("q8_0"));
+        QTRY_VERIFY_WITH_TIMEOUT(!window.inference().isLoading(), 120000);  // a model the window brought back
+        window.loadModel(folder);
+        QTRY_VERIFY_WITH_TIMEOUT(window.inference().model().has_value() && window.inference().model()->folder == folder, 30000);
+        QTRY_VERIFY2_WITH_TIMEOUT(weights->itemText(1).startsWith("Q8_0 (8-bit): weights "), qPrintable(weights->itemText(1)), 30000);
+        QVERIFY2(weights->itemText(0).startsWith("As the precision says: weights "), qPrintable(weights->itemText(0)));
+        QCOMPARE(window.inference().model()->compute, QString("q8_0"));
+        QCOMPARE(QSettings().value("models/weights").toString(), QString("q8_0"));
+        weights->setCurrentIndex(0);
+        QSettings().setValue("models/weights", "auto");  // later tests load as before
+    }
+
     void inspectShowsTheReport() {
         QTemporaryDir dir;
         const auto folder = std::filesystem::path(dir.path().toStdString()) / "qwen";

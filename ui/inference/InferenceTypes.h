@@ -15,11 +15,14 @@ namespace deepstack::ui {
 
 enum class DeviceChoice { cpu, cuda };
 enum class ComputeChoice { automatic, bf16, f32 };
+// The language model's matrices: as computed, or quantized as the model loads (the CPU only).
+enum class WeightsChoice { automatic, q8_0, q4_k, q4_0 };
 
 struct LoadRequest {
     QString folder;
     DeviceChoice device = DeviceChoice::cpu;
     ComputeChoice compute = ComputeChoice::automatic;
+    WeightsChoice weights = WeightsChoice::automatic;
     qint64 contextTokens = 4096;
     qint64 maxImagePixels = 0;  // the largest picture the model reads, pixels after resizing; 0: automatic
 };
@@ -29,7 +32,7 @@ struct LoadedModel {
     QString family;
     QString displayName;
     QString device;   // "cpu", "cuda:0"
-    QString compute;  // "f32", "bf16"
+    QString compute;  // "f32", "bf16", or the quantized matrices' format ("q8_0", "q4_k", "q4_0")
     qint64 parameters = 0;
     qint64 contextTokens = 0;
     qint64 maxImagePixels = 0;  // the picture budget in effect; 0 for a family with a fixed picture size

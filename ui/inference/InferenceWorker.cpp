@@ -55,6 +55,10 @@ void InferenceWorker::load(const LoadRequest& request, std::shared_ptr<std::atom
     options.compute = request.compute == ComputeChoice::bf16 ? ComputeType::bf16
                       : request.compute == ComputeChoice::f32 ? ComputeType::f32
                                                                : ComputeType::automatic;
+    options.weights = request.weights == WeightsChoice::q8_0   ? WeightFormat::q8_0
+                      : request.weights == WeightsChoice::q4_k ? WeightFormat::q4_k
+                      : request.weights == WeightsChoice::q4_0 ? WeightFormat::q4_0
+                                                               : WeightFormat::automatic;
     options.context_tokens = request.contextTokens;
     options.max_image_pixels = request.maxImagePixels;
     options.on_load_progress = [this, cancel](double fraction) {

@@ -41,6 +41,8 @@ private:
     bool selectListed(const QString& folder);  // false when the list does not hold it
     void refreshList();
     void showReport(const QString& folder);
+    // The weights' memory under each choice of the Weights box, for the folder just inspected.
+    void showWeightsMemory(const InspectReport& report);
     void updateState();
     QString selectedFolder() const;
 
@@ -49,6 +51,7 @@ private:
     QPlainTextEdit* report_ = nullptr;
     QComboBox* device_ = nullptr;
     QComboBox* compute_ = nullptr;
+    QComboBox* weights_ = nullptr;
     QComboBox* pictures_ = nullptr;
     QSpinBox* context_ = nullptr;
     QPushButton* load_ = nullptr;

@@ -58,6 +58,11 @@ std::string libtorch_description();
 // What `automatic` means on this machine for `device`.
 ComputeType resolve_compute(ComputeType requested, DeviceKind device);
 
+struct InspectReport;
+// The memory the weights of an inspected folder take once loaded with these choices (the language model's
+// matrices in `weights`' format, every other weight in the compute type): what the model manager shows.
+std::uint64_t weights_memory_bytes(const InspectReport& report, ComputeType compute, WeightFormat weights, DeviceKind device);
+
 // The picture budget (pixels after resizing) EngineOptions::max_image_pixels = 0 stands for. On a GPU: the
 // model's own maximum (16.8 M pixels for Qwen3-VL, 16 384 tokens). On the CPU, where the vision tower and the
 // prefill run at a few hundred tokens a second: 1 M pixels (1024 Qwen3-VL tokens, an A4 page at about 100 dpi)

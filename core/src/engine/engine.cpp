@@ -87,11 +87,11 @@ std::optional<quant::Format> matrix_format(WeightFormat weights) {
 
 }  // namespace engine
 
-namespace {
-
 // What the weights take in memory: the language model's matrices in their format, every other weight in the
 // compute type (the checkpoint's bytes at bf16 are what the report counts).
-std::uint64_t weights_in_memory(const InspectReport& report, ComputeType compute, std::optional<quant::Format> matrices) {
+std::uint64_t weights_memory_bytes(const InspectReport& report, ComputeType requested, WeightFormat weights, DeviceKind device) {
+    const auto matrices = engine::matrix_format(weights);
+    const auto compute = matrices ? ComputeType::f32 : resolve_compute(requested, device);
     const std::uint64_t element = compute == ComputeType::f32 ? 4 : 2;
     if (!matrices) return report.cpu.weights_bytes / 2 * element;
     std::uint64_t bytes = 0;
@@ -107,6 +107,7 @@ std::uint64_t weights_in_memory(const InspectReport& report, ComputeType compute
     return bytes;
 }
 
+namespace {
 
 bool valid_utf8(std::string_view s) {
     for (std::size_t i = 0; i < s.size();) {
@@ -454,7 +455,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const En
     if (cuda && !cuda_available())
         throw Error(ErrorKind::unsupported, "", "CUDA was asked for, but this LibTorch has no CUDA or no GPU is visible");
     // Refuse before allocating anything when the weights and cache cannot fit.
-    const auto weight_bytes = weights_in_memory(report, compute, matrices);
+    const auto weight_bytes = weights_memory_bytes(report, options.compute, options.weights, options.device);
     const auto needed = weight_bytes + report.kv_cache_bytes_per_token * static_cast<std::uint64_t>(options.context_tokens) *
                                            (compute == ComputeType::f32 ? 2 : 1) +
                         report.cpu.workspace_bytes;
