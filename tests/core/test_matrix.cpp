@@ -68,16 +68,31 @@ private Q_SLOTS:
                  qPrintable(QString::number(relative_error(got, torch::matmul(x, dense.t()) + bias))));
     }
 
+    // A bf16 model keeps its activations in bf16: both paths return bf16, close to the fp32 product.
+    void bfloat16Inputs() {
+        c10::InferenceMode guard;
+        const auto dense = torch::randn({64, 256}) * 0.05;
+        const auto m = nn::Matrix::quantized(dense, quant::Format::q8_0);
+        for (const int n : {2, 20}) {
+            const auto x = torch::randn({n, 256});
+            const auto got = nn::linear(x.to(torch::kBFloat16), m);
+            QCOMPARE(got.scalar_type(), torch::kBFloat16);
+            const auto want = torch::matmul(x, dequantized(m).t());
+            QVERIFY2(relative_error(got.to(torch::kFloat32), want) < 0.02, qPrintable(QString::number(relative_error(got.to(torch::kFloat32), want))));
+        }
+    }
+
     void embeddingRows() {
         c10::InferenceMode guard;
         const auto dense = torch::randn({50, 256});
         const auto ids = torch::tensor(std::vector<std::int64_t>{3, 0, 49, 3});
         for (const auto f : {quant::Format::q8_0, quant::Format::q4_k}) {
             const auto m = nn::Matrix::quantized(dense, f);
-            QVERIFY(torch::equal(nn::embedding(m, ids), dequantized(m).index_select(0, ids)));
+            QVERIFY(torch::equal(nn::embedding(m, ids, torch::kFloat32), dequantized(m).index_select(0, ids)));
         }
-        QVERIFY(torch::equal(nn::embedding(nn::Matrix(dense), ids), dense.index_select(0, ids)));
-        QVERIFY_THROWS_EXCEPTION(Error, (void)nn::embedding(nn::Matrix::quantized(dense, quant::Format::q8_0), torch::tensor(std::vector<std::int64_t>{50})));
+        QVERIFY(torch::equal(nn::embedding(nn::Matrix(dense), ids, torch::kFloat32), dense.index_select(0, ids)));
+        QCOMPARE(nn::embedding(nn::Matrix::quantized(dense, quant::Format::q8_0), ids, torch::kBFloat16).scalar_type(), torch::kBFloat16);
+        QVERIFY_THROWS_EXCEPTION(Error, (void)nn::embedding(nn::Matrix::quantized(dense, quant::Format::q8_0), torch::tensor(std::vector<std::int64_t>{50}), torch::kFloat32));
     }
 
     void denseMatricesPassThrough() {

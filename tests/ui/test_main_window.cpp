@@ -302,7 +302,7 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(window.inference().model().has_value() && window.inference().model()->folder == folder, 30000);
         QTRY_VERIFY2_WITH_TIMEOUT(weights->itemText(1).startsWith("Q8_0 (8-bit): weights "), qPrintable(weights->itemText(1)), 30000);
         QVERIFY2(weights->itemText(0).startsWith("As the precision says: weights "), qPrintable(weights->itemText(0)));
-        QCOMPARE(window.inference().model()->compute, QString("q8_0"));
+        QVERIFY2(window.inference().model()->compute.startsWith("q8_0 + "), qPrintable(window.inference().model()->compute));
         QCOMPARE(QSettings().value("models/weights").toString(), QString("q8_0"));
         weights->setCurrentIndex(0);
         QSettings().setValue("models/weights", "auto");  // later tests load as before

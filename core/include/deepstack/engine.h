@@ -25,7 +25,8 @@ enum class DeviceKind { cpu, cuda };
 enum class ComputeType { automatic, bf16, f32 };
 // How the language model's matrices are kept in memory. automatic: in the compute type. q8_0 (about 1.06 bytes a
 // weight), q4_k and q4_0 (0.56): GGUF's block formats, quantized as the weights are read and multiplied by integer
-// kernels; activations and every other weight are then fp32. The CPU only. A matrix whose rows are not whole
+// kernels (decode) or as dequantized tiles (prefill); activations and every other weight stay in the compute
+// type. The CPU only. A matrix whose rows are not whole
 // blocks falls back to Q8_0 (blocks of 32), or stays fp32.
 enum class WeightFormat { automatic, q8_0, q4_k, q4_0 };
 
@@ -109,7 +110,7 @@ struct ModelInfo {
     std::string display_name;  // "Qwen3-VL"
     std::filesystem::path folder;
     std::string device;        // "cpu", "cuda:0"
-    std::string compute;       // "bf16", "f32", or the matrices' format with fp32 activations: "q8_0", "q4_k", "q4_0"
+    std::string compute;       // "bf16", "f32"; with quantized matrices their format too: "q8_0 + bf16"
     std::int64_t parameters = 0;
     std::int64_t context_tokens = 0;
     // The picture budget in effect (pixels after resizing; EngineOptions::max_image_pixels resolved). 0 for a

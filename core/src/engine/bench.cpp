@@ -225,7 +225,7 @@ std::string run_bench(const BenchOptions& o) {
         if (cuda && !cuda_available()) throw Error(ErrorKind::unsupported, "", "CUDA was asked for, but this LibTorch has no CUDA or no GPU");
         const auto matrices = engine::matrix_format(o.engine.weights);
         if (matrices && cuda) throw Error(ErrorKind::unsupported, "", "quantized weights run on the CPU only in this version");
-        const auto compute = matrices ? ComputeType::f32 : resolve_compute(o.engine.compute, o.engine.device);
+        const auto compute = resolve_compute(o.engine.compute, o.engine.device);
         const qwen3_vl::LoadOptions load{compute == ComputeType::f32 ? c10::kFloat : c10::kBFloat16,
                                          cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU), {}, matrices};
         auto sync = [&] {

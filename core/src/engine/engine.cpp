@@ -91,7 +91,7 @@ std::optional<quant::Format> matrix_format(WeightFormat weights) {
 // compute type (the checkpoint's bytes at bf16 are what the report counts).
 std::uint64_t weights_memory_bytes(const InspectReport& report, ComputeType requested, WeightFormat weights, DeviceKind device) {
     const auto matrices = engine::matrix_format(weights);
-    const auto compute = matrices ? ComputeType::f32 : resolve_compute(requested, device);
+    const auto compute = resolve_compute(requested, device);
     const std::uint64_t element = compute == ComputeType::f32 ? 4 : 2;
     if (!matrices) return report.cpu.weights_bytes / 2 * element;
     std::uint64_t bytes = 0;
@@ -450,8 +450,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const En
     const auto matrices = engine::matrix_format(options.weights);
     if (matrices && cuda)
         throw Error(ErrorKind::unsupported, "", std::string(quant::traits(*matrices).name) + " weights run on the CPU only in this version");
-    // Quantized matrices work with fp32 activations.
-    const auto compute = matrices ? ComputeType::f32 : resolve_compute(options.compute, options.device);
+    const auto compute = resolve_compute(options.compute, options.device);
     if (cuda && !cuda_available())
         throw Error(ErrorKind::unsupported, "", "CUDA was asked for, but this LibTorch has no CUDA or no GPU is visible");
     // Refuse before allocating anything when the weights and cache cannot fit.
@@ -498,7 +497,8 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const En
         model->family_ = std::move(opened.family);
         model->max_image_pixels_ = opened.max_image_pixels;
         model->info_ = {report.family, report.display_name, folder, cuda ? "cuda:0" : "cpu",
-                        matrices ? quant::traits(*matrices).name : compute == ComputeType::f32 ? "f32" : "bf16", report.total_parameters, model->context_tokens_,
+                        (matrices ? std::string(quant::traits(*matrices).name) + " + " : std::string()) + (compute == ComputeType::f32 ? "f32" : "bf16"),
+                        report.total_parameters, model->context_tokens_,
                         model->max_image_pixels_};
         if (std::filesystem::exists(folder / "generation_config.json")) {
             const auto g = read_generation_config(folder / "generation_config.json");

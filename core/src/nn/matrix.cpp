@@ -70,10 +70,10 @@ torch::Tensor linear(const torch::Tensor& x, const Matrix& weight, const std::op
         throw Error(ErrorKind::internal, "", "input of width " + std::to_string(x.size(-1)) + " for a matrix of " + std::to_string(columns) + " columns");
     auto leading = x.sizes().vec();
     leading.pop_back();
-    const auto inputs = x.reshape({-1, columns}).to(torch::kFloat32).contiguous();
-    const auto n = inputs.size(0);
+    const auto n = x.numel() / columns;
     auto y = torch::empty({n, rows}, torch::kFloat32);
     if (n <= kMatvecRows) {
+        const auto inputs = x.reshape({-1, columns}).to(torch::kFloat32).contiguous();
         std::vector<quant::ActivationBlock> blocks(static_cast<std::size_t>(n * columns / 32));
         quant::quantize_activations({inputs.data_ptr<float>(), static_cast<std::size_t>(n * columns)}, blocks);
         const auto* w = weight.blocks().data_ptr<std::uint8_t>();
@@ -82,6 +82,9 @@ torch::Tensor linear(const torch::Tensor& x, const Matrix& weight, const std::op
             quant::matvec(weight.format(), w, columns, begin, end, blocks.data(), n, out, rows);
         });
     } else {
+        // The BLAS in the input's precision: bf16 tiles where the model computes in bf16 (oneDNN's fast path).
+        const auto inputs = x.reshape({-1, columns}).contiguous();
+        if (inputs.scalar_type() != torch::kFloat32) y = y.to(inputs.scalar_type());
         const auto row_bytes = weight.blocks().size(1);
         for (std::int64_t start = 0; start < rows; start += kTileRows) {
             const auto count = std::min(kTileRows, rows - start);
@@ -93,16 +96,17 @@ torch::Tensor linear(const torch::Tensor& x, const Matrix& weight, const std::op
                     quant::dequantize_row(weight.format(), {w + r * row_bytes, static_cast<std::size_t>(row_bytes)},
                                           {dense + r * columns, static_cast<std::size_t>(columns)});
             });
-            y.narrow(1, start, count).copy_(torch::mm(inputs, tile.t()));
+            y.narrow(1, start, count).copy_(torch::mm(inputs, tile.to(inputs.scalar_type()).t()));
         }
     }
-    if (bias) y = y + bias->to(torch::kFloat32);
+    y = y.to(x.scalar_type());
+    if (bias) y = y + bias->to(x.scalar_type());
     leading.push_back(rows);
     return y.view(leading);
 }
 
-torch::Tensor embedding(const Matrix& table, const torch::Tensor& ids) {
-    if (!table.is_quantized()) return table.dense().index_select(0, ids);
+torch::Tensor embedding(const Matrix& table, const torch::Tensor& ids, c10::ScalarType dtype) {
+    if (!table.is_quantized()) return table.dense().index_select(0, ids).to(dtype);
     const auto columns = table.columns(), rows = table.rows();
     const auto row_bytes = table.blocks().size(1);
     const auto wanted = ids.to(torch::kCPU, torch::kLong).contiguous();
@@ -114,7 +118,7 @@ torch::Tensor embedding(const Matrix& table, const torch::Tensor& ids) {
         quant::dequantize_row(table.format(), {w + id * row_bytes, static_cast<std::size_t>(row_bytes)},
                               {out.data_ptr<float>() + i * columns, static_cast<std::size_t>(columns)});
     }
-    return out;
+    return out.to(dtype);
 }
 
 }  // namespace deepstack::nn

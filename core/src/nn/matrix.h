@@ -38,12 +38,12 @@ private:
     std::int64_t columns_ = 0;
 };
 
-// x [.., columns] times the matrix's transpose: [.., rows]. With quantized rows the result is fp32 (x is
-// converted): a few rows at a time (decode) meet the blocks in the integer kernels; longer inputs (prefill)
-// multiply tiles of dequantized rows with LibTorch's matmul.
+// x [.., columns] times the matrix's transpose: [.., rows], in x's dtype. With quantized rows, a few rows at a
+// time (decode) meet the blocks in the integer kernels (x as 8-bit blocks); longer inputs (prefill) multiply
+// tiles of dequantized rows, in x's dtype, with LibTorch's matmul.
 torch::Tensor linear(const torch::Tensor& x, const Matrix& weight, const std::optional<torch::Tensor>& bias = std::nullopt);
 
-// Rows `ids` [L] (int64) of the matrix: [L, columns] (fp32 for a quantized matrix). The token embedding.
-torch::Tensor embedding(const Matrix& table, const torch::Tensor& ids);
+// Rows `ids` [L] (int64) of the matrix as `dtype`: [L, columns]. The token embedding.
+torch::Tensor embedding(const Matrix& table, const torch::Tensor& ids, c10::ScalarType dtype);
 
 }  // namespace deepstack::nn

@@ -45,7 +45,7 @@ struct LoadOptions {
     c10::ScalarType dtype;
     c10::Device device;
     Progress progress;                      // while weights are read
-    std::optional<quant::Format> matrices;  // quantize the language model's matrices to this (dtype should be fp32)
+    std::optional<quant::Format> matrices;  // quantize the language model's matrices to this as they are read
 };
 
 class WeightStore {

@@ -27,7 +27,7 @@ torch::Tensor Model::forward(const std::vector<std::int64_t>& ids, const std::ve
         else if (ids[i] < 0 || ids[i] >= vocab)
             throw Error(ErrorKind::internal, "", "token id " + std::to_string(ids[i]) + " is outside the vocabulary of " + std::to_string(vocab));
     }
-    auto hidden = nn::embedding(weights_.language.embed_tokens, torch::tensor(safe, torch::kLong).to(device_));  // [L, Dt]
+    auto hidden = nn::embedding(weights_.language.embed_tokens, torch::tensor(safe, torch::kLong).to(device_), dtype_);  // [L, Dt]
     for (const auto& image : images)
         hidden.narrow(0, image.offset, image.features->embeds.size(0)).copy_(image.features->embeds);
     // Standard RoPE for positions past .. past + L - 1, from the model's table on the device.

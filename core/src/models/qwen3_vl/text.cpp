@@ -17,7 +17,7 @@ torch::Tensor Model::forward(const std::vector<std::int64_t>& ids, const torch::
     if (positions.dim() != 2 || positions.size(0) != 3 || positions.size(1) != static_cast<std::int64_t>(ids.size()))
         throw Error(ErrorKind::internal, "", "position ids must be [3, " + std::to_string(ids.size()) + "], found " +
                                                  shape_to_string(positions.sizes().vec()));
-    auto hidden = nn::embedding(weights_.language.embed_tokens, torch::tensor(ids, torch::kLong).to(device_));  // [L, Dt]
+    auto hidden = nn::embedding(weights_.language.embed_tokens, torch::tensor(ids, torch::kLong).to(device_), dtype_);  // [L, Dt]
     // The image rows come from the ids on the host: a decode step then waits on nothing the GPU computes. A step
     // without images embeds every id as text, as transformers does when the model itself emits <|image_pad|>.
     torch::Tensor image_rows;
