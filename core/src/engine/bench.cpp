@@ -75,6 +75,34 @@ RgbImage synthetic_image(int width, int height) {
     return image;
 }
 
+// What the CPU's threads read from DRAM per second, measured now: the decode step's bound is the bytes of
+// weights it reads per token over this. Each thread sums its share of a 1 GiB buffer (far beyond any cache);
+// the best of three rounds.
+double measure_read_gb_per_s() {
+    constexpr std::int64_t kFloats = std::int64_t{1} << 28;
+    auto buffer = torch::ones({kFloats}, torch::kFloat32);
+    const float* data = buffer.data_ptr<float>();
+    double best = 0;
+    for (int round = 0; round < 3; ++round) {
+        std::vector<float> sums(static_cast<std::size_t>(at::get_num_threads()) + 1, 0.0f);
+        const auto start = std::chrono::steady_clock::now();
+        at::parallel_for(0, kFloats, kFloats / 64, [&](std::int64_t begin, std::int64_t end) {
+            float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            for (auto i = begin; i + 3 < end; i += 4) {
+                s0 += data[i];
+                s1 += data[i + 1];
+                s2 += data[i + 2];
+                s3 += data[i + 3];
+            }
+            sums[static_cast<std::size_t>(at::get_thread_num())] += s0 + s1 + s2 + s3;
+        });
+        const double seconds = elapsed_ms(start) / 1000.0;
+        if (std::accumulate(sums.begin(), sums.end(), 0.0f) <= 0) throw Error(ErrorKind::internal, "", "the bandwidth probe summed nothing");
+        best = std::max(best, static_cast<double>(kFloats) * 4 / seconds / 1e9);
+    }
+    return best;
+}
+
 // The fields every bench report starts with: what ran, where, how.
 nlohmann::ordered_json report_header(const BenchOptions& o, bool cuda, ComputeType compute, int threads) {
     nlohmann::ordered_json j;
@@ -319,6 +347,7 @@ std::string run_bench(const BenchOptions& o) {
         }
         std::vector<Pass> passes;
         for (int r = 0; r < std::max(1, o.repeat); ++r) passes.push_back(run_pass(o.new_tokens));
+        const auto peak_rss = peak_rss_bytes();  // before the bandwidth probe's buffer
         // Each phase's median over the passes; the decode steps listed are those of the pass with the median rate.
         const auto median_of = [&](auto value) {
             std::vector<double> values;
@@ -339,12 +368,23 @@ std::string run_bench(const BenchOptions& o) {
         j["image"] = {{"width", o.image_width}, {"height", o.image_height}, {"max_image_pixels", budget.max_pixels}, {"tokens", image_tokens}};
         add_timings(j, pass.prompt_tokens, o.new_tokens, load_ms, pass.vision_ms, pass.prefill_ms, pass.decode_ms);
         if (cuda) j["warmup_pass_ms"] = warmup_ms;
+        if (!cuda) {
+            // A decode step reads every matrix of the language model once (the embedding only one row of it,
+            // unless it is also the head).
+            const auto per_token = model->decoder_weight_bytes();
+            const auto bandwidth = measure_read_gb_per_s();
+            const double bound = bandwidth * 1e9 / static_cast<double>(per_token);
+            j["decode_weight_bytes_per_token"] = per_token;
+            j["memory_read_gb_per_s"] = bandwidth;
+            j["decode_bound_tokens_per_s"] = bound;
+            j["decode_fraction_of_bound"] = j["decode_tokens_per_s"].get<double>() / bound;
+        }
         if (passes.size() > 1) {
             auto& each = j["passes"] = nlohmann::ordered_json::array();
             for (const auto& p : passes)
                 each.push_back({{"vision_encode_ms", p.vision_ms}, {"prefill_ms", p.prefill_ms}, {"decode_tokens_per_s", 1000.0 * decode_rate(p)}});
         }
-        j["peak_rss_bytes"] = peak_rss_bytes();
+        j["peak_rss_bytes"] = peak_rss;
         add_cuda_memory(j, cuda);
         return j.dump(2);
     } catch (const c10::Error& e) {

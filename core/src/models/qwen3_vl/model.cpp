@@ -52,6 +52,17 @@ std::unique_ptr<Model> Model::with_weights(const Config& config, const LoadOptio
     return model;
 }
 
+std::uint64_t Model::decoder_weight_bytes() const {
+    const auto tensor_bytes = [](const torch::Tensor& t) { return t.defined() ? static_cast<std::uint64_t>(t.numel()) * t.element_size() : 0; };
+    const auto& language = weights_.language;
+    std::uint64_t bytes = language.lm_head.bytes() + tensor_bytes(language.norm);
+    for (const auto& l : language.layers) {
+        for (const auto* m : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj}) bytes += m->bytes();
+        for (const auto* t : {&l.input_layernorm, &l.post_attention_layernorm, &l.q_norm, &l.k_norm}) bytes += tensor_bytes(*t);
+    }
+    return bytes;
+}
+
 nn::DecoderGeometry Model::geometry() const {
     const auto& t = config_.text;
     return {t.num_attention_heads, t.num_key_value_heads, t.head_dim, t.rms_norm_eps};

@@ -70,6 +70,9 @@ public:
 
     nn::KvCache new_cache(std::int64_t capacity) const;
 
+    // The bytes of the weights one decode step reads: every decoder matrix and norm, the final norm and the head.
+    std::uint64_t decoder_weight_bytes() const;
+
 private:
     static std::unique_ptr<Model> with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source);
     nn::DecoderGeometry geometry() const;
