@@ -66,15 +66,6 @@ void dequantize_q4_0(const std::uint8_t* block, float* y) {
 
 // ---- Q4_K: fp16 d, fp16 dmin, 12 bytes of 6-bit scales and mins for 8 sub-blocks of 32, 128 bytes of nibbles
 // (each 32 bytes: one sub-block in the low nibbles, the next in the high); w = d * scale * q - dmin * min ---------
-void q4_k_scale_min(const std::uint8_t* s, int j, int& scale, int& min) {
-    if (j < 4) {
-        scale = s[j] & 63;
-        min = s[j + 4] & 63;
-    } else {
-        scale = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
-        min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
 void dequantize_q4_k(const std::uint8_t* block, float* y) {
     const float d = half_to_float(read_u16(block));
     const float dmin = half_to_float(read_u16(block + 2));

@@ -34,6 +34,18 @@ void quantize_row(Format format, std::span<const float> values, std::span<std::u
 void dequantize_row(Format format, std::span<const std::uint8_t> bytes, std::span<float> values);
 
 std::vector<std::uint8_t> quantize(Format format, std::span<const float> values);
+
+// Q4_K's 6-bit scale and min of sub-block j (0..7) from a super-block's 12 packed bytes (ggml's get_scale_min_k4):
+// sub-blocks 0..3 in the low 6 bits of bytes 0..7; 4..7 in the nibbles of bytes 8..11 and the top 2 bits of 0..7.
+inline void q4_k_scale_min(const std::uint8_t* packed, int j, int& scale, int& min) {
+    if (j < 4) {
+        scale = packed[j] & 63;
+        min = packed[j + 4] & 63;
+    } else {
+        scale = (packed[j + 4] & 0x0f) | ((packed[j - 4] >> 6) << 4);
+        min = (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4);
+    }
+}
 std::vector<float> dequantize(Format format, std::span<const std::uint8_t> bytes, std::int64_t count);
 
 }  // namespace deepstack::quant

@@ -20,16 +20,6 @@ namespace {
 
 std::uint16_t u16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
 
-// Q4_K's 6-bit scale and min of sub-block j (the packing of get_scale_min_k4 in ggml).
-void q4_k_scale_min(const std::uint8_t* s, int j, int& scale, int& min) {
-    if (j < 4) {
-        scale = s[j] & 63;
-        min = s[j + 4] & 63;
-    } else {
-        scale = (s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4);
-        min = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-    }
-}
 
 using RowDot = float (*)(const std::uint8_t* row, const ActivationBlock* x, std::int64_t blocks);
 
