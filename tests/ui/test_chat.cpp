@@ -10,6 +10,7 @@
 #include "chat/ChatController.h"
 #include "chat/ChatView.h"
 #include "inference/InferenceService.h"
+#include "inference/InferenceWorker.h"
 #include "ui_test_files.h"
 #include "workspace/WorkspaceModel.h"
 
@@ -232,26 +233,51 @@ private Q_SLOTS:
         QCOMPARE(failed.count(), 1);
         QVERIFY2(failed.first().first().toString().contains("model.safetensors"), qPrintable(failed.first().first().toString()));
 
-        // A page whose file went away after it was ticked: refused before anything is added.
+        // A ticked page whose document is closed is no longer attached, and ticking it then changes nothing.
         QVERIFY(loadModel(service));
-        const auto doomed = dir_.filePath("doomed.pdf");
-        writePdf(doomed, 1);
+        const auto closing = dir_.filePath("closing.pdf");
+        writePdf(closing, 1);
         QString error;
-        QVERIFY(workspace.openFile(doomed, &error) >= 0);
+        QVERIFY(workspace.openFile(closing, &error) >= 0);
         workspace.setAttached(workspace.pageAt(0), true);
-        workspace.closeDocument(QFileInfo(doomed).absoluteFilePath());
-        workspace.openFile(pdf_, &error);
-        workspace.setAttached({QFileInfo(doomed).absoluteFilePath(), 0}, true);  // not open: no-op
+        workspace.closeDocument(QFileInfo(closing).absoluteFilePath());
+        QVERIFY(workspace.attachedPages().isEmpty());
+        workspace.setAttached({QFileInfo(closing).absoluteFilePath(), 0}, true);  // not open: no-op
         QVERIFY(workspace.attachedPages().isEmpty());
 
-        // Cancel a load: the service reports it as cancelled, not as a failure to show.
-        QSignalSpy cancelled(&service, &InferenceService::modelLoadFailed);
+        // A ticked page whose file is deleted from the disk before the question: the document is open, so the
+        // page is still read (from memory) and the question answered with it; nothing is refused or lost.
+        const auto doomed = dir_.filePath("doomed.pdf");
+        writePdf(doomed, 1);
+        QVERIFY(workspace.openFile(doomed, &error) >= 0);
+        workspace.setAttached({QFileInfo(doomed).absoluteFilePath(), 0}, true);
+        QCOMPARE(workspace.attachedPages().size(), 1);
+        QVERIFY(QFile::remove(doomed));
+        const auto errorsBefore = errors.count();
+        QVERIFY(chat.send("What is on this page?") && waitIdle(chat));
+        QCOMPARE(errors.count(), errorsBefore);
+        const auto& asked = chat.current().messages;
+        QCOMPARE(asked.size(), 2);
+        QCOMPARE(asked[0].attachments.size(), 1);
+        QVERIFY2(!asked[1].text.isEmpty(), "no answer");
+        workspace.closeDocument(QFileInfo(doomed).absoluteFilePath());
+    }
+
+    // A cancelled load is reported as cancelled (nothing to show the user), not as a failure: the worker is
+    // given a load whose cancel token is already set, so the outcome does not depend on timing.
+    void cancelledLoadIsReportedAsCancelled() {
+        InferenceWorker worker;
+        QSignalSpy failed(&worker, &InferenceWorker::loadFailed);
+        QSignalSpy loaded(&worker, &InferenceWorker::loaded);
         LoadRequest request;
         request.folder = deepStackModelFolder();
-        service.loadModel(request);
-        service.stop();
-        QVERIFY(QTest::qWaitFor([&] { return cancelled.count() > 0 || service.model().has_value(); }, kLoadTimeoutMs));
-        if (cancelled.count() > 0) QCOMPARE(cancelled.first().at(1).toBool(), true);
+        worker.load(request, std::make_shared<std::atomic<bool>>(true));
+        QCOMPARE(loaded.count(), 0);
+        QCOMPARE(failed.count(), 1);
+        QCOMPARE(failed.first().at(1).toBool(), true);
+        // And the same request without the cancel loads.
+        worker.load(request, std::make_shared<std::atomic<bool>>(false));
+        QCOMPARE(loaded.count(), 1);
     }
 };
 
