@@ -18,6 +18,7 @@
 #include "deepstack/safetensors.h"
 #include "deepstack/training.h"
 #include "tensor/torch_bridge.h"
+#include "training/glyphs.h"
 #include "test_files.h"
 
 using namespace deepstack;
@@ -214,6 +215,18 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, train(other));
     }
 
+    // The glyph share counts the printed slots only: a head that names every blank slot blank and one character
+    // of three printed ones scores 1/3, not 5/7.
+    void glyphShareCountsPrintedSlots() {
+        const auto targets = torch::tensor(std::vector<std::int64_t>{0, 5, 0, 7, 0, 9, 0});
+        auto logits = torch::zeros({7, 95});
+        for (const auto& [slot, best] : std::vector<std::pair<int, int>>{{0, 0}, {1, 5}, {2, 0}, {3, 2}, {4, 0}, {5, 0}, {6, 0}}) logits[slot][best] = 1.0;
+        const auto count = count_named_glyphs(logits, targets);
+        QCOMPARE(count.printed, std::int64_t{3});
+        QCOMPARE(count.named, std::int64_t{1});
+        QCOMPARE(count_named_glyphs(logits, torch::zeros({7}, torch::kLong)).printed, std::int64_t{0});
+    }
+
     // --glyph-loss: the tower's character head learns one page's characters by heart, rides in the checkpoint
     // (a resumed run ends as an uninterrupted one) and never in the model folder; and it is part of the identity.
     void glyphLossTeachesTheTowerAndIsKept() {
@@ -229,11 +242,9 @@ private Q_SLOTS:
         QCOMPARE(glyph.size(), std::size_t{60});
         QVERIFY(glyph.front() > 1.0);
         QVERIFY2(glyph.back() < 0.5 * glyph.front(), (std::to_string(glyph.front()) + " -> " + std::to_string(glyph.back())).c_str());
-        // The share of characters named counts the printed slots only. Sixty steps on 64-pixel pages teach the head
-        // where nothing is printed (most of the loss's fall) and not yet which character is where: counted over
-        // every slot the share would pass 0.9 here; counted over the printed ones it stays low.
+        // The share named starts near chance (95 classes); what it counts is tested in glyphShareCountsPrintedSlots.
         for (const double share : named) QVERIFY(share >= 0.0 && share <= 1.0);
-        QVERIFY2(named.front() < 0.2 && named.back() < 0.5, (std::to_string(named.front()) + " -> " + std::to_string(named.back())).c_str());
+        QVERIFY2(named.front() < 0.2, std::to_string(named.front()).c_str());
         const auto names = [](const std::filesystem::path& file) {
             std::set<std::string> all;
             for (const auto& name : Checkpoint::open(file).names()) all.insert(name);

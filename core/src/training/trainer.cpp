@@ -3,6 +3,7 @@
 // conversation (and its reading turn as another), run through the same views, template and image splice as a
 // chat, with the loss on the answers' tokens only.
 #include "deepstack/training.h"
+#include "training/glyphs.h"
 
 #include <chrono>
 #include <cmath>
@@ -378,9 +379,9 @@ TrainingResult train(const TrainingOptions& o) {
                                                  .reshape({-1, kGlyphClasses});
                 const auto slot_targets = sample.glyph_targets.reshape({-1});
                 const auto glyph = torch::nn::functional::cross_entropy(logits_per_slot, slot_targets);
-                const auto printed = slot_targets.ne(0);
-                glyphs_seen += printed.sum().item<std::int64_t>();
-                glyphs_named += (logits_per_slot.detach().argmax(1).eq(slot_targets) & printed).sum().item<std::int64_t>();
+                const auto count = count_named_glyphs(logits_per_slot.detach(), slot_targets);
+                glyphs_seen += count.printed;
+                glyphs_named += count.named;
                 total = total + o.glyph_loss * glyph;
                 glyph_sum += glyph.item<double>();
             }
