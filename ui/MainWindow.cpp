@@ -403,10 +403,11 @@ void MainWindow::showAbout() {
                        tr("<h3>DeepStack Studio %1</h3>"
                           "<p>Runs DeepStack vision-language models (Qwen3-VL, DeepStack-L) on your own machine, "
                           "offline.</p><p>DeepStack: Meng et al., NeurIPS 2024, arXiv 2406.04334.</p>"
-                          "<p><b>This machine</b><br>%2<br>%3</p>")
+                          "<p><b>This machine</b><br>%2<br>%3<br>%4</p>")
                            .arg(QApplication::applicationVersion(),
                                 QString::fromStdString(deepstack::describe_cpu_and_blas()).toHtmlEscaped(),
-                                QString::fromStdString(deepstack::libtorch_description()).toHtmlEscaped()));
+                                QString::fromStdString(deepstack::libtorch_description()).toHtmlEscaped(),
+                                QString::fromStdString(deepstack::quantized_kernels_description()).toHtmlEscaped()));
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {

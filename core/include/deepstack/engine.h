@@ -56,6 +56,8 @@ struct LibTorchKernels {
 LibTorchKernels libtorch_kernels();
 // "LibTorch 2.15.0 (CPU kernels AVX512, BLAS mkl; CUDA: 1 device)", for bench and the About box.
 std::string libtorch_description();
+// "quantized weights (Q8_0, Q4_K, Q4_0, Q6_K): avx2 kernels", chosen by this CPU's features, for the About box.
+std::string quantized_kernels_description();
 // What `automatic` means on this machine for `device`.
 ComputeType resolve_compute(ComputeType requested, DeviceKind device);
 

@@ -16,6 +16,7 @@
 #include "engine/family.h"
 #include "engine/sampling.h"
 #include "quant/formats.h"
+#include "quant/kernels.h"
 
 namespace deepstack {
 
@@ -57,6 +58,10 @@ std::string libtorch_description() {
     if (!torch::cuda::is_available()) return out + (at::hasCUDA() ? "CUDA built in, no GPU visible)" : "no CUDA)");
     const auto devices = torch::cuda::device_count();
     return out + "CUDA: " + std::to_string(devices) + (devices == 1 ? " device)" : " devices)");
+}
+
+std::string quantized_kernels_description() {
+    return "quantized weights (Q8_0, Q4_K, Q4_0, Q6_K): " + quant::matvec_kernel_name() + " kernels";
 }
 
 ComputeType resolve_compute(ComputeType requested, DeviceKind device) {
