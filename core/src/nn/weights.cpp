@@ -76,6 +76,14 @@ models::Declare<Matrix> matrix_binder(TensorSource source, std::optional<quant::
     };
 }
 
+CheckedCheckpoint open_checkpoint(const std::filesystem::path& folder, const std::vector<models::TensorSpec>& specs,
+                                  const LoadOptions& options) {
+    CheckedCheckpoint opened;
+    opened.checkpoint = std::make_shared<const Checkpoint>(Checkpoint::open(folder));
+    opened.store = std::make_unique<WeightStore>(*opened.checkpoint, specs, options.dtype, options.device, options.progress);
+    return opened;
+}
+
 TensorSource WeightStore::source() const {
     return [this](const std::string& name, bool optional) -> std::optional<torch::Tensor> {
         if (optional && !has(name)) return std::nullopt;

@@ -2,7 +2,9 @@
 // tensor is an Error naming the file, the tensor, the expected and the found shape. Internal (LibTorch).
 #pragma once
 
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -71,6 +73,15 @@ private:
     std::uint64_t total_bytes_ = 0;
     mutable std::uint64_t done_bytes_ = 0;
 };
+
+// A model folder's checkpoint, checked against a family's declared tensors before anything is converted: the
+// source a family's loader binds from. The tensors it gives view the checkpoint's mapping, which the model keeps.
+struct CheckedCheckpoint {
+    std::shared_ptr<const Checkpoint> checkpoint;
+    std::unique_ptr<WeightStore> store;
+};
+CheckedCheckpoint open_checkpoint(const std::filesystem::path& folder, const std::vector<models::TensorSpec>& specs,
+                                  const LoadOptions& options);
 
 // Random weights of the declared shapes (benchmarks of models nobody downloaded): normal(0, 0.02), norm weights
 // near one so that activations stay in a realistic range. Same seed and device, same weights.

@@ -17,10 +17,9 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const Lo
         throw Error(ErrorKind::unsupported, config_path.string(),
                     "model_type '" + config.model_type + "' is recognised but cannot be run by this version");
     if (const auto problems = check_config(config); !problems.empty()) throw Error(ErrorKind::config, config_path.string(), problems.front());
-    auto checkpoint = std::make_shared<const Checkpoint>(Checkpoint::open(folder));
-    const nn::WeightStore store(*checkpoint, describe(config).tensors, options.dtype, options.device, options.progress);
-    auto model = with_weights(config, options, store.source());
-    model->checkpoint_ = std::move(checkpoint);
+    const auto opened = nn::open_checkpoint(folder, describe(config).tensors, options);
+    auto model = with_weights(config, options, opened.store->source());
+    model->checkpoint_ = opened.checkpoint;
     return model;
 }
 
