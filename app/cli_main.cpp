@@ -21,6 +21,7 @@
 #include "deepstack/engine.h"
 #include "deepstack/error.h"
 #include "deepstack/image.h"
+#include "deepstack/model_folder.h"
 #include "deepstack/inspect.h"
 #include "deepstack/synthetic.h"
 #include "deepstack/system.h"
@@ -33,7 +34,8 @@ constexpr const char* kUsage =
     "usage: deepstack-cli <command> [options]\n"
     "\n"
     "commands:\n"
-    "  inspect DIR [--json]   describe a model folder: family, parameters per part, dtypes, DeepStack plan,\n"
+    "  inspect DIR|FILE.gguf [--mmproj FILE] [--json]\n"
+    "                         describe a model folder: family, parameters per part, dtypes, DeepStack plan,\n"
     "                         memory needed at bf16; lists every problem found. Exit status 1 if any.\n"
     "  tokenize --model DIR [--decode]\n"
     "                         read UTF-8 text on stdin and print its token ids as a JSON list; with --decode,\n"
@@ -87,7 +89,10 @@ constexpr const char* kUsage =
     "  --seed S  (sampling defaults come from the folder's generation_config.json)\n"
     "  --max-pixels N: the largest picture the model reads, in pixels after resizing (it sets the image tokens,\n"
     "  the time and the memory); default: the model's maximum on a GPU, 1 M pixels per 2 cores on the CPU (at\n"
-    "  most 4 M); chat --json reports the budget in effect\n";
+    "  most 4 M); chat --json reports the budget in effect\n"
+    "\n"
+    "--model takes a model folder (Hugging Face layout, safetensors) or a llama.cpp .gguf file; a vision model's\n"
+    "mmproj .gguf is named by --mmproj FILE or found beside it (the one file whose name holds 'mmproj')\n";
 
 int usage_error(const std::string& message) {
     std::cerr << "deepstack-cli: " << message << "\n\n" << kUsage;
@@ -111,6 +116,13 @@ struct Arguments {
         return values;
     }
 };
+
+// What --model (or `given`) names, as a folder to load: a llama.cpp .gguf file is read with --mmproj FILE, or the
+// mmproj file beside it.
+std::filesystem::path model_path(const Arguments& a, const std::string& given) {
+    const auto mmproj = a.get("--mmproj");
+    return deepstack::resolve_model_path(given, mmproj ? std::optional<std::filesystem::path>(*mmproj) : std::nullopt);
+}
 
 Arguments parse(const std::vector<std::string>& args, const std::vector<std::string>& known_flags) {
     Arguments a;
@@ -191,7 +203,7 @@ deepstack::EngineOptions engine_options(const Arguments& a) {
 int run_inspect(const std::vector<std::string>& args) {
     const auto a = parse(args, {"--json"});
     if (a.positional.size() != 1) return usage_error("inspect: give one model folder");
-    const auto report = deepstack::inspect_model_folder(a.positional.front());
+    const auto report = deepstack::inspect_model_folder(model_path(a, a.positional.front()));
     std::cout << (a.flag("--json") ? deepstack::to_json(report) + "\n" : deepstack::to_text(report));
     return report.ok() ? 0 : 1;
 }
@@ -200,7 +212,7 @@ int run_tokenize(const std::vector<std::string>& args) {
     const auto a = parse(args, {"--decode"});
     const auto model = a.get("--model");
     if (!model || !a.positional.empty()) return usage_error("tokenize: --model DIR is required, and nothing else");
-    const auto tokenizer = deepstack::Tokenizer::load(*model);
+    const auto tokenizer = deepstack::Tokenizer::load(model_path(a, *model));
     const std::string input{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
     if (!a.flag("--decode")) {
         std::cout << nlohmann::json(tokenizer->encode(input)).dump() << "\n";
@@ -238,7 +250,7 @@ int run_chat(const std::vector<std::string>& args) {
     deepstack::Message message{deepstack::Message::Role::user, *prompt, {}};
     for (const auto& file : a.all("--image")) message.images.push_back(deepstack::load_image(file));
 
-    const auto model = deepstack::Model::load(*folder, options);
+    const auto model = deepstack::Model::load(model_path(a, *folder), options);
     auto sampling = model->default_sampling();
     sampling.max_new_tokens = whole(a, "--max-tokens", sampling.max_new_tokens, 1, 1 << 20);
     sampling.temperature = number(a, "--temperature", sampling.temperature);
@@ -342,7 +354,7 @@ int run_attention(const std::vector<std::string>& args) {
     for (const auto& file : images) message.images.push_back(deepstack::load_image(file));
     std::filesystem::create_directories(*out_dir);
 
-    const auto model = deepstack::Model::load(*folder, options);
+    const auto model = deepstack::Model::load(model_path(a, *folder), options);
     auto sampling = model->default_sampling();
     sampling.max_new_tokens = whole(a, "--max-tokens", std::min<std::int64_t>(sampling.max_new_tokens, 64), 1, 1 << 20);
     sampling.temperature = number(a, "--temperature", sampling.temperature);
@@ -535,7 +547,7 @@ int run_evaluate(const std::vector<std::string>& args) {
 int run_bench(const std::vector<std::string>& args) {
     const auto a = parse(args, {});
     deepstack::BenchOptions o;
-    if (const auto m = a.get("--model")) o.model = *m;
+    if (const auto m = a.get("--model")) o.model = model_path(a, *m);
     o.random_preset = a.get("--random").value_or("");
     if (o.model.empty() == o.random_preset.empty()) return usage_error("bench: give either --model DIR or --random PRESET");
     o.engine = engine_options(a);

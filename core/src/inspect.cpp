@@ -10,6 +10,7 @@
 #include "deepstack/error.h"
 #include "deepstack/model_folder.h"
 #include "deepstack/safetensors.h"
+#include "models/gguf_model.h"
 #include "models/registry.h"
 
 namespace deepstack {
@@ -57,6 +58,34 @@ void check_tensors(const models::ArchitectureDescription& arch, const Checkpoint
 
     for (const auto& name : arch.parts) r.parts.push_back(parts[name]);
     if (parts.contains("other")) r.parts.push_back(parts["other"]);
+}
+
+// A GGUF model folder's weights: the two files, checked as GgufCheckpoint::open checks them.
+void inspect_gguf(const models::ArchitectureDescription& arch, const std::filesystem::path& folder, InspectReport& r) {
+    const auto checkpoint = models::GgufCheckpoint::open(folder, arch);
+    r.gguf = true;
+    r.shards = checkpoint.mmproj() != nullptr ? 2 : 1;
+    r.weight_file_bytes = checkpoint.file_bytes();
+    for (const GgufFile* file : {&checkpoint.text(), checkpoint.mmproj()}) {
+        if (file == nullptr) continue;
+        r.files.emplace_back(file->path().filename().string(), true);
+        for (const auto& tensor : file->tensors()) {
+            auto& [count, bytes] = r.dtypes[tensor.type_name];
+            ++count;
+            bytes += tensor.bytes;
+        }
+    }
+    std::unordered_map<std::string, const models::TensorSpec*> specs;
+    for (const auto& spec : arch.tensors) specs.emplace(spec.name, &spec);
+    std::map<std::string, InspectPart> parts;
+    for (const auto& name : arch.parts) parts[name].name = name;
+    for (const auto& entry : checkpoint.entries()) {
+        auto& part = parts[specs.at(entry.name)->part];
+        part.parameters += shape_numel(entry.shape);
+        part.bytes += entry.bytes;
+        ++part.tensors;
+    }
+    for (const auto& name : arch.parts) r.parts.push_back(parts[name]);
 }
 
 void count_from_config(const models::ArchitectureDescription& arch, InspectReport& r) {
@@ -123,8 +152,14 @@ InspectReport inspect_model_folder(const std::filesystem::path& folder) {
 
     // ---- weights
     std::optional<Checkpoint> checkpoint;
-    attempt(r, [&] { checkpoint = Checkpoint::open(folder); });
-    if (checkpoint) {
+    const bool gguf = models::gguf_files_of(folder).has_value();
+    if (gguf && arch) {
+        attempt(r, [&] { inspect_gguf(*arch, folder, r); });
+    } else if (!gguf) {
+        attempt(r, [&] { checkpoint = Checkpoint::open(folder); });
+    }
+    if (gguf) {
+    } else if (checkpoint) {
         for (const auto& w : checkpoint->warnings()) r.warnings.push_back(w);
         r.shards = static_cast<std::int64_t>(checkpoint->files().size());
         for (const auto& file : checkpoint->files()) {
@@ -200,6 +235,11 @@ InspectReport inspect_model_folder(const std::filesystem::path& folder) {
             for (const auto& spec : arch->tensors)
                 if (!spec.optional) parameters += shape_numel(spec.shape);
         r.cpu.weights_bytes = static_cast<std::uint64_t>(parameters) * 2;
+        if (r.gguf) {  // quantized parts stay as the file stores them
+            r.cpu.weights_bytes = 0;
+            for (const auto& p : r.parts)
+                r.cpu.weights_bytes += std::min(p.bytes, static_cast<std::uint64_t>(p.parameters) * 2);
+        }
         r.cpu.kv_cache_bytes = r.kv_cache_bytes_per_token * static_cast<std::uint64_t>(r.context_tokens);
         r.cpu.workspace_bytes = static_cast<std::uint64_t>(arch->workspace_bytes);
         r.gpu = r.cpu;
@@ -280,7 +320,12 @@ std::string to_json(const InspectReport& r) {
 std::string to_text(const InspectReport& r) {
     std::string out;
     auto line = [&](const std::string& text) { out += text + "\n"; };
-    line(r.folder.string());
+    if (const auto gguf = r.gguf ? models::gguf_files_of(r.folder) : std::nullopt) {
+        line(gguf->text.string() + (gguf->mmproj ? " + " + gguf->mmproj->filename().string() : std::string()));
+        line("  (GGUF, read in place; its metadata as a model folder in " + r.folder.string() + ")");
+    } else {
+        line(r.folder.string());
+    }
     line("  family:          " + (r.family.empty() ? std::string("unknown") : r.display_name + " (" + r.family + ")") +
          (r.runnable ? "" : r.family.empty() ? "" : ", not runnable: " + r.not_runnable_reason));
     for (const auto& [key, value] : r.facts) line("  " + key + ": " + std::string(key.size() < 15 ? 15 - key.size() : 1, ' ') + value);

@@ -51,6 +51,7 @@ struct InspectReport {
     std::map<std::string, std::pair<std::int64_t, std::uint64_t>> dtypes;  // dtype -> (tensors, bytes)
     std::uint64_t weight_file_bytes = 0;
     std::int64_t shards = 0;
+    bool gguf = false;  // the weights are llama.cpp GGUF files (gguf_model_folder), read in place
 
     std::string tokenizer;  // kind
     std::int64_t tokenizer_vocab = 0;

@@ -65,4 +65,18 @@ ImagePreprocessorConfig read_preprocessor_config(const std::filesystem::path& fi
 // chat_template.json); kind none when there are none.
 TokenizerFiles read_tokenizer_files(const std::filesystem::path& folder);
 
+// ---- llama.cpp's GGUF files ------------------------------------------------------------------------------------
+// A GGUF model is a text .gguf and, for a vision-language model, the mmproj .gguf that holds its vision tower. The
+// core reads it as a model folder: one under `cache_root` (default: $XDG_CACHE_HOME/deepstack-studio/gguf) holds
+// what the metadata says as config.json, tokenizer.json, tokenizer_config.json (chat template),
+// generation_config.json and preprocessor_config.json, and gguf.json names the two files, whose weights are read
+// in place. The folder is written once per version of the files. `mmproj` unset: find_mmproj().
+std::filesystem::path gguf_model_folder(const std::filesystem::path& gguf, std::optional<std::filesystem::path> mmproj = std::nullopt,
+                                        std::filesystem::path cache_root = {});
+// The one *mmproj*.gguf beside `gguf`, nullopt when there is none; Error(config) when there are several.
+std::optional<std::filesystem::path> find_mmproj(const std::filesystem::path& gguf);
+// What --model names, as a folder to load: a folder as it is, a .gguf through gguf_model_folder.
+std::filesystem::path resolve_model_path(const std::filesystem::path& model,
+                                         const std::optional<std::filesystem::path>& mmproj = std::nullopt);
+
 }  // namespace deepstack

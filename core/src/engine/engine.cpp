@@ -98,11 +98,15 @@ std::uint64_t weights_memory_bytes(const InspectReport& report, ComputeType requ
     const auto matrices = engine::matrix_format(weights);
     const auto compute = resolve_compute(requested, device);
     const std::uint64_t element = compute == ComputeType::f32 ? 4 : 2;
-    if (!matrices) return report.cpu.weights_bytes / 2 * element;
+    if (!matrices && !report.gguf) return report.cpu.weights_bytes / 2 * element;
     std::uint64_t bytes = 0;
     for (const auto& part : report.parts) {
         const auto parameters = static_cast<std::uint64_t>(part.parameters);
-        if (part.name == "language model") {
+        // A GGUF file's quantized matrices are used as stored (its dense ones are converted like any checkpoint's).
+        const bool stored_quantized = report.gguf && device == DeviceKind::cpu && part.bytes < parameters * 2;
+        if (stored_quantized) {
+            bytes += part.bytes;
+        } else if (part.name == "language model" && matrices) {
             const auto& t = quant::traits(*matrices);
             bytes += parameters * static_cast<std::uint64_t>(t.block_bytes) / static_cast<std::uint64_t>(t.block_size);
         } else {
@@ -442,7 +446,8 @@ std::unique_ptr<Conversation> ModelImpl::start_conversation(const std::string& s
 
 }  // namespace
 
-std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const EngineOptions& options) {
+std::unique_ptr<Model> Model::load(const std::filesystem::path& model_path, const EngineOptions& options) {
+    const auto folder = resolve_model_path(model_path);
     const auto report = inspect_model_folder(folder);
     if (!report.problems.empty()) {
         std::string all;

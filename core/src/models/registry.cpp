@@ -46,6 +46,12 @@ const Family& family_of(const config::Fields& root) {
                 "model_type '" + model_type + "' is not a family this build knows (known: " + known + ")");
 }
 
+const Family* family_of_gguf(const std::string& architecture) {
+    for (const auto& f : families())
+        if (std::find(f.gguf_architectures.begin(), f.gguf_architectures.end(), architecture) != f.gguf_architectures.end()) return &f;
+    return nullptr;
+}
+
 ArchitectureDescription describe(const config::Fields& root) { return family_of(root).describe(root); }
 
 }  // namespace deepstack::models

@@ -12,7 +12,20 @@
 #include "deepstack/stack_plan.h"
 #include "models/architecture.h"
 
+namespace deepstack {
+class GgufFile;
+}
+
 namespace deepstack::models {
+
+// Where a checkpoint tensor (by its Hugging Face name) lies in a GGUF model: one tensor of the text file or of
+// the mmproj, or several stacked along `stack_dim` (llama.cpp stores Qwen's 3-D patch convolution as one 2-D
+// convolution per frame).
+struct GgufLocation {
+    bool in_mmproj = false;
+    std::vector<std::string> names;  // empty: this tensor has no place in a GGUF file
+    std::int64_t stack_dim = 0;
+};
 
 // A model family as the LibTorch-free core knows it (the engine picks its LibTorch side by `name`).
 struct Family {
@@ -26,6 +39,13 @@ struct Family {
     // preprocessor's pixel budget); a non-zero min/max pixels overrides the folder's budget.
     StackPlan (*stack_plan)(const config::Fields& root, const std::filesystem::path& folder, std::int64_t width,
                             std::int64_t height, std::int64_t min_pixels, std::int64_t max_pixels) = nullptr;
+
+    // llama.cpp's GGUF files of this family (none when gguf_architectures is empty): the general.architecture of
+    // its text file, the config.json that the text file's and the mmproj's metadata describe, and where each tensor
+    // of that config's checkpoint lies in them.
+    std::vector<std::string> gguf_architectures;
+    config::Json (*config_from_gguf)(const GgufFile& text, const GgufFile* mmproj) = nullptr;
+    GgufLocation (*gguf_location)(const config::Fields& root, const std::string& name) = nullptr;
 };
 
 // Every family of this build; adding one is its folder plus one line here (registry.cpp).
@@ -38,5 +58,8 @@ const Family& family_of(const config::Fields& root);
 ArchitectureDescription describe(const config::Fields& root);
 
 std::vector<std::string> known_model_types();
+
+// The family whose GGUF text files carry general.architecture `architecture`, or nullptr.
+const Family* family_of_gguf(const std::string& architecture);
 
 }  // namespace deepstack::models

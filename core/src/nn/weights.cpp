@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "deepstack/error.h"
+#include "models/gguf_model.h"
 #include "tensor/torch_bridge.h"
 
 namespace deepstack::nn {
@@ -60,9 +61,16 @@ std::optional<quant::Format> format_for_columns(quant::Format wanted, std::int64
 }
 
 models::Declare<Matrix> matrix_binder(TensorSource source, std::optional<quant::Format> format,
-                                      std::vector<std::pair<std::string, torch::Tensor>>* named) {
-    return [source = std::move(source), format, named](Matrix* slot, const std::string& name, const Shape&, const char*, bool optional) {
+                                      std::vector<std::pair<std::string, torch::Tensor>>* named, BlockSource blocks) {
+    return [source = std::move(source), format, named, blocks = std::move(blocks)](Matrix* slot, const std::string& name, const Shape&,
+                                                                                    const char*, bool optional) {
         if (slot == nullptr) return;
+        if (blocks) {
+            if (auto stored = blocks(name)) {
+                *slot = std::move(*stored);
+                return;
+            }
+        }
         auto tensor = source(name, optional);
         if (!tensor) return;
         if (const auto fits = format ? format_for_columns(*format, tensor->size(-1)) : std::nullopt) {
@@ -76,11 +84,84 @@ models::Declare<Matrix> matrix_binder(TensorSource source, std::optional<quant::
     };
 }
 
+namespace {
+
+// A GGUF tensor's values as a float tensor of its (checkpoint) shape: the file's bytes viewed where the type is
+// one LibTorch has, dequantized where it is a block format.
+torch::Tensor gguf_values(const models::GgufCheckpoint::Entry& entry, const std::shared_ptr<const models::GgufCheckpoint>& files) {
+    std::vector<torch::Tensor> parts;
+    for (const auto* part : entry.parts) {
+        const auto bytes = entry.file->data(*part);
+        const auto format = quant::format_from_ggml_type(part->ggml_type);
+        if (!format)
+            throw Error(ErrorKind::unsupported, entry.file->path().string(), part->name,
+                        "is stored as " + part->type_name + ", a type this version cannot read");
+        auto* data = const_cast<std::uint8_t*>(bytes.data());  // NOLINT: read-only views of the mapping, never written
+        const auto keep = [files](void*) {};
+        switch (*format) {
+            case quant::Format::f32: parts.push_back(torch::from_blob(data, part->shape, keep, torch::kFloat32)); break;
+            case quant::Format::f16: parts.push_back(torch::from_blob(data, part->shape, keep, torch::kFloat16)); break;
+            case quant::Format::bf16: parts.push_back(torch::from_blob(data, part->shape, keep, torch::kBFloat16)); break;
+            default: {
+                const auto values = quant::dequantize(*format, bytes, shape_numel(part->shape));
+                parts.push_back(torch::tensor(values).reshape(part->shape));
+            }
+        }
+    }
+    return parts.size() == 1 ? parts.front() : torch::stack(parts, entry.stack_dim);
+}
+
+CheckedCheckpoint open_gguf_checkpoint(const std::filesystem::path& folder, const std::vector<models::TensorSpec>& specs,
+                                       const LoadOptions& options) {
+    models::ArchitectureDescription declared;
+    declared.tensors = specs;
+    auto checkpoint = std::make_shared<const models::GgufCheckpoint>(models::GgufCheckpoint::open(folder, declared));
+    std::uint64_t total = 0;
+    for (const auto& e : checkpoint->entries()) total += e.bytes;
+    auto done = std::make_shared<std::uint64_t>(0);
+    const auto progress = [options, done, total](std::uint64_t bytes) {
+        *done += bytes;
+        if (options.progress) options.progress(*done, total);
+    };
+    CheckedCheckpoint opened;
+    opened.files = checkpoint;
+    opened.tensors = [checkpoint, options, progress](const std::string& name, bool optional) -> std::optional<torch::Tensor> {
+        const auto* entry = checkpoint->find(name);
+        if (entry == nullptr) {
+            if (optional) return std::nullopt;
+            throw Error(ErrorKind::internal, checkpoint->text().path().string(), name, "asked for a tensor the family never declared");
+        }
+        auto tensor = gguf_values(*entry, checkpoint).to(options.device, options.dtype);
+        progress(entry->bytes);
+        return tensor;
+    };
+    opened.blocks = [checkpoint, options, progress](const std::string& name) -> std::optional<Matrix> {
+        const auto* entry = checkpoint->find(name);
+        if (entry == nullptr || entry->parts.size() != 1 || !options.device.is_cpu()) return std::nullopt;
+        const auto* part = entry->parts.front();
+        const auto format = quant::format_from_ggml_type(part->ggml_type);
+        if (!format || *format == quant::Format::f32 || *format == quant::Format::f16 || *format == quant::Format::bf16) return std::nullopt;
+        const auto rows = part->shape.front(), columns = part->shape.back();
+        const auto bytes = entry->file->data(*part);
+        auto* data = const_cast<std::uint8_t*>(bytes.data());  // NOLINT: read-only view of the mapping
+        auto blocks = torch::from_blob(data, {rows, static_cast<std::int64_t>(quant::row_bytes(*format, columns))},
+                                       [checkpoint](void*) {}, torch::kUInt8);
+        progress(entry->bytes);
+        return Matrix::from_blocks(blocks, *format, columns);
+    };
+    return opened;
+}
+
+}  // namespace
+
 CheckedCheckpoint open_checkpoint(const std::filesystem::path& folder, const std::vector<models::TensorSpec>& specs,
                                   const LoadOptions& options) {
+    if (models::gguf_files_of(folder)) return open_gguf_checkpoint(folder, specs, options);
+    auto checkpoint = std::make_shared<const Checkpoint>(Checkpoint::open(folder));
+    auto store = std::make_shared<WeightStore>(*checkpoint, specs, options.dtype, options.device, options.progress);
     CheckedCheckpoint opened;
-    opened.checkpoint = std::make_shared<const Checkpoint>(Checkpoint::open(folder));
-    opened.store = std::make_unique<WeightStore>(*opened.checkpoint, specs, options.dtype, options.device, options.progress);
+    opened.tensors = store->source();
+    opened.files = std::make_shared<std::pair<std::shared_ptr<const Checkpoint>, std::shared_ptr<WeightStore>>>(checkpoint, store);
     return opened;
 }
 

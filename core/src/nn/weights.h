@@ -23,6 +23,9 @@ namespace deepstack::nn {
 // Where a family's declared tensors come from: the tensor called `name`, or nullopt for an optional tensor the
 // source does not hold.
 using TensorSource = std::function<std::optional<torch::Tensor>(const std::string& name, bool optional)>;
+// A matrix the source stores in a block format (a quantized GGUF file), as its blocks; nullopt for one stored
+// dense. Matrices so stored are used as they are, not quantized again.
+using BlockSource = std::function<std::optional<Matrix>(const std::string& name)>;
 
 // The loader's side of a family's declaration (models/weight_declaration.h): each declared tensor is taken from
 // `source` into its field; `named`, when given, receives every bound tensor under its checkpoint name.
@@ -35,7 +38,8 @@ std::optional<quant::Format> format_for_columns(quant::Format wanted, std::int64
 // The language model's matrices bound as nn::Matrix: quantized as they are read (format_for_columns of `format`;
 // the CPU only), or kept dense.
 models::Declare<Matrix> matrix_binder(TensorSource source, std::optional<quant::Format> format,
-                                      std::vector<std::pair<std::string, torch::Tensor>>* named = nullptr);
+                                      std::vector<std::pair<std::string, torch::Tensor>>* named = nullptr,
+                                      BlockSource blocks = {});
 
 // How a family's Model::load and Model::random place the weights.
 struct LoadOptions {
@@ -74,11 +78,13 @@ private:
     mutable std::uint64_t done_bytes_ = 0;
 };
 
-// A model folder's checkpoint, checked against a family's declared tensors before anything is converted: the
-// source a family's loader binds from. The tensors it gives view the checkpoint's mapping, which the model keeps.
+// A model folder's checkpoint (safetensors, or the GGUF files a GGUF model folder names), checked against a
+// family's declared tensors before anything is converted: the source a family's loader binds from. The tensors
+// it gives may view the files' mappings, which they keep alive.
 struct CheckedCheckpoint {
-    std::shared_ptr<const Checkpoint> checkpoint;
-    std::unique_ptr<WeightStore> store;
+    std::shared_ptr<const void> files;
+    TensorSource tensors;
+    BlockSource blocks;  // set for GGUF files
 };
 CheckedCheckpoint open_checkpoint(const std::filesystem::path& folder, const std::vector<models::TensorSpec>& specs,
                                   const LoadOptions& options);

@@ -74,12 +74,13 @@ public:
     const std::vector<std::pair<std::string, torch::Tensor>>& named_weights() const { return named_weights_; }
 
 private:
-    static std::unique_ptr<Model> with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source);
+    static std::unique_ptr<Model> with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source,
+                                               const nn::BlockSource& blocks = {});
 
     Config config_;
     c10::ScalarType dtype_ = c10::kBFloat16;
     c10::Device device_ = c10::Device(c10::kCPU);
-    std::shared_ptr<const Checkpoint> checkpoint_;
+    std::shared_ptr<const void> checkpoint_;  // the files whose mappings the weights view
     Weights<torch::Tensor, nn::Matrix> weights_;
     torch::Tensor rope_inv_freq_;  // RoPE's inverse frequencies [D/2], fp32, on the device: made once, not per step
     std::vector<std::pair<std::string, torch::Tensor>> named_weights_;

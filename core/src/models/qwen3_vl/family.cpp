@@ -3,6 +3,7 @@
 #include "deepstack/model_folder.h"
 #include "models/qwen3_vl/architecture.h"
 #include "models/qwen3_vl/config.h"
+#include "models/qwen3_vl/gguf.h"
 #include "models/qwen3_vl/token_layout.h"
 
 namespace deepstack::qwen3_vl {
@@ -19,6 +20,9 @@ models::Family family() {
             std::filesystem::exists(preprocessor_path) ? read_preprocessor_config(preprocessor_path) : ImagePreprocessorConfig{};
         return stack_plan(parse_config(root), effective_budget({min_pixels, max_pixels}, preprocessor), width, height);
     };
+    f.gguf_architectures = {"qwen3vl"};
+    f.config_from_gguf = config_from_gguf;
+    f.gguf_location = gguf_location;
     return f;
 }
 

@@ -18,8 +18,8 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const Lo
                     "model_type '" + config.model_type + "' is recognised but cannot be run by this version");
     if (const auto problems = check_config(config); !problems.empty()) throw Error(ErrorKind::config, config_path.string(), problems.front());
     const auto opened = nn::open_checkpoint(folder, describe(config).tensors, options);
-    auto model = with_weights(config, options, opened.store->source());
-    model->checkpoint_ = opened.checkpoint;
+    auto model = with_weights(config, options, opened.tensors, opened.blocks);
+    model->checkpoint_ = opened.files;
     return model;
 }
 
@@ -29,13 +29,14 @@ std::unique_ptr<Model> Model::random(const Config& config, const LoadOptions& op
     return with_weights(config, options, weights.source());
 }
 
-std::unique_ptr<Model> Model::with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source) {
+std::unique_ptr<Model> Model::with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source,
+                                          const nn::BlockSource& blocks) {
     auto model = std::unique_ptr<Model>(new Model());
     model->config_ = config;
     model->dtype_ = options.dtype;
     model->device_ = options.device;
     auto& w = model->weights_;
-    declare_weights(w, config, nn::binder(source), nn::matrix_binder(source, options.matrices));
+    declare_weights(w, config, nn::binder(source), nn::matrix_binder(source, options.matrices, nullptr, blocks));
     w.visual.patch_weight = w.visual.patch_weight.reshape({config.vision.hidden_size, -1});  // the Conv3d as one matmul
     if (!w.language.lm_head.defined()) w.language.lm_head = w.language.embed_tokens;  // tied: the same rows
 

@@ -74,13 +74,14 @@ public:
     std::uint64_t decoder_weight_bytes() const;
 
 private:
-    static std::unique_ptr<Model> with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source);
+    static std::unique_ptr<Model> with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source,
+                                               const nn::BlockSource& blocks = {});
     nn::DecoderGeometry geometry() const;
 
     Config config_;
     c10::ScalarType dtype_ = c10::kBFloat16;
     c10::Device device_ = c10::Device(c10::kCPU);
-    std::shared_ptr<const Checkpoint> checkpoint_;  // the mapping the weights view
+    std::shared_ptr<const void> checkpoint_;  // the files whose mappings the weights view
     Weights<torch::Tensor, nn::Matrix> weights_;
     // MRoPE's tables, made once on the device (not per decode step): each frequency's inverse [D/2] and the
     // position axis (T 0, H 1, W 2) that rotates it [D/2].
