@@ -363,7 +363,7 @@ void MainWindow::inspectModelFolder(const QString& folder) {
     });
     // Reading tokenizer files and shard headers of a large folder takes long enough to freeze the window.
     const auto path = folder.toStdString();
-    watcher->setFuture(QtConcurrent::run([path] { return inspect_model_folder(path); }));
+    watcher->setFuture(QtConcurrent::run([path] { return inspect_model(path); }));
 }
 
 void MainWindow::showError(const QString& title, const QString& message) {

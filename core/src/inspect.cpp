@@ -248,6 +248,19 @@ InspectReport inspect_model_folder(const std::filesystem::path& folder) {
     return r;
 }
 
+InspectReport inspect_model(const std::filesystem::path& model) {
+    std::filesystem::path folder;
+    try {
+        folder = resolve_model_path(model);
+    } catch (const Error& e) {
+        InspectReport r;
+        r.folder = model;
+        r.problems.push_back(e.what());
+        return r;
+    }
+    return inspect_model_folder(folder);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Presentation
 

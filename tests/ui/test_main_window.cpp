@@ -29,6 +29,7 @@
 #include "chat/ChatView.h"
 #include "inference/InferenceService.h"
 #include "models/ModelManagerDialog.h"
+#include "test_files.h"
 #include "tiny_folders.h"
 #include "ui_test_files.h"
 #include "workspace/WorkspaceModel.h"
@@ -223,6 +224,40 @@ private Q_SLOTS:
         QTRY_COMPARE(checked.count(), 2);
         QCOMPARE(checked.last().at(1).toBool(), true);
         QVERIFY(deepstack::ui::ModelManagerDialog::knownModelFolders().contains(deepstack::testing::deepStackModelFolder()));
+    }
+
+    // A llama.cpp GGUF file (its mmproj beside it) is added like a folder, and loads.
+    void modelManagerTakesAGgufFile() {
+        QTemporaryDir dir, cache;
+        qputenv("XDG_CACHE_HOME", cache.path().toUtf8());
+        const auto fixture = deepstack::testing::data_dir() / "fixtures" / "tiny-qwen3-vl-gguf";
+        const std::filesystem::path root = dir.path().toStdString();
+        std::filesystem::copy_file(fixture / "model-Q8_0.gguf", root / "tiny-Q8_0.gguf");
+        std::filesystem::copy_file(fixture / "mmproj-F32.gguf", root / "mmproj-tiny-F32.gguf");
+        const auto file = QString::fromStdString((root / "tiny-Q8_0.gguf").string());
+        MainWindow window;
+        auto* manager = window.modelManager();
+        QVERIFY(manager->findChild<QPushButton*>("addGgufFile") != nullptr);
+        QSignalSpy checked(manager, &deepstack::ui::ModelManagerDialog::folderChecked);
+        manager->addModelFolder(file);
+        QTRY_COMPARE(checked.count(), 1);
+        QVERIFY2(checked.first().at(1).toBool(), qPrintable(checked.first().at(2).toString()));
+        QVERIFY(deepstack::ui::ModelManagerDialog::knownModelFolders().contains(file));
+        auto* report = manager->findChild<QPlainTextEdit*>("modelReport");
+        QTRY_VERIFY2(report->toPlainText().contains("Q8_0"), qPrintable(report->toPlainText()));
+        QTRY_VERIFY_WITH_TIMEOUT(!window.inference().isLoading(), 120000);
+        window.loadModel(file);
+        auto* status = manager->findChild<QLabel*>("modelManagerStatus");
+        QTRY_VERIFY2_WITH_TIMEOUT(status->text().startsWith("Loaded tiny-Q8_0.gguf (Qwen3-VL"), qPrintable(status->text()), 30000);
+
+        // Without its mmproj the file is refused, and the message says what is missing.
+        std::filesystem::remove(root / "mmproj-tiny-F32.gguf");
+        std::filesystem::copy_file(fixture / "model-BF16.gguf", root / "alone-BF16.gguf");
+        manager->addModelFolder(QString::fromStdString((root / "alone-BF16.gguf").string()));
+        QTRY_COMPARE(checked.count(), 2);
+        QCOMPARE(checked.last().at(1).toBool(), false);
+        QVERIFY2(checked.last().at(2).toString().contains("mmproj"), qPrintable(checked.last().at(2).toString()));
+        qunsetenv("XDG_CACHE_HOME");
     }
 
     void openingADamagedFileShowsAMessage() {

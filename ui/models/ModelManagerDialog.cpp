@@ -78,11 +78,15 @@ ModelManagerDialog::ModelManagerDialog(InferenceService& service, QWidget* paren
     list_->setObjectName("knownModels");
     auto* add = new QPushButton(tr("Add Model Folder…"), left);
     add->setObjectName("addModelFolder");
+    auto* addGguf = new QPushButton(tr("Add GGUF File…"), left);
+    addGguf->setObjectName("addGgufFile");
+    addGguf->setToolTip(tr("A llama.cpp model file (.gguf); a vision model's mmproj .gguf must lie beside it"));
     auto* remove = new QPushButton(tr("Remove from List"), left);
     leftLayout->addWidget(new QLabel(tr("Known models"), left));
     leftLayout->addWidget(list_, 1);
     auto* listButtons = new QHBoxLayout;
     listButtons->addWidget(add);
+    listButtons->addWidget(addGguf);
     listButtons->addWidget(remove);
     leftLayout->addLayout(listButtons);
 
@@ -183,6 +187,13 @@ ModelManagerDialog::ModelManagerDialog(InferenceService& service, QWidget* paren
         QSettings().setValue("models/lastFolder", folder);
         addModelFolder(folder);
     });
+    connect(addGguf, &QPushButton::clicked, this, [this] {
+        const auto file = QFileDialog::getOpenFileName(this, tr("GGUF model (the text model; its mmproj beside it)"),
+                                                       QSettings().value("models/lastFolder").toString(), tr("GGUF models (*.gguf)"));
+        if (file.isEmpty()) return;
+        QSettings().setValue("models/lastFolder", QFileInfo(file).absolutePath());
+        addModelFolder(file);
+    });
     connect(remove, &QPushButton::clicked, this, [this] {
         const auto folder = selectedFolder();
         if (folder.isEmpty()) return;
@@ -235,7 +246,8 @@ void ModelManagerDialog::refreshList() {
     for (const auto& folder : knownModelFolders()) {
         auto* item = new QListWidgetItem(QString("%1\n%2").arg(QFileInfo(folder).fileName(), folder), list_);
         item->setData(Qt::UserRole, folder);
-        if (!QFileInfo::exists(folder + "/config.json")) item->setForeground(Qt::gray);
+        const bool present = folder.endsWith(".gguf", Qt::CaseInsensitive) ? QFileInfo::exists(folder) : QFileInfo::exists(folder + "/config.json");
+        if (!present) item->setForeground(Qt::gray);
     }
     if (current.isEmpty() || !selectListed(current))
         if (list_->count() > 0) list_->setCurrentRow(0);
@@ -287,13 +299,14 @@ void ModelManagerDialog::addModelFolder(const QString& folder) {
         Q_EMIT folderChecked(folder, true, {});
     });
     const auto path = folder.toStdString();
-    watcher->setFuture(QtConcurrent::run([path] { return inspect_model_folder(path); }));
+    watcher->setFuture(QtConcurrent::run([path] { return inspect_model(path); }));
 }
 
 void ModelManagerDialog::showReport(const QString& folder) {
     if (folder.isEmpty()) {
         report_->setPlainText(tr("Add a model folder: a Hugging Face style folder with config.json, the safetensors "
-                                 "weights and the tokenizer, of Qwen3-VL or DeepStack-L/-V."));
+                                 "weights and the tokenizer, of Qwen3-VL or DeepStack-L/-V; or a llama.cpp GGUF file of "
+                                 "Qwen3-VL with its mmproj file beside it."));
         return;
     }
     report_->setPlainText(tr("Checking %1…").arg(folder));
@@ -306,7 +319,7 @@ void ModelManagerDialog::showReport(const QString& folder) {
         showWeightsMemory(report);
     });
     const auto path = folder.toStdString();
-    watcher->setFuture(QtConcurrent::run([path] { return inspect_model_folder(path); }));
+    watcher->setFuture(QtConcurrent::run([path] { return inspect_model(path); }));
 }
 
 void ModelManagerDialog::showWeightsMemory(const InspectReport& report) {

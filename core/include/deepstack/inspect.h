@@ -72,6 +72,9 @@ struct InspectReport {
 
 // Never throws for problems in the folder: they are collected in `problems`, as many as can be found.
 InspectReport inspect_model_folder(const std::filesystem::path& folder);
+// inspect_model_folder of what a user names as a model: a folder, or a llama.cpp .gguf file (with the mmproj beside
+// it) read as one (resolve_model_path); a .gguf that cannot be read so is a report with that problem.
+InspectReport inspect_model(const std::filesystem::path& model);
 
 std::string to_json(const InspectReport& report);  // pretty-printed
 std::string to_text(const InspectReport& report);  // for people
