@@ -1,5 +1,6 @@
 // deepstack-cli: the headless entry point. Each command is a thin layer over the core.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 #include "deepstack/bench.h"
 #include "deepstack/engine.h"
 #include "deepstack/error.h"
+#include "deepstack/hub.h"
 #include "deepstack/image.h"
 #include "deepstack/model_folder.h"
 #include "deepstack/inspect.h"
@@ -37,6 +39,10 @@ constexpr const char* kUsage =
     "  inspect DIR|FILE.gguf [--mmproj FILE] [--json]\n"
     "                         describe a model folder: family, parameters per part, dtypes, DeepStack plan,\n"
     "                         memory needed at bf16; lists every problem found. Exit status 1 if any.\n"
+    "  pull REPO [--revision R] [--include GLOB]... [--token T]\n"
+    "                         fetch a model from the Hugging Face Hub into its shared cache (HF_HUB_CACHE, HF_HOME,\n"
+    "                         ~/.cache/huggingface/hub; HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE as huggingface_hub\n"
+    "                         reads them): resumed where it stopped, every file verified; prints the snapshot folder\n"
     "  tokenize --model DIR [--decode]\n"
     "                         read UTF-8 text on stdin and print its token ids as a JSON list; with --decode,\n"
     "                         read a JSON list of ids and print the text\n"
@@ -564,6 +570,36 @@ int run_bench(const std::vector<std::string>& args) {
     return 0;
 }
 
+std::string megabytes(std::uint64_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f MB", static_cast<double>(bytes) / 1e6);
+    return text;
+}
+
+int run_pull(const std::vector<std::string>& args) {
+    const auto a = parse(args, {});
+    if (a.positional.size() != 1) return usage_error("pull: give one repository id, such as Qwen/Qwen3-VL-2B-Instruct");
+    auto settings = deepstack::hub_settings_from_environment();
+    if (const auto token = a.get("--token")) settings.token = *token;
+    std::signal(SIGINT, [](int) { g_interrupted = true; });
+    // One line, rewritten in place: the file, its share, the whole, the speed and the time left.
+    const auto progress = [last = std::chrono::steady_clock::time_point()](const deepstack::HubProgress& p) mutable {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last < std::chrono::milliseconds(200) && p.file_done != p.file_size) return;
+        last = now;
+        const double left_s = p.bytes_per_s > 0 ? static_cast<double>(p.total - p.done) / p.bytes_per_s : 0;
+        char line[256];
+        std::snprintf(line, sizeof line, "\r[%zu/%zu] %-40.40s %s of %s  %.1f MB/s  %.0f s left   ", p.files_done + 1 > p.files ? p.files : p.files_done + 1,
+                      p.files, p.file.c_str(), megabytes(p.done).c_str(), megabytes(p.total).c_str(), p.bytes_per_s / 1e6, left_s);
+        std::cerr << line << std::flush;
+    };
+    const auto snapshot = deepstack::hub_download(settings, a.positional.front(), a.get("--revision").value_or("main"), a.all("--include"),
+                                                  progress, &g_interrupted);
+    std::cerr << "\n";
+    std::cout << snapshot.string() << "\n";
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -580,6 +616,7 @@ int main(int argc, char** argv) {
         if (command == "synth") return run_synth(args);
         if (command == "train") return run_train(args);
         if (command == "evaluate") return run_evaluate(args);
+        if (command == "pull") return run_pull(args);
         if (command == "help" || command == "--help" || command == "-h") {
             std::cout << kUsage;
             return 0;

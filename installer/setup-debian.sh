@@ -10,6 +10,8 @@ packages=(
     # LibTorch 1.13 (CPU) with a fast BLAS is the small option; OpenCV, PCRE2, JSON, sentencepiece (tests, tools)
     python3 python3-venv libtorch-dev libopenblas0-openmp libopencv-dev libpcre2-dev nlohmann-json3-dev
     libsentencepiece-dev sentencepiece libicu-dev zlib1g-dev
+    # downloads from the Hugging Face Hub: HTTPS and the hashes that verify the files
+    libcurl4-openssl-dev libssl-dev
     # the app: Qt 6 Widgets and QtPdf
     qt6-base-dev qt6-base-dev-tools qt6-pdf-dev qt6-qpa-plugins libgl-dev
     # headless runs and screenshots

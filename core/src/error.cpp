@@ -11,6 +11,7 @@ const char* to_string(ErrorKind kind) {
         case ErrorKind::unsupported: return "unsupported";
         case ErrorKind::resources: return "not enough resources";
         case ErrorKind::cancelled: return "cancelled";
+        case ErrorKind::network: return "network error";
         case ErrorKind::internal: return "internal error";
     }
     return "error";

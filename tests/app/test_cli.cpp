@@ -111,6 +111,43 @@ private Q_SLOTS:
         QVERIFY2(bad_image.err.find("/nonexistent.png: cannot open") != std::string::npos, bad_image.err.c_str());
     }
 
+    // pull from a stand-in Hub on 127.0.0.1 (tests/support/fake_hub.py) into the cache HF_HUB_CACHE names; the
+    // snapshot's GGUF file (its mmproj beside it) then answers, and offline the cache serves it again.
+    void pullThenChatFromTheSnapshot() {
+        QProcess server;
+        const auto script = data_dir().parent_path() / "support" / "fake_hub.py";
+        const auto served = data_dir() / "fixtures" / "tiny-qwen3-vl-gguf";
+        server.start("python3", {QString::fromStdString(script.string()), "--repo", QString::fromStdString("org/tiny-gguf=" + served.string())});
+        QVERIFY(server.waitForStarted(10000));
+        while (!server.canReadLine()) QVERIFY(server.waitForReadyRead(20000));
+        const auto port = QString(server.readLine()).trimmed().mid(5);
+        const auto cache = QString::fromStdString((std::filesystem::path(dir_.path().toStdString()) / "hf-cache").string());
+        const QStringList environment{"HF_ENDPOINT=http://127.0.0.1:" + port, "HF_HUB_CACHE=" + cache, "HF_TOKEN", "HF_HUB_OFFLINE",
+                                      "XDG_CACHE_HOME=" + dir_.path()};
+        const auto pull = run_cli({"pull", "org/tiny-gguf", "--include", "model-Q8_0.gguf", "--include", "mmproj-*"}, {}, environment);
+        server.kill();
+        server.waitForFinished(5000);
+        QVERIFY2(pull.exit_code == 0, pull.err.c_str());
+        const auto snapshot = QString::fromStdString(pull.out).trimmed();
+        QVERIFY2(snapshot.startsWith(cache + "/models--org--tiny-gguf/snapshots/"), qPrintable(snapshot));
+        QVERIFY2(pull.err.find("mmproj-F32.gguf") != std::string::npos, pull.err.c_str());  // the progress line
+
+        const auto image = (data_dir() / "images" / "tiny-budget.png").string();
+        const auto chat = run_cli({"chat", "--json", "--model", snapshot + "/model-Q8_0.gguf", "--image", QString::fromStdString(image),
+                                   "--prompt", "What is the total?", "--max-tokens", "4", "--threads", "1"},
+                                  {}, environment);
+        QVERIFY2(chat.exit_code == 0, chat.err.c_str());
+        QVERIFY(nlohmann::json::parse(chat.out).at("image_tokens").get<int>() > 0);
+
+        // The server is gone: offline, the same pull answers from the cache; online it is an error that says so.
+        const auto offline = run_cli({"pull", "org/tiny-gguf"}, {}, environment + QStringList{"HF_HUB_OFFLINE=1"});
+        QVERIFY2(offline.exit_code == 0, offline.err.c_str());
+        QCOMPARE(QString::fromStdString(offline.out).trimmed(), snapshot);
+        const auto unreachable = run_cli({"pull", "org/tiny-gguf"}, {}, environment);
+        QCOMPARE(unreachable.exit_code, 1);
+        QVERIFY2(unreachable.err.find("network error") != std::string::npos, unreachable.err.c_str());
+    }
+
     // End to end through the engine: the DeepStack-L fixture's greedy answer is the authors' computation's.
     void chatRunsDeepStackL() {
         const auto fixtures = deepstack::testing::data_dir() / "fixtures" / "deepstack";

@@ -18,6 +18,7 @@ enum class ErrorKind {
     unsupported,  // a valid input this build cannot run (model family, dtype, device)
     resources,    // not enough memory for what was asked
     cancelled,    // the user stopped the run
+    network,      // a server could not be reached, answered with an error, or sent what does not verify
     internal,     // a bug: please report
 };
 
