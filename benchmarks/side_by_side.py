@@ -154,18 +154,21 @@ def run_ours(cli, model, mmproj, args):
 def run_llama(binaries, model, mmproj, picture, args):
     command = [str(binaries / "llama-mtmd-cli"), "-m", str(model), "--mmproj", str(mmproj), "--image", str(picture),
                "-p", "Describe this picture.", "-n", str(args.new_tokens), "-t", str(args.threads), "--temp", "0",
-               "--ignore-eos", "-c", "4096", "--no-warmup"]
+               "--ignore-eos", "-c", "4096", "--no-warmup", "-lv", "4"]  # -lv 4: the timings are info-level logs
     status, out, err, rss = peak_rss_of(command)
     if status != 0:
         raise RuntimeError(f"llama-mtmd-cli failed ({status}): {err[-2000:]}")
     text = out + err
-    encode = re.search(r"slice encoded in (\d+) ms", text)
+    encode = re.search(r"(?:slice encoded|batch encoding done) in (\d+) ms", text)
     prompt = re.search(r"prompt eval time =\s*([\d.]+) ms /\s*(\d+) tokens", text)
-    decode = re.search(r"\n[^\n]*?\beval time =\s*([\d.]+) ms /\s*(\d+) runs", text)
+    decode = re.search(r"eval time =\s*([\d.]+) ms /\s*(\d+) runs", text)
     if not (encode and prompt and decode):
         raise RuntimeError("could not read llama-mtmd-cli's timings:\n" + text[-3000:])
-    return {"vision_s": int(encode.group(1)) / 1000,
-            "prefill_tok_s": int(prompt.group(2)) / (float(prompt.group(1)) / 1000),
+    vision_ms = int(encode.group(1))
+    # llama.cpp's prompt-eval clock runs from the first decode of the turn to the last, the picture's encoding
+    # between them included: the prefill is what remains.
+    prefill_ms = float(prompt.group(1)) - vision_ms
+    return {"vision_s": vision_ms / 1000, "prefill_tok_s": int(prompt.group(2)) / (prefill_ms / 1000),
             "decode_tok_s": int(decode.group(2)) / (float(decode.group(1)) / 1000),
             "prompt_tokens": int(prompt.group(2)), "peak_rss_bytes": rss}
 
