@@ -103,7 +103,7 @@ private Q_SLOTS:
         const auto f = *format_named(format.toStdString());
         const auto rows = weight_rows(f);
         std::vector<ActivationBlock> x(static_cast<std::size_t>(kVectors * kColumns / 32));
-        quantize_activations(normal(kVectors * kColumns, 1.0f, 5), x);
+        quantize_activations(normal(kVectors * kColumns, 1.0f, 5), x, activation_group(f));
         const auto want = reference(f, rows, x);
 
         const std::int64_t stride = kRows + 5;  // a strided output, rows 4 .. kRows - 1 only
@@ -123,6 +123,21 @@ private Q_SLOTS:
                 if (std::abs(got - expected) > 2e-5 * scale)
                     QFAIL(qPrintable(QString("%1 vector %2 row %3: %4, expected %5").arg(format).arg(l).arg(r).arg(got).arg(expected)));
             }
+    }
+
+    // The K-quant kernels sum a super-block in integers under one activation scale: activations quantized in
+    // groups of 32 are refused, not misread.
+    void kQuantsNeedActivationsInGroupsOf256() {
+        const auto rows = weight_rows(Format::q4_k);
+        std::vector<ActivationBlock> x(static_cast<std::size_t>(kColumns / 32));
+        auto values = normal(kColumns, 1.0f, 9);
+        values[40] = 30.0f;  // a different scale in the first group's second block
+        quantize_activations(values, x, 32);
+        std::vector<float> y(kRows);
+        QVERIFY_THROWS_EXCEPTION(Error, matvec(Format::q4_k, rows.data(), kColumns, 0, kRows, x.data(), 1, y.data(), kRows));
+        quantize_activations(values, x, 256);
+        matvec(Format::q4_k, rows.data(), kColumns, 0, kRows, x.data(), 1, y.data(), kRows);
+        QVERIFY_THROWS_EXCEPTION(Error, quantize_activations(std::vector<float>(96), x, 256));
     }
 
     void quantizedActivationsStayCloseToFloat() {

@@ -75,6 +75,16 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
                         std::optional<std::int64_t> causal_offset, std::int64_t score_bytes) {
     const auto heads = q.size(0), kv_heads = k.size(0);
     const auto lq = q.size(1), lk = k.size(1);
+#if TORCH_VERSION_MAJOR >= 2
+    // A decode step sees every key: the query heads that share a key/value head are attended as that head's rows,
+    // so the cache is read where it is instead of being copied group-fold each step (heads kv * group + g share kv).
+    if (lq == 1 && heads != kv_heads && (!causal_offset || *causal_offset + 1 == lk)) {
+        const auto grouped = q.reshape({kv_heads, heads / kv_heads, q.size(2)});
+        return at::scaled_dot_product_attention(grouped.unsqueeze(0), k.unsqueeze(0), v.unsqueeze(0), c10::nullopt, 0.0, false, scale)
+            .squeeze(0)
+            .reshape({heads, 1, v.size(2)});
+    }
+#endif
     auto keys = k, values = v;
     if (heads != kv_heads) {  // grouped-query attention: each key/value head serves heads / kv_heads queries
         keys = k.repeat_interleave(heads / kv_heads, 0);

@@ -75,7 +75,8 @@ torch::Tensor linear(const torch::Tensor& x, const Matrix& weight, const std::op
     if (n <= kMatvecRows) {
         const auto inputs = x.reshape({-1, columns}).to(torch::kFloat32).contiguous();
         std::vector<quant::ActivationBlock> blocks(static_cast<std::size_t>(n * columns / 32));
-        quant::quantize_activations({inputs.data_ptr<float>(), static_cast<std::size_t>(n * columns)}, blocks);
+        quant::quantize_activations({inputs.data_ptr<float>(), static_cast<std::size_t>(n * columns)}, blocks,
+                                    quant::activation_group(weight.format()));
         const auto* w = weight.blocks().data_ptr<std::uint8_t>();
         float* out = y.data_ptr<float>();
         at::parallel_for(0, rows, 32, [&](std::int64_t begin, std::int64_t end) {

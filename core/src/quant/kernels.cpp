@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include "deepstack/error.h"
 #include "quant/half.h"
@@ -21,11 +23,12 @@ namespace {
 std::uint16_t u16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
 
 
-using RowDot = float (*)(const std::uint8_t* row, const ActivationBlock* x, std::int64_t blocks);
+// `half_sums`: each block's two half sums as int16, back to back (the K-quant AVX2 kernels load 16 at a time).
+using RowDot = float (*)(const std::uint8_t* row, const ActivationBlock* x, const std::int16_t* half_sums, std::int64_t blocks);
 
 // ---- portable ------------------------------------------------------------------------------------------------------
 
-float dot_q8_0(const std::uint8_t* w, const ActivationBlock* x, std::int64_t blocks) {
+float dot_q8_0(const std::uint8_t* w, const ActivationBlock* x, const std::int16_t*, std::int64_t blocks) {
     float sum = 0;
     for (std::int64_t b = 0; b < blocks; ++b, w += 34) {
         std::int32_t s = 0;
@@ -35,7 +38,7 @@ float dot_q8_0(const std::uint8_t* w, const ActivationBlock* x, std::int64_t blo
     return sum;
 }
 
-float dot_q4_0(const std::uint8_t* w, const ActivationBlock* x, std::int64_t blocks) {
+float dot_q4_0(const std::uint8_t* w, const ActivationBlock* x, const std::int16_t*, std::int64_t blocks) {
     float sum = 0;
     for (std::int64_t b = 0; b < blocks; ++b, w += 18) {
         std::int32_t s = 0;
@@ -46,7 +49,7 @@ float dot_q4_0(const std::uint8_t* w, const ActivationBlock* x, std::int64_t blo
     return sum;
 }
 
-float dot_q4_k(const std::uint8_t* w, const ActivationBlock* x, std::int64_t blocks) {
+float dot_q4_k(const std::uint8_t* w, const ActivationBlock* x, const std::int16_t*, std::int64_t blocks) {
     float sum = 0;
     for (std::int64_t sb = 0; sb < blocks / 8; ++sb, w += 144) {
         const float d = half_to_float(u16(w)), dmin = half_to_float(u16(w + 2));
@@ -65,7 +68,7 @@ float dot_q4_k(const std::uint8_t* w, const ActivationBlock* x, std::int64_t blo
     return sum;
 }
 
-float dot_q6_k(const std::uint8_t* w, const ActivationBlock* x, std::int64_t blocks) {
+float dot_q6_k(const std::uint8_t* w, const ActivationBlock* x, const std::int16_t*, std::int64_t blocks) {
     float sum = 0;
     for (std::int64_t sb = 0; sb < blocks / 8; ++sb, w += 210) {
         const std::uint8_t* ql = w;
@@ -120,7 +123,7 @@ DEEPSTACK_AVX2 __m256 q8_0_block(const std::uint8_t* w, const ActivationBlock& x
     return _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(w) * x.d), products, acc);
 }
 
-DEEPSTACK_AVX2 float dot_q8_0_avx2(const std::uint8_t* w, const ActivationBlock* x, std::int64_t blocks) {
+DEEPSTACK_AVX2 float dot_q8_0_avx2(const std::uint8_t* w, const ActivationBlock* x, const std::int16_t*, std::int64_t blocks) {
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     std::int64_t b = 0;
     for (; b + 1 < blocks; b += 2, w += 68) {
@@ -133,7 +136,7 @@ DEEPSTACK_AVX2 float dot_q8_0_avx2(const std::uint8_t* w, const ActivationBlock*
 
 // (Q4_0 keeps one accumulator: two, with the offset kept per chain, measured slower here: 23 against 33 G
 // weights/s on one thread.)
-DEEPSTACK_AVX2 float dot_q4_0_avx2(const std::uint8_t* w, const ActivationBlock* x, std::int64_t blocks) {
+DEEPSTACK_AVX2 float dot_q4_0_avx2(const std::uint8_t* w, const ActivationBlock* x, const std::int16_t*, std::int64_t blocks) {
     __m256 acc = _mm256_setzero_ps();
     float offset = 0;
     const __m256i nibble = _mm256_set1_epi8(0x0f);
@@ -148,40 +151,62 @@ DEEPSTACK_AVX2 float dot_q4_0_avx2(const std::uint8_t* w, const ActivationBlock*
     return horizontal_sum(acc) - offset;
 }
 
-DEEPSTACK_AVX2 float dot_q4_k_avx2(const std::uint8_t* w, const ActivationBlock* x, std::int64_t blocks) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    float mins0 = 0, mins1 = 0;
+// The K-quants meet activations quantized in groups of 256 (one scale per super-block): a super-block's eight
+// sub-block sums are scaled by their 6-bit (Q4_K) or 8-bit (Q6_K) scales in 16-bit multiply-adds and summed in
+// integers, and converted to float once.
+
+// Q4_K's twelve packed bytes as two 8-byte rows, scales then mins (see q4_k_scale_min): words a, b, c hold bytes
+// 0-3, 4-7 and 8-11; sub-blocks 0-3 are the low 6 bits of a (scales) and b (mins), sub-blocks 4-7 the nibbles of c
+// with the top 2 bits of a and b above them.
+DEEPSTACK_AVX2 void q4_k_scales_and_mins(const std::uint8_t* packed, __m128i& scales, __m128i& mins) {
+    std::uint32_t a, b, c;
+    std::memcpy(&a, packed, 4);
+    std::memcpy(&b, packed + 4, 4);
+    std::memcpy(&c, packed + 8, 4);
+    const std::uint32_t low6 = 0x3f3f3f3fu, nibbles = 0x0f0f0f0fu, top2 = 0x03030303u;
+    scales = _mm_set_epi32(0, 0, static_cast<int>((c & nibbles) | (((a >> 6) & top2) << 4)), static_cast<int>(a & low6));
+    mins = _mm_set_epi32(0, 0, static_cast<int>(((c >> 4) & nibbles) | (((b >> 6) & top2) << 4)), static_cast<int>(b & low6));
+}
+
+DEEPSTACK_AVX2 float dot_q4_k_avx2(const std::uint8_t* w, const ActivationBlock* x, const std::int16_t* half_sums, std::int64_t blocks) {
+    __m256 acc = _mm256_setzero_ps(), acc_mins = _mm256_setzero_ps();
     const __m256i nibble = _mm256_set1_epi8(0x0f);
     for (std::int64_t sb = 0; sb < blocks / 8; ++sb, w += 144) {
-        const float d = half_avx2(w), dmin = half_avx2(w + 2);
         const ActivationBlock* xs = x + sb * 8;
+        __m128i scales8, mins8;
+        q4_k_scales_and_mins(w + 4, scales8, mins8);
+        const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(scales8));  // 8 x int16, in both halves
+        __m256i sum = _mm256_setzero_si256();
         for (int pair = 0; pair < 4; ++pair) {
             const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16 + pair * 32));
             const __m256i lo = _mm256_and_si256(raw, nibble), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nibble);
-            int scale0 = 0, min0 = 0, scale1 = 0, min1 = 0;
-            q4_k_scale_min(w + 4, 2 * pair, scale0, min0);
-            q4_k_scale_min(w + 4, 2 * pair + 1, scale1, min1);
-            const ActivationBlock& x0 = xs[2 * pair];
-            const ActivationBlock& x1 = xs[2 * pair + 1];
-            const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x0.q));
-            const __m256i q1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x1.q));
-            acc0 = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(scale0) * x0.d), dot_u8_s8(lo, q0), acc0);
-            acc1 = _mm256_fmadd_ps(_mm256_set1_ps(d * static_cast<float>(scale1) * x1.d), dot_u8_s8(hi, q1), acc1);
-            mins0 += dmin * static_cast<float>(min0) * x0.d * static_cast<float>(x0.half_sums[0] + x0.half_sums[1]);
-            mins1 += dmin * static_cast<float>(min1) * x1.d * static_cast<float>(x1.half_sums[0] + x1.half_sums[1]);
+            const __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[2 * pair].q)));
+            const __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[2 * pair + 1].q)));
+            // Sub-block j's scale in every 16-bit lane: bytes 2j, 2j+1 of `scales` repeated.
+            const __m256i s0 = _mm256_shuffle_epi8(scales, _mm256_set1_epi16(static_cast<std::int16_t>((4 * pair + 1) << 8 | (4 * pair))));
+            const __m256i s1 = _mm256_shuffle_epi8(scales, _mm256_set1_epi16(static_cast<std::int16_t>((4 * pair + 3) << 8 | (4 * pair + 2))));
+            sum = _mm256_add_epi32(sum, _mm256_add_epi32(_mm256_madd_epi16(p0, s0), _mm256_madd_epi16(p1, s1)));
         }
+        // The mins meet the sub-blocks' activation sums: each min twice, against the two half sums of its block.
+        const __m256i mins = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mins8, mins8));
+        const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(half_sums + sb * 16));
+        const float dx = xs[0].d;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(w) * dx), _mm256_cvtepi32_ps(sum), acc);
+        acc_mins = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(w + 2) * dx), _mm256_cvtepi32_ps(_mm256_madd_epi16(sums, mins)), acc_mins);
     }
-    return horizontal_sum(_mm256_add_ps(acc0, acc1)) - (mins0 + mins1);
+    return horizontal_sum(_mm256_sub_ps(acc, acc_mins));
 }
 
-DEEPSTACK_AVX2 float dot_q6_k_avx2(const std::uint8_t* w, const ActivationBlock* x, std::int64_t blocks) {
+DEEPSTACK_AVX2 float dot_q6_k_avx2(const std::uint8_t* w, const ActivationBlock* x, const std::int16_t* half_sums, std::int64_t blocks) {
     __m256 acc = _mm256_setzero_ps();
-    float offset = 0;
     const __m256i nibble = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(0x03);
+    // From a register whose every 32-bit lane holds scales (2j, 2j+1): the first in the low half's 16-bit lanes,
+    // the second in the high half's.
+    const __m256i pair_spread = _mm256_setr_epi8(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
     for (std::int64_t sb = 0; sb < blocks / 8; ++sb, w += 210) {
-        const auto* scales = reinterpret_cast<const std::int8_t*>(w + 192);
-        const float d = half_avx2(w + 208);
         const ActivationBlock* xs = x + sb * 8;
+        const __m256i scales = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 192)));  // 16 x int16
+        __m256i sum = _mm256_setzero_si256();
         for (int half = 0; half < 2; ++half) {
             const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + half * 64));
             const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + half * 64 + 32));
@@ -192,15 +217,18 @@ DEEPSTACK_AVX2 float dot_q6_k_avx2(const std::uint8_t* w, const ActivationBlock*
                 const int j = half * 4 + quarter;
                 const __m256i highs = _mm256_and_si256(_mm256_srli_epi16(h, 2 * quarter), two_bits);
                 const __m256i u = _mm256_or_si256(lows[quarter], _mm256_slli_epi16(highs, 4));  // 0..63
-                const __m256i qx = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[j].q));
-                const float s0 = d * static_cast<float>(scales[j * 2]) * xs[j].d, s1 = d * static_cast<float>(scales[j * 2 + 1]) * xs[j].d;
-                // Lanes 0..3 hold weights 0..15 (the first scale), lanes 4..7 weights 16..31 (the second).
-                acc = _mm256_fmadd_ps(_mm256_setr_ps(s0, s0, s0, s0, s1, s1, s1, s1), dot_u8_s8(u, qx), acc);
-                offset += 32.0f * (s0 * static_cast<float>(xs[j].half_sums[0]) + s1 * static_cast<float>(xs[j].half_sums[1]));
+                const __m256i products = _mm256_maddubs_epi16(u, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xs[j].q)));
+                // 16-bit lanes 0..7 hold weights 0..15 (scale 2j), lanes 8..15 weights 16..31 (scale 2j+1).
+                const __m256i scale = _mm256_shuffle_epi8(_mm256_permutevar8x32_epi32(scales, _mm256_set1_epi32(j)), pair_spread);
+                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(products, scale));
             }
         }
+        // Q6_K's values are stored plus 32: subtract 32 x scale x each half's activation sum.
+        const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(half_sums + sb * 16));
+        sum = _mm256_sub_epi32(sum, _mm256_slli_epi32(_mm256_madd_epi16(scales, sums), 5));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_avx2(w + 208) * xs[0].d), _mm256_cvtepi32_ps(sum), acc);
     }
-    return horizontal_sum(acc) - offset;
+    return horizontal_sum(acc);
 }
 #endif
 
@@ -240,13 +268,21 @@ RowDot row_dot(Format format) {
 
 }  // namespace
 
-void quantize_activations(std::span<const float> x, std::span<ActivationBlock> blocks) {
-    if (x.size() != blocks.size() * 32)
-        throw Error(ErrorKind::internal, "", std::to_string(x.size()) + " activations do not fill " + std::to_string(blocks.size()) + " blocks of 32");
+std::int64_t activation_group(Format format) { return format == Format::q4_k || format == Format::q6_k ? 256 : 32; }
+
+void quantize_activations(std::span<const float> x, std::span<ActivationBlock> blocks, std::int64_t group) {
+    if (group != 32 && group != 256) throw Error(ErrorKind::internal, "", "activation groups are 32 or 256 values, not " + std::to_string(group));
+    if (x.size() != blocks.size() * 32 || x.size() % static_cast<std::size_t>(group) != 0)
+        throw Error(ErrorKind::internal, "", std::to_string(x.size()) + " activations do not fill " + std::to_string(blocks.size()) +
+                                                 " blocks of 32 in groups of " + std::to_string(group));
+    const auto per_group = static_cast<std::size_t>(group / 32);
+    float amax = 0;
     for (std::size_t b = 0; b < blocks.size(); ++b) {
         const float* v = x.data() + b * 32;
-        float amax = 0;
-        for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(v[i]));
+        if (b % per_group == 0) {
+            amax = 0;
+            for (std::int64_t i = 0; i < group; ++i) amax = std::max(amax, std::fabs(v[i]));
+        }
         auto& out = blocks[b];
         out.d = amax / 127.0f;
         const float id = out.d != 0.0f ? 1.0f / out.d : 0.0f;
@@ -263,9 +299,19 @@ void matvec(Format format, const std::uint8_t* weights, std::int64_t columns, st
     const auto dot = row_dot(format);
     const auto bytes = static_cast<std::int64_t>(row_bytes(format, columns));
     const auto blocks = columns / 32;
+    // The K-quant kernels read one scale per super-block: activations quantized in groups of 32 would be misread.
+    const auto per_group = activation_group(format) / 32;
+    for (std::int64_t b = 0; b < vectors * blocks; ++b)
+        if (activations[b].d != activations[b - b % per_group].d)
+            throw Error(ErrorKind::internal, "", std::string(traits(format).name) + " weights need activations quantized in groups of " +
+                                                     std::to_string(activation_group(format)));
+    std::vector<std::int16_t> half_sums(static_cast<std::size_t>(vectors * blocks * 2));
+    for (std::int64_t b = 0; b < vectors * blocks; ++b)
+        for (int h = 0; h < 2; ++h) half_sums[static_cast<std::size_t>(2 * b + h)] = static_cast<std::int16_t>(activations[b].half_sums[h]);
     for (std::int64_t r = row_begin; r < row_end; ++r) {
         const std::uint8_t* row = weights + r * bytes;
-        for (std::int64_t l = 0; l < vectors; ++l) y[l * y_stride + r] = dot(row, activations + l * blocks, blocks);
+        for (std::int64_t l = 0; l < vectors; ++l)
+            y[l * y_stride + r] = dot(row, activations + l * blocks, half_sums.data() + l * blocks * 2, blocks);
     }
 }
 

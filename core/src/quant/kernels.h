@@ -21,12 +21,19 @@ struct ActivationBlock {
     std::int8_t q[32] = {};
 };
 
-// x [n] (n a multiple of 32) to blocks: d = max|x| / 127, q = round(x / d).
-void quantize_activations(std::span<const float> x, std::span<ActivationBlock> blocks);
+// How many activations share one scale for `format`'s kernels: 32, or 256 for the K-quants (Q4_K, Q6_K), whose
+// kernels then sum a whole 256-weight super-block in integers, scales included, and convert once (llama.cpp's
+// Q8_K activations do the same).
+std::int64_t activation_group(Format format);
+
+// x [n] (n a multiple of `group`, itself 32 or 256) to blocks of 32: d = max|x| / 127 over each group of `group`
+// values (the blocks of a group share it), q = round(x / d).
+void quantize_activations(std::span<const float> x, std::span<ActivationBlock> blocks, std::int64_t group = 32);
 
 // y[l * y_stride + r] = row r of the weights . activation vector l, for rows [row_begin, row_end) and every
 // vector. `weights` holds the rows back to back, each traits(format).block_bytes * columns / block_size bytes;
-// `activations` holds `vectors` runs of columns / 32 blocks. Formats: q8_0, q4_0, q4_k, q6_k.
+// `activations` holds `vectors` runs of columns / 32 blocks, quantized in groups of activation_group(format).
+// Formats: q8_0, q4_0, q4_k, q6_k.
 void matvec(Format format, const std::uint8_t* weights, std::int64_t columns, std::int64_t row_begin, std::int64_t row_end,
             const ActivationBlock* activations, std::int64_t vectors, float* y, std::int64_t y_stride);
 
