@@ -17,6 +17,7 @@
 #include <QtTest>
 
 #include <QListView>
+#include <QProcess>
 #include <QPushButton>
 #include <QStatusBar>
 #include <QToolButton>
@@ -258,6 +259,55 @@ private Q_SLOTS:
         QCOMPARE(checked.last().at(1).toBool(), false);
         QVERIFY2(checked.last().at(2).toString().contains("mmproj"), qPrintable(checked.last().at(2).toString()));
         qunsetenv("XDG_CACHE_HOME");
+    }
+
+    // The Hub panel: a repository of GGUF files from a stand-in Hub on 127.0.0.1 is downloaded, verified and its
+    // text model files added to the list; a trickling download is cancelled and says so.
+    void modelManagerDownloadsFromTheHub() {
+        QTemporaryDir cache;
+        QProcess server;
+        const auto script = deepstack::testing::data_dir().parent_path() / "support" / "fake_hub.py";
+        const auto served = deepstack::testing::data_dir() / "fixtures" / "tiny-qwen3-vl-gguf";
+        server.start("python3", {QString::fromStdString(script.string()), "--repo", QString::fromStdString("org/tiny-gguf=" + served.string())});
+        QVERIFY(server.waitForStarted(10000));
+        while (!server.canReadLine()) QVERIFY(server.waitForReadyRead(20000));
+        const auto port = QString(server.readLine()).trimmed().mid(5);
+        qputenv("HF_ENDPOINT", ("http://127.0.0.1:" + port).toUtf8());
+        qputenv("HF_HUB_CACHE", cache.path().toUtf8());
+        qputenv("XDG_CACHE_HOME", cache.path().toUtf8());
+        qunsetenv("HF_HUB_OFFLINE");
+
+        MainWindow window;
+        auto* manager = window.modelManager();
+        auto* repository = manager->findChild<QLineEdit*>("hubRepository");
+        QVERIFY(repository != nullptr);
+        QVERIFY2(manager->findChild<QLabel*>("hubFit")->text().contains("to download"), qPrintable(manager->findChild<QLabel*>("hubFit")->text()));
+        QSignalSpy checked(manager, &deepstack::ui::ModelManagerDialog::folderChecked);
+        repository->setText("org/tiny-gguf");
+        manager->findChild<QPushButton*>("hubStart")->click();
+        QTRY_COMPARE_WITH_TIMEOUT(checked.count(), 3, 60000);  // BF16, Q4_K_M, Q8_0; the mmproj is not a model
+        for (const auto& call : checked) QVERIFY2(call.at(1).toBool(), qPrintable(call.at(2).toString()));
+        QVERIFY2(manager->findChild<QLabel*>("hubStatus")->text().startsWith("Downloaded and verified"),
+                 qPrintable(manager->findChild<QLabel*>("hubStatus")->text()));
+
+        // Cancel: the server trickles; the panel says it stopped and keeps what arrived.
+        QProcess post;
+        post.start("python3", {"-c", "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], data=b'{\"slow\": true}', method='POST')).read()",
+                               "http://127.0.0.1:" + port + "/_control"});
+        QVERIFY(post.waitForFinished(10000));
+        QDir(cache.path()).removeRecursively();
+        manager->findChild<QPushButton*>("hubStart")->click();
+        QTest::qWait(1500);
+        auto* cancel = manager->findChild<QPushButton*>("hubCancel");
+        QVERIFY(cancel->isEnabled());
+        cancel->click();
+        QTRY_VERIFY_WITH_TIMEOUT(manager->findChild<QLabel*>("hubStatus")->text().startsWith("Download cancelled"), 3000);
+        QVERIFY(manager->findChild<QPushButton*>("hubStart")->isEnabled());
+        server.kill();
+        server.waitForFinished(5000);
+        qunsetenv("HF_ENDPOINT");
+        qunsetenv("XDG_CACHE_HOME");
+        qputenv("HF_HUB_OFFLINE", "1");
     }
 
     void openingADamagedFileShowsAMessage() {

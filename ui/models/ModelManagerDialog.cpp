@@ -21,8 +21,10 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "deepstack/engine.h"
+#include "deepstack/hub.h"
 #include "deepstack/inspect.h"
 #include "inference/InferenceService.h"
+#include "models/HubDownloadPanel.h"
 
 namespace deepstack::ui {
 
@@ -67,7 +69,7 @@ void ModelManagerDialog::rememberModelFolder(const QString& folder) {
 ModelManagerDialog::ModelManagerDialog(InferenceService& service, QWidget* parent) : QDialog(parent), service_(service) {
     setObjectName("modelManager");
     setWindowTitle(tr("Models"));
-    resize(900, 560);
+    resize(900, 720);
     auto* layout = new QVBoxLayout(this);
     auto* split = new QSplitter(Qt::Horizontal, this);
 
@@ -99,6 +101,19 @@ ModelManagerDialog::ModelManagerDialog(InferenceService& service, QWidget* paren
     split->addWidget(report_);
     split->setSizes({320, 580});
     layout->addWidget(split, 1);
+
+    auto* hub = new HubDownloadPanel(this);
+    layout->addWidget(hub);
+    // A model folder is added as it is; a repository of GGUF files adds each text model file (its mmproj beside it).
+    connect(hub, &HubDownloadPanel::downloaded, this, [this](const QString& snapshot) {
+        QDir folder(snapshot);
+        if (folder.exists("config.json")) {
+            addModelFolder(snapshot);
+            return;
+        }
+        for (const auto& file : folder.entryList({"*.gguf"}, QDir::Files, QDir::Name))
+            if (!file.contains("mmproj", Qt::CaseInsensitive)) addModelFolder(folder.filePath(file));
+    });
 
     auto* options = new QFormLayout;
     device_ = new QComboBox(this);
@@ -243,11 +258,19 @@ void ModelManagerDialog::refreshList() {
     const auto current = selectedFolder();
     const QSignalBlocker block(list_);
     list_->clear();
-    for (const auto& folder : knownModelFolders()) {
+    const auto known = knownModelFolders();
+    for (const auto& folder : known) {
         auto* item = new QListWidgetItem(QString("%1\n%2").arg(QFileInfo(folder).fileName(), folder), list_);
         item->setData(Qt::UserRole, folder);
         const bool present = folder.endsWith(".gguf", Qt::CaseInsensitive) ? QFileInfo::exists(folder) : QFileInfo::exists(folder + "/config.json");
         if (!present) item->setForeground(Qt::gray);
+    }
+    // What Python's huggingface_hub (or an earlier download here) already put in the shared cache.
+    for (const auto& cached : hub_cached_models(hub_settings_from_environment())) {
+        const auto folder = QString::fromStdString(cached.snapshot.string());
+        if (known.contains(folder)) continue;
+        auto* item = new QListWidgetItem(tr("%1\nHugging Face cache · %2").arg(QString::fromStdString(cached.repo), folder), list_);
+        item->setData(Qt::UserRole, folder);
     }
     if (current.isEmpty() || !selectListed(current))
         if (list_->count() > 0) list_->setCurrentRow(0);
