@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
     QTimer::singleShot(0, &window, [&] {
         if (!parser.positionalArguments().isEmpty()) window.openFiles(parser.positionalArguments(), true);
         if (parser.isSet(model)) window.loadModel(parser.value(model));
+        else window.loadStartModel();  // the last model, else the demo model; else the window says what to do
         if (parser.isSet(ask)) window.chatPanel().input()->setPlainText(parser.value(ask));
     });
     return QApplication::exec();

@@ -5,6 +5,11 @@
 #include <QCloseEvent>
 #include <QDragEnterEvent>
 #include <QFileDialog>
+#include <QCoreApplication>
+#include <QPushButton>
+#include <QVBoxLayout>
+#include <QHBoxLayout>
+#include <QFrame>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
@@ -48,6 +53,7 @@ const char* kGeometryKey = "mainWindow/geometry";
 const char* kStateKey = "mainWindow/state";
 const char* kSplitterKey = "mainWindow/splitter";
 const char* kLastModelFolderKey = "models/lastFolder";
+const char* kLastModelKey = "models/lastLoaded";
 const char* kRecentKey = "workspace/recentFiles";
 const char* kLastOpenFolderKey = "workspace/lastFolder";
 const char* kRenderDpiKey = "workspace/renderDpi";
@@ -95,9 +101,36 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     attentionPanel_ = new AttentionPanel(leftTabs_);
     leftTabs_->addTab(workspacePanel_, tr("Pages"));
     leftTabs_->addTab(attentionPanel_, tr("Attention"));
-    chatPanel_ = new ChatPanel(*chat_, *workspaceModel_, split);
+    // The chat column: while no model is loaded, a line above the chat says how to get one.
+    auto* chatColumn = new QWidget(split);
+    auto* chatLayout = new QVBoxLayout(chatColumn);
+    chatLayout->setContentsMargins(0, 0, 0, 0);
+    modelHint_ = new QFrame(chatColumn);
+    modelHint_->setObjectName("modelHint");
+    auto* hintLayout = new QHBoxLayout(modelHint_);
+    auto* hintText = new QLabel(tr("<b>No model is loaded.</b> Use the demo model that comes with the app, download "
+                                   "Qwen3-VL from the Hugging Face Hub, or open a model folder or GGUF file."),
+                                modelHint_);
+    hintText->setWordWrap(true);
+    auto* useDemo = new QPushButton(tr("Use the Demo Model"), modelHint_);
+    useDemo->setObjectName("useDemoModel");
+    auto* choose = new QPushButton(tr("Choose a Model…"), modelHint_);
+    choose->setObjectName("chooseModel");
+    hintLayout->addWidget(hintText, 1);
+    hintLayout->addWidget(useDemo);
+    hintLayout->addWidget(choose);
+    connect(useDemo, &QPushButton::clicked, this, [this] {
+        if (const auto demo = bundledDemoModel(); !demo.isEmpty()) loadModel(demo);
+    });
+    connect(choose, &QPushButton::clicked, this, [this] {
+        modelManager()->show();
+        modelManager()->raise();
+    });
+    chatPanel_ = new ChatPanel(*chat_, *workspaceModel_, chatColumn);
+    chatLayout->addWidget(modelHint_);
+    chatLayout->addWidget(chatPanel_, 1);
     split->addWidget(leftTabs_);
-    split->addWidget(chatPanel_);
+    split->addWidget(chatColumn);
     split->setStretchFactor(0, 3);
     split->setStretchFactor(1, 2);
     split->setSizes({700, 500});
@@ -136,10 +169,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         modelStatus_->setText(tr("Loading %1…").arg(QFileInfo(folder).fileName()));
         loadProgress_->setValue(0);
         loadProgress_->setVisible(true);
+        modelHint_->setVisible(false);
     });
     connect(inference_, &InferenceService::loadProgress, this, [this](double f) { loadProgress_->setValue(static_cast<int>(f * 1000)); });
     connect(inference_, &InferenceService::modelLoaded, this, [this](const LoadedModel& m) {
         loadProgress_->setVisible(false);
+        QSettings().setValue(kLastModelKey, m.folder);  // it comes back at the next start
+        updateModelHint();
         modelStatus_->setText(tr("%1 · %2 · %3 %4").arg(QFileInfo(m.folder).fileName(), m.displayName, m.device, m.compute));
         statusBar()->showMessage(tr("Model ready"), 4000);
         // A chat with nothing in it and settings never changed takes the model's own sampling defaults.
@@ -152,10 +188,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(inference_, &InferenceService::modelLoadFailed, this, [this](const QString& message, bool cancelled) {
         loadProgress_->setVisible(false);
         modelStatus_->setText(tr("No model loaded"));
+        updateModelHint();
         if (!cancelled) showError(tr("The model could not be loaded"), message);
     });
     connect(inference_, &InferenceService::modelUnloaded, this, [this] {
         modelStatus_->setText(tr("No model loaded"));
+        updateModelHint();
         chatPanel_->setSuggestions({});
         attentionPanel_->showCapture({}, nullptr);
         attentionPanel_->clearPlan();
@@ -181,6 +219,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     workspacePanel_->setRenderDpi(settings.value(kRenderDpiKey, 144).toInt());
     chat_->setRenderDpi(workspacePanel_->renderDpi());
     chat_->restore();
+    updateModelHint();
 
     resize(1280, 820);
     restoreGeometry(settings.value(kGeometryKey).toByteArray());
@@ -303,6 +342,33 @@ void MainWindow::openFiles(const QStringList& paths, bool tickFirstPage) {
     if (workspacePanel_->openFiles(paths) == 0 || !tickFirstPage || !noneTicked) return;
     const auto row = workspacePanel_->pageList()->currentIndex().row();
     if (row >= 0) workspaceModel_->setAttached(workspaceModel_->pageAt(row), true);
+}
+
+QString MainWindow::bundledDemoModel() {
+    const QStringList candidates{QCoreApplication::applicationDirPath() + "/../share/deepstack-studio/models/demo/latest",
+                                 QStringLiteral(DEEPSTACK_SOURCE_DIR "/models/demo/latest")};
+    for (const auto& folder : candidates)
+        if (QFileInfo::exists(folder + "/config.json")) return QFileInfo(folder).canonicalFilePath();
+    return {};
+}
+
+bool MainWindow::loadStartModel() {
+    const auto last = QSettings().value(kLastModelKey).toString();
+    if (!last.isEmpty() && QFileInfo::exists(last)) {
+        loadModel(last);
+        return true;
+    }
+    if (const auto demo = bundledDemoModel(); !demo.isEmpty()) {
+        loadModel(demo);
+        return true;
+    }
+    return false;
+}
+
+void MainWindow::updateModelHint() {
+    const bool none = !inference_->model().has_value() && !inference_->isLoading();
+    modelHint_->setVisible(none);
+    if (auto* demo = modelHint_->findChild<QPushButton*>("useDemoModel")) demo->setVisible(!bundledDemoModel().isEmpty());
 }
 
 void MainWindow::loadModel(const QString& folder) {

@@ -31,6 +31,12 @@ public:
     void openFiles(const QStringList& paths, bool tickFirstPage = false);
     // Adds the folder to the known models and loads it with the saved device and precision.
     void loadModel(const QString& folder);
+    // At start without --model: the model loaded last time, else the bundled demo model; false when there is
+    // neither (the window then says how to get one).
+    bool loadStartModel();
+    // The demo model shipped with the app (models/demo/latest in the source tree, share/deepstack-studio/models/demo
+    // when installed), or empty.
+    static QString bundledDemoModel();
     // Shows the inspect report of a model folder (the work runs on a pool thread).
     void inspectModelFolder(const QString& folder);
     ModelManagerDialog* modelManager();
@@ -60,6 +66,7 @@ private:
     void updateMemory();
     void showAbout();
     void previewStackPlan();
+    void updateModelHint();
 
     WorkspaceModel* workspaceModel_ = nullptr;
     InferenceService* inference_ = nullptr;
@@ -73,6 +80,7 @@ private:
     QLabel* modelStatus_ = nullptr;
     QProgressBar* loadProgress_ = nullptr;
     QLabel* memory_ = nullptr;
+    QWidget* modelHint_ = nullptr;
 };
 
 }  // namespace deepstack::ui

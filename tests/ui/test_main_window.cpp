@@ -310,6 +310,36 @@ private Q_SLOTS:
         qputenv("HF_HUB_OFFLINE", "1");
     }
 
+    // The first start: no model, so the chat column says how to get one; the demo model is one click away; the
+    // model loaded last comes back at the next start.
+    void firstStartLeadsToAModel() {
+        QSettings().remove("models/lastLoaded");
+        {
+            MainWindow window;
+            window.show();
+            QVERIFY(QTest::qWaitForWindowExposed(&window));
+            auto* hint = window.findChild<QWidget*>("modelHint");
+            QVERIFY(hint != nullptr && hint->isVisible());
+            auto* demo = window.findChild<QPushButton*>("useDemoModel");
+            QVERIFY(!MainWindow::bundledDemoModel().isEmpty());  // models/demo/latest in this source tree
+            QVERIFY(demo->isVisible());
+            demo->click();
+            QTRY_VERIFY_WITH_TIMEOUT(window.inference().model().has_value(), 60000);
+            QVERIFY(!hint->isVisible());
+            QCOMPARE(QSettings().value("models/lastLoaded").toString(), MainWindow::bundledDemoModel());
+            window.findChild<QPushButton*>("chooseModel")->click();
+            QVERIFY(window.modelManager()->isVisible());
+            window.modelManager()->close();
+        }
+        MainWindow again;
+        QSignalSpy started(&again.inference(), &deepstack::ui::InferenceService::loadStarted);
+        QVERIFY(again.loadStartModel());
+        QCOMPARE(started.count(), 1);
+        QCOMPARE(started.first().at(0).toString(), MainWindow::bundledDemoModel());
+        QTRY_VERIFY_WITH_TIMEOUT(!again.inference().isLoading(), 60000);
+        QSettings().remove("models/lastLoaded");
+    }
+
     void openingADamagedFileShowsAMessage() {
         QTemporaryDir dir;
         deepstack::testing::writeBytes(dir.filePath("scan.pdf"), "not a pdf");
