@@ -57,8 +57,8 @@ class TestHub : public QObject {
 private Q_SLOTS:
     void initTestCase() {
         const auto script = testing::data_dir().parent_path() / "support" / "fake_hub.py";
-        server_.start("python3", {QString::fromStdString(script.string()), "--repo",
-                                  QString::fromStdString("org/tiny=" + kServedFolder.string())});
+        server_.start("python3", {QString::fromStdString(script.string()), "--repo", QString::fromStdString("org/tiny=" + kServedFolder.string()),
+                                  "--repo", QString::fromStdString("org/tiny-gguf=" + kServedFolder.string())});
         QVERIFY2(server_.waitForStarted(10000), "python3 could not be started");
         QVERIFY(server_.waitForReadyRead(20000));
         while (!server_.canReadLine()) QVERIFY(server_.waitForReadyRead(20000));
@@ -102,6 +102,24 @@ private Q_SLOTS:
         control(nullptr);
         (void)hub_download(settings(cache), "org/tiny", "main", {});
         for (const auto& r : requests()) QVERIFY2(r["path"].get<std::string>().find("/resolve/") == std::string::npos, r.dump().c_str());
+    }
+
+    // The same repository fetched by Python's huggingface_hub (tests/reference/make_hub_cache_fixture.py) left this
+    // tree: every blob, link target and ref must be the same, so that either finds the other's downloads.
+    void cacheLayoutEqualsHuggingFaceHubs() {
+        QTemporaryDir cache;
+        (void)hub_download(settings(cache), "org/tiny-gguf", "main", {});
+        const auto reference = nlohmann::json::parse(testing::read_file(testing::data_dir() / "fixtures" / "hub-cache-layout.json"));
+        const std::filesystem::path root = std::filesystem::path(cache.path().toStdString()) / "models--org--tiny-gguf";
+        nlohmann::json ours = nlohmann::json::object();
+        for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+            const auto rel = entry.path().lexically_relative(root).generic_string();
+            if (entry.is_symlink()) ours[rel] = {{"link", std::filesystem::read_symlink(entry.path()).string()}};
+            else if (entry.is_directory()) ours[rel] = {{"folder", true}};
+            else if (rel.rfind("refs/", 0) == 0) ours[rel] = {{"ref", testing::read_file(entry.path())}};
+            else ours[rel] = {{"size", entry.file_size()}};
+        }
+        QCOMPARE(QString::fromStdString(ours.dump(1)), QString::fromStdString(reference.at("tree").dump(1)));
     }
 
     void resumesAfterADroppedConnection() {

@@ -65,6 +65,8 @@ def make_handler(repos, state, port_holder):
         def log_message(self, *args):
             pass
 
+        head_only = False
+
         def send_json(self, status, obj, extra=None):
             body = json.dumps(obj).encode()
             self.send_response(status)
@@ -73,7 +75,15 @@ def make_handler(repos, state, port_holder):
             for k, v in (extra or {}).items():
                 self.send_header(k, v)
             self.end_headers()
-            self.wfile.write(body)
+            if not self.head_only:
+                self.wfile.write(body)
+
+        def do_HEAD(self):
+            self.head_only = True
+            try:
+                self.do_GET()
+            finally:
+                self.head_only = False
 
         def authorised(self):
             token = state.faults.get("token")
@@ -101,6 +111,8 @@ def make_handler(repos, state, port_holder):
                                   "authorization": self.headers.get("Authorization") is not None})
             if state.faults.get("busy"):
                 return self.send_json(503, {"error": "Service Unavailable"}, {"Retry-After": "7"})
+            if path.startswith("/api/models/") and "/tree/" in path:
+                return self.tree(path[len("/api/models/"):])
             if path.startswith("/api/models/"):
                 return self.api(path[len("/api/models/"):])
             if path.startswith("/cdn/"):
@@ -123,10 +135,13 @@ def make_handler(repos, state, port_holder):
                     self.send_response(302)
                     self.send_header("Location", f"http://localhost:{port_holder[0]}/cdn/{entry['sha256']}")
                     self.send_header("X-Linked-Etag", f'"{entry["sha256"]}"')
+                    self.send_header("X-Linked-Size", str(entry["size"]))
+                    self.send_header("X-Repo-Commit", repo.commit)
+                    self.send_header("ETag", f'"{entry["blob_id"]}"')
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                return self.send_file(rel, entry)
+                return self.send_file(rel, entry, {"X-Repo-Commit": repo.commit})
             return self.send_json(404, {"error": "Not found"})
 
         def api(self, rest):
@@ -147,7 +162,24 @@ def make_handler(repos, state, port_holder):
                 siblings.append(s)
             return self.send_json(200, {"id": repo.id, "sha": repo.commit, "siblings": siblings, "private": False})
 
-        def send_file(self, rel, entry):
+        def tree(self, rest):
+            """The file listing huggingface_hub 1.x asks for (recursive, one page)."""
+            repo_id, _, rev = rest.partition("/tree/")
+            rev = rev.split("/", 1)[0]
+            repo = repos.get(repo_id)
+            if not self.authorised():
+                return self.send_json(401, {"error": "Invalid credentials in Authorization header"})
+            if repo is None or rev not in ("main", repo.commit):
+                return self.send_json(404, {"error": "Repository not found"})
+            items = []
+            for rel, e in sorted(repo.files.items()):
+                item = {"type": "file", "oid": e["blob_id"], "size": e["size"], "path": rel}
+                if "sha256" in e:
+                    item["lfs"] = {"oid": e["sha256"], "size": e["size"], "pointerSize": 134}
+                items.append(item)
+            return self.send_json(200, items)
+
+        def send_file(self, rel, entry, extra=None):
             data = entry["data"]
             if state.faults.get("corrupt") == rel:
                 data = bytes([data[0] ^ 0xFF]) + data[1:]
@@ -168,7 +200,11 @@ def make_handler(repos, state, port_holder):
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Accept-Ranges", "bytes")
             self.send_header("ETag", f'"{entry.get("sha256", entry["blob_id"])}"')
+            for k, v in (extra or {}).items():
+                self.send_header(k, v)
             self.end_headers()
+            if self.head_only:
+                return
             with state.lock:
                 drop = state.faults.pop("drop_after", None)
                 slow = state.faults.get("slow")
