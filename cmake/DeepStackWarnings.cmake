@@ -15,5 +15,8 @@ function(deepstack_sanitize target)
         target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer
                                                  -fno-sanitize-recover=undefined)
         target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+        if(DEEPSTACK_FUZZ)  # coverage for libFuzzer in the code it fuzzes
+            target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
+        endif()
     endif()
 endfunction()

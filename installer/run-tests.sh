@@ -2,7 +2,7 @@
 # The README's second command (and CI's): install what is missing, build against the default LibTorch (PyPI's
 # wheel), run every test suite headless; then build the CLI against Debian's LibTorch 1.13 (the small CPU-only
 # option, with its .deb) and run its suites; then rebuild the torch-free parsers with AddressSanitizer + UBSan
-# and run their tests again.
+# and run their tests again; then fuzz the parsers for a bounded time (libFuzzer, clang).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 installer/setup-debian.sh
@@ -22,3 +22,10 @@ cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDEEPSTACK_SANIT
 cmake --build build-sanitize
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-sanitize --output-on-failure
+
+# Every parser of untrusted input under libFuzzer (clang, ASan, UBSan) for a bounded time each: a crash, a hang or
+# an allocation over 1 GB fails.
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDEEPSTACK_FUZZ=ON \
+      -DDEEPSTACK_BUILD_TESTS=OFF >/dev/null
+cmake --build build-fuzz
+tests/fuzz/run.sh build-fuzz "${DEEPSTACK_FUZZ_SECONDS:-20}"

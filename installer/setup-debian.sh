@@ -14,6 +14,8 @@ packages=(
     libcurl4-openssl-dev libssl-dev
     # the app: Qt 6 Widgets and QtPdf
     qt6-base-dev qt6-base-dev-tools qt6-pdf-dev qt6-qpa-plugins libgl-dev
+    # the fuzz targets of the parsers (libFuzzer with ASan and UBSan)
+    clang libclang-rt-14-dev
     # headless runs and screenshots
     xvfb xauth imagemagick fonts-dejavu-core
 )

@@ -15,6 +15,7 @@
 
 #include "config/json_fields.h"
 #include "deepstack/error.h"
+#include "hub/hub_answer.h"
 #include "net/http.h"
 
 namespace deepstack {
@@ -218,33 +219,41 @@ HubRepository hub_repository(const HubSettings& settings, const std::string& rep
     const auto answer = net::http_get_text(request, cancel);
     if (answer.response.status != 200) throw_status(settings, repo, answer.response, answer.body);
 
+    return parse_hub_repository(repo, answer.body, request.url);
+}
+
+HubRepository parse_hub_repository(const std::string& repo, const std::string& body, const std::string& source) {
     nlohmann::json json;
     try {
-        json = nlohmann::json::parse(answer.body);
+        json = nlohmann::json::parse(body);
     } catch (const std::exception& e) {
-        throw Error(ErrorKind::format, request.url, std::string("the Hub's answer is not JSON: ") + e.what());
+        throw Error(ErrorKind::format, source, std::string("the Hub's answer is not JSON: ") + e.what());
     }
-    const config::Fields root(json, request.url);
+    const config::Fields root(json, source);
     HubRepository r;
     r.id = root.string("id", repo);
     r.commit = root.string("sha");
-    if (!is_commit(r.commit)) throw Error(ErrorKind::format, request.url, "the Hub's answer names no commit ('" + r.commit + "')");
-    if (!json.contains("siblings") || !json["siblings"].is_array()) throw Error(ErrorKind::format, request.url, "the Hub's answer lists no files");
+    if (!is_commit(r.commit)) throw Error(ErrorKind::format, source, "the Hub's answer names no commit ('" + r.commit + "')");
+    if (!json.contains("siblings") || !json["siblings"].is_array()) throw Error(ErrorKind::format, source, "the Hub's answer lists no files");
     for (const auto& sibling : json["siblings"]) {
-        const config::Fields f(sibling, request.url, "siblings.");
+        const config::Fields f(sibling, source, "siblings.");
         HubFile file;
         file.path = f.string("rfilename");
         check_file_path(repo, file.path);
-        file.size = static_cast<std::uint64_t>(f.integer("size", 0));
+        std::int64_t size = f.integer("size", 0);
         file.blob_id = f.string("blobId", "");
         if (f.has("lfs") && sibling["lfs"].is_object()) {
             const auto lfs = f.object("lfs");
             file.sha256 = lfs.string("sha256");
-            file.size = static_cast<std::uint64_t>(lfs.integer("size", static_cast<std::int64_t>(file.size)));
+            size = lfs.integer("size", size);
         }
+        if (size < 0) throw Error(ErrorKind::format, source, file.path + ": the Hub lists a negative size");
+        file.size = static_cast<std::uint64_t>(size);
+        // The id names the blob on disk: hex of a sha256 (64) or a git id (40), nothing else.
         const auto id = file.etag();
-        if (id.empty() || !std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isxdigit(c); }))
-            throw Error(ErrorKind::format, request.url, file.path + ": the Hub gave no usable blob id or sha256 (ask with ?blobs=true)");
+        const auto hex = std::all_of(id.begin(), id.end(), [](unsigned char c) { return std::isxdigit(c); });
+        if (!hex || id.size() != (file.sha256 ? 64u : 40u))
+            throw Error(ErrorKind::format, source, file.path + ": the Hub gave no usable blob id or sha256 (ask with ?blobs=true)");
         r.files.push_back(std::move(file));
     }
     return r;

@@ -12,6 +12,7 @@
 #include "quant/half.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define DEEPSTACK_X86 1
 #endif
@@ -245,10 +246,18 @@ constexpr Kernels kAvx2{dot_q8_0_avx2, dot_q4_0_avx2, dot_q4_k_avx2, dot_q6_k_av
 
 std::atomic<bool> force_portable{false};
 
+#ifdef DEEPSTACK_X86
+// From CPUID (leaf 1, ECX): clang's __builtin_cpu_supports does not know "f16c".
+bool cpu_has_f16c() {
+    unsigned int a = 0, b = 0, c = 0, d = 0;
+    return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & bit_F16C) != 0;
+}
+#endif
+
 const Kernels& kernels() {
     if (force_portable.load(std::memory_order_relaxed)) return kPortable;
 #ifdef DEEPSTACK_X86
-    static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     if (avx2) return kAvx2;
 #endif
     return kPortable;

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every fuzz_<what> target of a DEEPSTACK_FUZZ build for SECONDS each over its seed corpus
+# (tests/fuzz/corpus/<what>/; what it finds goes to BUILD/fuzz-corpus/<what>/, never into the repository) and
+# prints executions and coverage per target. Any crash, sanitizer report, hang (> 1 s on one input) or allocation
+# over 1 GB fails the run; the input is left in BUILD/fuzz-artifacts/ and belongs in a regression test.
+# Usage: tests/fuzz/run.sh BUILD [SECONDS]
+set -euo pipefail
+build=$1
+seconds=${2:-30}
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$build/fuzz-artifacts"
+status=0
+printf '%-16s %12s %10s %8s  %s\n' target executions "exec/s" coverage result
+for target in "$build"/tests/fuzz/fuzz_*; do
+    what=$(basename "$target"); what=${what#fuzz_}
+    mkdir -p "$build/fuzz-corpus/$what"
+    log="$build/fuzz-artifacts/$what.log"
+    if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        "$target" -max_total_time="$seconds" -timeout=1 -rss_limit_mb=2560 -malloc_limit_mb=1024 -print_final_stats=1 \
+        -artifact_prefix="$build/fuzz-artifacts/$what-" "$build/fuzz-corpus/$what" "$here/corpus/$what" >"$log" 2>&1; then
+        result=ok
+    else
+        result="FAILED (see $log)"
+        status=1
+    fi
+    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+    rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
+    printf '%-16s %12s %10s %8s  %s\n' "$what" "$runs" "$rate" "$cov" "$result"
+done
+exit $status
