@@ -4,6 +4,7 @@
 #include <QtTest>
 
 #include <cmath>
+#include <chrono>
 #include <thread>
 
 #include <torch/torch.h>
@@ -254,6 +255,41 @@ private Q_SLOTS:
         stopper.join();
         QCOMPARE(result.stop, StopReason::cancelled);
         QVERIFY(result.tokens.size() < 500);
+    }
+
+    // Stop during a picture's vision pass (seconds long here: a 2048x2048 picture at full budget) returns within a
+    // second, and the conversation is as it was before the question: no turn, an empty context, and the next
+    // question answered as a fresh conversation answers it.
+    void stopDuringTheVisionPassLeavesTheConversationAsItWas() {
+        EngineOptions options;
+        options.threads = 2;
+        options.context_tokens = 8192;
+        options.max_image_pixels = 2048 * 2048;
+        const auto big = Model::load(folder_, options);
+        auto chat = big->start_conversation();
+        std::atomic<bool> stop{false};
+        std::chrono::steady_clock::time_point asked;
+        std::thread stopper([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(400));
+            asked = std::chrono::steady_clock::now();
+            stop = true;
+        });
+        const auto result = chat->send({Message::Role::user, "What is this?", {test_picture(2048, 2048)}}, greedy(5), {}, &stop);
+        const auto returned = std::chrono::steady_clock::now();
+        stopper.join();
+        const auto waited = std::chrono::duration<double>(returned - asked).count();
+        QCOMPARE(result.stop, StopReason::cancelled);
+        QVERIFY(result.tokens.empty());
+        QVERIFY2(waited < 1.0, qPrintable(QString("stop took %1 s").arg(waited)));
+        QCOMPARE(chat->turns(), std::size_t{0});
+        QCOMPARE(chat->context_tokens(), std::int64_t{0});
+        qInfo("stopped %.0f ms after Stop", waited * 1000);
+
+        stop = false;
+        const Message question{Message::Role::user, "And now?", {test_picture(64, 64)}};
+        const auto after = chat->send(question, greedy(6), {}, &stop);
+        const auto fresh = big->start_conversation()->send(question, greedy(6), {}, &stop);
+        QCOMPARE(after.tokens, fresh.tokens);
     }
 
     void contextLimitIsAClearError() {

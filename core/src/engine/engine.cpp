@@ -15,6 +15,7 @@
 #include "engine/clock.h"
 #include "engine/family.h"
 #include "engine/sampling.h"
+#include "nn/cancel.h"
 #include "quant/formats.h"
 #include "quant/kernels.h"
 
@@ -269,13 +270,32 @@ private:
             result.stop = StopReason::cancelled;
             return result;
         }
-        const auto turn = begin_turn(user);
-        result.prompt_tokens = static_cast<std::int64_t>(turn.ids.size());
-        result.image_tokens = turn.image_tokens;
-        result.vision_ms = turn.vision_ms;
-        const auto prefill_start = std::chrono::steady_clock::now();
-        auto logits = session_->prefill(turn, nullptr);
-        result.prefill_ms = elapsed_ms(prefill_start);
+        // The picture's vision pass and the prefill stop between layers when asked; the conversation is then left
+        // exactly as it was before the question.
+        const auto mark = session_->mark();
+        const auto turns_before = turn_starts_.size();
+        const bool first_before = first_;
+        engine::PreparedTurn turn;
+        torch::Tensor logits;
+        try {
+            const nn::CancelScope stoppable(cancel);
+            turn = begin_turn(user);
+            result.prompt_tokens = static_cast<std::int64_t>(turn.ids.size());
+            result.image_tokens = turn.image_tokens;
+            result.vision_ms = turn.vision_ms;
+            const auto prefill_start = std::chrono::steady_clock::now();
+            logits = session_->prefill(turn, nullptr);
+            result.prefill_ms = elapsed_ms(prefill_start);
+        } catch (const Error& e) {
+            if (e.kind() != ErrorKind::cancelled) throw;
+            session_->rewind(mark);
+            turn_starts_.resize(turns_before);
+            first_ = first_before;
+            result = GenerationResult{};
+            result.stop = StopReason::cancelled;
+            result.context_tokens = session_->length();
+            return result;
+        }
         history_.insert(history_.end(), turn.ids.begin(), turn.ids.end());
 
         engine::Sampler sampler(sampling);

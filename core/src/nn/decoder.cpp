@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include "nn/cancel.h"
+
 namespace deepstack::nn {
 
 namespace {
@@ -53,6 +55,7 @@ Rotation Rotation::from_angles(const torch::Tensor& angles, c10::ScalarType dtyp
 torch::Tensor run_decoder(torch::Tensor hidden, const std::vector<DecoderLayer>& layers, const DecoderGeometry& geometry,
                           const Rotation& rotation, KvCache& cache, const LayerHooks& hooks, AttentionProbe* probe) {
     for (std::size_t l = 0; l < layers.size(); ++l) {
+        stop_if_cancelled();
         const auto index = static_cast<std::int64_t>(l);
         if (hooks.before_layer) hooks.before_layer(index, hidden);
         hidden = decoder_layer(hidden, layers[l], index, geometry, rotation, cache, probe);

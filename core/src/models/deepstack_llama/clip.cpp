@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "models/deepstack_llama/model.h"
+#include "nn/cancel.h"
 
 namespace deepstack::deepstack_llama {
 
@@ -51,6 +52,7 @@ torch::Tensor Model::vision_features(const torch::Tensor& pixels) const {
     const auto start = config_.vit_stack_start_layer();
     torch::Tensor groups;  // [4, P, Dv], DeepStack-V only
     for (std::int64_t idx = 0; idx <= used; ++idx) {
+        nn::stop_if_cancelled();
         if (start && idx == *start) {
             groups = sample_mosaic_2x2(x.narrow(0, 1, n - 1).narrow(1, 1, c.num_patches()), c.grid());
             x = x.narrow(0, 0, 1);

@@ -6,6 +6,7 @@
 
 #include "deepstack/error.h"
 #include "models/qwen3_vl/model.h"
+#include "nn/cancel.h"
 
 namespace deepstack::qwen3_vl {
 
@@ -102,6 +103,7 @@ VisionFeatures Model::encode_images(const torch::Tensor& pixel_values, const std
         return nn::linear(y, m.fc2_weight, m.fc2_bias);  // [M, Dt]
     };
     for (std::size_t b = 0; b < weights_.visual.blocks.size(); ++b) {
+        nn::stop_if_cancelled();
         const auto& block = weights_.visual.blocks[b];
         const auto x = nn::layer_norm(hidden, block.norm1_weight, block.norm1_bias, 1e-6);
         const auto qkv = nn::linear(x, block.qkv_weight, block.qkv_bias).view({patches, 3, heads, head_dim});
