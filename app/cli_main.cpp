@@ -24,6 +24,7 @@
 #include "deepstack/hub.h"
 #include "deepstack/image.h"
 #include "deepstack/model_folder.h"
+#include "deepstack/remote.h"
 #include "deepstack/inspect.h"
 #include "deepstack/synthetic.h"
 #include "deepstack/system.h"
@@ -47,6 +48,10 @@ constexpr const char* kUsage =
     "                         read UTF-8 text on stdin and print its token ids as a JSON list; with --decode,\n"
     "                         read a JSON list of ids and print the text\n"
     "  chat --model DIR --prompt TEXT [--image FILE]... [--system TEXT] [--json]\n"
+    "  chat --server URL --model NAME [--api-key KEY] ...\n"
+    "                         the same through an OpenAI-compatible server (llama-server, vLLM, SGLang): URL is\n"
+    "                         the API's root (http://host:port/v1), NAME a model it serves; the key may also come\n"
+    "                         from DEEPSTACK_API_KEY\n"
     "                         answer one question about the images, streaming the answer to stdout; --json\n"
     "                         prints tokens, timings and peak memory at the end instead\n"
     "  bench (--model DIR | --random qwen3-vl-2b|qwen3-vl-4b|qwen3-vl-8b|deepstack-l-7b|deepstack-l-hd-7b)\n"
@@ -256,7 +261,19 @@ int run_chat(const std::vector<std::string>& args) {
     deepstack::Message message{deepstack::Message::Role::user, *prompt, {}};
     for (const auto& file : a.all("--image")) message.images.push_back(deepstack::load_image(file));
 
-    const auto model = deepstack::Model::load(model_path(a, *folder), options);
+    // --server: an existing serving engine (llama-server, vLLM, SGLang) answers; --model names its model there.
+    std::unique_ptr<deepstack::Model> model;
+    if (const auto server = a.get("--server")) {
+        deepstack::RemoteOptions remote;
+        remote.base_url = *server;
+        remote.model = *folder;
+        const char* key = std::getenv("DEEPSTACK_API_KEY");
+        remote.api_key = a.get("--api-key").value_or(key != nullptr ? key : "");
+        if (options.max_image_pixels > 0) remote.max_image_pixels = options.max_image_pixels;
+        model = deepstack::connect_remote(remote);
+    } else {
+        model = deepstack::Model::load(model_path(a, *folder), options);
+    }
     auto sampling = model->default_sampling();
     sampling.max_new_tokens = whole(a, "--max-tokens", sampling.max_new_tokens, 1, 1 << 20);
     sampling.temperature = number(a, "--temperature", sampling.temperature);
@@ -279,6 +296,7 @@ int run_chat(const std::vector<std::string>& args) {
     if (!json) {
         std::cout << "\n";
         if (result.stop == deepstack::StopReason::cancelled) std::cerr << "(stopped)\n";
+        if (result.stop == deepstack::StopReason::interrupted) std::cerr << "(the server stopped answering; the answer so far is above)\n";
         return 0;
     }
     nlohmann::ordered_json j;
@@ -360,7 +378,19 @@ int run_attention(const std::vector<std::string>& args) {
     for (const auto& file : images) message.images.push_back(deepstack::load_image(file));
     std::filesystem::create_directories(*out_dir);
 
-    const auto model = deepstack::Model::load(model_path(a, *folder), options);
+    // --server: an existing serving engine (llama-server, vLLM, SGLang) answers; --model names its model there.
+    std::unique_ptr<deepstack::Model> model;
+    if (const auto server = a.get("--server")) {
+        deepstack::RemoteOptions remote;
+        remote.base_url = *server;
+        remote.model = *folder;
+        const char* key = std::getenv("DEEPSTACK_API_KEY");
+        remote.api_key = a.get("--api-key").value_or(key != nullptr ? key : "");
+        if (options.max_image_pixels > 0) remote.max_image_pixels = options.max_image_pixels;
+        model = deepstack::connect_remote(remote);
+    } else {
+        model = deepstack::Model::load(model_path(a, *folder), options);
+    }
     auto sampling = model->default_sampling();
     sampling.max_new_tokens = whole(a, "--max-tokens", std::min<std::int64_t>(sampling.max_new_tokens, 64), 1, 1 << 20);
     sampling.temperature = number(a, "--temperature", sampling.temperature);

@@ -11,7 +11,9 @@ export QT_QPA_PLATFORM=offscreen
 # Release without debug info (which costs more than half of the compile and link time of the LibTorch files),
 # at -O2: GCC 12's -O3 warns falsely inside std::string (-Warray-bounds, -Wrestrict), and warnings are errors here.
 release=(-DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DDEEPSTACK_WARNINGS_AS_ERRORS=ON)
-DEEPSTACK_BUILD_TYPE=Release installer/build.sh "${release[@]}"
+# A real serving engine for the remote engine's tests: llama.cpp's llama-server, built once per machine.
+llama_server=$(installer/build-llama-server.sh)
+DEEPSTACK_BUILD_TYPE=Release installer/build.sh "${release[@]}" -DDEEPSTACK_LLAMA_SERVER="$llama_server"
 ctest --test-dir build --output-on-failure
 
 DEEPSTACK_BUILD_TYPE=Release DEEPSTACK_TORCH=system DEEPSTACK_BUILD_DIR=build-debian-torch installer/build.sh "${release[@]}"

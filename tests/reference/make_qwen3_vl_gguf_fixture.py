@@ -63,7 +63,8 @@ def cut_tokenizer(real_dir: Path, out: Path):
 
 def tiny_config(special):
     return Qwen3VLConfig(
-        text_config=dict(vocab_size=VOCAB, hidden_size=256, intermediate_size=256, num_hidden_layers=3,
+        # Four layers: llama.cpp's Qwen3-VL graph needs more decoder layers than DeepStack taps (three).
+        text_config=dict(vocab_size=VOCAB, hidden_size=256, intermediate_size=256, num_hidden_layers=4,
                          num_attention_heads=4, num_key_value_heads=2, head_dim=64, attention_bias=False,
                          max_position_embeddings=4096, rms_norm_eps=1e-6, tie_word_embeddings=False,
                          bos_token_id=special["<|endoftext|>"], eos_token_id=special["<|im_end|>"],

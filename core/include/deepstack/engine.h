@@ -89,7 +89,9 @@ struct Message {
     std::vector<RgbImage> images;  // shown before the text, in order
 };
 
-enum class StopReason { end_of_turn, max_tokens, cancelled, context_full };
+// interrupted: a remote engine's stream broke off (the server stopped or the connection dropped); the text so far
+// is kept.
+enum class StopReason { end_of_turn, max_tokens, cancelled, context_full, interrupted };
 std::string_view to_string(StopReason reason);
 
 struct GenerationResult {
@@ -129,7 +131,6 @@ public:
     static std::unique_ptr<Model> load(const std::filesystem::path& folder, const EngineOptions& options = {});
 
     virtual const ModelInfo& info() const = 0;
-    virtual const Tokenizer& tokenizer() const = 0;
     // generation_config.json's settings (greedy when the folder does not ask for sampling).
     virtual SamplingSettings default_sampling() const = 0;
     virtual std::unique_ptr<Conversation> start_conversation(const std::string& system_prompt = {}) = 0;

@@ -27,6 +27,7 @@ std::string_view to_string(StopReason reason) {
         case StopReason::max_tokens: return "max_tokens";
         case StopReason::cancelled: return "cancelled";
         case StopReason::context_full: return "context_full";
+        case StopReason::interrupted: return "interrupted";
     }
     return "?";
 }
@@ -173,7 +174,7 @@ public:
     StackPlan stack_plan(std::int64_t width, std::int64_t height) const override {
         return deepstack::stack_plan(info_.folder, width, height, min_image_pixels_, max_image_pixels_);
     }
-    const Tokenizer& tokenizer() const override { return *tokenizer_; }
+    const Tokenizer& tokenizer() const { return *tokenizer_; }
     SamplingSettings default_sampling() const override { return defaults_; }
     std::unique_ptr<Conversation> start_conversation(const std::string& system_prompt) override;
 };

@@ -111,6 +111,10 @@ HttpResponse http_get(const HttpRequest& request, const HttpCallbacks& callbacks
 
     auto* c = curl.get();
     curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
+    if (request.post_body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.post_body->data());
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.post_body->size()));
+    }
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
     curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);  // never send credentials to the host a redirect names

@@ -1,4 +1,4 @@
-// HTTP(S) GETs for the core (model downloads), over libcurl: redirects followed (credentials never sent to another
+// HTTP(S) GETs and POSTs for the core (model downloads, remote engines), over libcurl: redirects followed (credentials never sent to another
 // host), proxies from the environment (http_proxy, https_proxy, no_proxy, as curl reads them), a body streamed to
 // the caller in chunks, a range to resume from, and cancellation that ends a transfer within a fraction of a
 // second even when the server sends nothing. Torch-free, Qt-free.
@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@ namespace deepstack::net {
 
 struct HttpRequest {
     std::string url;
+    std::optional<std::string> post_body;  // set: a POST of these bytes (headers say their type), else a GET
     std::vector<std::string> headers;  // "Authorization: Bearer ...": sent to the first host only
     std::uint64_t resume_from = 0;     // > 0: ask for the bytes from here on (Range)
     long connect_timeout_s = 30;
