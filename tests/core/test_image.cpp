@@ -2,6 +2,8 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <cstring>
+
 #include <fstream>
 
 #include <nlohmann/json.hpp>
@@ -32,6 +34,21 @@ class TestImage : public QObject {
     std::filesystem::path path(const std::string& name) const { return std::filesystem::path(dir_.path().toStdString()) / name; }
 
 private Q_SLOTS:
+    // A header that declares more pixels than anyone reads is refused before decoding, in our words, with the size.
+    void hugeDeclaredSizesAreRefusedBeforeDecoding() {
+        std::vector<std::byte> png(33);
+        const unsigned char header[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                        0, 1, 0x86, 0xA0, 0, 1, 0x86, 0xA0, 8, 2, 0, 0, 0};  // 100000 x 100000
+        std::memcpy(png.data(), header, sizeof header);
+        try {
+            (void)decode_image(png, "huge.png");
+            QFAIL("a 10-gigapixel picture was decoded");
+        } catch (const Error& e) {
+            QCOMPARE(e.kind(), ErrorKind::resources);
+            QVERIFY2(std::string(e.what()).find("100000 x 100000") != std::string::npos, e.what());
+        }
+    }
+
     void colourOrderIsRgb() {
         cv::Mat bgr(2, 3, CV_8UC3, cv::Scalar(10, 20, 30));  // B, G, R
         testing::write_file(path("c.png"), encode(bgr, ".png"));

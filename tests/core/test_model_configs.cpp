@@ -117,6 +117,10 @@ private Q_SLOTS:
                                           << std::string("vision_config.num_heads: expected an integer, found number 15.5");
         QTest::newRow("huge float layers") << std::string("/text_config/num_hidden_layers") << std::string("1e300")
                                            << std::string("text_config.num_hidden_layers: expected an integer, found number");
+        QTest::newRow("absurd layers") << std::string("/text_config/num_hidden_layers") << std::string("1000000000000")
+                                       << std::string("text_config.num_hidden_layers: is 1000000000000; a model this app reads has between 0 and 1024");
+        QTest::newRow("negative width") << std::string("/vision_config/hidden_size") << std::string("-1024")
+                                        << std::string("vision_config.hidden_size: is -1024");
         QTest::newRow("no rope") << std::string("/text_config/rope_scaling") << std::string("-") << std::string("Qwen3-VL needs mrope_section");
     }
     void qwen3vlConfigErrors() {

@@ -30,6 +30,17 @@ Fields::Fields(const Json& object, std::string file, std::string prefix)
         throw Error(ErrorKind::config, file_, (prefix_.empty() ? "top level" : prefix_) + " is not a JSON object");
 }
 
+std::int64_t Fields::count(const std::string& key, std::int64_t max) const {
+    const auto value = integer(key);
+    if (value < 0 || value > max)
+        throw error(key, "is " + std::to_string(value) + "; a model this app reads has between 0 and " + std::to_string(max));
+    return value;
+}
+
+std::int64_t Fields::count(const std::string& key, std::int64_t fallback, std::int64_t max) const {
+    return has(key) ? count(key, max) : fallback;
+}
+
 Error Fields::error(const std::string& key, const std::string& detail) const {
     return Error(ErrorKind::config, file_, path(key) + ": " + detail);
 }

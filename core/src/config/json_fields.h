@@ -28,6 +28,10 @@ public:
 
     std::int64_t integer(const std::string& key) const;
     std::int64_t integer(const std::string& key, std::int64_t fallback) const;
+    // A size or count that sets loops and allocations: an integer in [0, max], else Error(config) saying so (a
+    // config.json with 10^12 layers is refused, not looped over).
+    std::int64_t count(const std::string& key, std::int64_t max) const;
+    std::int64_t count(const std::string& key, std::int64_t fallback, std::int64_t max) const;
     double number(const std::string& key) const;
     double number(const std::string& key, double fallback) const;
     bool boolean(const std::string& key) const;

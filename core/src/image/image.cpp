@@ -1,6 +1,9 @@
 #include "deepstack/image.h"
 
+#include <cstring>
 #include <fstream>
+#include <optional>
+#include <utility>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -27,10 +30,49 @@ RgbImage to_rgb_image(const cv::Mat& rgb) {
     return image;
 }
 
+// The width and height a PNG or JPEG header declares, read before anything is decoded; nullopt for other formats
+// or a header that does not say.
+std::optional<std::pair<std::uint32_t, std::uint32_t>> declared_size(std::span<const std::byte> bytes) {
+    const auto at = [&](std::size_t i) { return static_cast<std::uint32_t>(std::to_integer<unsigned char>(bytes[i])); };
+    const auto be16 = [&](std::size_t i) { return at(i) << 8 | at(i + 1); };
+    const auto be32 = [&](std::size_t i) { return at(i) << 24 | at(i + 1) << 16 | at(i + 2) << 8 | at(i + 3); };
+    if (bytes.size() >= 24 && at(0) == 0x89 && at(1) == 'P' && at(2) == 'N' && at(3) == 'G' && at(12) == 'I' && at(13) == 'H' &&
+        at(14) == 'D' && at(15) == 'R')
+        return std::pair{be32(16), be32(20)};
+    if (bytes.size() >= 4 && at(0) == 0xFF && at(1) == 0xD8) {
+        std::size_t i = 2;
+        while (i + 9 < bytes.size()) {
+            if (at(i) != 0xFF) return std::nullopt;
+            const auto marker = at(i + 1);
+            if (marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01 || marker == 0xFF) {
+                i += marker == 0xFF ? 1 : 2;
+                continue;
+            }
+            const bool frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+            if (frame) return std::pair{be16(i + 7), be16(i + 5)};
+            i += 2 + be16(i + 2);
+        }
+    }
+    return std::nullopt;
+}
+
+// Larger pictures are refused before decoding: 250 M pixels are 750 MB as RGB, and no model reads more than a
+// few M of them (the picture budget resizes them down).
+constexpr std::uint64_t kMaxDecodedPixels = 250'000'000;
+
 }  // namespace
 
 RgbImage decode_image(std::span<const std::byte> bytes, const std::string& name) {
     if (bytes.empty()) throw Error(ErrorKind::format, name, "the file is empty");
+    if (const auto size = declared_size(bytes)) {
+        const auto pixels = static_cast<std::uint64_t>(size->first) * size->second;
+        if (size->first == 0 || size->second == 0) throw Error(ErrorKind::format, name, "the image header declares no pixels");
+        if (pixels > kMaxDecodedPixels)
+            throw Error(ErrorKind::resources, name,
+                        "the picture is " + std::to_string(size->first) + " x " + std::to_string(size->second) + " pixels (" +
+                            std::to_string(pixels / 1'000'000) + " M); pictures of up to " + std::to_string(kMaxDecodedPixels / 1'000'000) +
+                            " M pixels are read: scale it down first (a model reads a few M of them anyway)");
+    }
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<std::byte*>(bytes.data()));
     cv::Mat decoded;
     try {
@@ -38,7 +80,9 @@ RgbImage decode_image(std::span<const std::byte> bytes, const std::string& name)
         // carry alpha or 16-bit channels, which IMREAD_COLOR would drop or truncate.
         decoded = cv::imdecode(buffer, is_jpeg(bytes) ? cv::IMREAD_COLOR : cv::IMREAD_UNCHANGED);
     } catch (const cv::Exception& e) {
-        throw Error(ErrorKind::format, name, std::string("cannot decode the image: ") + e.what());
+        if (std::string(e.what()).find("CV_IO_MAX_IMAGE_PIXELS") != std::string::npos)
+            throw Error(ErrorKind::resources, name, "the picture has more pixels than the decoder accepts (2^30): scale it down first");
+        throw Error(ErrorKind::format, name, std::string("cannot decode the image: ") + e.err);
     }
     if (decoded.empty())
         throw Error(ErrorKind::format, name, "not an image this build can decode, or a corrupt one (PNG, JPEG, WebP, TIFF, BMP)");

@@ -38,13 +38,13 @@ std::vector<std::string> split_flags(const std::string& text) {
 
 ClipVisionConfig clip_from_fields(const config::Fields& f) {
     ClipVisionConfig v;
-    v.hidden_size = f.integer("hidden_size");
-    v.intermediate_size = f.integer("intermediate_size");
-    v.num_hidden_layers = f.integer("num_hidden_layers");
-    v.num_attention_heads = f.integer("num_attention_heads");
-    v.num_channels = f.integer("num_channels", 3);
-    v.image_size = f.integer("image_size");
-    v.patch_size = f.integer("patch_size");
+    v.hidden_size = f.count("hidden_size", 1 << 16);
+    v.intermediate_size = f.count("intermediate_size", 1 << 20);
+    v.num_hidden_layers = f.count("num_hidden_layers", 1024);
+    v.num_attention_heads = f.count("num_attention_heads", 1024);
+    v.num_channels = f.count("num_channels", 3, 16);
+    v.image_size = f.count("image_size", 16384);
+    v.patch_size = f.count("patch_size", 1024);
     v.layer_norm_eps = f.number("layer_norm_eps", 1e-5);
     v.hidden_act = f.string("hidden_act", "quick_gelu");
     return v;
@@ -55,13 +55,13 @@ ClipVisionConfig clip_from_fields(const config::Fields& f) {
 Config parse_config(const config::Fields& root) {
     Config c;
     auto& t = c.text;
-    t.vocab_size = root.integer("vocab_size", 32000);
-    t.hidden_size = root.integer("hidden_size");
-    t.intermediate_size = root.integer("intermediate_size");
-    t.num_hidden_layers = root.integer("num_hidden_layers");
-    t.num_attention_heads = root.integer("num_attention_heads");
-    t.num_key_value_heads = root.integer("num_key_value_heads", t.num_attention_heads);
-    t.max_position_embeddings = root.integer("max_position_embeddings", 4096);
+    t.vocab_size = root.count("vocab_size", 32000, 1 << 24);
+    t.hidden_size = root.count("hidden_size", 1 << 16);
+    t.intermediate_size = root.count("intermediate_size", 1 << 20);
+    t.num_hidden_layers = root.count("num_hidden_layers", 1024);
+    t.num_attention_heads = root.count("num_attention_heads", 1024);
+    t.num_key_value_heads = root.count("num_key_value_heads", t.num_attention_heads, 1024);
+    t.max_position_embeddings = root.count("max_position_embeddings", 4096, 1 << 24);
     t.rms_norm_eps = root.number("rms_norm_eps", 1e-5);
     t.rope_theta = root.number("rope_theta", 10000.0);
     t.attention_bias = root.boolean("attention_bias", false);
@@ -72,16 +72,16 @@ Config parse_config(const config::Fields& root) {
     t.pad_token_id = root.integer("pad_token_id", 0);
     if (root.has("rope_scaling")) throw root.error("rope_scaling", "RoPE scaling is not supported for this family");
 
-    c.mm_hidden_size = root.integer("mm_hidden_size", 1024);
+    c.mm_hidden_size = root.count("mm_hidden_size", 1024, 1 << 16);
     c.mm_projector_type = root.string("mm_projector_type", "linear");
     c.mm_vision_select_layer = root.integer("mm_vision_select_layer", -2);
     c.mm_vision_select_feature = root.string("mm_vision_select_feature", "patch");
     c.mm_vision_tower = root.string("mm_vision_tower", "");
     c.image_aspect_ratio = root.string("image_aspect_ratio", "");
-    c.tokenizer_model_max_length = root.integer("tokenizer_model_max_length", t.max_position_embeddings);
+    c.tokenizer_model_max_length = root.count("tokenizer_model_max_length", t.max_position_embeddings, 1 << 24);
 
     c.num_crops_defaulted = !root.has("num_crops");
-    c.num_crops = root.integer("num_crops", 4);
+    c.num_crops = root.count("num_crops", 4, 64);
     c.is_anyres_deepstack = root.boolean("is_anyres_deepstack", false);
     c.deepstack_sampling = root.string("deepstack_sampling", "2d");
     c.deepstack_start_id = root.integer("deepstack_start_id", 1);

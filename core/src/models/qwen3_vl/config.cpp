@@ -10,14 +10,14 @@ Config parse_config(const config::Fields& root) {
     c.model_type = root.string("model_type");
 
     const auto text = root.object("text_config");
-    c.text.vocab_size = text.integer("vocab_size");
-    c.text.hidden_size = text.integer("hidden_size");
-    c.text.intermediate_size = text.integer("intermediate_size");
-    c.text.num_hidden_layers = text.integer("num_hidden_layers");
-    c.text.num_attention_heads = text.integer("num_attention_heads");
-    c.text.num_key_value_heads = text.integer("num_key_value_heads", c.text.num_attention_heads);
-    c.text.head_dim = text.integer("head_dim", c.text.hidden_size / std::max<std::int64_t>(1, c.text.num_attention_heads));
-    c.text.max_position_embeddings = text.integer("max_position_embeddings", 262144);
+    c.text.vocab_size = text.count("vocab_size", 1 << 24);
+    c.text.hidden_size = text.count("hidden_size", 1 << 16);
+    c.text.intermediate_size = text.count("intermediate_size", 1 << 20);
+    c.text.num_hidden_layers = text.count("num_hidden_layers", 1024);
+    c.text.num_attention_heads = text.count("num_attention_heads", 1024);
+    c.text.num_key_value_heads = text.count("num_key_value_heads", c.text.num_attention_heads, 1024);
+    c.text.head_dim = text.count("head_dim", c.text.hidden_size / std::max<std::int64_t>(1, c.text.num_attention_heads), 4096);
+    c.text.max_position_embeddings = text.count("max_position_embeddings", 262144, 1 << 24);
     c.text.rms_norm_eps = text.number("rms_norm_eps", 1e-6);
     c.text.attention_bias = text.boolean("attention_bias", false);
     c.text.hidden_act = text.string("hidden_act", "silu");
@@ -31,21 +31,21 @@ Config parse_config(const config::Fields& root) {
     c.text.mrope_section = rope->integers("mrope_section");
     c.text.mrope_interleaved = rope->boolean("mrope_interleaved", true);
 
-    c.num_experts = text.integer("num_experts", 0);
-    c.num_experts_per_tok = text.integer("num_experts_per_tok", 0);
-    c.moe_intermediate_size = text.integer("moe_intermediate_size", 0);
+    c.num_experts = text.count("num_experts", 0, 4096);
+    c.num_experts_per_tok = text.count("num_experts_per_tok", 0, 4096);
+    c.moe_intermediate_size = text.count("moe_intermediate_size", 0, 1 << 20);
 
     const auto vision = root.object("vision_config");
-    c.vision.depth = vision.integer("depth");
-    c.vision.hidden_size = vision.integer("hidden_size");
-    c.vision.intermediate_size = vision.integer("intermediate_size");
-    c.vision.num_heads = vision.integer("num_heads");
-    c.vision.in_channels = vision.integer("in_channels", 3);
-    c.vision.patch_size = vision.integer("patch_size", 16);
-    c.vision.temporal_patch_size = vision.integer("temporal_patch_size", 2);
-    c.vision.spatial_merge_size = vision.integer("spatial_merge_size", 2);
-    c.vision.out_hidden_size = vision.integer("out_hidden_size");
-    c.vision.num_position_embeddings = vision.integer("num_position_embeddings", 2304);
+    c.vision.depth = vision.count("depth", 1024);
+    c.vision.hidden_size = vision.count("hidden_size", 1 << 16);
+    c.vision.intermediate_size = vision.count("intermediate_size", 1 << 20);
+    c.vision.num_heads = vision.count("num_heads", 1024);
+    c.vision.in_channels = vision.count("in_channels", 3, 16);
+    c.vision.patch_size = vision.count("patch_size", 16, 1024);
+    c.vision.temporal_patch_size = vision.count("temporal_patch_size", 2, 16);
+    c.vision.spatial_merge_size = vision.count("spatial_merge_size", 2, 16);
+    c.vision.out_hidden_size = vision.count("out_hidden_size", 1 << 16);
+    c.vision.num_position_embeddings = vision.count("num_position_embeddings", 2304, 1 << 20);
     c.vision.deepstack_visual_indexes = vision.integers("deepstack_visual_indexes", {});
     c.vision.hidden_act = vision.string("hidden_act", "gelu_pytorch_tanh");
     if (const auto vision_rope = vision.optional_object("rope_parameters"))
