@@ -248,6 +248,20 @@ int run_tokenize(const std::vector<std::string>& args) {
 
 std::atomic<bool> g_interrupted{false};
 
+// The model a chat runs on: the folder or GGUF file --model names, or with --server an existing serving engine
+// (llama-server, vLLM, SGLang) where --model names the model it serves.
+std::unique_ptr<deepstack::Model> open_model(const Arguments& a, const std::string& model, const deepstack::EngineOptions& options) {
+    const auto server = a.get("--server");
+    if (!server) return deepstack::Model::load(model_path(a, model), options);
+    deepstack::RemoteOptions remote;
+    remote.base_url = *server;
+    remote.model = model;
+    const char* key = std::getenv("DEEPSTACK_API_KEY");
+    remote.api_key = a.get("--api-key").value_or(key != nullptr ? key : "");
+    if (options.max_image_pixels > 0) remote.max_image_pixels = options.max_image_pixels;
+    return deepstack::connect_remote(remote);
+}
+
 int run_chat(const std::vector<std::string>& args) {
     const auto a = parse(args, {"--json"});
     const auto folder = a.get("--model");
@@ -261,19 +275,7 @@ int run_chat(const std::vector<std::string>& args) {
     deepstack::Message message{deepstack::Message::Role::user, *prompt, {}};
     for (const auto& file : a.all("--image")) message.images.push_back(deepstack::load_image(file));
 
-    // --server: an existing serving engine (llama-server, vLLM, SGLang) answers; --model names its model there.
-    std::unique_ptr<deepstack::Model> model;
-    if (const auto server = a.get("--server")) {
-        deepstack::RemoteOptions remote;
-        remote.base_url = *server;
-        remote.model = *folder;
-        const char* key = std::getenv("DEEPSTACK_API_KEY");
-        remote.api_key = a.get("--api-key").value_or(key != nullptr ? key : "");
-        if (options.max_image_pixels > 0) remote.max_image_pixels = options.max_image_pixels;
-        model = deepstack::connect_remote(remote);
-    } else {
-        model = deepstack::Model::load(model_path(a, *folder), options);
-    }
+    const auto model = open_model(a, *folder, options);
     auto sampling = model->default_sampling();
     sampling.max_new_tokens = whole(a, "--max-tokens", sampling.max_new_tokens, 1, 1 << 20);
     sampling.temperature = number(a, "--temperature", sampling.temperature);
@@ -378,19 +380,7 @@ int run_attention(const std::vector<std::string>& args) {
     for (const auto& file : images) message.images.push_back(deepstack::load_image(file));
     std::filesystem::create_directories(*out_dir);
 
-    // --server: an existing serving engine (llama-server, vLLM, SGLang) answers; --model names its model there.
-    std::unique_ptr<deepstack::Model> model;
-    if (const auto server = a.get("--server")) {
-        deepstack::RemoteOptions remote;
-        remote.base_url = *server;
-        remote.model = *folder;
-        const char* key = std::getenv("DEEPSTACK_API_KEY");
-        remote.api_key = a.get("--api-key").value_or(key != nullptr ? key : "");
-        if (options.max_image_pixels > 0) remote.max_image_pixels = options.max_image_pixels;
-        model = deepstack::connect_remote(remote);
-    } else {
-        model = deepstack::Model::load(model_path(a, *folder), options);
-    }
+    const auto model = deepstack::Model::load(model_path(a, *folder), options);  // attention needs the model here
     auto sampling = model->default_sampling();
     sampling.max_new_tokens = whole(a, "--max-tokens", std::min<std::int64_t>(sampling.max_new_tokens, 64), 1, 1 << 20);
     sampling.temperature = number(a, "--temperature", sampling.temperature);
