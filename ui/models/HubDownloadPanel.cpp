@@ -48,7 +48,17 @@ double total_memory_gb() {
 
 QString human(double bytes) {
     if (bytes >= 1e9) return QString::number(bytes / 1e9, 'f', 2) + " GB";
-    return QString::number(bytes / 1e6, 'f', 1) + " MB";
+    if (bytes >= 1e6) return QString::number(bytes / 1e6, 'f', 1) + " MB";
+    return QString::number(bytes / 1e3, 'f', 1) + " kB";
+}
+
+// "40 s", "12 min", "3 h", "more than a day": a time left as a user plans with it.
+QString human_time(double seconds) {
+    if (seconds <= 0) return QObject::tr("time left unknown");
+    if (seconds < 90) return QObject::tr("about %1 s left").arg(seconds, 0, 'f', 0);
+    if (seconds < 90 * 60) return QObject::tr("about %1 min left").arg(seconds / 60, 0, 'f', 0);
+    if (seconds < 24 * 3600) return QObject::tr("about %1 h left").arg(seconds / 3600, 0, 'f', 0);
+    return QObject::tr("more than a day left");
 }
 
 }  // namespace
@@ -161,12 +171,12 @@ void HubDownloadPanel::startDownload() {
                 if (!self) return;
                 const double left = p.bytes_per_s > 0 ? static_cast<double>(p.total - p.done) / p.bytes_per_s : 0;
                 self->progress_->setValue(p.total > 0 ? static_cast<int>(1000.0 * static_cast<double>(p.done) / static_cast<double>(p.total)) : 0);
-                self->status_->setText(tr("%1 (file %2 of %3): %4 of %5, %6/s, about %7 s left")
+                self->status_->setText(tr("%1 (file %2 of %3): %4 of %5, %6/s, %7")
                                            .arg(QString::fromStdString(p.file))
                                            .arg(std::min(p.files_done + 1, p.files))
                                            .arg(p.files)
-                                           .arg(human(static_cast<double>(p.done)), human(static_cast<double>(p.total)), human(p.bytes_per_s))
-                                           .arg(left, 0, 'f', 0));
+                                           .arg(human(static_cast<double>(p.done)), human(static_cast<double>(p.total)), human(p.bytes_per_s),
+                                                human_time(left)));
             },
             Qt::QueuedConnection);
     };
