@@ -15,6 +15,7 @@
 #include "deepstack/error.h"
 #include "deepstack/remote.h"
 #include "net/http.h"
+#include "llama_server.h"
 #include "test_files.h"
 
 using namespace deepstack;
@@ -34,59 +35,15 @@ SamplingSettings greedy(std::int64_t tokens) {
     return s;
 }
 
-// A llama-server on a free port, stopped at the end of the scope.
-class Server {
-public:
-    explicit Server(const QStringList& extra = {}) {
-        std::mt19937 rng(static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
-        for (int attempt = 0; attempt < 5 && !ready_; ++attempt) {
-            port_ = 20000 + static_cast<int>(rng() % 20000);
-            process_.setProcessChannelMode(QProcess::MergedChannels);
-            process_.start(DEEPSTACK_LLAMA_SERVER, QStringList{"-m", QString::fromStdString((kFixture / "model-Q8_0.gguf").string()), "--mmproj",
-                                                               QString::fromStdString((kFixture / "mmproj-F32.gguf").string()), "--host",
-                                                               "127.0.0.1", "--port", QString::number(port_), "-c", "4096", "-t", "2",
-                                                               "--no-warmup", "-a", "tiny-qwen3-vl"} +
-                                                       extra);
-            if (!process_.waitForStarted(10000)) break;
-            for (int i = 0; i < 100 && process_.state() == QProcess::Running; ++i) {
-                net::HttpRequest health;
-                health.url = url() + "/health";
-                try {
-                    if (net::http_get_text(health).response.status == 200) {
-                        ready_ = true;
-                        break;
-                    }
-                } catch (const Error&) {
-                }
-                std::this_thread::sleep_for(std::chrono::milliseconds(200));
-            }
-            if (!ready_) stop();
-        }
-    }
-    ~Server() { stop(); }
-    void stop() {
-        process_.kill();
-        process_.waitForFinished(5000);
-    }
-    bool ready() const { return ready_; }
-    QString log() { return QString::fromUtf8(process_.readAll()); }
-    std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-    std::string api() const { return url() + "/v1"; }
-
-private:
-    QProcess process_;
-    int port_ = 0;
-    bool ready_ = false;
-};
 }  // namespace
 
 class TestRemoteServer : public QObject {
     Q_OBJECT
-    std::unique_ptr<Server> server_;
+    std::unique_ptr<testing::LlamaServer> server_;
 
 private Q_SLOTS:
     void initTestCase() {
-        server_ = std::make_unique<Server>();
+        server_ = std::make_unique<testing::LlamaServer>();
         QVERIFY2(server_->ready(), qPrintable("llama-server did not start: " + server_->log()));
     }
     void cleanupTestCase() { server_.reset(); }
@@ -171,7 +128,7 @@ private Q_SLOTS:
     }
 
     void aServerKilledMidAnswerLeavesThePartialAnswer() {
-        Server doomed;
+        testing::LlamaServer doomed;
         QVERIFY(doomed.ready());
         const auto model = connect_remote({doomed.api(), "tiny-qwen3-vl", "", 1 << 20});
         auto chat = model->start_conversation();
@@ -187,7 +144,7 @@ private Q_SLOTS:
     }
 
     void aWrongKeyIsRefused() {
-        Server locked({"--api-key", "sekrit"});
+        testing::LlamaServer locked({"--api-key", "sekrit"});
         QVERIFY(locked.ready());
         try {
             (void)connect_remote({locked.api(), "tiny-qwen3-vl", "wrong", 1 << 20});

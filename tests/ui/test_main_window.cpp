@@ -10,6 +10,8 @@
 #include <QMessageBox>
 #include <QSettings>
 #include <QStandardPaths>
+#include <QJsonDocument>
+#include <QFileInfo>
 #include <QLabel>
 #include <QMenuBar>
 #include <QPlainTextEdit>
@@ -32,6 +34,10 @@
 #include "models/ModelManagerDialog.h"
 #include "test_files.h"
 #include "tiny_folders.h"
+#ifdef DEEPSTACK_LLAMA_SERVER
+#include "llama_server.h"
+#endif
+#include "models/RemoteServerPanel.h"
 #include "ui_test_files.h"
 #include "workspace/WorkspaceModel.h"
 
@@ -339,6 +345,41 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(!again.inference().isLoading(), 60000);
         QSettings().remove("models/lastLoaded");
     }
+
+#ifdef DEEPSTACK_LLAMA_SERVER
+    // The app's chat through a real llama-server: list its models, connect, ask with a picture, get the answer; the
+    // key is kept in a file only the user may read, and never in the saved conversation.
+    void chatThroughAServingEngine() {
+        deepstack::testing::LlamaServer server({"--api-key", "sekrit"});
+        QVERIFY(server.ready());
+        MainWindow window;
+        auto* manager = window.modelManager();
+        manager->findChild<QLineEdit*>("serverAddress")->setText(QString::fromStdString(server.api()));
+        manager->findChild<QLineEdit*>("serverKey")->setText("wrong");
+        QSignalSpy listed(manager->findChild<deepstack::ui::RemoteServerPanel*>("remoteServer"), &deepstack::ui::RemoteServerPanel::modelsListed);
+        manager->findChild<QPushButton*>("listServerModels")->click();
+        QTRY_COMPARE_WITH_TIMEOUT(listed.count(), 1, 20000);
+        QVERIFY2(listed.last().at(1).toString().contains("401"), qPrintable(listed.last().at(1).toString()));
+        manager->findChild<QLineEdit*>("serverKey")->setText("sekrit");
+        manager->findChild<QPushButton*>("listServerModels")->click();
+        QTRY_COMPARE_WITH_TIMEOUT(listed.count(), 2, 20000);
+        QCOMPARE(listed.last().at(0).toStringList(), QStringList{"tiny-qwen3-vl"});
+        QTRY_VERIFY_WITH_TIMEOUT(!window.inference().isLoading(), 60000);
+        manager->findChild<QPushButton*>("connectServer")->click();
+        QTRY_VERIFY_WITH_TIMEOUT(window.inference().model().has_value() && window.inference().model()->family == "remote", 30000);
+        QVERIFY(QFileInfo(deepstack::ui::RemoteServerPanel::keyFile()).permissions() ==
+                (QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ReadUser | QFileDevice::WriteUser));
+
+        window.chatPanel().input()->setPlainText("What is the total?");
+        QSignalSpy busy(&window.chat(), &deepstack::ui::ChatController::busyChanged);
+        window.chatPanel().sendQuestion();
+        QTRY_VERIFY_WITH_TIMEOUT(busy.count() >= 2 && !busy.last().at(0).toBool(), 60000);  // busy, then idle again
+        const auto& messages = window.chat().current().messages;
+        QVERIFY(messages.size() >= 2);
+        QVERIFY2(!messages.back().text.isEmpty(), qPrintable(messages.back().stopReason));
+        QVERIFY(!QJsonDocument(window.chat().current().toJson()).toJson().contains("sekrit"));
+    }
+#endif
 
     void openingADamagedFileShowsAMessage() {
         QTemporaryDir dir;

@@ -181,7 +181,7 @@ void ChatController::onText(const QString& conversationId, const QString& text, 
     answer.text += text;
     if (firstTokenMs_ < 0) firstTokenMs_ = static_cast<double>(sinceRequest_.elapsed());
     const double decodingMs = static_cast<double>(sinceRequest_.elapsed()) - firstTokenMs_;
-    Q_EMIT liveStats(firstTokenMs_, decodingMs > 0 ? 1000.0 * (tokensSoFar - 1) / decodingMs : 0, tokensSoFar);
+    Q_EMIT liveStats(firstTokenMs_, decodingMs > 0 && tokensSoFar > 1 ? 1000.0 * (tokensSoFar - 1) / decodingMs : 0, tokensSoFar);
     if (index == current_) Q_EMIT messageChanged(static_cast<int>(conversations_[index].messages.size()) - 1);
     if (sinceSave_.elapsed() >= streamingSaveMs_) save(index);
 }

@@ -19,7 +19,10 @@ enum class ComputeChoice { automatic, bf16, f32 };
 enum class WeightsChoice { automatic, q8_0, q4_k, q4_0 };
 
 struct LoadRequest {
-    QString folder;
+    QString folder;  // a model folder or GGUF file; with `server`, the id of the model that server serves
+    // An OpenAI-compatible serving engine's API root ("http://host:8080/v1"); empty: the model runs here.
+    QString server;
+    QString apiKey;  // for `server`; never written into conversations or logs
     DeviceChoice device = DeviceChoice::cpu;
     ComputeChoice compute = ComputeChoice::automatic;
     WeightsChoice weights = WeightsChoice::automatic;

@@ -4,6 +4,7 @@
 
 #include "deepstack/engine.h"
 #include "deepstack/error.h"
+#include "deepstack/remote.h"
 
 namespace deepstack::ui {
 
@@ -66,7 +67,16 @@ void InferenceWorker::load(const LoadRequest& request, std::shared_ptr<std::atom
         Q_EMIT loadProgress(fraction);
     };
     try {
-        model_ = Model::load(request.folder.toStdString(), options);
+        if (request.server.isEmpty()) {
+            model_ = Model::load(request.folder.toStdString(), options);
+        } else {
+            RemoteOptions remote;
+            remote.base_url = request.server.toStdString();
+            remote.model = request.folder.toStdString();
+            remote.api_key = request.apiKey.toStdString();
+            if (request.maxImagePixels > 0) remote.max_image_pixels = request.maxImagePixels;
+            model_ = connect_remote(remote);
+        }
     } catch (const Error& e) {
         Q_EMIT loadFailed(describe(e), e.kind() == ErrorKind::cancelled);
         return;
@@ -126,10 +136,13 @@ void InferenceWorker::generate(const GenerateRequest& request, std::shared_ptr<s
             return;
         }
         GenerationCallbacks callbacks;
-        int tokens = 0;
+        int tokens = 0, pieces = 0;
         callbacks.on_token = [&](TokenId) { ++tokens; };
+        // A serving engine streams text without token ids, one token a piece as llama.cpp and vLLM send them.
         callbacks.on_text = [&](std::string_view text) {
-            Q_EMIT textStreamed(request.conversationId, QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size())), tokens);
+            ++pieces;
+            Q_EMIT textStreamed(request.conversationId, QString::fromUtf8(text.data(), static_cast<qsizetype>(text.size())),
+                                tokens > 0 ? tokens : pieces);
         };
         const auto r = conversation_->send(toMessage(request.question), toSettings(request.sampling), callbacks, cancel.get());
         GenerateResult result;

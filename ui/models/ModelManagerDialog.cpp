@@ -17,6 +17,7 @@
 #include <QSettings>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 
@@ -25,6 +26,7 @@
 #include "deepstack/inspect.h"
 #include "inference/InferenceService.h"
 #include "models/HubDownloadPanel.h"
+#include "models/RemoteServerPanel.h"
 
 namespace deepstack::ui {
 
@@ -69,7 +71,7 @@ void ModelManagerDialog::rememberModelFolder(const QString& folder) {
 ModelManagerDialog::ModelManagerDialog(InferenceService& service, QWidget* parent) : QDialog(parent), service_(service) {
     setObjectName("modelManager");
     setWindowTitle(tr("Models"));
-    resize(900, 720);
+    resize(900, 760);
     auto* layout = new QVBoxLayout(this);
     auto* split = new QSplitter(Qt::Horizontal, this);
 
@@ -102,8 +104,24 @@ ModelManagerDialog::ModelManagerDialog(InferenceService& service, QWidget* paren
     split->setSizes({320, 580});
     layout->addWidget(split, 1);
 
-    auto* hub = new HubDownloadPanel(this);
-    layout->addWidget(hub);
+    // Where else a model comes from: a download, or a serving engine elsewhere.
+    auto* sources = new QTabWidget(this);
+    sources->setObjectName("modelSources");
+    auto* hub = new HubDownloadPanel(sources);
+    auto* remote = new RemoteServerPanel(sources);
+    sources->addTab(hub, tr("Download"));
+    sources->addTab(remote, tr("Serving Engine"));
+    layout->addWidget(sources);
+    connect(remote, &RemoteServerPanel::connectRequested, this, [this](const QString& server, const QString& model, const QString& key) {
+        if (service_.isLoading()) return;
+        if (service_.isGenerating()) service_.stop();
+        LoadRequest request;
+        request.server = server;
+        request.folder = model;
+        request.apiKey = key;
+        request.maxImagePixels = pictures_->currentData().toLongLong();
+        service_.loadModel(request);
+    });
     // A model folder is added as it is; a repository of GGUF files adds each text model file (its mmproj beside it).
     connect(hub, &HubDownloadPanel::downloaded, this, [this](const QString& snapshot) {
         QDir folder(snapshot);

@@ -1,0 +1,42 @@
+// Connecting the chat to an existing serving engine (llama-server, vLLM, SGLang, LM Studio) in the model manager:
+// the API's address, an optional key, the models the server lists, Connect. The key is kept in a file only the
+// user may read (RemoteServerPanel::keyFile), per address, never in conversations, settings or logs.
+#pragma once
+
+#include <QGroupBox>
+
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QPushButton;
+
+namespace deepstack::ui {
+
+class RemoteServerPanel : public QGroupBox {
+    Q_OBJECT
+public:
+    explicit RemoteServerPanel(QWidget* parent = nullptr);
+
+    // Asks the server for its models (off the GUI thread); the list fills, or the status says why not.
+    void listModels();
+    QString server() const;
+    QString apiKey() const;
+    QString model() const;
+    static QString keyFile();
+
+Q_SIGNALS:
+    void connectRequested(const QString& server, const QString& model, const QString& apiKey);
+    void modelsListed(const QStringList& models, const QString& problem);
+
+private:
+    void rememberKey();
+
+    QLineEdit* address_ = nullptr;
+    QLineEdit* key_ = nullptr;
+    QComboBox* models_ = nullptr;
+    QPushButton* list_ = nullptr;
+    QPushButton* connect_ = nullptr;
+    QLabel* status_ = nullptr;
+};
+
+}  // namespace deepstack::ui
