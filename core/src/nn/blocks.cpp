@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "deepstack/error.h"
+#include "nn/cancel.h"
 
 namespace deepstack::nn {
 
@@ -106,6 +107,7 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
     if (block >= lq) return attention_block(q, keys, values, scale, causal_offset);
     auto out = torch::empty({heads, lq, v.size(2)}, q.options().dtype(v.scalar_type()));
     for (std::int64_t start = 0; start < lq; start += block) {
+        stop_if_cancelled();  // one layer's attention over a big picture can take seconds (LibTorch 1.13 has no SDPA)
         const auto n = std::min(block, lq - start);
         // A causal block never sees keys past its last query: they are left out rather than masked.
         const auto visible = causal_offset ? std::min(lk, *causal_offset + start + n) : lk;
