@@ -1,6 +1,8 @@
 #include "deepstack/hub.h"
 
+#include <fcntl.h>
 #include <fnmatch.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -169,6 +171,14 @@ std::filesystem::path link_target(const std::string& path, const std::string& et
     for (auto c : path)
         if (c == '/') target /= "..";
     return target / "blobs" / etag;
+}
+
+// fsync of a file or a folder (a rename is durable once its folder is synced); failures are not fatal here.
+void sync_to_disk(const std::filesystem::path& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    (void)::fsync(fd);
+    ::close(fd);
 }
 
 struct Meter {
@@ -397,7 +407,10 @@ std::filesystem::path hub_download(const HubSettings& settings, const std::strin
                             "the downloaded file does not verify (" + std::string(f->sha256 ? "sha256 " : "git blob id ") + got +
                                 ", the Hub lists " + want + "): it was deleted; try again");
             }
+            // On the disk before it carries the final name: a blob named by its hash is trusted from then on.
+            sync_to_disk(partial);
             std::filesystem::rename(partial, blob);
+            sync_to_disk(blobs);
             break;
         }
         ++p.files_done;
