@@ -16,6 +16,7 @@
 #include <torch/torch.h>
 
 #include "config/json_fields.h"
+#include "io/durable.h"
 #include "deepstack/error.h"
 #include "deepstack/safetensors.h"
 #include "deepstack/tokenizer.h"
@@ -43,15 +44,7 @@ nlohmann::json model_config(const std::filesystem::path& base, bool stacked) {
     return json;
 }
 
-void write_text_atomically(const std::filesystem::path& file, const std::string& text) {
-    const auto temporary = file.string() + ".partial";
-    {
-        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-        out << text;
-        if (!out) throw Error(ErrorKind::io, temporary, "cannot write this file");
-    }
-    std::filesystem::rename(temporary, file);
-}
+void write_text_atomically(const std::filesystem::path& file, const std::string& text) { io::write_file_durably(file, text); }
 
 // Every weight, fp32, in a safetensors file under the checkpoint's names.
 void save_weights(const std::vector<std::pair<std::string, torch::Tensor>>& weights, const std::filesystem::path& file, bool bf16) {
@@ -272,12 +265,17 @@ TrainingResult train(const TrainingOptions& o) {
                                              {"do_sample", false}, {"max_new_tokens", 24}}
                                   .dump(2));
     };
+    // The checkpoint is staged whole and swapped in at once: a kill at any moment resumes the weights, the
+    // optimizer and the step of one and the same save.
     const auto save_checkpoint = [&] {
         write_model_folder();
-        save_weights(checkpoint_weights, checkpoint / "weights.safetensors", false);
-        torch::save(optimizer, (checkpoint / "optimizer.pt.partial").string());
-        std::filesystem::rename(checkpoint / "optimizer.pt.partial", checkpoint / "optimizer.pt");
-        write_text_atomically(checkpoint / "state.json", nlohmann::json{{"identity", identity}, {"step", step}}.dump(1));
+        const auto staged = o.output / "checkpoint.partial";
+        std::filesystem::remove_all(staged);
+        std::filesystem::create_directories(staged);
+        save_weights(checkpoint_weights, staged / "weights.safetensors", false);
+        torch::save(optimizer, (staged / "optimizer.pt").string());
+        write_text_atomically(staged / "state.json", nlohmann::json{{"identity", identity}, {"step", step}}.dump(1));
+        io::replace_folder(staged, checkpoint);
     };
 
     // ---- data ------------------------------------------------------------------------------------------------
