@@ -166,6 +166,17 @@ private Q_SLOTS:
         QCOMPARE(p.processor_type, std::string("Qwen2VLImageProcessorFast"));
     }
 
+    // Found by fuzz_config: a CLIP with no layers and the usual select layer (-2) made the declaration resize a
+    // vector to a negative count (std::length_error past every handler). Now a problem the report lists.
+    void deepstackClipWithoutLayersIsAProblemNotACrash() {
+        const auto input = testing::data_dir().parent_path() / "fuzz" / "corpus" / "config" / "regression-clip-without-layers.json";
+        const auto json = config::read_json_file(input);
+        const auto arch = models::describe(Fields(json, "config.json"));
+        std::string all;
+        for (const auto& p : arch.problems) all += p + "\n";
+        QVERIFY2(all.find("mm_vision_select_layer") != std::string::npos, all.c_str());
+    }
+
     void deepstackL() {
         const auto json = load("deepstack-l-vicuna-7b.config.json");
         const auto arch = models::describe(Fields(json, "config.json"));

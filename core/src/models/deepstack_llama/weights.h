@@ -61,7 +61,8 @@ void declare_weights(Weights<T, M>& w, const Config& c, const models::Declare<T>
     declare(&clip.pre_norm_bias, vp + "pre_layrnorm.bias", {D}, kVisionPart, false);
     // Released checkpoints hold every layer; only those that produce the selected feature are read (LLaVA takes
     // the input of the last one).
-    clip.layers.resize(static_cast<std::size_t>(std::min(c.vision_layers_used(), v.num_hidden_layers)));
+    // (A selected layer outside the tower is check_config's to report; nothing is declared for it.)
+    clip.layers.resize(static_cast<std::size_t>(std::clamp<std::int64_t>(c.vision_layers_used(), 0, v.num_hidden_layers)));
     for (std::int64_t i = 0; i < v.num_hidden_layers; ++i) {
         const bool used = i < c.vision_layers_used();
         const auto slot = [&](T& field) { return used ? &field : nullptr; };
