@@ -9,6 +9,7 @@
 #include "deepstack/error.h"
 #include "deepstack/tokenizer.h"
 #include "test_files.h"
+#include "tokenizer/byte_level_bpe.h"
 #include "tokenizer/unicode.h"
 
 using namespace deepstack;
@@ -30,6 +31,17 @@ class TestBpeTokenizer : public QObject {
     nlohmann::json fixtures_;
 
 private Q_SLOTS:
+    // Found by fuzz_tokenizer_json: a model without its vocab threw nlohmann's out_of_range past every handler.
+    void aModelWithoutVocabIsAnErrorNamingIt() {
+        const auto input = testing::data_dir().parent_path() / "fuzz" / "corpus" / "tokenizer_json" / "regression-model-without-vocab.json";
+        try {
+            (void)tokenizer::ByteLevelBpe::load(input);
+            QFAIL("a tokenizer.json without a vocab was loaded");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("vocab") != std::string::npos, e.what());
+        }
+    }
+
     void initTestCase() {
         qwen_ = Tokenizer::load(testing::qwen3_tokenizer_dir());
         fixtures_ = nlohmann::json::parse(testing::read_file(testing::data_dir() / "fixtures" / "qwen3_tokenizer.json"));

@@ -49,8 +49,10 @@ public:
     std::string path(const std::string& key) const { return prefix_ + key; }
     Error error(const std::string& key, const std::string& detail) const;
 
-private:
+    // The value under `key`, any type; Error(config) naming it when it is missing or null.
     const Json& at(const std::string& key) const;
+
+private:
     Error wrong_type(const std::string& key, const char* expected) const;
 
     const Json& object_;

@@ -93,7 +93,7 @@ void read_tokenizer_json(const std::filesystem::path& file, TokenizerFiles& t) {
     const auto model = root.object("model");
     const auto type = model.string("type", "BPE");
     if (type != "BPE") throw model.error("type", "'" + type + "' is not supported; only BPE tokenizer.json files are");
-    const auto& vocab = model.json().at("vocab");
+    const auto& vocab = model.at("vocab");
     if (!vocab.is_object()) throw model.error("vocab", "expected an object of token -> id");
     t.vocab_entries = static_cast<std::int64_t>(vocab.size());
     for (const auto& [token, id] : vocab.items()) {

@@ -111,7 +111,7 @@ char32_t next_code_point(std::string_view s, std::size_t& i) {
 void read_pre_tokenizer(const Fields& f, std::string& pattern, bool& byte_level, const std::string& file) {
     const auto type = f.string("type");
     if (type == "Sequence") {
-        for (const auto& step : f.json().at("pretokenizers")) read_pre_tokenizer(Fields(step, file, f.path("pretokenizers.")), pattern, byte_level, file);
+        for (const auto& step : f.at("pretokenizers")) read_pre_tokenizer(Fields(step, file, f.path("pretokenizers.")), pattern, byte_level, file);
     } else if (type == "Split") {
         if (!pattern.empty()) throw f.error("type", "more than one Split step is not supported");
         const auto regex = f.object("pattern");
@@ -161,7 +161,7 @@ std::unique_ptr<ByteLevelBpe> ByteLevelBpe::load(const std::filesystem::path& pa
     if (model.string("type", "BPE") != "BPE") throw model.error("type", "only BPE models are supported");
     if (model.boolean("byte_fallback", false)) throw model.error("byte_fallback", "is not supported with byte-level BPE");
     t->ignore_merges_ = model.boolean("ignore_merges", false);
-    const auto& vocab = model.json().at("vocab");
+    const auto& vocab = model.at("vocab");
     if (!vocab.is_object()) throw model.error("vocab", "expected an object of token -> id");
     TokenId max_id = -1;
     for (const auto& [token, id] : vocab.items()) {
@@ -204,7 +204,7 @@ std::unique_ptr<ByteLevelBpe> ByteLevelBpe::load(const std::filesystem::path& pa
     }
 
     // Merges are "a b" strings (older files) or ["a", "b"] pairs (newer); rank = position in the list.
-    const auto& merges = model.json().at("merges");
+    const auto& merges = model.at("merges");
     std::int32_t rank = 0;
     for (const auto& merge : merges) {
         std::string left, right;
