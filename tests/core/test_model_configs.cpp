@@ -177,6 +177,18 @@ private Q_SLOTS:
         QVERIFY2(all.find("mm_vision_select_layer") != std::string::npos, all.c_str());
     }
 
+    // Found by fuzz_config (UBSan): zero attention heads divided by zero before check_config could say so.
+    void zeroHeadsIsAProblemNotADivision() {
+        const auto input = testing::data_dir().parent_path() / "fuzz" / "corpus" / "config" / "regression-zero-heads.json";
+        const auto json = config::read_json_file(input);
+        try {
+            const auto arch = models::describe(Fields(json, "config.json"));
+            QVERIFY(!arch.problems.empty());
+        } catch (const Error& e) {
+            QCOMPARE(e.kind(), ErrorKind::config);
+        }
+    }
+
     void deepstackL() {
         const auto json = load("deepstack-l-vicuna-7b.config.json");
         const auto arch = models::describe(Fields(json, "config.json"));

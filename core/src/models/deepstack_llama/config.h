@@ -4,6 +4,7 @@
 // mm_vision_tower when that is a known CLIP.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,7 +25,7 @@ struct ClipVisionConfig {
     double layer_norm_eps = 1e-5;
     std::string hidden_act = "quick_gelu";
 
-    std::int64_t grid() const { return image_size / patch_size; }      // 24 for ViT-L/14-336
+    std::int64_t grid() const { return image_size / std::max<std::int64_t>(1, patch_size); }  // 24 for ViT-L/14-336 (0 patches: check_config says so)
     std::int64_t num_patches() const { return grid() * grid(); }        // 576
 };
 
@@ -45,7 +46,7 @@ struct LlamaConfig {
     std::int64_t eos_token_id = 2;
     std::int64_t pad_token_id = 0;
 
-    std::int64_t head_dim() const { return hidden_size / num_attention_heads; }
+    std::int64_t head_dim() const { return hidden_size / std::max<std::int64_t>(1, num_attention_heads); }  // 0 heads: check_config
 };
 
 // LLaVA's conv_vicuna_v1 system message.

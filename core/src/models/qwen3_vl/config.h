@@ -1,6 +1,7 @@
 // Qwen3-VL's config.json, typed, with the checkpoint's own field names (../shared/specs/qwen3-vl.md section 4).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,7 +25,7 @@ struct VisionConfig {
     std::string hidden_act = "gelu_pytorch_tanh";
     double rope_theta = 10000.0;  // of the 2-D rotary embedding
 
-    std::int64_t head_dim() const { return hidden_size / num_heads; }
+    std::int64_t head_dim() const { return hidden_size / std::max<std::int64_t>(1, num_heads); }  // 0 heads: check_config
 };
 
 struct TextConfig {
