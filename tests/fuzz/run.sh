@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
-# Runs every fuzz_<what> target of a DEEPSTACK_FUZZ build for SECONDS each over its seed corpus
+# Runs every fuzz_<what> target of a DEEPSTACK_FUZZ build for SECONDS each (or, with RUNS, exactly RUNS inputs from
+# seed 1: the same inputs on every machine, which is what CI runs) over its seed corpus
 # (tests/fuzz/corpus/<what>/; what it finds goes to BUILD/fuzz-corpus/<what>/, never into the repository) and
 # prints executions and coverage per target. Any crash, sanitizer report, hang (> 1 s on one input) or allocation
 # over 1 GB fails the run; the input is left in BUILD/fuzz-artifacts/ and belongs in a regression test.
-# Usage: tests/fuzz/run.sh BUILD [SECONDS]
+# Usage: tests/fuzz/run.sh BUILD [SECONDS] [RUNS]
 set -euo pipefail
 build=$1
 seconds=${2:-30}
+runs=${3:-}
+limit=(-max_total_time="$seconds")
+[ -n "$runs" ] && limit=(-runs="$runs" -seed=1)
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$build/fuzz-artifacts"
 status=0
 printf '%-16s %12s %10s %8s  %s\n' target executions "exec/s" coverage result
 for target in "$build"/tests/fuzz/fuzz_*; do
     what=$(basename "$target"); what=${what#fuzz_}
+    # A deterministic run starts from the committed seeds alone.
+    [ -n "$runs" ] && rm -rf "$build/fuzz-corpus/$what"
     mkdir -p "$build/fuzz-corpus/$what"
     log="$build/fuzz-artifacts/$what.log"
     if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        "$target" -max_total_time="$seconds" -timeout=1 -rss_limit_mb=2560 -malloc_limit_mb=1024 -print_final_stats=1 \
+        "$target" "${limit[@]}" -timeout=1 -rss_limit_mb=2560 -malloc_limit_mb=1024 -print_final_stats=1 \
         -artifact_prefix="$build/fuzz-artifacts/$what-" "$build/fuzz-corpus/$what" "$here/corpus/$what" >"$log" 2>&1; then
         result=ok
     else

@@ -77,18 +77,24 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> declared_size(std::span<c
         return std::nullopt;
     }
     if (bytes.size() >= 4 && at(0) == 0xFF && at(1) == 0xD8) {
+        // As libjpeg reads markers: bytes between segments are skipped, the frame header comes before the scan.
         std::size_t i = 2;
         while (i + 9 < bytes.size()) {
-            if (at(i) != 0xFF) return std::nullopt;
+            if (at(i) != 0xFF) {
+                ++i;
+                continue;
+            }
             const auto marker = at(i + 1);
-            if (marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01 || marker == 0xFF) {
+            if (marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01 || marker == 0xFF || marker == 0x00) {
                 i += marker == 0xFF ? 1 : 2;
                 continue;
             }
+            if (marker == 0xDA || marker == 0xD9) break;  // a scan or the end before any frame header
             const bool frame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
             if (frame) return std::pair{be16(i + 7), be16(i + 5)};
             i += 2 + be16(i + 2);
         }
+        return std::pair{0u, 0u};  // no frame header: nothing a decoder could read
     }
     return std::nullopt;
 }
@@ -122,6 +128,7 @@ RgbImage decode_image(std::span<const std::byte> bytes, const std::string& name)
         throw Error(ErrorKind::format, name, "not a picture this app reads (PNG, JPEG, WebP, TIFF, BMP), or a damaged one");
     if (const auto size = declared_size(bytes)) {
         const auto pixels = static_cast<std::uint64_t>(size->first) * size->second;
+        if (pixels == 0) throw Error(ErrorKind::format, name, "the picture's header declares no pixels: a damaged file");
         if (pixels > kMaxDecodedPixels)
             throw Error(ErrorKind::resources, name,
                         "the picture is " + std::to_string(size->first) + " x " + std::to_string(size->second) + " pixels (" +
