@@ -64,6 +64,16 @@ constexpr const char* kUsage =
     "                         the high-resolution grid of each stacked group where it enters), the numbers as\n"
     "                         attention.json and attention.csv, and stack-plan.json. --tokens: answer (default),\n"
     "                         question, all, or answer token indexes such as 3 or 2-5\n"
+    "  ablate --model DIR --image FILE --prompt TEXT [--groups all|N,N-N] [--each] [--out FILE]\n"
+    "                         answer, then run the answer again with the chosen stacked groups left out (numbered as\n"
+    "                         in the stack plan, 1 = the first to enter; default all): the answer without them\n"
+    "                         (the chat's sampling options apply) and, for every token of the original answer, its\n"
+    "                         log-probability and logit margin with and without them, as JSON; --each adds one row\n"
+    "                         per group left out alone\n"
+    "  stack-map --model DIR --image FILE --prompt TEXT --out DIR [--opacity X]\n"
+    "                         answer, then measure every stacked group: how much it changes the hidden state of each\n"
+    "                         image position where it joins (|added| / |hidden|, cosine) and what reaches the last\n"
+    "                         layer; writes a heatmap PNG of each per group and stack-map.json\n"
     "  synth --out DIR [--split train|held-out] [--from N] [--count N] [--size PX] [--text-height PX]\n"
     "                         write synthetic pages (PNG) and their questions and answers (questions.jsonl), the\n"
     "                         data the demo model is trained and evaluated on, and each page's reading turn\n"
@@ -91,7 +101,7 @@ constexpr const char* kUsage =
     "                         each page to be read out too and scores the transcripts by characters\n"
     "  help                   show this text\n"
     "\n"
-    "chat and bench options:\n"
+    "chat, bench, attention, ablate and stack-map options:\n"
     "  --device cpu|cuda  --dtype auto|bf16|f32  --weights auto|q8_0|q4_k|q4_0  --threads N\n"
     "  --context N  --min-pixels N  --max-pixels N\n"
     "  --weights: the language model's matrices quantized as they are read (GGUF's block formats, integer\n"
@@ -262,6 +272,18 @@ std::unique_ptr<deepstack::Model> open_model(const Arguments& a, const std::stri
     return deepstack::connect_remote(remote);
 }
 
+// The chat's sampling options over the model's defaults.
+deepstack::SamplingSettings sampling_from(const Arguments& a, deepstack::SamplingSettings sampling) {
+    sampling.max_new_tokens = whole(a, "--max-tokens", sampling.max_new_tokens, 1, 1 << 20);
+    sampling.temperature = number(a, "--temperature", sampling.temperature);
+    sampling.top_k = whole(a, "--top-k", sampling.top_k, 0, 1 << 24);
+    sampling.top_p = number(a, "--top-p", sampling.top_p);
+    sampling.repetition_penalty = number(a, "--repetition-penalty", sampling.repetition_penalty);
+    sampling.presence_penalty = number(a, "--presence-penalty", sampling.presence_penalty);
+    sampling.seed = static_cast<std::uint64_t>(whole(a, "--seed", 0, 0, 1ll << 53));
+    return sampling;
+}
+
 int run_chat(const std::vector<std::string>& args) {
     const auto a = parse(args, {"--json"});
     const auto folder = a.get("--model");
@@ -276,14 +298,7 @@ int run_chat(const std::vector<std::string>& args) {
     for (const auto& file : a.all("--image")) message.images.push_back(deepstack::load_image(file));
 
     const auto model = open_model(a, *folder, options);
-    auto sampling = model->default_sampling();
-    sampling.max_new_tokens = whole(a, "--max-tokens", sampling.max_new_tokens, 1, 1 << 20);
-    sampling.temperature = number(a, "--temperature", sampling.temperature);
-    sampling.top_k = whole(a, "--top-k", sampling.top_k, 0, 1 << 24);
-    sampling.top_p = number(a, "--top-p", sampling.top_p);
-    sampling.repetition_penalty = number(a, "--repetition-penalty", sampling.repetition_penalty);
-    sampling.presence_penalty = number(a, "--presence-penalty", sampling.presence_penalty);
-    sampling.seed = static_cast<std::uint64_t>(whole(a, "--seed", 0, 0, 1ll << 53));
+    const auto sampling = sampling_from(a, model->default_sampling());
 
     // Ctrl+C stops the answer at the next token instead of killing the process.
     std::signal(SIGINT, [](int) { g_interrupted = true; });
@@ -451,6 +466,134 @@ int run_attention(const std::vector<std::string>& args) {
     std::cout << "tokens shown:";
     for (const auto q : chosen) std::cout << " [" << capture.queries[q].text << "]";
     std::cout << "\nwrote " << written.size() << " files to " << out.string() << "\n";
+    return 0;
+}
+
+
+// Answers the question about the pictures on a local model: what ablate and stack-map look into.
+struct AnsweredQuestion {
+    std::unique_ptr<deepstack::Model> model;
+    std::unique_ptr<deepstack::Conversation> conversation;
+    deepstack::SamplingSettings sampling;
+    deepstack::GenerationResult result;
+};
+
+AnsweredQuestion answer_locally(const Arguments& a, const std::string& command) {
+    const auto folder = a.get("--model");
+    const auto prompt = a.get("--prompt");
+    const auto images = a.all("--image");
+    if (!folder || !prompt || images.empty() || !a.positional.empty())
+        throw std::invalid_argument(command + ": --model DIR, --image FILE and --prompt TEXT are required");
+    const auto options = engine_options(a);
+    deepstack::Message message{deepstack::Message::Role::user, *prompt, {}};
+    for (const auto& file : images) message.images.push_back(deepstack::load_image(file));
+    AnsweredQuestion out;
+    out.model = deepstack::Model::load(model_path(a, *folder), options);  // the stacks are looked into here
+    out.sampling = sampling_from(a, out.model->default_sampling());
+    std::signal(SIGINT, [](int) { g_interrupted = true; });
+    out.conversation = out.model->start_conversation(a.get("--system").value_or(""));
+    out.result = out.conversation->send(message, out.sampling, {}, &g_interrupted);
+    if (out.result.stop == deepstack::StopReason::cancelled) throw deepstack::Error(deepstack::ErrorKind::cancelled, "", "stopped");
+    return out;
+}
+
+// "all" or a comma list of group numbers as the stack plan numbers them (1 = the first to enter).
+std::vector<int> group_list(const std::string& spec, int count) {
+    std::vector<int> groups;
+    if (spec == "all") {
+        for (int g = 1; g <= count; ++g) groups.push_back(g);
+        return groups;
+    }
+    for (const auto i : index_list(spec, count + 1, "--groups")) {
+        if (i == 0) throw std::invalid_argument("--groups: groups are numbered from 1 (the first to enter) to " + std::to_string(count));
+        groups.push_back(static_cast<int>(i));
+    }
+    return groups;
+}
+
+int run_ablate(const std::vector<std::string>& args) {
+    const auto a = parse(args, {"--each"});
+    auto answered = answer_locally(a, "ablate");
+    const auto first = deepstack::load_image(a.all("--image").front());
+    const auto plan = answered.model->stack_plan(first.width, first.height);
+    const auto groups = group_list(a.get("--groups").value_or("all"), static_cast<int>(plan.groups.size()));
+    deepstack::AblationRequest request;
+    request.groups = groups;
+    const auto ablation = answered.conversation->ablate(request, answered.sampling, &g_interrupted);
+    auto out = nlohmann::ordered_json::parse(deepstack::ablation_json(ablation));
+    out["model"] = {{"family", answered.model->info().family}, {"variant", plan.variant}, {"folder", answered.model->info().folder.string()},
+                    {"compute", answered.model->info().compute}};
+    if (a.flag("--each")) {
+        // The table of every group's effect: one ablation per group, each alone.
+        nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+        for (int g = 1; g <= static_cast<int>(plan.groups.size()); ++g) {
+            deepstack::AblationRequest one;
+            one.groups = {g};
+            const auto row = answered.conversation->ablate(one, answered.sampling, &g_interrupted);
+            rows.push_back({{"group", g},
+                            {"label", plan.groups[static_cast<std::size_t>(g - 1)].label},
+                            {"layer", plan.groups[static_cast<std::size_t>(g - 1)].layer},
+                            {"mean_logprob_change", row.mean_logprob_change()},
+                            {"largest_logprob_drop", row.largest_logprob_drop()},
+                            {"flipped_tokens", row.flipped_tokens()},
+                            {"first_difference", row.first_difference()},
+                            {"ablated_text", row.ablated_text},
+                            {"ablated_tokens", row.ablated_tokens}});
+        }
+        out["each_group"] = rows;
+    }
+    const auto text = out.dump(1);
+    if (const auto file = a.get("--out")) {
+        write_text(*file, text + "\n");
+        std::cerr << "answer:          " << ablation.text << "\nwithout groups:  " << ablation.ablated_text << "\nwrote " << *file << "\n";
+    } else {
+        std::cout << text << "\n";
+    }
+    return 0;
+}
+
+int run_stack_map(const std::vector<std::string>& args) {
+    const auto a = parse(args, {});
+    const auto out_dir = a.get("--out");
+    if (!out_dir) return usage_error("stack-map: --out DIR is required");
+    const auto opacity = number(a, "--opacity", 0.65);
+    if (opacity < 0 || opacity > 1) return usage_error("--opacity: between 0 and 1");
+    std::filesystem::create_directories(*out_dir);
+    auto answered = answer_locally(a, "stack-map");
+    std::cout << "answer: " << answered.result.text << "\n";
+    const auto map = answered.conversation->measure_injections(&g_interrupted);
+    const std::filesystem::path out(*out_dir);
+    std::vector<std::string> written;
+    std::cout << "group  enters                  mean |added|/|hidden|  mean change at the top\n";
+    for (const auto& group : map.groups) {
+        for (std::size_t im = 0; im < map.images.size(); ++im) {
+            const auto& image = map.images[im];
+            const auto tokens = static_cast<std::size_t>(image.plan.input_tokens());
+            const auto prefix = "group-" + std::to_string(group.group) + (map.images.size() > 1 ? "-image-" + std::to_string(im + 1) : std::string());
+            deepstack::HeatmapOptions style;
+            style.opacity = opacity;
+            // The change where the group joins is drawn over the tokens it joins (for DeepStack-V the tower's
+            // patch tokens, which share the language model's input grid); the change at the top over the input.
+            if (group.relative_change.size() >= image.first_column + tokens) {
+                const std::span<const float> joined(group.relative_change.data() + image.first_column, tokens);
+                deepstack::save_png(deepstack::render_heatmap(image, joined, style), out / (prefix + "-joins.png"));
+                written.push_back(prefix + "-joins.png");
+            }
+            if (group.change_at_top.size() >= image.first_column + tokens) {
+                const std::span<const float> top(group.change_at_top.data() + image.first_column, tokens);
+                deepstack::save_png(deepstack::render_heatmap(image, top, style), out / (prefix + "-top.png"));
+                written.push_back(prefix + "-top.png");
+            }
+        }
+        char line[160];
+        std::snprintf(line, sizeof line, "%5d  %s layer %-3lld %-8s  %22.4f  %22.4f", group.group,
+                      group.before_layer ? "before" : "after ", static_cast<long long>(group.layer),
+                      group.tower == deepstack::Tower::vision ? "(vision)" : "", group.mean_relative_change(), group.mean_change_at_top());
+        std::cout << line << "\n";
+    }
+    write_text(out / "stack-map.json", deepstack::injection_map_json(map));
+    written.push_back("stack-map.json");
+    std::cout << "wrote " << written.size() << " files to " << out.string() << "\n";
     return 0;
 }
 
@@ -633,6 +776,8 @@ int main(int argc, char** argv) {
         if (command == "chat") return run_chat(args);
         if (command == "bench") return run_bench(args);
         if (command == "attention") return run_attention(args);
+        if (command == "ablate") return run_ablate(args);
+        if (command == "stack-map") return run_stack_map(args);
         if (command == "synth") return run_synth(args);
         if (command == "train") return run_train(args);
         if (command == "evaluate") return run_evaluate(args);

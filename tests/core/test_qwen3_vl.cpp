@@ -12,6 +12,7 @@
 #include "deepstack/error.h"
 #include "deepstack/safetensors.h"
 #include "models/qwen3_vl/model.h"
+#include "nn/stack_edit.h"
 #include "quant/formats.h"
 #include "tensor/torch_bridge.h"
 #include "test_device.h"
@@ -119,6 +120,63 @@ private Q_SLOTS:
             EXPECT_CLOSE(step_logits[0], full[static_cast<std::int64_t>(i) - 1], 1e-4, 1e-4);
             step_logits = model_->forward({all_ids[i]}, positions.narrow(1, static_cast<std::int64_t>(i), 1), cache, nullptr, true);
         }
+    }
+
+    // Stack ablation against transformers with the same groups' features zeroed (make_qwen3_vl_ablation_fixture.py),
+    // over the prompt and the greedy answer: a group left out changes the logits by exactly what zeroing it does.
+    void leavingGroupsOutEqualsTransformersWithThemZeroed_data() {
+        QTest::addColumn<QList<int>>("groups");
+        QTest::addColumn<QString>("key");
+        QTest::newRow("none") << QList<int>{} << "logits";
+        QTest::newRow("group 0") << QList<int>{0} << "without.0.logits";
+        QTest::newRow("group 1") << QList<int>{1} << "without.1.logits";
+        QTest::newRow("group 2") << QList<int>{2} << "without.2.logits";
+        QTest::newRow("all") << QList<int>{0, 1, 2} << "without.all.logits";
+    }
+    void leavingGroupsOutEqualsTransformersWithThemZeroed() {
+        QFETCH(QList<int>, groups);
+        QFETCH(QString, key);
+        c10::InferenceMode guard;
+        const auto ablation = SafetensorsFile::open(kFixture / "ablation.safetensors");
+        const auto expected = tensor::to_torch(ablation.view(key.toStdString())).clone();
+        const auto features = model_->encode_images(ref("pixel_values"), grids_);
+        auto all_ids = ids_;
+        const auto generated = ref("generated");
+        for (std::int64_t i = 0; i < generated.size(0); ++i) all_ids.push_back(generated[i].item<std::int64_t>());
+        const auto index = model_->rope_index(ids_, grids_);
+        const auto tail = torch::arange(static_cast<std::int64_t>(ids_.size()), static_cast<std::int64_t>(all_ids.size())) + index.delta;
+        const auto positions = torch::cat({index.positions, tail.unsqueeze(0).expand({3, -1})}, 1);
+        nn::StackEdit edit(std::vector<std::int64_t>(groups.begin(), groups.end()), false);
+        auto cache = model_->new_cache(128);
+        const auto logits = model_->forward(all_ids, positions, cache, &features, false, nullptr, &edit);
+        EXPECT_CLOSE(logits, expected, 1e-4, 1e-4);
+        if (!groups.empty()) {  // and the fixture is not the same logits under another name
+            const auto full = tensor::to_torch(ablation.view("logits")).clone();
+            QVERIFY((expected - full).abs().max().item<float>() > 1e-3f);
+        }
+    }
+
+    // The measure where a group joins: made large at one image position, that position has the largest
+    // |added| / |hidden|, and the numbers are the norms of what was added and of what it joined.
+    void joinMeasureFindsAConstructedLargeGroup() {
+        c10::InferenceMode guard;
+        auto features = model_->encode_images(ref("pixel_values"), grids_);
+        constexpr std::int64_t kLoud = 4;
+        features.deepstack[1] = features.deepstack[1].clone();
+        features.deepstack[1][kLoud].mul_(50);
+        nn::StackEdit edit({}, true);
+        auto cache = model_->new_cache(64);
+        (void)model_->forward(ids_, model_->rope_index(ids_, grids_).positions, cache, &features, true, nullptr, &edit);
+        QCOMPARE(edit.joins().size(), std::size_t{3});
+        const auto& join = edit.joins()[1];
+        QCOMPARE(join.group, std::int64_t{1});
+        QCOMPARE(static_cast<std::int64_t>(join.added_norm.size()), features.embeds.size(0));
+        std::vector<float> relative;
+        for (std::size_t t = 0; t < join.added_norm.size(); ++t) relative.push_back(join.added_norm[t] / join.hidden_norm[t]);
+        QCOMPARE(std::max_element(relative.begin(), relative.end()) - relative.begin(), std::ptrdiff_t{kLoud});
+        QVERIFY(std::abs(join.added_norm[kLoud] - features.deepstack[1][kLoud].norm().item<float>()) < 1e-3f * join.added_norm[kLoud]);
+        for (const auto c : join.cosine) QVERIFY(c >= -1.0001f && c <= 1.0001f);
+        QCOMPARE(edit.top().size(0), features.embeds.size(0));  // the image positions at the top, for the survival measure
     }
 
     void bfloat16StaysClose() {

@@ -14,6 +14,7 @@
 
 #include "deepstack/attention.h"
 #include "deepstack/image.h"
+#include "deepstack/stack_effects.h"
 #include "deepstack/stack_plan.h"
 #include "deepstack/tokenizer.h"
 
@@ -170,6 +171,17 @@ public:
     // Error(config) when there is no latest exchange to look into or it had no picture, Error(resources) when the numbers would exceed
     // request.memory_cap_bytes, Error(cancelled) when `cancel` is set.
     virtual AttentionCapture capture_attention(const AttentionRequest& request, const std::atomic<bool>* cancel = nullptr) = 0;
+
+    // Runs the latest exchange again with the chosen stacked groups left out (as if their features were zero):
+    // the original answer's tokens scored with and without them, and, when asked, the answer generated without
+    // them under `sampling`. The conversation and its cache end exactly as they were. Throws Error(config) when
+    // there is no latest answer with a picture, the model has no stacked groups or a group number is not in the
+    // plan; Error(cancelled) when `cancel` is set.
+    virtual Ablation ablate(const AblationRequest& request, const SamplingSettings& sampling, const std::atomic<bool>* cancel = nullptr) = 0;
+    // For every stacked group of the latest question's pictures: how much it changes the hidden state of each
+    // position where it joins, and what of that reaches the last layer (one pass with the group and one without
+    // each). The conversation ends as it was; the same errors as ablate.
+    virtual InjectionMap measure_injections(const std::atomic<bool>* cancel = nullptr) = 0;
 };
 
 }  // namespace deepstack

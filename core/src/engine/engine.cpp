@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <cstdio>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "engine/family.h"
 #include "engine/sampling.h"
 #include "nn/cancel.h"
+#include "nn/stack_edit.h"
 #include "quant/formats.h"
 #include "quant/kernels.h"
 
@@ -205,6 +207,7 @@ public:
         history_.resize(start.history);
         first_ = turn == 0;
         turn_starts_.resize(turn);
+        latest_scores_.reset();
         latest_.reset();  // the exchange before `turn` was not prepared by this object's latest send
     }
 
@@ -212,6 +215,14 @@ public:
         if (!latest_ || turn_starts_.empty())
             throw Error(ErrorKind::config, "", "there is no answer to look into: attention is recorded for the latest question and answer");
         return guarded("recording attention failed", [&] { return capture(request, cancel); });
+    }
+
+    Ablation ablate(const AblationRequest& request, const SamplingSettings& sampling, const std::atomic<bool>* cancel) override {
+        return guarded("the stack ablation failed", [&] { return ablation(request, sampling, cancel); });
+    }
+
+    InjectionMap measure_injections(const std::atomic<bool>* cancel) override {
+        return guarded("measuring the stacks failed", [&] { return injections(cancel); });
     }
 
     void replay(const Message& user, const std::string& reply_text, const std::vector<TokenId>& reply_tokens) override {
@@ -229,10 +240,11 @@ private:
         guarded("restoring the conversation failed", [&] {
             c10::InferenceMode inference;
             const auto turn = begin_turn(user);
-            (void)session_->prefill(turn, nullptr);
+            (void)session_->prefill(turn, nullptr, nullptr);
             history_.insert(history_.end(), turn.ids.begin(), turn.ids.end());
             const auto reply = reply_tokens.empty() ? model_.tokenizer().encode(reply_text) : reply_tokens;
             latest_ = Latest{turn, reply, user.images};
+            latest_scores_.reset();
             if (reply.empty()) return;
             if (session_->length() + static_cast<std::int64_t>(reply.size()) >= session_->capacity())
                 throw Error(ErrorKind::resources, "", "the restored conversation does not fit in the context of " +
@@ -285,7 +297,7 @@ private:
             result.image_tokens = turn.image_tokens;
             result.vision_ms = turn.vision_ms;
             const auto prefill_start = std::chrono::steady_clock::now();
-            logits = session_->prefill(turn, nullptr);
+            logits = session_->prefill(turn, nullptr, nullptr);
             result.prefill_ms = elapsed_ms(prefill_start);
         } catch (const Error& e) {
             if (e.kind() != ErrorKind::cancelled) throw;
@@ -298,7 +310,221 @@ private:
             return result;
         }
         history_.insert(history_.end(), turn.ids.begin(), turn.ids.end());
+        generate(logits, sampling, history_, callbacks, cancel, start, result);
+        result.context_tokens = session_->length();
+        latest_ = Latest{turn, result.tokens, user.images};
+        latest_scores_.reset();
+        return result;
+    }
 
+    // The latest question's pictures with their plans and where their tokens lie in the conversation.
+    std::vector<AttentionImage> latest_images() const {
+        const auto& latest = *latest_;
+        const auto start = turn_starts_.back().session;
+        std::vector<AttentionImage> images;
+        std::int64_t column = 0;
+        for (std::size_t i = 0; i < latest.turn.images.size(); ++i) {
+            const auto& span = latest.turn.images[i];
+            AttentionImage image;
+            image.image = i < latest.images.size() ? latest.images[i] : RgbImage{};
+            image.plan = model_.stack_plan(image.image.width, image.image.height);
+            if (image.plan.input_tokens() != span.tokens)
+                throw Error(ErrorKind::internal, "", "the stack plan has " + std::to_string(image.plan.input_tokens()) + " tokens for an image of " +
+                                                         std::to_string(span.tokens) + " tokens in the sequence");
+            image.first_position = start.length + span.offset;
+            image.first_column = column;
+            column += span.tokens;
+            images.push_back(std::move(image));
+        }
+        return images;
+    }
+
+    // Runs `pass` on the cache as it stood before the latest question, then puts the cache back exactly as the
+    // conversation left it, whatever `pass` did or threw.
+    template <typename Pass>
+    auto rerun_latest(Pass&& pass) {
+        const auto start = turn_starts_.back().session;
+        const auto after = session_->mark();
+        auto& cache = session_->cache();
+        const auto tail = cache.copy_tail(start.length);
+        const auto put_back = [&] {
+            session_->rewind(start);
+            cache.restore(tail);
+            session_->rewind(after);
+        };
+        try {
+            session_->rewind(start);
+            auto out = pass();
+            put_back();
+            return out;
+        } catch (...) {
+            put_back();
+            throw;
+        }
+    }
+
+    // How many tokens of the latest reply the cache holds (all, unless the context filled before the last ran).
+    std::int64_t latest_reply_in_cache() const {
+        const auto& latest = *latest_;
+        const auto start = turn_starts_.back().session;
+        const auto prompt = static_cast<std::int64_t>(latest.turn.ids.size());
+        return std::clamp<std::int64_t>(session_->length() - start.length - prompt, 0, static_cast<std::int64_t>(latest.reply.size()));
+    }
+
+    // The latest question's stack plan (its first picture's; every picture has the same groups) after the checks
+    // that every stack view shares.
+    StackPlan stacked_plan(const char* what) const {
+        if (!latest_ || turn_starts_.empty())
+            throw Error(ErrorKind::config, "", std::string("there is no answer to ") + what + ": ask a question about a picture first");
+        const auto& latest = *latest_;
+        if (latest.turn.images.empty() || latest.images.empty())
+            throw Error(ErrorKind::config, "", std::string("the latest question came with no picture, so there are no stacked groups to ") + what +
+                                                   ": tick a page and ask again");
+        auto plan = model_.stack_plan(latest.images.front().width, latest.images.front().height);
+        if (plan.groups.empty())
+            throw Error(ErrorKind::config, "", model_.info_.display_name + " (" + plan.variant + ") adds no stacked groups, so there are none to " + what);
+        return plan;
+    }
+
+    // Scores the latest reply's first `count` tokens, teacher-forced: prefill (under `edit`) then the reply's
+    // tokens, keeping each row's log-probability of the next original token and its margin over the best other.
+    // `first_logits`, when given, receives the prefill's logits and `after_prefill` the session's mark after it.
+    struct Scores {
+        std::vector<double> logprob, margin;
+    };
+    Scores score_latest(std::int64_t count, nn::StackEdit* edit, torch::Tensor* first_logits, engine::SessionMark* after_prefill,
+                        const std::atomic<bool>* cancel) {
+        const auto& latest = *latest_;
+        const auto usable = model_.tokenizer().size();
+        Scores scores;
+        const auto score_rows = [&](const torch::Tensor& logits, std::int64_t from) {  // logits [R, V] predict reply[from ..]
+            const auto rows = logits.size(0);
+            const auto x = logits.narrow(1, 0, std::min<std::int64_t>(logits.size(1), usable));
+            std::vector<std::int64_t> targets(latest.reply.begin() + from, latest.reply.begin() + from + rows);
+            const auto target = torch::tensor(targets, torch::kLong).unsqueeze(1);
+            const auto chosen = x.gather(1, target);
+            const auto logprob = x.log_softmax(1).gather(1, target);
+            const auto others = x.scatter(1, target, -std::numeric_limits<float>::infinity()).amax(1, true);
+            const auto margin = (chosen - others).contiguous();
+            const auto lp = logprob.contiguous();
+            for (std::int64_t r = 0; r < rows; ++r) {
+                scores.logprob.push_back(lp[r][0].item<double>());
+                scores.margin.push_back(margin[r][0].item<double>());
+            }
+        };
+        const auto logits = session_->prefill(latest.turn, nullptr, edit);
+        if (first_logits != nullptr) *first_logits = logits;
+        if (after_prefill != nullptr) *after_prefill = session_->mark();
+        if (count == 0) return scores;
+        score_rows(logits.unsqueeze(0), 0);
+        // Rows of every reply token but the last (whose row predicts the end of the turn), in chunks that bound the
+        // logits' memory (rows x vocabulary in fp32).
+        constexpr std::int64_t kChunk = 64;
+        for (std::int64_t from = 0; from + 1 < count; from += kChunk) {
+            if (cancel != nullptr && cancel->load()) throw Error(ErrorKind::cancelled, "", "the stack ablation was stopped");
+            const auto n = std::min(kChunk, count - 1 - from);
+            const std::vector<TokenId> chunk(latest.reply.begin() + from, latest.reply.begin() + from + n);
+            score_rows(session_->extend(chunk, nullptr, true), from + 1);
+        }
+        return scores;
+    }
+
+    Ablation ablation(const AblationRequest& request, const SamplingSettings& sampling, const std::atomic<bool>* cancel) {
+        c10::InferenceMode inference;
+        const auto begin = std::chrono::steady_clock::now();
+        const auto plan = stacked_plan("leave out");
+        Ablation out;
+        std::vector<std::int64_t> leave_out;
+        const auto count = static_cast<int>(plan.groups.size());
+        out.groups = request.groups;
+        std::sort(out.groups.begin(), out.groups.end());
+        out.groups.erase(std::unique(out.groups.begin(), out.groups.end()), out.groups.end());
+        for (const auto g : out.groups) {
+            if (g < 1 || g > count)
+                throw Error(ErrorKind::config, "", "group " + std::to_string(g) + " is not in the stack plan: " + plan.variant + " has groups 1 .. " +
+                                                       std::to_string(count));
+            leave_out.push_back(g - 1);
+            out.labels.push_back(plan.groups[static_cast<std::size_t>(g - 1)].label);
+        }
+
+        const auto& latest = *latest_;
+        const auto scored = latest_reply_in_cache();
+        out.tokens = latest.reply;
+        out.text = model_.tokenizer().decode(latest.reply);
+        const nn::CancelScope stoppable(cancel);
+        if (!latest_scores_ || static_cast<std::int64_t>(latest_scores_->logprob.size()) != scored)
+            latest_scores_ = rerun_latest([&] { return score_latest(scored, nullptr, nullptr, nullptr, cancel); });
+        nn::StackEdit edit(leave_out, false);
+        const auto ablated = rerun_latest([&] {
+            torch::Tensor first;
+            engine::SessionMark after_prefill;
+            auto scores = score_latest(scored, &edit, &first, &after_prefill, cancel);
+            if (request.answer_again) {
+                session_->rewind(after_prefill);
+                const auto& begun = turn_starts_.back();
+                std::vector<TokenId> history(history_.begin(), history_.begin() + static_cast<std::ptrdiff_t>(begun.history + latest.turn.ids.size()));
+                GenerationResult result;
+                generate(first, sampling, history, {}, cancel, std::chrono::steady_clock::now(), result);
+                if (result.stop == StopReason::cancelled) throw Error(ErrorKind::cancelled, "", "the stack ablation was stopped");
+                out.ablated_tokens = result.tokens;
+                out.ablated_text = model_.tokenizer().decode(result.tokens);  // as the original is decoded, whole
+                out.ablated_stop = std::string(to_string(result.stop));
+            }
+            return scores;
+        });
+        const auto& tokenizer = model_.tokenizer();
+        for (std::int64_t i = 0; i < scored; ++i) {
+            const auto k = static_cast<std::size_t>(i);
+            out.changes.push_back({latest.reply[k], token_text(tokenizer, latest.reply[k]), latest_scores_->logprob[k], ablated.logprob[k],
+                                   latest_scores_->margin[k], ablated.margin[k]});
+        }
+        out.milliseconds = elapsed_ms(begin);
+        return out;
+    }
+
+    InjectionMap injections(const std::atomic<bool>* cancel) {
+        c10::InferenceMode inference;
+        const auto begin = std::chrono::steady_clock::now();
+        const auto plan = stacked_plan("measure");
+        InjectionMap map;
+        map.family = model_.info_.family;
+        map.variant = plan.variant;
+        map.images = latest_images();
+        const nn::CancelScope stoppable(cancel);
+        nn::StackEdit with(std::vector<std::int64_t>{}, true);
+        rerun_latest([&] { return session_->prefill(latest_->turn, nullptr, &with); });
+        const auto top = with.top();
+        const auto top_norm = top.norm(2, -1);
+        for (const auto& join : with.joins()) {
+            const auto& group = plan.groups[static_cast<std::size_t>(join.group)];
+            GroupInjection injection;
+            injection.group = static_cast<int>(join.group) + 1;
+            injection.label = group.label;
+            injection.source = group.source;
+            injection.tower = group.tower;
+            injection.layer = group.layer;
+            injection.before_layer = group.before_layer;
+            for (std::size_t t = 0; t < join.added_norm.size(); ++t)
+                injection.relative_change.push_back(join.hidden_norm[t] > 0 ? join.added_norm[t] / join.hidden_norm[t] : 0.0f);
+            injection.cosine = join.cosine;
+            if (cancel != nullptr && cancel->load()) throw Error(ErrorKind::cancelled, "", "measuring the stacks was stopped");
+            nn::StackEdit without(std::vector<std::int64_t>{join.group}, false);
+            rerun_latest([&] { return session_->prefill(latest_->turn, nullptr, &without); });
+            const auto change = ((without.top() - top).norm(2, -1) / top_norm.clamp_min(1e-30)).contiguous();
+            injection.change_at_top.assign(change.data_ptr<float>(), change.data_ptr<float>() + change.numel());
+            map.groups.push_back(std::move(injection));
+        }
+        map.milliseconds = elapsed_ms(begin);
+        return map;
+    }
+
+    // Samples a reply from `logits` (the prompt's last position) on, into `result`: streams its text, stops at the
+    // end of the turn, the token limit, a full context or `cancel`, and times each step. `history` (every id in
+    // the cache, for the penalties) grows with the reply. The last sampled token is run too, so the cache holds
+    // the whole reply.
+    void generate(torch::Tensor logits, const SamplingSettings& sampling, std::vector<TokenId>& history,
+                  const GenerationCallbacks& callbacks, const std::atomic<bool>* cancel,
+                  std::chrono::steady_clock::time_point start, GenerationResult& result) {
         engine::Sampler sampler(sampling);
         StreamingDecoder stream(model_.tokenizer());
         const auto stops = model_.family_->end_of_turn_ids();
@@ -310,14 +536,14 @@ private:
             }
             // Embedding tables are padded past the tokenizer (151936 rows for 151669 ids): never pick a row with no text.
             const auto usable = std::min<std::int64_t>(logits.size(0), model_.tokenizer().size());
-            const auto token = sampler.next(logits.narrow(0, 0, usable), history_, result.tokens);
+            const auto token = sampler.next(logits.narrow(0, 0, usable), history, result.tokens);
             if (step == 0) result.time_to_first_token_ms = elapsed_ms(start);
             if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
                 result.stop = StopReason::end_of_turn;
                 break;
             }
             result.tokens.push_back(token);
-            history_.push_back(token);
+            history.push_back(token);
             if (callbacks.on_token) callbacks.on_token(token);
             if (auto text = stream.push(token); !text.empty()) {
                 result.text += text;
@@ -336,13 +562,9 @@ private:
             result.text += rest;
             if (callbacks.on_text) callbacks.on_text(rest);
         }
-        // The last sampled token has not run through the model: feed it now so the cache holds the whole reply.
-        if (!result.tokens.empty() && session_->length() < static_cast<std::int64_t>(history_.size()) &&
+        if (!result.tokens.empty() && session_->length() < static_cast<std::int64_t>(history.size()) &&
             session_->length() + 1 < session_->capacity())
             (void)session_->decode(result.tokens.back());
-        result.context_tokens = session_->length();
-        latest_ = Latest{turn, result.tokens, user.images};
-        return result;
     }
 
     AttentionCapture capture(const AttentionRequest& request, const std::atomic<bool>* cancel) {
@@ -374,21 +596,12 @@ private:
                                                        " is outside the language model's layers 0 .. " + std::to_string(capture.language_layers - 1));
         }
 
+        capture.images = latest_images();
         std::vector<std::int64_t> visual_positions;
-        for (std::size_t i = 0; i < turn.images.size(); ++i) {
-            const auto& span = turn.images[i];
-            AttentionImage image;
-            image.image = i < latest.images.size() ? latest.images[i] : RgbImage{};
-            image.plan = model_.stack_plan(image.image.width, image.image.height);
-            if (image.plan.input_tokens() != span.tokens)
-                throw Error(ErrorKind::internal, "", "the stack plan has " + std::to_string(image.plan.input_tokens()) + " tokens for an image of " +
-                                                         std::to_string(span.tokens) + " tokens in the sequence");
-            image.first_position = start.length + span.offset;
-            image.first_column = capture.visual_tokens;
-            for (std::int64_t t = 0; t < span.tokens; ++t) visual_positions.push_back(image.first_position + t);
-            capture.visual_tokens += span.tokens;
+        for (const auto& image : capture.images) {
+            for (std::int64_t t = 0; t < image.plan.input_tokens(); ++t) visual_positions.push_back(image.first_position + t);
+            capture.visual_tokens += image.plan.input_tokens();
             capture.variant = image.plan.variant;
-            capture.images.push_back(std::move(image));
         }
 
         if (request.question) {
@@ -431,7 +644,7 @@ private:
         };
         try {
             session_->rewind(start);
-            (void)session_->prefill(turn, &probe);
+            (void)session_->prefill(turn, &probe, nullptr);
             if (cancel != nullptr && cancel->load()) throw Error(ErrorKind::cancelled, "", "recording attention was stopped");
             if (reply_in_cache > 0)
                 (void)session_->extend(std::vector<TokenId>(latest.reply.begin(), latest.reply.begin() + reply_in_cache), &probe);
@@ -459,6 +672,9 @@ private:
         std::vector<RgbImage> images;
     };
     std::optional<Latest> latest_;
+    // The latest reply's tokens scored as generated (no group left out): computed by the first ablation, kept
+    // for the next ones until the latest exchange changes.
+    std::optional<Scores> latest_scores_;
 };
 
 std::unique_ptr<Conversation> ModelImpl::start_conversation(const std::string& system_prompt) {

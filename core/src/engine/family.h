@@ -14,6 +14,7 @@
 #include "deepstack/tokenizer.h"
 #include "nn/attention_probe.h"
 #include "nn/blocks.h"
+#include "nn/stack_edit.h"
 #include "quant/formats.h"
 
 namespace deepstack::engine {
@@ -59,12 +60,14 @@ public:
     // own tokens (it closes the previous reply, whose end-of-turn token was sampled but never run).
     virtual PreparedTurn prepare(const Message& user, const std::string& system_prompt, bool first,
                                  const std::vector<TokenId>& prefix) = 0;
-    // Logits of the last position [V], fp32. A probe, when given, records attention rows on the way.
-    virtual torch::Tensor prefill(const PreparedTurn& turn, nn::AttentionProbe* probe) = 0;
+    // Logits of the last position [V], fp32. A probe, when given, records attention rows on the way; an edit
+    // leaves stacked groups out or measures them (the family applies it wherever its groups join, the vision
+    // tower included).
+    virtual torch::Tensor prefill(const PreparedTurn& turn, nn::AttentionProbe* probe, nn::StackEdit* edit) = 0;
     virtual torch::Tensor decode(TokenId token) = 0;  // logits of the new position [V], fp32
-    // Runs text tokens with no image (a reply replayed from a saved conversation, a capture pass); logits of the
-    // last [V], fp32.
-    virtual torch::Tensor extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe) = 0;
+    // Runs text tokens with no image (a reply replayed from a saved conversation, a capture pass, a reply scored
+    // token by token); logits of the last position [V], or of every new one [L, V], fp32.
+    virtual torch::Tensor extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe, bool every_position = false) = 0;
     virtual SessionMark mark() const = 0;
     virtual void rewind(const SessionMark& mark) = 0;  // forget everything after `mark`
     virtual std::int64_t length() const = 0;

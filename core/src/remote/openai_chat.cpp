@@ -134,6 +134,14 @@ public:
         throw Error(ErrorKind::unsupported, "",
                     "attention views need a model running on this machine: a remote engine does not show where its model looks");
     }
+    Ablation ablate(const AblationRequest&, const SamplingSettings&, const std::atomic<bool>*) override {
+        throw Error(ErrorKind::unsupported, "",
+                    "stack ablation needs a model running on this machine: a remote engine cannot leave its model's groups out");
+    }
+    InjectionMap measure_injections(const std::atomic<bool>*) override {
+        throw Error(ErrorKind::unsupported, "",
+                    "the injection map needs a model running on this machine: a remote engine does not show its hidden states");
+    }
 
 private:
     RemoteMessage encode(const Message& user) const;

@@ -40,7 +40,7 @@ torch::Tensor sample_mosaic_2x2(const torch::Tensor& crops, std::int64_t g) {
 
 }  // namespace
 
-torch::Tensor Model::vision_features(const torch::Tensor& pixels) const {
+torch::Tensor Model::vision_features(const torch::Tensor& pixels, nn::StackEdit* edit) const {
     const auto& c = config_.vision;
     const auto n = pixels.size(0);
     auto x = torch::conv2d(pixels.to(device_, dtype_), weights_.clip.patch_embedding, {}, c.patch_size);  // [N, Dv, g, g]
@@ -58,8 +58,13 @@ torch::Tensor Model::vision_features(const torch::Tensor& pixels) const {
             x = x.narrow(0, 0, 1);
         }
         if (start && idx >= *start && idx < *start + groups.size(0)) {
-            x = x.clone();
-            x.narrow(1, 1, c.num_patches()).add_(groups[idx - *start]);
+            const auto k = idx - *start;
+            if (edit == nullptr || !edit->leaves_out(k)) {
+                x = x.clone();
+                auto patches = x.narrow(1, 1, c.num_patches());
+                if (edit != nullptr) edit->joined(k, patches[0], groups[k]);
+                patches.add_(groups[k]);
+            }
         }
         if (idx < used) x = clip_layer(x, weights_.clip.layers[static_cast<std::size_t>(idx)], c);
     }

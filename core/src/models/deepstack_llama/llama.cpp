@@ -10,7 +10,7 @@
 namespace deepstack::deepstack_llama {
 
 torch::Tensor Model::forward(const std::vector<std::int64_t>& ids, const std::vector<PlacedImage>& images,
-                             nn::KvCache& cache, bool last_only, nn::AttentionProbe* probe) const {
+                             nn::KvCache& cache, bool last_only, nn::AttentionProbe* probe, nn::StackEdit* edit) const {
     const auto vocab = config_.text.vocab_size;
     const auto length = static_cast<std::int64_t>(ids.size());
     std::vector<bool> covered(ids.size(), false);
@@ -41,16 +41,22 @@ torch::Tensor Model::forward(const std::vector<std::int64_t>& ids, const std::ve
             const auto offset = layer - config_.deepstack_start_id;
             if (offset < 0 || offset % config_.deepstack_interval != 0) return;
             const auto k = static_cast<std::size_t>(offset / config_.deepstack_interval);
+            if (edit != nullptr && edit->leaves_out(static_cast<std::int64_t>(k))) return;
             for (const auto& image : images) {
                 if (k >= image.features->stacks.size()) continue;
                 const auto& stack = image.features->stacks[k];
                 const auto rows = std::min(stack.size(0), length - image.offset);  // the authors clip at the sequence end
-                stream.narrow(0, image.offset, rows).add_(stack.narrow(0, 0, rows).to(dtype_));
+                auto joined = stream.narrow(0, image.offset, rows);
+                const auto added = stack.narrow(0, 0, rows).to(dtype_);
+                if (edit != nullptr) edit->joined(static_cast<std::int64_t>(k), joined, added);
+                joined.add_(added);
             }
         };
     const auto& t = config_.text;
     hidden = nn::run_decoder(hidden, weights_.language.layers, {t.num_attention_heads, t.num_key_value_heads, t.head_dim(), t.rms_norm_eps},
                              rotation, cache, hooks, probe);
+    if (edit != nullptr)
+        for (const auto& image : images) edit->reached_top(hidden.narrow(0, image.offset, image.features->embeds.size(0)));
     if (last_only) hidden = hidden.narrow(0, length - 1, 1);
     return nn::linear(nn::rms_norm(hidden, weights_.language.norm, config_.text.rms_norm_eps), weights_.language.lm_head);  // [L, V]
 }

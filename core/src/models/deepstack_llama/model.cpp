@@ -69,7 +69,7 @@ torch::Tensor Model::project(const torch::Tensor& features) const {
     return weights_.projector.norm_weight.defined() ? nn::rms_norm(x, weights_.projector.norm_weight, config_.text.rms_norm_eps) : x;
 }
 
-ImageFeatures Model::encode_image(const ImageViews& views, torch::Tensor* vision) const {
+ImageFeatures Model::encode_image(const ImageViews& views, torch::Tensor* vision, nn::StackEdit* edit) const {
     const auto& c = config_;
     const auto g = c.vision.grid();
     const auto& grid = views.grid;
@@ -91,7 +91,7 @@ ImageFeatures Model::encode_image(const ImageViews& views, torch::Tensor* vision
         return out;
     }
     if (c.vit_stack_start_layer()) {  // DeepStack-V: the stacks were spent inside the vision tower
-        out.embeds = project(vision_features(views.pixels))[0];
+        out.embeds = project(vision_features(views.pixels, edit))[0];
         return out;
     }
     const auto clip_features = vision_features(views.pixels);  // [N, P, Dv]

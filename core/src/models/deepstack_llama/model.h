@@ -21,6 +21,7 @@
 #include "nn/attention_probe.h"
 #include "nn/blocks.h"
 #include "nn/decoder.h"
+#include "nn/stack_edit.h"
 #include "nn/weights.h"
 
 namespace deepstack::deepstack_llama {
@@ -54,19 +55,20 @@ public:
 
     // CLIP features of the selected layer, CLS dropped: pixels [N, 3, S, S] fp32 -> [N, P, Dv]. With DeepStack-V,
     // views 1..4 are the 2x2 high-resolution crops and only the global view's features come back [1, P, Dv].
-    torch::Tensor vision_features(const torch::Tensor& pixels) const;
+    // An edit leaves DeepStack-V's groups out or measures them.
+    torch::Tensor vision_features(const torch::Tensor& pixels, nn::StackEdit* edit = nullptr) const;
     torch::Tensor project(const torch::Tensor& features) const;  // [.., Dv] -> [.., Dt]
 
     // The whole image path: views -> CLIP -> projector -> LLM input tokens and stacked groups. `vision`, when
     // given, receives every view's CLIP features [N, P, Dv] (training's glyph loss reads the crops' ones; the
     // twin without stacks computes them too, so that both twins train their vision towers alike).
-    ImageFeatures encode_image(const ImageViews& views, torch::Tensor* vision = nullptr) const;
+    ImageFeatures encode_image(const ImageViews& views, torch::Tensor* vision = nullptr, nn::StackEdit* edit = nullptr) const;
 
     // Runs new tokens on top of `cache` (positions continue from cache.length()) and returns the logits of every
     // new position [L, V], or of the last only. The ids at an image's positions are ignored; its stacks are added.
-    // A probe, when given, records attention rows on the way.
+    // A probe, when given, records attention rows on the way; an edit leaves DeepStack-L groups out or measures them.
     torch::Tensor forward(const std::vector<std::int64_t>& ids, const std::vector<PlacedImage>& images,
-                          nn::KvCache& cache, bool last_only, nn::AttentionProbe* probe = nullptr) const;
+                          nn::KvCache& cache, bool last_only, nn::AttentionProbe* probe = nullptr, nn::StackEdit* edit = nullptr) const;
 
     nn::KvCache new_cache(std::int64_t capacity) const;
 

@@ -16,6 +16,8 @@ constexpr std::string_view kImageSentinel = "<image>";
 struct TurnState final : engine::FamilyTurnState {
     std::vector<ImageFeatures> features;
     std::vector<std::int64_t> offsets;  // where each image's tokens start in the turn's ids
+    // DeepStack-V spends its groups inside the vision tower: a pass that edits them encodes the views again.
+    std::vector<ImageViews> views;
 };
 
 class DeepStackFamily;
@@ -25,9 +27,9 @@ public:
     Session(const DeepStackFamily& family, std::int64_t capacity);
     engine::PreparedTurn prepare(const Message& user, const std::string& system_prompt, bool first,
                                  const std::vector<TokenId>& prefix) override;
-    torch::Tensor prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe) override;
+    torch::Tensor prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe, nn::StackEdit* edit) override;
     torch::Tensor decode(TokenId token) override;
-    torch::Tensor extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe) override;
+    torch::Tensor extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe, bool every_position) override;
     engine::SessionMark mark() const override { return {cache_.length(), cache_.length()}; }
     void rewind(const engine::SessionMark& mark) override { cache_.truncate(mark.length); }
     std::int64_t length() const override { return cache_.length(); }
@@ -77,8 +79,12 @@ engine::PreparedTurn Session::prepare(const Message& user, const std::string& sy
     engine::PreparedTurn turn;
     if (!user.images.empty()) {
         const auto start = std::chrono::steady_clock::now();
-        for (const auto& image : user.images)
-            state->features.push_back(family_.model_->encode_image(make_views(image, family_.model_->config(), family_.clip_)));
+        const bool stacks_in_the_tower = family_.model_->config().vit_stack_start_layer().has_value();
+        for (const auto& image : user.images) {
+            auto views = make_views(image, family_.model_->config(), family_.clip_);
+            state->features.push_back(family_.model_->encode_image(views));
+            if (stacks_in_the_tower) state->views.push_back(std::move(views));
+        }
         turn.vision_ms = elapsed_ms(start);
     }
     // Only the conversation's very first chunk keeps the BOS.
@@ -99,21 +105,27 @@ engine::PreparedTurn Session::prepare(const Message& user, const std::string& sy
     return turn;
 }
 
-torch::Tensor Session::prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe) {
+torch::Tensor Session::prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe, nn::StackEdit* edit) {
     const auto& state = engine::state_of<TurnState>(turn);
+    // DeepStack-V: an edit acts inside the vision tower, so the views are encoded again under it.
+    std::vector<ImageFeatures> edited;
+    if (edit != nullptr && !state.views.empty())
+        for (const auto& views : state.views) edited.push_back(family_.model_->encode_image(views, nullptr, edit));
+    const auto& features = edited.empty() ? state.features : edited;
     std::vector<PlacedImage> images;
-    for (std::size_t i = 0; i < state.features.size(); ++i) images.push_back({&state.features[i], state.offsets[i]});
+    for (std::size_t i = 0; i < features.size(); ++i) images.push_back({&features[i], state.offsets[i]});
     const std::vector<std::int64_t> ids(turn.ids.begin(), turn.ids.end());
-    return family_.model_->forward(ids, images, cache_, true, probe)[0].to(torch::kFloat32);
+    return family_.model_->forward(ids, images, cache_, true, probe, edit)[0].to(torch::kFloat32);
 }
 
 torch::Tensor Session::decode(TokenId token) {
     return family_.model_->forward({token}, {}, cache_, true)[0].to(torch::kFloat32);
 }
 
-torch::Tensor Session::extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe) {
+torch::Tensor Session::extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe, bool every_position) {
     const std::vector<std::int64_t> ids64(ids.begin(), ids.end());
-    return family_.model_->forward(ids64, {}, cache_, true, probe)[0].to(torch::kFloat32);
+    const auto logits = family_.model_->forward(ids64, {}, cache_, !every_position, probe);
+    return every_position ? logits.to(torch::kFloat32) : logits[0].to(torch::kFloat32);
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "nn/weights.h"
 #include "nn/blocks.h"
 #include "nn/decoder.h"
+#include "nn/stack_edit.h"
 
 namespace deepstack::qwen3_vl {
 
@@ -65,8 +66,10 @@ public:
 
     // Runs new tokens through the decoder on top of `cache` and returns the logits of every new position [L, V]
     // (or of the last only). `positions` [3, L]; `images` is given on the prefill that holds the image tokens.
+    // An edit, with images, leaves DeepStack groups out or measures them.
     torch::Tensor forward(const std::vector<std::int64_t>& ids, const torch::Tensor& positions, nn::KvCache& cache,
-                          const VisionFeatures* images, bool last_only, nn::AttentionProbe* probe = nullptr) const;
+                          const VisionFeatures* images, bool last_only, nn::AttentionProbe* probe = nullptr,
+                          nn::StackEdit* edit = nullptr) const;
 
     nn::KvCache new_cache(std::int64_t capacity) const;
 

@@ -33,9 +33,9 @@ public:
     Session(const Qwen3VLFamily& family, std::int64_t capacity);
     engine::PreparedTurn prepare(const Message& user, const std::string& system_prompt, bool first,
                                  const std::vector<TokenId>& prefix) override;
-    torch::Tensor prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe) override;
+    torch::Tensor prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe, nn::StackEdit* edit) override;
     torch::Tensor decode(TokenId token) override;
-    torch::Tensor extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe) override;
+    torch::Tensor extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe, bool every_position) override;
     engine::SessionMark mark() const override { return {cache_.length(), next_position_}; }
     void rewind(const engine::SessionMark& mark) override {
         cache_.truncate(mark.length);
@@ -161,10 +161,10 @@ void Session::check_room_for_pictures(const std::vector<Grid>& grids, std::int64
                         human_bytes(needed) + " of memory, and " + human_bytes(available) + " is available; lower the picture budget");
 }
 
-torch::Tensor Session::prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe) {
+torch::Tensor Session::prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe, nn::StackEdit* edit) {
     const auto& state = engine::state_of<TurnState>(turn);
     std::vector<std::int64_t> ids64(turn.ids.begin(), turn.ids.end());
-    const auto logits = family_.model_->forward(ids64, state.index.positions, cache_, state.has_images ? &state.features : nullptr, true, probe);
+    const auto logits = family_.model_->forward(ids64, state.index.positions, cache_, state.has_images ? &state.features : nullptr, true, probe, edit);
     next_position_ = state.index.next_position;
     return logits[0].to(torch::kFloat32);
 }
@@ -176,14 +176,14 @@ torch::Tensor Session::decode(TokenId token) {
     return logits[0].to(torch::kFloat32);
 }
 
-torch::Tensor Session::extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe) {
+torch::Tensor Session::extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe, bool every_position) {
     const auto count = static_cast<std::int64_t>(ids.size());
     // Text advances all three MRoPE axes together.
     const auto positions = torch::arange(next_position_, next_position_ + count, torch::kLong).unsqueeze(0).expand({3, count}).contiguous();
     const std::vector<std::int64_t> ids64(ids.begin(), ids.end());
-    const auto logits = family_.model_->forward(ids64, positions, cache_, nullptr, true, probe);
+    const auto logits = family_.model_->forward(ids64, positions, cache_, nullptr, !every_position, probe);
     next_position_ += count;
-    return logits[0].to(torch::kFloat32);
+    return every_position ? logits.to(torch::kFloat32) : logits[0].to(torch::kFloat32);
 }
 
 }  // namespace

@@ -9,7 +9,7 @@
 namespace deepstack::qwen3_vl {
 
 torch::Tensor Model::forward(const std::vector<std::int64_t>& ids, const torch::Tensor& positions, nn::KvCache& cache,
-                             const VisionFeatures* images, bool last_only, nn::AttentionProbe* probe) const {
+                             const VisionFeatures* images, bool last_only, nn::AttentionProbe* probe, nn::StackEdit* edit) const {
     const auto vocab = config_.text.vocab_size;
     for (const auto id : ids)
         if (id < 0 || id >= vocab)
@@ -40,9 +40,14 @@ torch::Tensor Model::forward(const std::vector<std::int64_t>& ids, const torch::
     if (images != nullptr && !images->deepstack.empty())
         hooks.after_layer = [&](std::int64_t layer, torch::Tensor& stream) {
             if (layer >= static_cast<std::int64_t>(images->deepstack.size())) return;
-            stream.index_put_({image_rows}, stream.index_select(0, image_rows) + images->deepstack[static_cast<std::size_t>(layer)].to(dtype_));
+            if (edit != nullptr && edit->leaves_out(layer)) return;
+            const auto joined = stream.index_select(0, image_rows);
+            const auto added = images->deepstack[static_cast<std::size_t>(layer)].to(dtype_);
+            if (edit != nullptr) edit->joined(layer, joined, added);
+            stream.index_put_({image_rows}, joined + added);
         };
     hidden = nn::run_decoder(hidden, weights_.language.layers, geometry(), nn::Rotation::from_angles(picked, dtype_), cache, hooks, probe);
+    if (edit != nullptr && image_rows.defined()) edit->reached_top(hidden.index_select(0, image_rows));
     if (last_only) hidden = hidden.narrow(0, hidden.size(0) - 1, 1);
     return nn::linear(nn::rms_norm(hidden, weights_.language.norm, config_.text.rms_norm_eps), weights_.language.lm_head);  // [L, V]
 }
