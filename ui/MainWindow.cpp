@@ -33,6 +33,7 @@
 
 #include "ModelReportDialog.h"
 #include "attention/AttentionPanel.h"
+#include "stacks/StacksPanel.h"
 #include "chat/ChatController.h"
 #include "chat/ChatPanel.h"
 #include "chat/ChatView.h"
@@ -101,6 +102,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     attentionPanel_ = new AttentionPanel(leftTabs_);
     leftTabs_->addTab(workspacePanel_, tr("Pages"));
     leftTabs_->addTab(attentionPanel_, tr("Attention"));
+    stacksPanel_ = new StacksPanel(leftTabs_);
+    leftTabs_->addTab(stacksPanel_, tr("Stacks"));
     // The chat column: while no model is loaded, a line above the chat says how to get one.
     auto* chatColumn = new QWidget(split);
     auto* chatLayout = new QVBoxLayout(chatColumn);
@@ -197,6 +200,21 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         chatPanel_->setSuggestions({});
         attentionPanel_->showCapture({}, nullptr);
         attentionPanel_->clearPlan();
+        stacksPanel_->showEffects({}, nullptr);
+    });
+    connect(stacksPanel_, &StacksPanel::measureRequested, this, &MainWindow::measureStacks);
+    connect(stacksPanel_, &StacksPanel::problem, this, &MainWindow::showError);
+    connect(inference_, &InferenceService::stacksProgress, this, [this](const QString&, const QString& step) {
+        stacksPanel_->setMeasuring(true, step);
+    });
+    connect(inference_, &InferenceService::stacksMeasured, this, [this](const QString& id, const StackEffectsPtr& effects) {
+        stacksPanel_->setMeasuring(false);
+        stacksPanel_->showEffects(id, effects);
+        statusBar()->showMessage(tr("Stacks measured"), 4000);
+    });
+    connect(inference_, &InferenceService::stacksFailed, this, [this](const QString&, const QString& message) {
+        stacksPanel_->setMeasuring(false, tr("Not measured."));
+        showError(tr("Stacks"), message);
     });
 
     connect(chatPanel_->view(), &ChatView::attentionRequested, this, &MainWindow::recordAttention);
@@ -252,6 +270,27 @@ void MainWindow::recordAttention() {
     request.memory_cap_bytes = attentionPanel_->memoryCapBytes();
     attentionPanel_->setRecording(true, tr("Recording: running the latest question and answer once more…"));
     inference_->captureAttention(conversation.id, request);
+}
+
+void MainWindow::measureStacks() {
+    leftTabs_->setCurrentWidget(stacksPanel_);
+    if (!inference_->model()) {
+        showError(tr("Stacks"), tr("No model is loaded. Choose one in Model › Models…"));
+        return;
+    }
+    if (inference_->isBusy()) {
+        const auto busy = tr("The model is busy: press Measure the Stacks once the answer is finished.");
+        stacksPanel_->setMeasuring(false, busy);
+        statusBar()->showMessage(busy, 5000);
+        return;
+    }
+    const auto& conversation = chat_->current();
+    if (conversation.messages.isEmpty() || conversation.messages.back().role != ChatMessage::Role::assistant) {
+        showError(tr("Stacks"), tr("Ask a question about a page first: the stacks are measured on the latest answer."));
+        return;
+    }
+    stacksPanel_->setMeasuring(true, tr("Running the latest question again without each stacked group…"));
+    inference_->measureStacks(conversation.id, conversation.sampling);
 }
 
 // Before anything is recorded, the stack map shows the loaded model's plan for the page on screen: its size as
@@ -322,6 +361,9 @@ void MainWindow::createMenus() {
     auto* attention = view->addAction(tr("&Attention of the Latest Answer"), this, &MainWindow::recordAttention);
     attention->setShortcut(Qt::CTRL | Qt::SHIFT | Qt::Key_A);
     attention->setObjectName("actionAttention");
+    auto* stacks = view->addAction(tr("What the Stac&ks Change"), this, &MainWindow::measureStacks);
+    stacks->setShortcut(Qt::CTRL | Qt::SHIFT | Qt::Key_K);
+    stacks->setObjectName("actionMeasureStacks");
     view->addAction(tr("&Stack Map"), this, [this] {
         showAttentionTab();
         previewStackPlan();

@@ -12,6 +12,7 @@ class QTabWidget;
 namespace deepstack::ui {
 
 class AttentionPanel;
+class StacksPanel;
 class ChatController;
 class ChatPanel;
 class InferenceService;
@@ -47,8 +48,11 @@ public:
     ChatPanel& chatPanel() { return *chatPanel_; }
     InferenceService& inference() { return *inference_; }
     AttentionPanel& attention() { return *attentionPanel_; }
+    StacksPanel& stacks() { return *stacksPanel_; }
     // Records where the latest answer looked and shows it in the Attention tab.
     void recordAttention();
+    // Runs the latest question again without each stacked group and shows what changed (the Stacks tab).
+    void measureStacks();
     void showAttentionTab();
 
 protected:
@@ -74,6 +78,7 @@ private:
     WorkspacePanel* workspacePanel_ = nullptr;
     ChatPanel* chatPanel_ = nullptr;
     AttentionPanel* attentionPanel_ = nullptr;
+    StacksPanel* stacksPanel_ = nullptr;
     QTabWidget* leftTabs_ = nullptr;
     ModelManagerDialog* modelManager_ = nullptr;
     QMenu* recentMenu_ = nullptr;

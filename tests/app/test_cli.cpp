@@ -196,6 +196,46 @@ private Q_SLOTS:
         QCOMPARE(run_cli(common + QStringList{"--tokens", "x"}).exit_code, 2);
     }
 
+    // `ablate` writes the original and the ablated answers' tokens and one score pair per answer token; --each one
+    // row per group; a group the plan does not have is a usage error. `stack-map` writes a map per group and JSON.
+    void ablateAndStackMap() {
+        const auto fixtures = deepstack::testing::data_dir() / "fixtures" / "deepstack";
+        const auto cases = nlohmann::json::parse(std::ifstream(fixtures / "cases.json"));
+        const auto image = fixtures / cases.at("variants").at("deepstack-l").at("image").get<std::string>();
+        const QStringList common{"--model", QString::fromStdString((fixtures / "deepstack-l").string()), "--image",
+                                 QString::fromStdString(image.string()), "--prompt", "What is written here?", "--max-tokens", "6",
+                                 "--dtype", "f32", "--threads", "2"};
+        auto run = run_cli(QStringList{"ablate", "--groups", "1,3", "--each"} + common);
+        QVERIFY2(run.exit_code == 0, run.err.c_str());
+        const auto j = nlohmann::json::parse(run.out);
+        QCOMPARE(j.at("groups").get<std::vector<int>>(), (std::vector<int>{1, 3}));
+        QCOMPARE(j.at("changes").size(), j.at("tokens").size());
+        QVERIFY(j.at("ablated_tokens").is_array() && !j.at("ablated_tokens").empty());
+        QCOMPARE(j.at("each_group").size(), std::size_t{4});
+        QCOMPARE(j.at("model").at("variant").get<std::string>(), std::string("DeepStack-L"));
+        // Greedy, and the scores are the model's: every original token is the first choice with the stacks.
+        for (const auto& c : j.at("changes")) QVERIFY(c.at("margin").get<double>() >= 0);
+
+        run = run_cli(QStringList{"ablate", "--groups", "5"} + common);
+        QCOMPARE(run.exit_code, 2);
+        QVERIFY2(run.err.find("--groups") != std::string::npos, run.err.c_str());
+        run = run_cli(QStringList{"ablate", "--groups", "0"} + common);
+        QCOMPARE(run.exit_code, 2);
+
+        const auto out = std::filesystem::path(dir_.path().toStdString()) / "stack-map";
+        run = run_cli(QStringList{"stack-map", "--out", QString::fromStdString(out.string())} + common);
+        QVERIFY2(run.exit_code == 0, run.err.c_str());
+        const auto map = nlohmann::json::parse(std::ifstream(out / "stack-map.json"));
+        QVERIFY(!map.at("groups").empty());
+        for (const auto& group : map.at("groups")) {
+            const auto n = std::to_string(group.at("group").get<int>());
+            QVERIFY(std::filesystem::exists(out / ("group-" + n + "-joins.png")));
+            QVERIFY(std::filesystem::exists(out / ("group-" + n + "-top.png")));
+        }
+        const auto heat = deepstack::load_image(out / "group-1-joins.png");
+        QCOMPARE(heat.width, deepstack::load_image(image).width);
+    }
+
     // bench says on which CPU and with which BLAS kernels it measured; OpenBLAS runs the best kernels the CPU
     // has unless the user forced others with OPENBLAS_CORETYPE, and then bench says so.
     void benchRecordsTheCpuAndTheKernels() {

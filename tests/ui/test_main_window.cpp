@@ -102,6 +102,7 @@ private Q_SLOTS:
         QCOMPARE(shortcut("actionSend"), QKeySequence(Qt::CTRL | Qt::Key_Return));
         QCOMPARE(shortcut("actionStop"), QKeySequence(Qt::Key_Escape));
         QCOMPARE(shortcut("actionFind"), QKeySequence(QKeySequence::Find));
+        QCOMPARE(shortcut("actionMeasureStacks"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_K));
     }
 
     // The walk-through: open a PDF, load a model, ask two questions about page 2, stop an answer,

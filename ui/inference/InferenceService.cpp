@@ -8,6 +8,7 @@ InferenceService::InferenceService(QObject* parent) : QObject(parent) {
     qRegisterMetaType<LoadedModel>();
     qRegisterMetaType<GenerateResult>();
     qRegisterMetaType<AttentionCapturePtr>();
+    qRegisterMetaType<StackEffectsPtr>();
     thread_.setObjectName("inference");
     worker_ = new InferenceWorker();
     worker_->moveToThread(&thread_);
@@ -52,7 +53,26 @@ InferenceService::InferenceService(QObject* parent) : QObject(parent) {
         forgetFinishedTokens();
         Q_EMIT attentionFailed(id, message);
     });
+    connect(worker_, &InferenceWorker::stacksProgress, this, &InferenceService::stacksProgress);
+    connect(worker_, &InferenceWorker::stacksMeasured, this, [this](const QString& id, const StackEffectsPtr& effects) {
+        measuringStacks_ = false;
+        forgetFinishedTokens();
+        Q_EMIT stacksMeasured(id, effects);
+    });
+    connect(worker_, &InferenceWorker::stacksFailed, this, [this](const QString& id, const QString& message) {
+        measuringStacks_ = false;
+        forgetFinishedTokens();
+        Q_EMIT stacksFailed(id, message);
+    });
     thread_.start();
+}
+
+void InferenceService::measureStacks(const QString& conversationId, const SamplingOptions& sampling) {
+    measuringStacks_ = true;
+    const auto cancel = newCancelToken();
+    QMetaObject::invokeMethod(
+        worker_, [worker = worker_, conversationId, sampling, cancel] { worker->measureStacks(conversationId, sampling, cancel); },
+        Qt::QueuedConnection);
 }
 
 void InferenceService::captureAttention(const QString& conversationId, const deepstack::AttentionRequest& request) {

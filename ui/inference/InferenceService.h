@@ -26,6 +26,7 @@ public:
     void unloadModel();
     void generate(const GenerateRequest& request);
     void captureAttention(const QString& conversationId, const deepstack::AttentionRequest& request);
+    void measureStacks(const QString& conversationId, const SamplingOptions& sampling);
     // Cancels everything queued or running: a generation stops before its next token, a load between tensors.
     void stop();
 
@@ -33,6 +34,9 @@ public:
     bool isLoading() const { return loading_; }
     bool isGenerating() const { return generating_; }
     bool isCapturing() const { return capturing_; }
+    bool isMeasuringStacks() const { return measuringStacks_; }
+    // Generating, loading, recording or measuring: the one model is in use.
+    bool isBusy() const { return loading_ || generating_ || capturing_ || measuringStacks_; }
 
 Q_SIGNALS:
     void loadStarted(const QString& folder);
@@ -45,6 +49,9 @@ Q_SIGNALS:
     void generationFailed(const QString& conversationId, const QString& message);
     void attentionCaptured(const QString& conversationId, const deepstack::ui::AttentionCapturePtr& capture);
     void attentionFailed(const QString& conversationId, const QString& message);
+    void stacksProgress(const QString& conversationId, const QString& step);
+    void stacksMeasured(const QString& conversationId, const deepstack::ui::StackEffectsPtr& effects);
+    void stacksFailed(const QString& conversationId, const QString& message);
 
 private:
     std::shared_ptr<std::atomic<bool>> newCancelToken();
@@ -57,6 +64,7 @@ private:
     bool loading_ = false;
     bool generating_ = false;
     bool capturing_ = false;
+    bool measuringStacks_ = false;
 };
 
 }  // namespace deepstack::ui

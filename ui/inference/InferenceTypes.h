@@ -10,6 +10,7 @@
 
 #include "chat/ChatTypes.h"
 #include "deepstack/attention.h"
+#include "deepstack/stack_effects.h"
 
 namespace deepstack::ui {
 
@@ -75,9 +76,19 @@ struct GenerateResult {
 // The recorded attention of a conversation's latest exchange (the core's plain data; shared, never copied).
 using AttentionCapturePtr = std::shared_ptr<const deepstack::AttentionCapture>;
 
+// What every stacked group changes in a conversation's latest exchange: the injection map, each group left out
+// alone, and all of them left out together.
+struct StackEffects {
+    deepstack::InjectionMap map;
+    std::vector<deepstack::Ablation> each;  // group 1, 2, ... of the plan
+    deepstack::Ablation all;
+};
+using StackEffectsPtr = std::shared_ptr<const StackEffects>;
+
 }  // namespace deepstack::ui
 
 Q_DECLARE_METATYPE(deepstack::ui::AttentionCapturePtr)
+Q_DECLARE_METATYPE(deepstack::ui::StackEffectsPtr)
 Q_DECLARE_METATYPE(deepstack::ui::LoadRequest)
 Q_DECLARE_METATYPE(deepstack::ui::LoadedModel)
 Q_DECLARE_METATYPE(deepstack::ui::GenerateRequest)

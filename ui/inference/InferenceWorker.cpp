@@ -181,4 +181,34 @@ void InferenceWorker::captureAttention(const QString& conversationId, const deep
     }
 }
 
+void InferenceWorker::measureStacks(const QString& conversationId, const SamplingOptions& sampling, std::shared_ptr<std::atomic<bool>> cancel) {
+    if (!model_) {
+        Q_EMIT stacksFailed(conversationId, tr("No model is loaded. Choose one in Model › Models…"));
+        return;
+    }
+    if (!conversation_ || conversationId_ != conversationId) {
+        Q_EMIT stacksFailed(conversationId, tr("The stacks are measured on an answer given since the model was loaded: "
+                                               "ask the question again (Regenerate) and measure again."));
+        return;
+    }
+    try {
+        auto effects = std::make_shared<StackEffects>();
+        Q_EMIT stacksProgress(conversationId, tr("Measuring where each group joins…"));
+        effects->map = conversation_->measure_injections(cancel.get());
+        const auto groups = effects->map.images.empty() ? 0 : static_cast<int>(effects->map.images.front().plan.groups.size());
+        const auto settings = toSettings(sampling);
+        AblationRequest all;
+        for (int g = 1; g <= groups; ++g) {
+            Q_EMIT stacksProgress(conversationId, tr("Answering without group %1 of %2…").arg(g).arg(groups));
+            effects->each.push_back(conversation_->ablate({{g}, true}, settings, cancel.get()));
+            all.groups.push_back(g);
+        }
+        Q_EMIT stacksProgress(conversationId, tr("Answering without any group…"));
+        effects->all = conversation_->ablate(all, settings, cancel.get());
+        Q_EMIT stacksMeasured(conversationId, effects);
+    } catch (const std::exception& e) {
+        Q_EMIT stacksFailed(conversationId, describe(e));  // the core left the conversation as it was
+    }
+}
+
 }  // namespace deepstack::ui

@@ -30,6 +30,9 @@ public:
     // Records the attention of the latest exchange of the conversation this worker holds.
     void captureAttention(const QString& conversationId, const deepstack::AttentionRequest& request,
                           std::shared_ptr<std::atomic<bool>> cancel);
+    // Measures what each stacked group changes in the latest exchange (the injection map, then each group left
+    // out alone and all together, each answering again under `sampling`); progress says how far it is.
+    void measureStacks(const QString& conversationId, const SamplingOptions& sampling, std::shared_ptr<std::atomic<bool>> cancel);
 
 Q_SIGNALS:
     void loadProgress(double fraction);
@@ -41,6 +44,9 @@ Q_SIGNALS:
     void failed(const QString& conversationId, const QString& message);
     void attentionCaptured(const QString& conversationId, const deepstack::ui::AttentionCapturePtr& capture);
     void attentionFailed(const QString& conversationId, const QString& message);
+    void stacksProgress(const QString& conversationId, const QString& step);
+    void stacksMeasured(const QString& conversationId, const deepstack::ui::StackEffectsPtr& effects);
+    void stacksFailed(const QString& conversationId, const QString& message);
 
 private:
     std::unique_ptr<Model> model_;

@@ -1,0 +1,135 @@
+// The Stacks tab end to end on the tiny DeepStack-L model: ask about a page, measure the stacks, read the table
+// (one row per group and one for all of them, sortable by number), choose a group and see its answers side by
+// side and its map over the page (where it joins, at the top), export the map and the numbers and read them back,
+// and go on with the conversation as if nothing had been measured. Set DEEPSTACK_SCREENSHOT_DIR to keep a
+// picture of the window.
+#include <QComboBox>
+#include <QDir>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QListView>
+#include <QPlainTextEdit>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTabWidget>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "MainWindow.h"
+#include "chat/ChatController.h"
+#include "inference/InferenceService.h"
+#include "stacks/StacksPanel.h"
+#include "ui_test_files.h"
+
+using deepstack::ui::MainWindow;
+
+class TestStacksPanel : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase() {
+        QCoreApplication::setOrganizationName("DeepStack Studio Tests");
+        QCoreApplication::setApplicationName("test_stacks_panel");
+        QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/conversations").removeRecursively();
+        QSettings().clear();
+    }
+
+    void seeWhatEachGroupChanges() {
+        QTemporaryDir dir;
+        const auto pdf = dir.filePath("invoice.pdf");
+        deepstack::testing::writePdf(pdf, 2);
+        MainWindow window;
+        window.resize(1400, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        window.openFiles({pdf});
+        window.loadModel(deepstack::testing::deepStackModelFolder());
+        QTRY_VERIFY_WITH_TIMEOUT(window.inference().model().has_value(), 120000);
+        auto& panel = window.stacks();
+
+        // Before any question there is nothing to measure, and nothing is shown.
+        QSignalSpy failed(&window.inference(), &deepstack::ui::InferenceService::stacksFailed);
+        window.measureStacks();
+        QVERIFY(panel.effects() == nullptr);
+        QCOMPARE(window.findChild<QTabWidget*>("leftTabs")->currentWidget(), &panel);
+
+        auto* pages = window.findChild<QListView*>("pageList");
+        pages->model()->setData(pages->model()->index(1, 0), Qt::Checked, Qt::CheckStateRole);
+        auto& chat = window.chat();
+        auto sampling = chat.current().sampling;
+        sampling.maxTokens = 6;
+        chat.setSampling(sampling);
+        const auto ask = [&](const QString& question) {
+            auto* input = window.findChild<QPlainTextEdit*>("questionInput");
+            QTest::keyClicks(input, question);
+            QTest::keyClick(input, Qt::Key_Return, Qt::ControlModifier);
+            QTRY_VERIFY_WITH_TIMEOUT(!chat.isBusy(), 120000);
+        };
+        ask("What is the total?");
+        const auto answerTokens = chat.current().messages.back().tokens;
+
+        QSignalSpy measured(&window.inference(), &deepstack::ui::InferenceService::stacksMeasured);
+        window.findChild<QAction*>("actionMeasureStacks")->trigger();
+        QTRY_COMPARE_WITH_TIMEOUT(measured.count(), 1, 120000);
+        QCOMPARE(failed.count(), 0);
+        const auto* effects = panel.effects();
+        QVERIFY(effects != nullptr);
+        QCOMPARE(panel.conversationId(), chat.current().id);
+        const auto groups = static_cast<int>(effects->map.images.at(0).plan.groups.size());
+        QVERIFY(groups >= 2);
+        QCOMPARE(static_cast<int>(effects->each.size()), groups);
+        QCOMPARE(static_cast<int>(effects->all.groups.size()), groups);
+        QCOMPARE(QList<qint32>(effects->all.tokens.begin(), effects->all.tokens.end()), answerTokens);
+
+        // One row per group and one for all; sorting by the mean change orders the rows by that number.
+        auto& table = panel.table();
+        QCOMPARE(table.rowCount(), groups + 1);
+        for (int row = 0; row < groups; ++row) QCOMPARE(table.item(row, 0)->text(), QString("group %1").arg(row + 1));  // in plan order
+        QCOMPARE(table.item(groups, 0)->text(), QString("all groups"));
+        table.sortItems(2, Qt::AscendingOrder);
+        for (int row = 1; row < table.rowCount(); ++row)
+            QVERIFY(table.item(row - 1, 2)->data(Qt::DisplayRole).toDouble() <= table.item(row, 2)->data(Qt::DisplayRole).toDouble());
+
+        // A group: its answer without it beside the original, and its map over the page the model saw.
+        panel.chooseGroup(2);
+        QCOMPARE(panel.chosenGroup(), 2);
+        QVERIFY(panel.ablatedAnswerHtml().contains(QString::fromStdString(effects->each[1].ablated_text).trimmed()));
+        QVERIFY(panel.answerHtml().contains("background-color:"));  // the tokens are shaded
+        const auto& picture = effects->map.images.at(0).image;
+        QCOMPARE(panel.heatmap().size(), QSize(picture.width, picture.height));
+        const QImage joins = panel.heatmap();
+        panel.measureChoice().setCurrentIndex(1);
+        QVERIFY(panel.heatmap() != joins);
+        panel.chooseGroup(0);  // all groups: the answers compare, a map needs one group
+        QCOMPARE(panel.chosenGroup(), 0);
+        QVERIFY(panel.heatmap().isNull());
+        panel.chooseGroup(1);
+
+        if (const auto shots = qEnvironmentVariable("DEEPSTACK_SCREENSHOT_DIR"); !shots.isEmpty()) window.grab().save(shots + "/stacks.png");
+
+        // Exports open and hold what is shown.
+        QString error;
+        QVERIFY2(panel.exportMap(dir.filePath("map.png"), &error), qPrintable(error));
+        QVERIFY(!QImage(dir.filePath("map.png")).isNull());
+        QVERIFY2(panel.exportNumbers(dir.filePath("stacks.json"), &error), qPrintable(error));
+        QFile file(dir.filePath("stacks.json"));
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        const auto json = QJsonDocument::fromJson(file.readAll()).object();
+        QCOMPARE(json.value("format").toString(), QString("deepstack-studio-stack-effects"));
+        QCOMPARE(json.value("each_group").toArray().size(), groups);
+        QCOMPARE(json.value("all_groups").toObject().value("tokens").toArray().size(), answerTokens.size());
+        QCOMPARE(json.value("injection_map").toObject().value("groups").toArray().size(), static_cast<qsizetype>(effects->map.groups.size()));
+        QVERIFY(!panel.exportMap(QDir(dir.path()).filePath("missing/folder/map.png"), &error));
+        QVERIFY(error.contains("could not be written"));
+
+        // The conversation goes on: a follow-up is answered and the measured numbers stay until measured again.
+        ask("And the date?");
+        QCOMPARE(chat.current().messages.size(), 4);
+        QVERIFY(!chat.current().messages.back().text.isEmpty() || !chat.current().messages.back().tokens.isEmpty());
+    }
+};
+
+QTEST_MAIN(TestStacksPanel)
+#include "test_stacks_panel.moc"
