@@ -24,6 +24,7 @@
 #include <QMimeData>
 #include <QPixmap>
 #include <QProgressBar>
+#include <QSaveFile>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
@@ -34,6 +35,8 @@
 #include "ModelReportDialog.h"
 #include "attention/AttentionPanel.h"
 #include "stacks/StacksPanel.h"
+#include "deepstack/grounding.h"
+#include "workspace/PageView.h"
 #include "chat/ChatController.h"
 #include "chat/ChatPanel.h"
 #include "chat/ChatView.h"
@@ -184,7 +187,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         // A chat with nothing in it and settings never changed takes the model's own sampling defaults.
         if (chat_->current().messages.isEmpty() && chat_->current().sampling == SamplingOptions{}) chat_->setSampling(m.defaults);
         QString problem;
-        chatPanel_->setSuggestions(sampleQuestions(m.folder, &problem));
+        auto suggestions = sampleQuestions(m.folder, &problem);
+        // Qwen3-VL answers "where" with boxes, which the page then shows.
+        if (m.family.startsWith("qwen3_vl")) suggestions << tr("Locate every heading and total on this page and output bbox coordinates in JSON.");
+        chatPanel_->setSuggestions(suggestions);
         if (!problem.isEmpty()) statusBar()->showMessage(problem, 10000);
         chatPanel_->focusQuestion();
     });
@@ -202,6 +208,15 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         attentionPanel_->clearPlan();
         stacksPanel_->showEffects({}, nullptr);
     });
+    connect(chatPanel_->view(), &ChatView::groundingRequested, this, [this](int message, int item) {
+        if (!showGrounding(message, item)) statusBar()->showMessage(tr("That answer's page is not open: open the document to see its boxes."), 6000);
+    });
+    // A finished answer that names boxes shows them on its page at once; another conversation clears them.
+    connect(chat_, &ChatController::busyChanged, this, [this](bool busy) {
+        if (busy) workspacePanel_->pageView()->setMarks({}, -1, {});  // the boxes of an answer being replaced
+        else if (!chat_->current().messages.isEmpty()) showGrounding(static_cast<int>(chat_->current().messages.size()) - 1);
+    });
+    connect(chat_, &ChatController::messagesReset, this, [this] { workspacePanel_->pageView()->setMarks({}, -1, {}); });
     connect(stacksPanel_, &StacksPanel::measureRequested, this, &MainWindow::measureStacks);
     connect(stacksPanel_, &StacksPanel::problem, this, &MainWindow::showError);
     connect(inference_, &InferenceService::stacksProgress, this, [this](const QString&, const QString& step) {
@@ -272,6 +287,43 @@ void MainWindow::recordAttention() {
     inference_->captureAttention(conversation.id, request);
 }
 
+bool MainWindow::showGrounding(int message, int item) {
+    const auto& messages = chat_->current().messages;
+    if (message < 1 || message >= messages.size() || messages[message].role != ChatMessage::Role::assistant) return false;
+    const auto items = parse_grounding(messages[message].text.toStdString());
+    // The boxes belong to the question's pages; with several, Qwen3-VL's answer does not say which: the first.
+    const auto& question = messages[message - 1];
+    if (items.empty() || question.attachments.isEmpty()) return false;
+    const auto page = question.attachments.front();
+    const auto row = workspaceModel_->rowOf(page);
+    if (row < 0) return false;
+    QList<PageMark> marks;
+    for (const auto& it : items) {
+        const auto r = it.region();
+        marks.append({QRectF(QPointF(r.left, r.top), QPointF(r.right, r.bottom)), QString::fromStdString(it.label)});
+    }
+    leftTabs_->setCurrentWidget(workspacePanel_);
+    workspacePanel_->showRow(row);
+    auto* view = workspacePanel_->pageView();
+    view->setMarks(page.path, page.page, marks);
+    if (item >= 0) view->highlightMark(item);
+    return true;
+}
+
+bool MainWindow::exportPageWithBoxes(const QString& file, QString* error) {
+    const auto image = workspacePanel_->pageView()->pageWithMarks(workspacePanel_->renderDpi());
+    if (image.isNull()) {
+        if (error != nullptr) *error = tr("There is no page on screen to export.");
+        return false;
+    }
+    QSaveFile out(file);
+    if (!out.open(QIODevice::WriteOnly) || !image.save(&out, "PNG") || !out.commit()) {
+        if (error != nullptr) *error = tr("%1 could not be written: %2").arg(file, out.errorString());
+        return false;
+    }
+    return true;
+}
+
 void MainWindow::measureStacks() {
     leftTabs_->setCurrentWidget(stacksPanel_);
     if (!inference_->model()) {
@@ -321,6 +373,13 @@ void MainWindow::createMenus() {
     open->setObjectName("actionOpen");
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     auto* closeDocument = file->addAction(tr("&Close Document"), this, [this] { workspacePanel_->closeCurrentDocument(); });
+    auto* exportBoxes = file->addAction(tr("&Export Page with Boxes…"), this, [this] {
+        const auto target = QFileDialog::getSaveFileName(this, tr("Export the Page with Its Boxes"), "page-with-boxes.png", tr("PNG image (*.png)"));
+        if (target.isEmpty()) return;
+        QString error;
+        if (!exportPageWithBoxes(target, &error)) showError(tr("Export"), error);
+    });
+    exportBoxes->setObjectName("actionExportPageWithBoxes");
     closeDocument->setShortcut(QKeySequence::Close);
     file->addSeparator();
     auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);

@@ -53,6 +53,11 @@ public:
     void recordAttention();
     // Runs the latest question again without each stacked group and shows what changed (the Stacks tab).
     void measureStacks();
+    // Draws the boxes and points the answer at `message` names on its question's first page and shows that page
+    // (`item` >= 0 also highlights one); false when the answer names none or its page is not open.
+    bool showGrounding(int message, int item = -1);
+    // The page on screen with its boxes, as PNG; false with a message when there is no page or it cannot be written.
+    bool exportPageWithBoxes(const QString& file, QString* error);
     void showAttentionTab();
 
 protected:

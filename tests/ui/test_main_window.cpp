@@ -30,6 +30,9 @@
 #include "chat/ChatController.h"
 #include "chat/ChatPanel.h"
 #include "chat/ChatView.h"
+#include "chat/ChatTypes.h"
+#include "workspace/PageView.h"
+#include "chat/ConversationStore.h"
 #include "inference/InferenceService.h"
 #include "models/ModelManagerDialog.h"
 #include "test_files.h"
@@ -215,6 +218,68 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(window.statusBar()->currentMessage().contains("not valid JSON"), 120000);
         QVERIFY(window.statusBar()->currentMessage().contains("sample_questions.json"));
         QVERIFY(!suggestions->isVisible());
+    }
+
+    // An answer that names boxes and points (Qwen3-VL's JSON): links under the answer, the boxes drawn on the
+    // question's page in their colours, one highlighted by its link, gone on another page, and the page exported
+    // with them.
+    void groundedAnswerShowsItsBoxes() {
+        QTemporaryDir dir;
+        const auto pdf = dir.filePath("invoice.pdf");
+        deepstack::testing::writePdf(pdf, 2);
+        {
+            auto conversation = deepstack::ui::ChatConversation::create({}, {});
+            deepstack::ui::ChatMessage question;
+            question.text = "Locate the title and the total, and output bbox coordinates in JSON.";
+            question.attachments = {{QFileInfo(pdf).absoluteFilePath(), 1}};
+            question.renderDpi = 144;
+            deepstack::ui::ChatMessage answer;
+            answer.role = deepstack::ui::ChatMessage::Role::assistant;
+            answer.text = "```json\n[\n\t{\"bbox_2d\": [100, 100, 500, 300], \"label\": \"title\"},\n\t{\"point_2d\": [800, 900], "
+                          "\"label\": \"total\"}\n]\n```";
+            conversation.messages = {question, answer};
+            conversation.title = "boxes";
+            QString error;
+            QVERIFY2(deepstack::ui::ConversationStore().save(conversation, &error), qPrintable(error));
+        }
+        MainWindow window;
+        window.resize(1280, 820);
+        window.show();
+        window.openFiles({pdf});
+        auto* pages = window.findChild<QListView*>("pageList");
+        pages->setCurrentIndex(pages->model()->index(0, 0));
+        QCOMPARE(window.chat().current().title, QString("boxes"));
+        QVERIFY(window.chatPanel().view()->toPlainText().contains("On the page: title · total"));
+
+        Q_EMIT window.chatPanel().view()->anchorClicked(QUrl("chat:box/1/1"));
+        auto* view = window.findChild<deepstack::ui::PageView*>("pageView");
+        QCOMPARE(pages->currentIndex().row(), 1);  // the question's page, page 2
+        QCOMPARE(view->marks().size(), 2);
+        QVERIFY(view->marksShown());
+        QCOMPARE(view->highlightedMark(), 1);
+        QCOMPARE(view->marks()[0].region, QRectF(QPointF(0.1, 0.1), QPointF(0.5, 0.3)));
+        QVERIFY(view->marks()[1].point());
+        if (const auto shots = qEnvironmentVariable("DEEPSTACK_SCREENSHOT_DIR"); !shots.isEmpty()) window.grab().save(shots + "/grounding.png");
+
+        QString error;
+        const auto file = dir.filePath("boxes.png");
+        QVERIFY2(window.exportPageWithBoxes(file, &error), qPrintable(error));
+        const QImage exported(file);
+        QVERIFY(!exported.isNull());
+        // The title's box: its top edge in the first mark's colour, at 10 % of the page's height.
+        const auto colour = deepstack::ui::PageView::markColour(0);
+        const QColor edge = exported.pixelColor(static_cast<int>(0.45 * exported.width()), static_cast<int>(0.1 * exported.height()));  // white paper there
+        QVERIFY2(std::abs(edge.red() - colour.red()) < 60 && std::abs(edge.green() - colour.green()) < 60 && std::abs(edge.blue() - colour.blue()) < 60,
+                 qPrintable(edge.name()));
+        const QColor inside = exported.pixelColor(static_cast<int>(0.9 * exported.width()), static_cast<int>(0.5 * exported.height()));
+        QVERIFY2(inside.red() > 200 && inside.green() > 200, qPrintable(inside.name()));  // the page, untouched there
+
+        pages->setCurrentIndex(pages->model()->index(0, 0));  // another page: its boxes are not drawn there
+        QVERIFY(!view->marksShown());
+        pages->setCurrentIndex(pages->model()->index(1, 0));
+        QVERIFY(view->marksShown());
+        QVERIFY(!window.exportPageWithBoxes(QDir(dir.path()).filePath("no/such/folder/x.png"), &error));
+        QVERIFY(error.contains("could not be written"));
     }
 
     void modelManagerRefusesUnusableFolders() {

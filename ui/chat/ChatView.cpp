@@ -1,5 +1,8 @@
 #include "chat/ChatView.h"
 
+#include "deepstack/grounding.h"
+#include "workspace/PageView.h"
+
 #include <QFileInfo>
 #include <QScrollBar>
 #include <QTextBlock>
@@ -53,6 +56,10 @@ ChatView::ChatView(QWidget* parent) : QTextBrowser(parent) {
         else if (action == "regenerate") Q_EMIT regenerateRequested();
         else if (action == "edit") Q_EMIT editRequested();
         else if (action == "attention") Q_EMIT attentionRequested();
+        else if (action.startsWith("box/")) {
+            const auto parts = action.mid(4).split('/');
+            if (parts.size() == 2) Q_EMIT groundingRequested(parts[0].toInt(), parts[1].toInt());
+        }
     });
 }
 
@@ -120,6 +127,22 @@ void ChatView::appendMessage(const ChatConversation& conversation, int index, bo
         cursor.insertHtml(tr("<span style='color:#b00020'>%1</span>").arg(m.error.toHtmlEscaped().replace("\n", "<br>")));
     } else if (!m.text.isEmpty()) {
         cursor.insertMarkdown(m.text);
+    }
+    if (m.role == ChatMessage::Role::assistant && m.state != ChatMessage::State::streaming && !m.text.isEmpty()) {
+        // The boxes and points the answer names, each a link that shows it on its page.
+        const auto text = m.text.toStdString();
+        const auto items = parse_grounding(text);
+        if (!items.empty()) {
+            QStringList links;
+            for (std::size_t i = 0; i < items.size(); ++i) {
+                auto label = QString::fromStdString(items[i].label).toHtmlEscaped();
+                if (label.isEmpty()) label = tr("%1 %2").arg(items[i].kind == GroundedItem::Kind::point ? tr("point") : tr("box")).arg(i + 1);
+                links << QString("<a href='chat:box/%1/%2' style='color:%3'>%4</a>").arg(index).arg(i).arg(PageView::markColour(static_cast<int>(i)).name(), label);
+            }
+            cursor.movePosition(QTextCursor::End);
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat());
+            cursor.insertHtml(tr("<span style='color:#555'>On the page:</span> %1").arg(links.join(" · ")));
+        }
     }
     if (m.role == ChatMessage::Role::assistant) {
         if (const auto footer = answerFooter(m); !footer.isEmpty()) {

@@ -24,6 +24,8 @@ Q_SIGNALS:
     void regenerateRequested();
     void editRequested();
     void attentionRequested();  // the latest answer's "Attention" link
+    // A box or point the answer at `message` names (its `item`-th), clicked under that answer.
+    void groundingRequested(int message, int item);
 
 private:
     void appendMessage(const ChatConversation& conversation, int index, bool canRegenerate);
