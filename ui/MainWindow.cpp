@@ -35,6 +35,7 @@
 #include "ModelReportDialog.h"
 #include "attention/AttentionPanel.h"
 #include "stacks/StacksPanel.h"
+#include "compare/ComparePanel.h"
 #include "deepstack/grounding.h"
 #include "workspace/PageView.h"
 #include "chat/ChatController.h"
@@ -107,6 +108,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     leftTabs_->addTab(attentionPanel_, tr("Attention"));
     stacksPanel_ = new StacksPanel(leftTabs_);
     leftTabs_->addTab(stacksPanel_, tr("Stacks"));
+    comparePanel_ = new ComparePanel(*inference_, *workspaceModel_, leftTabs_);
+    leftTabs_->addTab(comparePanel_, tr("Compare"));
     // The chat column: while no model is loaded, a line above the chat says how to get one.
     auto* chatColumn = new QWidget(split);
     auto* chatLayout = new QVBoxLayout(chatColumn);
@@ -217,6 +220,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         else if (!chat_->current().messages.isEmpty()) showGrounding(static_cast<int>(chat_->current().messages.size()) - 1);
     });
     connect(chat_, &ChatController::messagesReset, this, [this] { workspacePanel_->pageView()->setMarks({}, -1, {}); });
+    connect(comparePanel_, &ComparePanel::problem, this, &MainWindow::showError);
+    // The comparison asks with the chat's sampling and at the chat's DPI, whatever they are when it asks.
+    comparePanel_->setSettingsSource([this] { return chat_->current().sampling; }, [this] { return workspacePanel_->renderDpi(); });
     connect(stacksPanel_, &StacksPanel::measureRequested, this, &MainWindow::measureStacks);
     connect(stacksPanel_, &StacksPanel::problem, this, &MainWindow::showError);
     connect(inference_, &InferenceService::stacksProgress, this, [this](const QString&, const QString& step) {

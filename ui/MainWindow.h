@@ -13,6 +13,7 @@ namespace deepstack::ui {
 
 class AttentionPanel;
 class StacksPanel;
+class ComparePanel;
 class ChatController;
 class ChatPanel;
 class InferenceService;
@@ -49,6 +50,7 @@ public:
     InferenceService& inference() { return *inference_; }
     AttentionPanel& attention() { return *attentionPanel_; }
     StacksPanel& stacks() { return *stacksPanel_; }
+    ComparePanel& compare() { return *comparePanel_; }
     // Records where the latest answer looked and shows it in the Attention tab.
     void recordAttention();
     // Runs the latest question again without each stacked group and shows what changed (the Stacks tab).
@@ -84,6 +86,7 @@ private:
     ChatPanel* chatPanel_ = nullptr;
     AttentionPanel* attentionPanel_ = nullptr;
     StacksPanel* stacksPanel_ = nullptr;
+    ComparePanel* comparePanel_ = nullptr;
     QTabWidget* leftTabs_ = nullptr;
     ModelManagerDialog* modelManager_ = nullptr;
     QMenu* recentMenu_ = nullptr;

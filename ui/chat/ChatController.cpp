@@ -187,9 +187,14 @@ void ChatController::onText(const QString& conversationId, const QString& text, 
 }
 
 void ChatController::onFinished(const GenerateResult& result) {
-    setBusy(false);
+    if (result.conversationId == answeringId_) setBusy(false);
     const int index = indexOf(result.conversationId);
-    if (index < 0) return;
+    if (index < 0) {
+        // Deleted while answering, or another panel's question (the comparison) ran on the one worker: either way
+        // the worker no longer holds a conversation of this chat.
+        heldId_.clear();
+        return;
+    }
     auto& c = conversations_[index];
     auto& answer = c.messages.back();
     answer.stopReason = result.stopReason;
@@ -209,8 +214,9 @@ void ChatController::onFinished(const GenerateResult& result) {
 }
 
 void ChatController::onFailed(const QString& conversationId, const QString& message) {
-    setBusy(false);
     heldId_.clear();
+    if (conversationId != answeringId_) return;  // another panel's question: it shows its own error
+    setBusy(false);
     const int index = indexOf(conversationId);
     if (index >= 0) {
         auto& answer = conversations_[index].messages.back();

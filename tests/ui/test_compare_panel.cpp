@@ -1,0 +1,109 @@
+// Two models, one question, on the tiny DeepStack-L model and its twin without stacks: the twin is made from A's
+// folder (linked, not copied) and loads as B; Ask Both runs A then B on the ticked page; A's answer is the one the
+// chat gives to the same question (and the chat goes on after the comparison used its worker); both report their
+// image tokens; what cannot be asked says why. Set DEEPSTACK_SCREENSHOT_DIR to keep a picture of the window.
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QListView>
+#include <QPlainTextEdit>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTabWidget>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include "MainWindow.h"
+#include "chat/ChatController.h"
+#include "compare/ComparePanel.h"
+#include "inference/InferenceService.h"
+#include "ui_test_files.h"
+
+using deepstack::ui::ComparePanel;
+using deepstack::ui::MainWindow;
+
+class TestComparePanel : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase() {
+        QCoreApplication::setOrganizationName("DeepStack Studio Tests");
+        QCoreApplication::setApplicationName("test_compare_panel");
+        QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/conversations").removeRecursively();
+        QSettings().clear();
+    }
+
+    void theTwinIsLinkedAndSaysWhyWhenItCannotBe() {
+        QString error;
+        const auto twin = ComparePanel::twinWithoutStacks(deepstack::testing::deepStackModelFolder(), &error);
+        QVERIFY2(!twin.isEmpty(), qPrintable(error));
+        QFile config(QDir(twin).filePath("config.json"));
+        QVERIFY(config.open(QIODevice::ReadOnly));
+        QCOMPARE(QJsonDocument::fromJson(config.readAll()).object().value("deepstack_args_for_ablation").toString(), QString("nostack"));
+        QVERIFY(QFileInfo(QDir(twin).filePath("model.safetensors")).isSymLink());
+        QCOMPARE(ComparePanel::twinWithoutStacks(deepstack::testing::deepStackModelFolder(), &error), twin);  // made again, same place
+
+        QTemporaryDir qwen;
+        deepstack::testing::writeBytes(qwen.filePath("config.json"), R"({"model_type": "qwen3_vl"})");
+        QVERIFY(ComparePanel::twinWithoutStacks(qwen.path(), &error).isEmpty());
+        QVERIFY2(error.contains("Only a DeepStack-L model"), qPrintable(error));
+        QVERIFY(ComparePanel::twinWithoutStacks(qwen.filePath("missing"), &error).isEmpty());
+        QVERIFY2(error.contains("cannot be read"), qPrintable(error));
+    }
+
+    void askBothModelsTheSameQuestion() {
+        QTemporaryDir dir;
+        const auto pdf = dir.filePath("invoice.pdf");
+        deepstack::testing::writePdf(pdf, 2);
+        MainWindow window;
+        window.resize(1400, 900);
+        window.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&window));
+        window.openFiles({pdf});
+        window.loadModel(deepstack::testing::deepStackModelFolder());
+        QTRY_VERIFY_WITH_TIMEOUT(window.inference().model().has_value(), 120000);
+        auto& chat = window.chat();
+        auto sampling = chat.current().sampling;
+        sampling.maxTokens = 6;
+        chat.setSampling(sampling);
+        auto& compare = window.compare();
+        window.findChild<QTabWidget*>("leftTabs")->setCurrentWidget(&compare);
+
+        QVERIFY(!compare.askBoth("What is the total?"));
+        QVERIFY(compare.statusText().contains("second model"));
+        compare.loadTwinOfA();
+        QTRY_VERIFY_WITH_TIMEOUT(compare.second().model().has_value(), 120000);
+        QVERIFY(compare.second().model()->folder.contains("nostack"));
+        QVERIFY(!compare.askBoth("What is the total?"));  // no page ticked
+        QVERIFY(compare.statusText().contains("Tick the pages"));
+
+        auto* pages = window.findChild<QListView*>("pageList");
+        pages->model()->setData(pages->model()->index(1, 0), Qt::Checked, Qt::CheckStateRole);
+        QSignalSpy finished(&compare, &ComparePanel::finished);
+        QVERIFY(compare.askBoth("What is the total?"));
+        QVERIFY(!compare.askBoth("What is the total?"));  // one comparison at a time
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 120000);
+        QVERIFY(compare.resultA().has_value() && compare.resultB().has_value());
+        const auto& a = *compare.resultA();
+        const auto& b = *compare.resultB();
+        QCOMPARE(a.tokens.size(), 6);
+        QVERIFY(!b.tokens.isEmpty());
+        QCOMPARE(a.timings.imageTokens, b.timings.imageTokens);  // the twin reads the same global view, without the groups
+        QVERIFY(a.timings.imageTokens > 0);
+        QVERIFY(compare.statusText().contains("answer"));
+        if (const auto shots = qEnvironmentVariable("DEEPSTACK_SCREENSHOT_DIR"); !shots.isEmpty()) window.grab().save(shots + "/compare.png");
+
+        // The chat asks the same of A and gets A's answer: its conversation was replayed after the comparison.
+        auto* input = window.findChild<QPlainTextEdit*>("questionInput");
+        QTest::keyClicks(input, "What is the total?");
+        QTest::keyClick(input, Qt::Key_Return, Qt::ControlModifier);
+        QTRY_VERIFY_WITH_TIMEOUT(!chat.isBusy(), 120000);
+        QCOMPARE(chat.current().messages.back().tokens, a.tokens);
+        QCOMPARE(chat.current().messages.size(), 2);
+    }
+};
+
+QTEST_MAIN(TestComparePanel)
+#include "test_compare_panel.moc"
