@@ -37,6 +37,7 @@
 #include "stacks/StacksPanel.h"
 #include "compare/ComparePanel.h"
 #include "deepstack/grounding.h"
+#include "deepstack/page_ranking.h"
 #include "workspace/PageView.h"
 #include "chat/ChatController.h"
 #include "chat/ChatPanel.h"
@@ -221,6 +222,42 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     });
     connect(chat_, &ChatController::messagesReset, this, [this] { workspacePanel_->pageView()->setMarks({}, -1, {}); });
     connect(comparePanel_, &ComparePanel::problem, this, &MainWindow::showError);
+    // What the ticked pages cost, before they are sent; Pick Pages for a long document.
+    chatPanel_->setBudgetText([this](const QList<PageRef>& pages) { return budgetText(pages); });
+    connect(inference_, &InferenceService::modelLoaded, chatPanel_, &ChatPanel::refreshBudget);
+    connect(inference_, &InferenceService::modelUnloaded, chatPanel_, &ChatPanel::refreshBudget);
+    connect(workspacePanel_, &WorkspacePanel::renderDpiChanged, chatPanel_, &ChatPanel::refreshBudget);
+    connect(chat_, &ChatController::busyChanged, chatPanel_, &ChatPanel::refreshBudget);
+    connect(chat_, &ChatController::messagesReset, chatPanel_, &ChatPanel::refreshBudget);
+    connect(chatPanel_, &ChatPanel::pickPagesRequested, this, &MainWindow::pickPages);
+    connect(chatPanel_, &ChatPanel::pageChoiceLinkActivated, this, [this](const QString& link) {
+        // page:N swaps left-out page N in: ticked, and the lowest-ranked ticked page out when the context needs it.
+        if (!link.startsWith("page:") || lastPick_.path.isEmpty()) return;
+        const int page = link.mid(5).toInt();
+        workspaceModel_->setAttached({lastPick_.path, page}, true);
+        auto ticked = workspaceModel_->attachedPages();
+        qint64 total = 0;
+        for (const auto& p : ticked) total += std::max<qint64>(0, pageTokens(p));
+        const auto room = contextLeft() - 64 - chat_->current().sampling.maxTokens;
+        for (auto it = lastPick_.ranked.crbegin(); it != lastPick_.ranked.crend() && total > room; ++it) {
+            const PageRef candidate{lastPick_.path, *it};
+            if (*it == page || !ticked.contains(candidate)) continue;
+            workspaceModel_->setAttached(candidate, false);
+            total -= std::max<qint64>(0, pageTokens(candidate));
+        }
+        showPagePick();
+    });
+    connect(chatPanel_->view(), &ChatView::pageRequested, this, [this](int message, int attachment) {
+        const auto& messages = chat_->current().messages;
+        if (message < 0 || message >= messages.size() || attachment < 0 || attachment >= messages[message].attachments.size()) return;
+        const auto row = workspaceModel_->rowOf(messages[message].attachments[attachment]);
+        if (row < 0) {
+            statusBar()->showMessage(tr("That page's document is not open: open it to see the page."), 6000);
+            return;
+        }
+        leftTabs_->setCurrentWidget(workspacePanel_);
+        workspacePanel_->showRow(row);
+    });
     // The comparison asks with the chat's sampling and at the chat's DPI, whatever they are when it asks.
     comparePanel_->setSettingsSource([this] { return chat_->current().sampling; }, [this] { return workspacePanel_->renderDpi(); });
     connect(stacksPanel_, &StacksPanel::measureRequested, this, &MainWindow::measureStacks);
@@ -314,6 +351,132 @@ bool MainWindow::showGrounding(int message, int item) {
     view->setMarks(page.path, page.page, marks);
     if (item >= 0) view->highlightMark(item);
     return true;
+}
+
+qint64 MainWindow::pageTokens(const PageRef& page) const {
+    const auto& model = inference_->model();
+    const auto* document = workspaceModel_->document(page.path);
+    if (!model || document == nullptr) return -1;
+    const auto size = document->renderSize(page.page, workspacePanel_->renderDpi());
+    if (size.isEmpty()) return -1;
+    try {  // the family's own preprocessing decides: Qwen3-VL's pixel budget, DeepStack's fixed views
+        return stack_plan(model->folder.toStdString(), size.width(), size.height(), 0, model->maxImagePixels).input_tokens();
+    } catch (const std::exception&) {
+        return -1;  // a serving engine's model, a GGUF file: only the server or the load knows
+    }
+}
+
+qint64 MainWindow::contextLeft() const {
+    const auto& model = inference_->model();
+    if (!model) return 0;
+    qint64 used = 0;
+    for (const auto& m : chat_->current().messages) used += m.timings.promptTokens + m.timings.generatedTokens;
+    return std::max<qint64>(0, model->contextTokens - used);
+}
+
+QString MainWindow::budgetText(const QList<PageRef>& pages) const {
+    const auto& model = inference_->model();
+    if (!model || pages.isEmpty()) return {};
+    qint64 total = 0;
+    QStringList each;
+    for (const auto& page : pages) {
+        const auto tokens = pageTokens(page);
+        if (tokens < 0) return tr("<span style='color:#777'>The image tokens are decided by the model's server.</span>");
+        total += tokens;
+        each << QString::number(tokens);
+    }
+    const auto left = contextLeft();
+    // About the question's words, the template and the answer's room.
+    const auto needed = total + 64 + chat_->current().sampling.maxTokens;
+    QString text = pages.size() > 1 ? tr("%1 image tokens (%2)").arg(total).arg(each.join(" + ")) : tr("%1 image tokens").arg(total);
+    if (needed > left)
+        return tr("<span style='color:#b00020'>%1 and the answer's %2 do not fit the %3 tokens left of the %4-token context: "
+                  "untick pages, lower the DPI, or start a new chat.</span>")
+            .arg(text)
+            .arg(chat_->current().sampling.maxTokens)
+            .arg(left)
+            .arg(model->contextTokens);
+    text = tr("%1 of the %2 tokens left in the context").arg(text).arg(left);
+    // The time, from the latest answer of this model with a picture: its vision and prefill rates.
+    const auto& messages = chat_->current().messages;
+    for (auto it = messages.crbegin(); it != messages.crend(); ++it) {
+        const auto& t = it->timings;
+        if (it->role != ChatMessage::Role::assistant || it->tokensModel != model->folder || t.imageTokens <= 0 || t.prefillMs <= 0) continue;
+        const auto seconds = (t.visionMs / static_cast<double>(t.imageTokens) * static_cast<double>(total) +
+                              t.prefillMs / static_cast<double>(t.promptTokens) * static_cast<double>(total + 64)) / 1000.0;
+        text += tr(" · ≈ %1 s to the first word").arg(seconds, 0, 'f', seconds < 10 ? 1 : 0);
+        break;
+    }
+    return "<span style='color:#555'>" + text + "</span>";
+}
+
+void MainWindow::pickPages(const QString& question) {
+    if (question.trimmed().isEmpty()) {
+        showError(tr("Pick Pages"), tr("Type the question first: the pages are picked for it."));
+        return;
+    }
+    const auto current = workspaceModel_->pageAt(workspacePanel_->pageList()->currentIndex().row());
+    const auto* document = workspaceModel_->document(current.path);
+    if (document == nullptr) {
+        showError(tr("Pick Pages"), tr("Open a document first: the pages of the document on screen are picked."));
+        return;
+    }
+    std::vector<std::string> texts;
+    for (int p = 0; p < document->pageCount(); ++p) texts.push_back(document->pageText(p).toStdString());
+    const auto ranked = rank_pages(texts, question.toStdString());
+    lastPick_ = {current.path, question, {}, {}};
+    std::vector<RankedPage> matching;
+    for (const auto& page : ranked) {
+        lastPick_.ranked.append(page.page);
+        if (!page.has_text) lastPick_.withoutText.append(page.page);
+        if (page.score > 0) matching.push_back(page);
+    }
+    std::vector<std::int64_t> costs;
+    for (int p = 0; p < document->pageCount(); ++p) costs.push_back(std::max<qint64>(0, pageTokens({current.path, p})));
+    const auto room = contextLeft() - 64 - chat_->current().sampling.maxTokens;
+    constexpr int kMostPages = 4;  // each page is hundreds to thousands of tokens: seconds to minutes on a CPU
+    const auto choice = choose_pages(matching, costs, room, kMostPages);
+    for (int p = 0; p < document->pageCount(); ++p)
+        workspaceModel_->setAttached({current.path, p}, std::find(choice.chosen.begin(), choice.chosen.end(), p) != choice.chosen.end());
+    if (choice.chosen.empty()) statusBar()->showMessage(tr("No page's text holds a word of the question: tick pages yourself."), 8000);
+    for (const auto& page : matching)  // the best page picked, on screen
+        if (std::find(choice.chosen.begin(), choice.chosen.end(), page.page) != choice.chosen.end()) {
+            workspacePanel_->showRow(workspaceModel_->rowOf({current.path, page.page}));
+            break;
+        }
+    showPagePick();
+}
+
+void MainWindow::showPagePick() {
+    if (lastPick_.path.isEmpty()) {
+        chatPanel_->setPageChoice({});
+        return;
+    }
+    const auto* document = workspaceModel_->document(lastPick_.path);
+    if (document == nullptr) {
+        chatPanel_->setPageChoice({});
+        return;
+    }
+    std::vector<std::string> texts;
+    for (int p = 0; p < document->pageCount(); ++p) texts.push_back(document->pageText(p).toStdString());
+    const auto ranked = rank_pages(texts, lastPick_.question.toStdString());
+    QStringList picked, left;
+    for (const auto& page : ranked) {
+        if (!page.has_text) continue;
+        const bool ticked = workspaceModel_->attachedPages().contains(PageRef{lastPick_.path, page.page});
+        QStringList words;
+        for (const auto& w : page.matched) words << QString::fromStdString(w).toHtmlEscaped();
+        if (ticked) picked << tr("<b>p. %1</b>%2").arg(page.page + 1).arg(words.isEmpty() ? QString() : " (" + words.join(", ") + ")");
+        else if (page.score > 0) left << QString("<a href='page:%1'>p. %2</a>").arg(page.page).arg(page.page + 1);
+    }
+    QStringList scans;
+    for (const auto p : lastPick_.withoutText) scans << tr("p. %1").arg(p + 1);
+    auto html = tr("Picked for this question: %1.").arg(picked.isEmpty() ? tr("none") : picked.join(", "));
+    if (!left.isEmpty()) html += tr(" Also matching, best first (click to swap in): %1.").arg(left.mid(0, 12).join(" · "));
+    if (!scans.isEmpty())
+        html += tr(" <span style='color:#777'>Without a text layer (scans), so ranked last: %1.</span>").arg(scans.mid(0, 12).join(", ") +
+                                                                                                     (scans.size() > 12 ? tr(" and %1 more").arg(scans.size() - 12) : QString()));
+    chatPanel_->setPageChoice(html);
 }
 
 bool MainWindow::exportPageWithBoxes(const QString& file, QString* error) {

@@ -4,6 +4,8 @@
 
 #include <QMainWindow>
 
+#include "chat/ChatTypes.h"
+
 class QLabel;
 class QMenu;
 class QProgressBar;
@@ -60,6 +62,13 @@ public:
     bool showGrounding(int message, int item = -1);
     // The page on screen with its boxes, as PNG; false with a message when there is no page or it cannot be written.
     bool exportPageWithBoxes(const QString& file, QString* error);
+    // Ticks the pages of the document on screen whose text fits `question` best and whose image tokens fit the
+    // context (at most four), and says which were picked, which were left out and which have no text.
+    void pickPages(const QString& question);
+    // The image tokens a page costs the loaded model at the chat's DPI; -1 when it cannot be known here.
+    qint64 pageTokens(const PageRef& page) const;
+    // Tokens of the loaded model's context the current conversation leaves for the next question.
+    qint64 contextLeft() const;
     void showAttentionTab();
 
 protected:
@@ -87,6 +96,13 @@ private:
     AttentionPanel* attentionPanel_ = nullptr;
     StacksPanel* stacksPanel_ = nullptr;
     ComparePanel* comparePanel_ = nullptr;
+    // The latest Pick Pages: its document and every page best first, for swapping a left-out page in.
+    struct PagePick {
+        QString path, question;
+        QList<int> ranked, withoutText;
+    } lastPick_;
+    void showPagePick();
+    QString budgetText(const QList<PageRef>& pages) const;
     QTabWidget* leftTabs_ = nullptr;
     ModelManagerDialog* modelManager_ = nullptr;
     QMenu* recentMenu_ = nullptr;

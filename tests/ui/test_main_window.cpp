@@ -17,6 +17,9 @@
 #include <QPlainTextEdit>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <QRegularExpression>
+#include <QPainter>
+#include <QPdfWriter>
 
 #include <QListView>
 #include <QProcess>
@@ -282,6 +285,80 @@ private Q_SLOTS:
         QVERIFY(error.contains("could not be written"));
     }
 
+    // A 40-page PDF (QPdfWriter; one page a picture only): Pick Pages ticks the page that holds the question's words
+    // first, at most four, says which matched and which pages have no text, and swaps a left-out one in on a click;
+    // the tokens shown before sending are the ones the engine then uses; the question's page link opens that page.
+    void pickPagesOfALongDocument() {
+        QTemporaryDir dir;
+        const auto pdf = dir.filePath("report.pdf");
+        {
+            QPdfWriter writer(pdf);
+            writer.setResolution(72);
+            QPainter painter(&writer);
+            QImage scan(200, 200, QImage::Format_RGB32);
+            scan.fill(Qt::darkGray);
+            for (int p = 0; p < 40; ++p) {
+                if (p > 0) writer.newPage();
+                if (p == 33) {  // a scanned page: a picture, no text layer
+                    painter.drawImage(QRect(50, 50, 300, 300), scan);
+                    continue;
+                }
+                painter.drawText(QPointF(60, 80), QString("Quarterly report, section %1: revenue and costs.").arg(p + 1));
+                if (p % 5 == 4) painter.drawText(QPointF(60, 120), "An invoice is attached.");
+                if (p == 26) painter.drawText(QPointF(60, 160), "The invoice total is 4711 euros.");
+            }
+        }
+        MainWindow window;
+        window.resize(1280, 820);
+        window.show();
+        window.openFiles({pdf});
+        window.loadModel(deepstack::testing::deepStackModelFolder());
+        QTRY_VERIFY_WITH_TIMEOUT(window.inference().model().has_value(), 120000);
+        auto& chat = window.chat();
+        chat.newConversation();  // not the one an earlier test left
+        auto sampling = chat.current().sampling;
+        sampling.maxTokens = 4;
+        chat.setSampling(sampling);
+        auto* input = window.findChild<QPlainTextEdit*>("questionInput");
+        input->setPlainText("What is the invoice total?");
+        window.findChild<QPushButton*>("pickPages")->click();
+
+        const auto attached = window.workspaceModel().attachedPages();
+        QCOMPARE(attached.size(), 4);
+        QVERIFY(attached.contains(deepstack::ui::PageRef{QFileInfo(pdf).absoluteFilePath(), 26}));
+        const auto choice = window.chatPanel().pageChoiceText();
+        QVERIFY2(choice.contains("<b>p. 27</b> (is, the, invoice, total)"), qPrintable(choice));
+        QVERIFY2(choice.contains("Without a text layer (scans), so ranked last: p. 34."), qPrintable(choice));
+        // Nine pages mention an invoice: four went, the others are offered, each a link that ticks it.
+        const QRegularExpression link("href='page:(\\d+)'");
+        const auto offered = link.match(choice);
+        QVERIFY2(offered.hasMatch(), qPrintable(choice));
+        Q_EMIT window.chatPanel().findChild<QLabel*>("pageChoice")->linkActivated("page:" + offered.captured(1));
+        QVERIFY(window.workspaceModel().attachedPages().contains(deepstack::ui::PageRef{QFileInfo(pdf).absoluteFilePath(), offered.captured(1).toInt()}));
+
+        // The cost shown before sending is what the engine uses.
+        qint64 expected = 0;
+        for (const auto& page : window.workspaceModel().attachedPages()) expected += window.pageTokens(page);
+        QVERIFY(expected > 0);
+        QVERIFY2(window.chatPanel().attachmentsText().contains(QString("%1 image tokens").arg(expected)), qPrintable(window.chatPanel().attachmentsText()));
+        QTest::keyClick(input, Qt::Key_Return, Qt::ControlModifier);
+        QTRY_VERIFY_WITH_TIMEOUT(!chat.isBusy(), 120000);
+        QCOMPARE(chat.current().messages.back().timings.imageTokens, expected);
+        // The next question's line now also estimates the time, from this answer's rates.
+        window.workspaceModel().setAttached({QFileInfo(pdf).absoluteFilePath(), 26}, true);
+        QVERIFY2(window.chatPanel().attachmentsText().contains("to the first word"), qPrintable(window.chatPanel().attachmentsText()));
+        input->setPlainText("What is the invoice total?");
+        window.findChild<QPushButton*>("pickPages")->click();
+        QTest::qWait(100);  // the labels laid out again
+        if (const auto shots = qEnvironmentVariable("DEEPSTACK_SCREENSHOT_DIR"); !shots.isEmpty()) window.grab().save(shots + "/pick-pages.png");
+
+        // The question's page references open their page.
+        auto* pages = window.findChild<QListView*>("pageList");
+        pages->setCurrentIndex(pages->model()->index(0, 0));
+        Q_EMIT window.chatPanel().view()->anchorClicked(QUrl("chat:page/0/0"));
+        QCOMPARE(pages->currentIndex().row(), window.workspaceModel().rowOf(chat.current().messages[0].attachments[0]));
+    }
+
     void modelManagerRefusesUnusableFolders() {
         QTemporaryDir dir;
         MainWindow window;
@@ -436,6 +513,10 @@ private Q_SLOTS:
         QVERIFY(QFileInfo(deepstack::ui::RemoteServerPanel::keyFile()).permissions() ==
                 (QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ReadUser | QFileDevice::WriteUser));
 
+        window.chat().newConversation();  // not one an earlier test left with its own token limit
+        auto sampling = window.chat().current().sampling;
+        sampling.maxTokens = 32;
+        window.chat().setSampling(sampling);
         window.chatPanel().input()->setPlainText("What is the total?");
         QSignalSpy busy(&window.chat(), &deepstack::ui::ChatController::busyChanged);
         window.chatPanel().sendQuestion();

@@ -121,6 +121,12 @@ ChatPanel::ChatPanel(ChatController& controller, WorkspaceModel& workspace, QWid
     attachments_->setObjectName("attachmentsLabel");
     attachments_->setWordWrap(true);
     layout->addWidget(attachments_);
+    pageChoice_ = new QLabel(this);
+    pageChoice_->setObjectName("pageChoice");
+    pageChoice_->setWordWrap(true);
+    pageChoice_->setTextFormat(Qt::RichText);
+    pageChoice_->setVisible(false);
+    layout->addWidget(pageChoice_);
 
     suggestions_ = new QWidget(this);
     suggestions_->setObjectName("suggestions");
@@ -142,8 +148,13 @@ ChatPanel::ChatPanel(ChatController& controller, WorkspaceModel& workspace, QWid
     stop_ = new QPushButton(tr("Stop"), this);
     stop_->setObjectName("stopButton");
     stop_->setToolTip(tr("Stop the answer (Esc)"));
+    pickPages_ = new QPushButton(tr("Pick Pages"), this);
+    pickPages_->setObjectName("pickPages");
+    pickPages_->setToolTip(tr("Tick the pages of the document on screen that fit the question best (by their text) and "
+                              "fit the model's context"));
     buttons->addWidget(send_);
     buttons->addWidget(stop_);
+    buttons->addWidget(pickPages_);
     ask->addWidget(input_, 1);
     ask->addLayout(buttons);
     layout->addLayout(ask);
@@ -163,6 +174,8 @@ ChatPanel::ChatPanel(ChatController& controller, WorkspaceModel& workspace, QWid
     connect(seed_, &QLineEdit::textChanged, this, &ChatPanel::applySettings);
     connect(send_, &QPushButton::clicked, this, &ChatPanel::sendQuestion);
     connect(stop_, &QPushButton::clicked, &controller_, &ChatController::stop);
+    connect(pickPages_, &QPushButton::clicked, this, [this] { Q_EMIT pickPagesRequested(input_->toPlainText()); });
+    connect(pageChoice_, &QLabel::linkActivated, this, &ChatPanel::pageChoiceLinkActivated);
     connect(findText_, &QLineEdit::returnPressed, this, [this] { findStatus_->setText(view_->findText(findText_->text(), false) ? QString() : tr("not found")); });
     connect(next, &QToolButton::clicked, this, [this] { findStatus_->setText(view_->findText(findText_->text(), false) ? QString() : tr("not found")); });
     connect(previous, &QToolButton::clicked, this, [this] { findStatus_->setText(view_->findText(findText_->text(), true) ? QString() : tr("not found")); });
@@ -227,13 +240,37 @@ void ChatPanel::refreshAttachments() {
         attachments_->setText(tr("<span style='color:#777'>No page ticked: the question goes without a picture.</span>"));
         return;
     }
+    // One entry per file, its pages after it: "report.pdf p. 5, 10, 27 · photo.png".
     QStringList names;
+    QString file;
+    QStringList numbers;
+    const auto flush = [&] {
+        if (file.isEmpty()) return;
+        const auto name = QFileInfo(file).fileName();
+        names << (file.endsWith(".pdf", Qt::CaseInsensitive) ? tr("%1 p. %2").arg(name, numbers.join(", ")) : name);
+        numbers.clear();
+    };
     for (const auto& p : pages) {
-        const auto name = QFileInfo(p.path).fileName();
-        names << (p.path.endsWith(".pdf", Qt::CaseInsensitive) ? tr("%1 p. %2").arg(name).arg(p.page + 1) : name);
+        if (p.path != file) {
+            flush();
+            file = p.path;
+        }
+        numbers << QString::number(p.page + 1);
     }
-    attachments_->setText(tr("With the next question: <b>%1</b>").arg(names.join(", ").toHtmlEscaped()));
+    flush();
+    auto text = tr("With the next question: <b>%1</b>").arg(names.join(" · ").toHtmlEscaped());
+    if (budget_)
+        if (const auto budget = budget_(pages); !budget.isEmpty()) text += "<br>" + budget;
+    attachments_->setText(text);
 }
+
+void ChatPanel::setPageChoice(const QString& html) {
+    pageChoice_->setText(html);
+    pageChoice_->setVisible(!html.isEmpty());
+}
+
+QString ChatPanel::attachmentsText() const { return attachments_->text(); }
+QString ChatPanel::pageChoiceText() const { return pageChoice_->text(); }
 
 void ChatPanel::updateButtons() {
     const bool busy = controller_.isBusy();

@@ -2,7 +2,12 @@
 // find, the question box with Send and Stop, and live statistics while an answer streams.
 #pragma once
 
+#include <QList>
 #include <QWidget>
+
+#include <functional>
+
+#include "chat/ChatTypes.h"
 
 class QComboBox;
 class QDoubleSpinBox;
@@ -32,6 +37,19 @@ public:
     void focusQuestion();
     // Offered under the question box (the demo model's sample questions); clicking one fills the box.
     void setSuggestions(const QStringList& questions);
+    // What the ticked pages will cost, as a line of rich text after their names (the image tokens, the room in the
+    // context, the time); called whenever the ticked pages change and on refreshBudget().
+    void setBudgetText(std::function<QString(const QList<PageRef>&)> budget) { budget_ = std::move(budget); }
+    void refreshBudget() { refreshAttachments(); }
+    // The outcome of Pick Pages, with links (page:N) that swap a left-out page in; empty hides it.
+    void setPageChoice(const QString& html);
+    QString attachmentsText() const;
+    QString pageChoiceText() const;
+
+Q_SIGNALS:
+    // Pick Pages: choose the pages of the document on screen that fit this question best.
+    void pickPagesRequested(const QString& question);
+    void pageChoiceLinkActivated(const QString& link);
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
@@ -59,6 +77,9 @@ private:
     QLineEdit* findText_ = nullptr;
     QLabel* findStatus_ = nullptr;
     QLabel* attachments_ = nullptr;
+    QLabel* pageChoice_ = nullptr;
+    QPushButton* pickPages_ = nullptr;
+    std::function<QString(const QList<PageRef>&)> budget_;
     QWidget* suggestions_ = nullptr;
     QPlainTextEdit* input_ = nullptr;
     QPushButton* send_ = nullptr;

@@ -12,11 +12,14 @@
 namespace deepstack::ui {
 
 namespace {
-QString attachmentsText(const ChatMessage& m) {
+// The pages a question was asked about, each a link that opens it (HTML).
+QString attachmentLinks(const ChatMessage& m, int index) {
     QStringList names;
-    for (const auto& page : m.attachments) {
+    for (int i = 0; i < m.attachments.size(); ++i) {
+        const auto& page = m.attachments[i];
         const auto name = QFileInfo(page.path).fileName();
-        names << (page.path.endsWith(".pdf", Qt::CaseInsensitive) ? QObject::tr("%1 p. %2").arg(name).arg(page.page + 1) : name);
+        const auto text = page.path.endsWith(".pdf", Qt::CaseInsensitive) ? QObject::tr("%1 p. %2").arg(name).arg(page.page + 1) : name;
+        names << QString("<a href='chat:page/%1/%2' style='color:#777'>%3</a>").arg(index).arg(i).arg(text.toHtmlEscaped());
     }
     return names.join(", ");
 }
@@ -56,7 +59,10 @@ ChatView::ChatView(QWidget* parent) : QTextBrowser(parent) {
         else if (action == "regenerate") Q_EMIT regenerateRequested();
         else if (action == "edit") Q_EMIT editRequested();
         else if (action == "attention") Q_EMIT attentionRequested();
-        else if (action.startsWith("box/")) {
+        else if (action.startsWith("page/")) {
+            const auto parts = action.mid(5).split('/');
+            if (parts.size() == 2) Q_EMIT pageRequested(parts[0].toInt(), parts[1].toInt());
+        } else if (action.startsWith("box/")) {
             const auto parts = action.mid(4).split('/');
             if (parts.size() == 2) Q_EMIT groundingRequested(parts[0].toInt(), parts[1].toInt());
         }
@@ -108,7 +114,7 @@ void ChatView::appendMessage(const ChatConversation& conversation, int index, bo
     QString header;
     if (m.role == ChatMessage::Role::user) {
         header = tr("<b style='color:#1d5fa8'>You</b>");
-        if (!m.attachments.isEmpty()) header += tr(" <span style='color:#777'>· with %1</span>").arg(attachmentsText(m).toHtmlEscaped());
+        if (!m.attachments.isEmpty()) header += tr(" <span style='color:#777'>· with %1</span>").arg(attachmentLinks(m, index));
         if (lastQuestion && canRegenerate) header += tr(" &nbsp;<a href='chat:edit'>Edit</a>");
     } else {
         header = tr("<b style='color:#2e7d32'>Model</b>");

@@ -26,6 +26,8 @@ Q_SIGNALS:
     void attentionRequested();  // the latest answer's "Attention" link
     // A box or point the answer at `message` names (its `item`-th), clicked under that answer.
     void groundingRequested(int message, int item);
+    // A page a question was asked about (its `attachment`-th), clicked in that question's header.
+    void pageRequested(int message, int attachment);
 
 private:
     void appendMessage(const ChatConversation& conversation, int index, bool canRegenerate);

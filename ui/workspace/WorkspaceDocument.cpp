@@ -1,5 +1,7 @@
 #include "workspace/WorkspaceDocument.h"
 
+#include <QPdfSelection>
+
 #include <QFileInfo>
 #include <QImageReader>
 #include <QPainter>
@@ -77,6 +79,11 @@ std::unique_ptr<WorkspaceDocument> WorkspaceDocument::open(const QString& path, 
 QString WorkspaceDocument::fileName() const { return QFileInfo(path_).fileName(); }
 
 int WorkspaceDocument::pageCount() const { return pdf_ ? pdf_->pageCount() : 1; }
+
+QString WorkspaceDocument::pageText(int page) const {
+    if (!pdf_ || page < 0 || page >= pageCount()) return {};
+    return pdf_->getAllText(page).text();
+}
 
 QSizeF WorkspaceDocument::pageSize(int page) const { return pdf_ ? pdf_->pagePointSize(page) : QSizeF(picture_.size()); }
 

@@ -33,6 +33,8 @@ public:
     // The size render(page, dpi) gives for the model (pictures unscaled), without rendering.
     QSize renderSize(int page, double dpi) const;
     QImage thumbnail(int page, int longestSide) const;
+    // The page's text layer (a PDF page's words as QtPdf reads them); empty for a picture or a scanned page.
+    QString pageText(int page) const;
 
 private:
     WorkspaceDocument() = default;
