@@ -41,6 +41,7 @@
 #include "workspace/PageView.h"
 #include "chat/ChatController.h"
 #include "chat/ChatPanel.h"
+#include "chat/ConversationExport.h"
 #include "chat/ChatView.h"
 #include "deepstack/stack_plan.h"
 #include "deepstack/engine.h"
@@ -565,6 +566,26 @@ void MainWindow::createMenus() {
     auto* stop = chat->addAction(tr("S&top"), chat_, &ChatController::stop);
     stop->setShortcut(Qt::Key_Escape);
     stop->setObjectName("actionStop");
+    chat->addSeparator();
+    auto* exportMd = chat->addAction(tr("Export as &Markdown…"), this, [this] {
+        const auto target = QFileDialog::getSaveFileName(this, tr("Export the Conversation as Markdown"), chat_->current().title + ".md", tr("Markdown (*.md)"));
+        QString error;
+        if (!target.isEmpty() && !exportMarkdown(chat_->current(), *workspaceModel_, target, &error)) showError(tr("Export"), error);
+    });
+    exportMd->setObjectName("actionExportMarkdown");
+    auto* exportJs = chat->addAction(tr("Export as &JSON…"), this, [this] {
+        const auto target = QFileDialog::getSaveFileName(this, tr("Export the Conversation as JSON"), chat_->current().title + ".json", tr("JSON (*.json)"));
+        QString error;
+        if (!target.isEmpty() && !exportJson(chat_->current(), target, &error)) showError(tr("Export"), error);
+    });
+    exportJs->setObjectName("actionExportJson");
+    auto* import = chat->addAction(tr("&Import Conversation…"), this, [this] {
+        const auto target = QFileDialog::getOpenFileName(this, tr("Import a Conversation"), {}, tr("JSON (*.json)"));
+        QString error;
+        if (!target.isEmpty() && !chat_->importConversation(target, &error)) showError(tr("Import"), error);
+    });
+    import->setObjectName("actionImportConversation");
+    chat->addSeparator();
     auto* regenerate = chat->addAction(tr("&Regenerate"), chat_, &ChatController::regenerate);
     regenerate->setShortcut(Qt::CTRL | Qt::Key_R);
     auto* find = chat->addAction(tr("&Find in Chat…"), chatPanel_, &ChatPanel::showFind);

@@ -4,8 +4,15 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <QImage>
+#include <QJsonDocument>
+
+#include "chat/ChatController.h"
+#include "chat/ConversationExport.h"
 #include "chat/ConversationStore.h"
+#include "inference/InferenceService.h"
 #include "ui_test_files.h"
+#include "workspace/WorkspaceModel.h"
 
 using namespace deepstack::ui;
 
@@ -36,6 +43,62 @@ class TestConversationStore : public QObject {
     QTemporaryDir dir_;
 
 private Q_SLOTS:
+    // Exported as JSON and imported again (through the chat, which gives it a new id and keeps it): the same
+    // conversation, field for field. A file that is not one says so, naming it.
+    void jsonExportImportsToTheSameConversation() {
+        const auto original = sample();
+        QString error;
+        const auto file = dir_.filePath("exported.json");
+        QVERIFY2(exportJson(original, file, &error), qPrintable(error));
+        const auto back = importConversation(file, &error);
+        QVERIFY2(back.has_value(), qPrintable(error));
+        QCOMPARE(QJsonDocument(back->toJson()).toJson(), QJsonDocument(original.toJson()).toJson());
+
+        InferenceService service;
+        WorkspaceModel workspace;
+        ChatController chat(service, workspace, ConversationStore(dir_.filePath("imported")));
+        chat.restore();
+        QVERIFY2(chat.importConversation(file, &error), qPrintable(error));
+        QVERIFY(chat.current().id != original.id);
+        QCOMPARE(chat.current().messages.size(), original.messages.size());
+        QCOMPARE(chat.current().messages[1].tokens, original.messages[1].tokens);
+        QCOMPARE(chat.current().messages[0].attachments, original.messages[0].attachments);
+        QCOMPARE(QDir(dir_.filePath("imported")).entryList({"*.json"}).size(), 1);  // saved at once
+
+        deepstack::testing::writeBytes(dir_.filePath("notes.json"), "{\"hello\": ");
+        QVERIFY(!importConversation(dir_.filePath("notes.json"), &error));
+        QVERIFY2(error.contains("notes.json is not a conversation"), qPrintable(error));
+        QVERIFY(!chat.importConversation(dir_.filePath("missing.json"), &error));
+        QVERIFY2(error.contains("cannot be read"), qPrintable(error));
+    }
+
+    // Markdown: the questions and answers in order, each question's pages as PNG files beside it (as the model saw
+    // them), and a page whose document is not open named instead.
+    void markdownExportWithItsPages() {
+        const auto pdf = dir_.filePath("invoice.pdf");
+        deepstack::testing::writePdf(pdf, 2);
+        WorkspaceModel workspace;
+        QString error;
+        QVERIFY(workspace.openFile(pdf, &error) >= 0);
+        auto c = sample();
+        c.messages[0].attachments = {{QFileInfo(pdf).absoluteFilePath(), 1}, {"/photos/receipt.jpg", 0}};
+        c.messages[0].renderDpi = 72;
+        const auto file = dir_.filePath("chat.md");
+        QVERIFY2(exportMarkdown(c, workspace, file, &error), qPrintable(error));
+        QFile md(file);
+        QVERIFY(md.open(QIODevice::ReadOnly));
+        const auto text = QString::fromUtf8(md.readAll());
+        QVERIFY(text.startsWith("# Invoice total"));
+        QVERIFY(text.indexOf("What is the total?") < text.indexOf("**20.50 EUR**"));
+        QVERIFY2(text.contains("![invoice.pdf, page 2](chat-pages/page-01.png)"), qPrintable(text));
+        QVERIFY2(text.contains("*receipt.jpg (not open when this was exported)*"), qPrintable(text));
+        QVERIFY(text.contains("9 tokens, first token 95 ms"));
+        const QImage page(dir_.filePath("chat-pages/page-01.png"));
+        QCOMPARE(page.size(), workspace.renderForModel({QFileInfo(pdf).absoluteFilePath(), 1}, 72, &error).size());
+        QVERIFY(!exportMarkdown(c, workspace, file + "/inside-a-file.md", &error));  // a folder that cannot exist
+        QVERIFY2(error.contains("could not be"), qPrintable(error));
+    }
+
     void everyFieldRoundTrips() {
         const ConversationStore store(dir_.filePath("roundtrip"));
         const auto c = sample();

@@ -1,5 +1,9 @@
 #include "chat/ChatController.h"
 
+#include <QUuid>
+
+#include "chat/ConversationExport.h"
+
 #include "inference/InferenceService.h"
 #include "workspace/WorkspaceModel.h"
 
@@ -48,6 +52,20 @@ void ChatController::newConversation() {
     }
     Q_EMIT conversationsChanged();
     Q_EMIT messagesReset();
+}
+
+bool ChatController::importConversation(const QString& file, QString* error) {
+    auto imported = deepstack::ui::importConversation(file, error);
+    if (!imported) return false;
+    if (busy_) stop();
+    // A new id: importing the same file twice, or one exported from this machine, keeps both.
+    imported->id = QUuid::createUuid().toString(QUuid::WithoutBraces);
+    conversations_.prepend(*imported);
+    current_ = 0;
+    save(0);
+    Q_EMIT conversationsChanged();
+    Q_EMIT messagesReset();
+    return true;
 }
 
 void ChatController::selectConversation(int index) {

@@ -28,6 +28,9 @@ public:
     const ConversationStore& store() const { return store_; }
 
     void newConversation();
+    // Adds an exported conversation (ConversationExport.h) as a new one, saved and current. False with `error` set
+    // when the file is not a conversation.
+    bool importConversation(const QString& file, QString* error);
     void selectConversation(int index);
     void deleteConversation(int index);
     void setSystemPrompt(const QString& prompt);
