@@ -1,7 +1,9 @@
 // deepstack-studio: the desktop application.
 //   deepstack-studio [--model FOLDER] [--ask "question"] [FILE...]
+//   deepstack-studio --replay RECORDING.dsrec
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QMessageBox>
 #include <QTimer>
 
 #include "MainWindow.h"
@@ -25,8 +27,10 @@ int main(int argc, char** argv) {
     parser.addVersionOption();
     const QCommandLineOption model("model", "Load the model in FOLDER at start.", "FOLDER");
     const QCommandLineOption ask("ask", "Put QUESTION in the question box.", "QUESTION");
+    const QCommandLineOption replay("replay", "Play the recorded demo in FILE back (no model needed).", "FILE");
     parser.addOption(model);
     parser.addOption(ask);
+    parser.addOption(replay);
     parser.addPositionalArgument("files", "PDFs or pictures to open; the first page opened is ticked for the first question.", "[FILE...]");
     parser.process(app);
 
@@ -34,6 +38,12 @@ int main(int argc, char** argv) {
     window.show();
     // After the window is up, so that problems show as messages over it.
     QTimer::singleShot(0, &window, [&] {
+        if (parser.isSet(replay)) {  // a recording plays without any model
+            QString error;
+            if (!window.openRecording(parser.value(replay), &error))
+                QMessageBox::warning(&window, QObject::tr("Recording"), error);
+            return;
+        }
         if (!parser.positionalArguments().isEmpty()) window.openFiles(parser.positionalArguments(), true);
         if (parser.isSet(model)) window.loadModel(parser.value(model));
         else window.loadStartModel();  // the last model, else the demo model; else the window says what to do

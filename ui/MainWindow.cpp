@@ -36,6 +36,8 @@
 #include "attention/AttentionPanel.h"
 #include "stacks/StacksPanel.h"
 #include "compare/ComparePanel.h"
+#include "demo/DemoRecorder.h"
+#include "demo/ReplayBar.h"
 #include "deepstack/grounding.h"
 #include "deepstack/page_ranking.h"
 #include "workspace/PageView.h"
@@ -138,6 +140,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         modelManager()->raise();
     });
     chatPanel_ = new ChatPanel(*chat_, *workspaceModel_, chatColumn);
+    replayBar_ = new ReplayBar(*chatPanel_->view(), *attentionPanel_, *workspaceModel_, chatColumn);
+    recorder_ = new DemoRecorder(*chat_, *inference_, *workspaceModel_, this);
+    chatLayout->addWidget(replayBar_);
     chatLayout->addWidget(modelHint_);
     chatLayout->addWidget(chatPanel_, 1);
     split->addWidget(leftTabs_);
@@ -223,6 +228,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     });
     connect(chat_, &ChatController::messagesReset, this, [this] { workspacePanel_->pageView()->setMarks({}, -1, {}); });
     connect(comparePanel_, &ComparePanel::problem, this, &MainWindow::showError);
+    connect(replayBar_, &ReplayBar::ended, this, [this] {
+        chatPanel_->view()->showConversation(chat_->current(), chat_->canRegenerate());
+        updateModelHint();
+    });
     // What the ticked pages cost, before they are sent; Pick Pages for a long document.
     chatPanel_->setBudgetText([this](const QList<PageRef>& pages) { return budgetText(pages); });
     connect(inference_, &InferenceService::modelLoaded, chatPanel_, &ChatPanel::refreshBudget);
@@ -494,6 +503,31 @@ bool MainWindow::exportPageWithBoxes(const QString& file, QString* error) {
     return true;
 }
 
+void MainWindow::startRecording() {
+    const auto& model = inference_->model();
+    recorder_->start(model ? tr("%1 · %2 · %3 %4").arg(QFileInfo(model->folder).fileName(), model->displayName, model->device, model->compute)
+                           : tr("no model"));
+    if (recordAction_ != nullptr) recordAction_->setText(tr("Stop &Recording…"));
+    statusBar()->showMessage(tr("Recording: every question, answer and attention view from now on"), 5000);
+}
+
+bool MainWindow::isRecording() const { return recorder_->isRecording(); }
+
+bool MainWindow::stopRecording(const QString& file, QString* error) {
+    const auto recording = recorder_->stop();
+    if (recordAction_ != nullptr) recordAction_->setText(tr("Start &Recording a Demo"));
+    return saveRecording(recording, file, error);
+}
+
+bool MainWindow::openRecording(const QString& file, QString* error) {
+    auto recording = loadRecording(file, error);
+    if (!recording) return false;
+    if (!replayBar_->play(std::move(*recording), error)) return false;
+    modelHint_->setVisible(false);  // a recording needs no model
+    if (workspaceModel_->rowCount() > 0) workspacePanel_->showRow(0);
+    return true;
+}
+
 void MainWindow::measureStacks() {
     leftTabs_->setCurrentWidget(stacksPanel_);
     if (!inference_->model()) {
@@ -543,6 +577,23 @@ void MainWindow::createMenus() {
     open->setObjectName("actionOpen");
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     auto* closeDocument = file->addAction(tr("&Close Document"), this, [this] { workspacePanel_->closeCurrentDocument(); });
+    recordAction_ = file->addAction(tr("Start &Recording a Demo"), this, [this] {
+        if (!recorder_->isRecording()) {
+            startRecording();
+            return;
+        }
+        const auto target = QFileDialog::getSaveFileName(this, tr("Save the Recording"), "demo.dsrec", tr("DeepStack Studio recordings (*.dsrec)"));
+        QString error;
+        if (target.isEmpty()) return;  // still recording
+        if (!stopRecording(target, &error)) showError(tr("Recording"), error);
+    });
+    recordAction_->setObjectName("actionRecord");
+    auto* openRecordingAction = file->addAction(tr("Open Recor&ding…"), this, [this] {
+        const auto target = QFileDialog::getOpenFileName(this, tr("Open a Recording"), {}, tr("DeepStack Studio recordings (*.dsrec);;All files (*)"));
+        QString error;
+        if (!target.isEmpty() && !openRecording(target, &error)) showError(tr("Recording"), error);
+    });
+    openRecordingAction->setObjectName("actionOpenRecording");
     auto* exportBoxes = file->addAction(tr("&Export Page with Boxes…"), this, [this] {
         const auto target = QFileDialog::getSaveFileName(this, tr("Export the Page with Its Boxes"), "page-with-boxes.png", tr("PNG image (*.png)"));
         if (target.isEmpty()) return;

@@ -16,6 +16,8 @@ namespace deepstack::ui {
 class AttentionPanel;
 class StacksPanel;
 class ComparePanel;
+class DemoRecorder;
+class ReplayBar;
 class ChatController;
 class ChatPanel;
 class InferenceService;
@@ -53,6 +55,15 @@ public:
     AttentionPanel& attention() { return *attentionPanel_; }
     StacksPanel& stacks() { return *stacksPanel_; }
     ComparePanel& compare() { return *comparePanel_; }
+    ReplayBar& replay() { return *replayBar_; }
+
+    // Recording a demo: every exchange from now on, with its pages, timings and recorded attention.
+    void startRecording();
+    bool isRecording() const;
+    // Stops and writes the recording to `file`; false with `error` set when it cannot be written.
+    bool stopRecording(const QString& file, QString* error);
+    // Plays a recording back without the model (deepstack-studio --replay FILE); false with `error` set.
+    bool openRecording(const QString& file, QString* error);
     // Records where the latest answer looked and shows it in the Attention tab.
     void recordAttention();
     // Runs the latest question again without each stacked group and shows what changed (the Stacks tab).
@@ -96,6 +107,9 @@ private:
     AttentionPanel* attentionPanel_ = nullptr;
     StacksPanel* stacksPanel_ = nullptr;
     ComparePanel* comparePanel_ = nullptr;
+    DemoRecorder* recorder_ = nullptr;
+    ReplayBar* replayBar_ = nullptr;
+    QAction* recordAction_ = nullptr;
     // The latest Pick Pages: its document and every page best first, for swapping a left-out page in.
     struct PagePick {
         QString path, question;

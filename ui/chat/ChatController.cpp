@@ -205,14 +205,20 @@ void ChatController::onText(const QString& conversationId, const QString& text, 
 }
 
 void ChatController::onFinished(const GenerateResult& result) {
-    if (result.conversationId == answeringId_) setBusy(false);
     const int index = indexOf(result.conversationId);
     if (index < 0) {
         // Deleted while answering, or another panel's question (the comparison) ran on the one worker: either way
         // the worker no longer holds a conversation of this chat.
         heldId_.clear();
+        if (result.conversationId == answeringId_) setBusy(false);
         return;
     }
+    // Idle again only once the answer holds its numbers: what watches busyChanged (the recorder, the budget line)
+    // reads them.
+    struct IdleAtEnd {
+        ChatController* chat;
+        ~IdleAtEnd() { chat->setBusy(false); }
+    } idle{this};
     auto& c = conversations_[index];
     auto& answer = c.messages.back();
     answer.stopReason = result.stopReason;
