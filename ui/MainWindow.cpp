@@ -1,6 +1,8 @@
 #include "MainWindow.h"
 
 #include <QAction>
+#include <QInputDialog>
+#include <QCryptographicHash>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDragEnterEvent>
@@ -200,7 +202,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         auto suggestions = sampleQuestions(m.folder, &problem);
         // Qwen3-VL answers "where" with boxes, which the page then shows.
         if (m.family.startsWith("qwen3_vl")) suggestions << tr("Locate every heading and total on this page and output bbox coordinates in JSON.");
-        chatPanel_->setSuggestions(suggestions);
+        modelSuggestions_ = suggestions;
+        refreshSuggestions();
         if (!problem.isEmpty()) statusBar()->showMessage(problem, 10000);
         chatPanel_->focusQuestion();
     });
@@ -213,7 +216,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(inference_, &InferenceService::modelUnloaded, this, [this] {
         modelStatus_->setText(tr("No model loaded"));
         updateModelHint();
-        chatPanel_->setSuggestions({});
+        modelSuggestions_.clear();
+        refreshSuggestions();
         attentionPanel_->showCapture({}, nullptr);
         attentionPanel_->clearPlan();
         stacksPanel_->showEffects({}, nullptr);
@@ -228,6 +232,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     });
     connect(chat_, &ChatController::messagesReset, this, [this] { workspacePanel_->pageView()->setMarks({}, -1, {}); });
     connect(comparePanel_, &ComparePanel::problem, this, &MainWindow::showError);
+    connect(workspacePanel_->pageList()->selectionModel(), &QItemSelectionModel::currentChanged, this, &MainWindow::refreshSuggestions);
     connect(replayBar_, &ReplayBar::ended, this, [this] {
         chatPanel_->view()->showConversation(chat_->current(), chat_->canRegenerate());
         updateModelHint();
@@ -503,6 +508,44 @@ bool MainWindow::exportPageWithBoxes(const QString& file, QString* error) {
     return true;
 }
 
+QStringList MainWindow::preparedQuestions(const QString& path) {
+    const auto key = QCryptographicHash::hash(QFileInfo(path).absoluteFilePath().toUtf8(), QCryptographicHash::Sha1).toHex();
+    return QSettings().value("preparedQuestions/" + key).toStringList();
+}
+
+void MainWindow::setPreparedQuestions(const QString& path, const QStringList& questions) {
+    const auto key = QCryptographicHash::hash(QFileInfo(path).absoluteFilePath().toUtf8(), QCryptographicHash::Sha1).toHex();
+    QStringList kept;
+    for (const auto& q : questions)
+        if (!q.trimmed().isEmpty()) kept << q.trimmed();
+    if (kept.isEmpty()) QSettings().remove("preparedQuestions/" + key);
+    else QSettings().setValue("preparedQuestions/" + key, kept);
+}
+
+void MainWindow::refreshSuggestions() {
+    const auto current = workspaceModel_->pageAt(workspacePanel_->pageList()->currentIndex().row());
+    auto questions = current.path.isEmpty() ? QStringList() : preparedQuestions(current.path);
+    for (const auto& q : modelSuggestions_)
+        if (!questions.contains(q)) questions << q;
+    chatPanel_->setSuggestions(questions);
+}
+
+void MainWindow::setPresenterMode(bool on) {
+    if (on == presenter_) return;
+    presenter_ = on;
+    if (on) {
+        normalFont_ = font();
+        auto large = normalFont_;
+        large.setPointSizeF(normalFont_.pointSizeF() * 1.5);
+        setFont(large);
+    } else {
+        setFont(normalFont_);
+    }
+    workspacePanel_->pageList()->setVisible(!on);
+    if (auto* action = findChild<QAction*>("actionPresenter"); action != nullptr && action->isChecked() != on) action->setChecked(on);
+    statusBar()->showMessage(on ? tr("Presenter mode: F5 leaves it") : QString(), 4000);
+}
+
 void MainWindow::startRecording() {
     const auto& model = inference_->model();
     recorder_->start(model ? tr("%1 · %2 · %3 %4").arg(QFileInfo(model->folder).fileName(), model->displayName, model->device, model->compute)
@@ -618,6 +661,22 @@ void MainWindow::createMenus() {
     stop->setShortcut(Qt::Key_Escape);
     stop->setObjectName("actionStop");
     chat->addSeparator();
+    auto* prepared = chat->addAction(tr("&Prepared Questions for This Document…"), this, [this] {
+        const auto current = workspaceModel_->pageAt(workspacePanel_->pageList()->currentIndex().row());
+        if (current.path.isEmpty()) {
+            showError(tr("Prepared Questions"), tr("Open a document first: questions are prepared for the document on screen."));
+            return;
+        }
+        bool ok = false;
+        const auto text = QInputDialog::getMultiLineText(this, tr("Prepared Questions"),
+                                                         tr("Questions for %1, one per line (offered under the question box while it is on screen):")
+                                                             .arg(QFileInfo(current.path).fileName()),
+                                                         preparedQuestions(current.path).join("\n"), &ok);
+        if (!ok) return;
+        setPreparedQuestions(current.path, text.split('\n'));
+        refreshSuggestions();
+    });
+    prepared->setObjectName("actionPreparedQuestions");
     auto* exportMd = chat->addAction(tr("Export as &Markdown…"), this, [this] {
         const auto target = QFileDialog::getSaveFileName(this, tr("Export the Conversation as Markdown"), chat_->current().title + ".md", tr("Markdown (*.md)"));
         QString error;
@@ -661,6 +720,10 @@ void MainWindow::createMenus() {
     auto* attention = view->addAction(tr("&Attention of the Latest Answer"), this, &MainWindow::recordAttention);
     attention->setShortcut(Qt::CTRL | Qt::SHIFT | Qt::Key_A);
     attention->setObjectName("actionAttention");
+    auto* presenter = view->addAction(tr("P&resenter Mode"), this, [this](bool on) { setPresenterMode(on); });
+    presenter->setCheckable(true);
+    presenter->setShortcut(Qt::Key_F5);
+    presenter->setObjectName("actionPresenter");
     auto* stacks = view->addAction(tr("What the Stac&ks Change"), this, &MainWindow::measureStacks);
     stacks->setShortcut(Qt::CTRL | Qt::SHIFT | Qt::Key_K);
     stacks->setObjectName("actionMeasureStacks");

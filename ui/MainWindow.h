@@ -2,6 +2,7 @@
 // their own dialog, inference on its own thread. Owns them all; closing it stops any answer and saves.
 #pragma once
 
+#include <QFont>
 #include <QMainWindow>
 
 #include "chat/ChatTypes.h"
@@ -64,6 +65,14 @@ public:
     bool stopRecording(const QString& file, QString* error);
     // Plays a recording back without the model (deepstack-studio --replay FILE); false with `error` set.
     bool openRecording(const QString& file, QString* error);
+
+    // Presenter mode: type half again as large, the page strip hidden, the page and the answer side by side.
+    void setPresenterMode(bool on);
+    bool isPresenterMode() const { return presenter_; }
+    // Questions prepared for a document (kept per file): offered under the question box while it is on screen.
+    static QStringList preparedQuestions(const QString& path);
+    static void setPreparedQuestions(const QString& path, const QStringList& questions);
+    void refreshSuggestions();
     // Records where the latest answer looked and shows it in the Attention tab.
     void recordAttention();
     // Runs the latest question again without each stacked group and shows what changed (the Stacks tab).
@@ -110,6 +119,9 @@ private:
     DemoRecorder* recorder_ = nullptr;
     ReplayBar* replayBar_ = nullptr;
     QAction* recordAction_ = nullptr;
+    bool presenter_ = false;
+    QFont normalFont_;
+    QStringList modelSuggestions_;
     // The latest Pick Pages: its document and every page best first, for swapping a left-out page in.
     struct PagePick {
         QString path, question;

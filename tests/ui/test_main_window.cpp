@@ -359,6 +359,44 @@ private Q_SLOTS:
         QCOMPARE(pages->currentIndex().row(), window.workspaceModel().rowOf(chat.current().messages[0].attachments[0]));
     }
 
+    // Questions prepared for a document are offered while one of its pages is on screen (and only then), kept per
+    // file; presenter mode makes the type half again as large and hides the page strip, and gives both back.
+    void presenterModeAndPreparedQuestions() {
+        QTemporaryDir dir;
+        const auto report = dir.filePath("report.pdf");
+        const auto other = dir.filePath("other.pdf");
+        deepstack::testing::writePdf(report, 2);
+        deepstack::testing::writePdf(other, 1);
+        MainWindow::setPreparedQuestions(report, {"What is the total?", "  ", "Who signed it?"});
+        QCOMPARE(MainWindow::preparedQuestions(report), (QStringList{"What is the total?", "Who signed it?"}));
+        MainWindow window;
+        window.resize(1280, 820);
+        window.show();
+        window.openFiles({report, other});
+        auto* pages = window.findChild<QListView*>("pageList");
+        auto* suggestions = window.findChild<QWidget*>("suggestions");
+        pages->setCurrentIndex(pages->model()->index(1, 0));  // report.pdf p. 2
+        QTRY_VERIFY(suggestions->isVisible());
+        const auto buttons = suggestions->findChildren<QToolButton*>();
+        QCOMPARE(buttons.size(), 2);
+        QCOMPARE(buttons[1]->text(), QString("Who signed it?"));
+        pages->setCurrentIndex(pages->model()->index(2, 0));  // other.pdf: nothing prepared
+        QTRY_VERIFY(!suggestions->isVisible());
+        MainWindow::setPreparedQuestions(report, {});
+        QVERIFY(MainWindow::preparedQuestions(report).isEmpty());
+
+        const auto size = window.font().pointSizeF();
+        window.findChild<QAction*>("actionPresenter")->trigger();
+        QVERIFY(window.isPresenterMode());
+        QCOMPARE(window.font().pointSizeF(), size * 1.5);
+        QVERIFY(!pages->isVisible());
+        QCOMPARE(window.findChild<QAction*>("actionPresenter")->shortcut(), QKeySequence(Qt::Key_F5));
+        window.setPresenterMode(false);
+        QCOMPARE(window.font().pointSizeF(), size);
+        QVERIFY(pages->isVisible());
+        QVERIFY(!window.findChild<QAction*>("actionPresenter")->isChecked());
+    }
+
     void modelManagerRefusesUnusableFolders() {
         QTemporaryDir dir;
         MainWindow window;
