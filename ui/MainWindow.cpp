@@ -242,7 +242,14 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(inference_, &InferenceService::modelLoaded, chatPanel_, &ChatPanel::refreshBudget);
     connect(inference_, &InferenceService::modelUnloaded, chatPanel_, &ChatPanel::refreshBudget);
     connect(workspacePanel_, &WorkspacePanel::renderDpiChanged, chatPanel_, &ChatPanel::refreshBudget);
-    connect(chat_, &ChatController::busyChanged, chatPanel_, &ChatPanel::refreshBudget);
+    connect(chat_, &ChatController::busyChanged, this, [this](bool busy) {
+        const auto& messages = chat_->current().messages;
+        const auto& model = inference_->model();
+        if (!busy && model && !messages.isEmpty() && messages.back().role == ChatMessage::Role::assistant &&
+            messages.back().tokensModel == model->folder && messages.back().state == ChatMessage::State::complete)
+            rememberSpeed(*model, messages.back().timings);
+        chatPanel_->refreshBudget();
+    });
     connect(chat_, &ChatController::messagesReset, chatPanel_, &ChatPanel::refreshBudget);
     connect(chatPanel_, &ChatPanel::pickPagesRequested, this, &MainWindow::pickPages);
     connect(chatPanel_, &ChatPanel::pageChoiceLinkActivated, this, [this](const QString& link) {
@@ -412,15 +419,12 @@ QString MainWindow::budgetText(const QList<PageRef>& pages) const {
             .arg(left)
             .arg(model->contextTokens);
     text = tr("%1 of the %2 tokens left in the context").arg(text).arg(left);
-    // The time, from the latest answer of this model with a picture: its vision and prefill rates.
-    const auto& messages = chat_->current().messages;
-    for (auto it = messages.crbegin(); it != messages.crend(); ++it) {
-        const auto& t = it->timings;
-        if (it->role != ChatMessage::Role::assistant || it->tokensModel != model->folder || t.imageTokens <= 0 || t.prefillMs <= 0) continue;
-        const auto seconds = (t.visionMs / static_cast<double>(t.imageTokens) * static_cast<double>(total) +
-                              t.prefillMs / static_cast<double>(t.promptTokens) * static_cast<double>(total + 64)) / 1000.0;
+    // The time, at the rates this model last ran at on this device (kept across sessions, see speedRates).
+    if (const auto rates = speedRates(*model)) {
+        const auto seconds = (rates->visionMsPerImageToken * static_cast<double>(total) + rates->prefillMsPerToken * static_cast<double>(total + 64)) / 1000.0;
         text += tr(" · ≈ %1 s to the first word").arg(seconds, 0, 'f', seconds < 10 ? 1 : 0);
-        break;
+        if (rates->decodeTokensPerSecond > 0)
+            text += tr(", then %1 tokens a second").arg(rates->decodeTokensPerSecond, 0, 'f', rates->decodeTokensPerSecond < 10 ? 1 : 0);
     }
     return "<span style='color:#555'>" + text + "</span>";
 }
@@ -506,6 +510,39 @@ bool MainWindow::exportPageWithBoxes(const QString& file, QString* error) {
         return false;
     }
     return true;
+}
+
+namespace {
+QString speedKey(const LoadedModel& model) {
+    const auto id = QCryptographicHash::hash((QFileInfo(model.folder).absoluteFilePath() + "|" + model.device + "|" + model.compute).toUtf8(),
+                                             QCryptographicHash::Sha1).toHex();
+    return "speed/" + id;
+}
+}  // namespace
+
+std::optional<MainWindow::SpeedRates> MainWindow::speedRates(const LoadedModel& model) {
+    QSettings settings;
+    const auto key = speedKey(model);
+    if (!settings.contains(key + "/prefillMsPerToken")) return std::nullopt;
+    return SpeedRates{settings.value(key + "/visionMsPerImageToken").toDouble(), settings.value(key + "/prefillMsPerToken").toDouble(),
+                      settings.value(key + "/decodeTokensPerSecond").toDouble()};
+}
+
+void MainWindow::rememberSpeed(const LoadedModel& model, const MessageTimings& t) {
+    if (t.promptTokens <= 0 || t.prefillMs <= 0) return;
+    // Each answer moves the kept rates half way: the latest counts most, one slow answer does not decide.
+    SpeedRates measured{t.imageTokens > 0 ? t.visionMs / static_cast<double>(t.imageTokens) : 0.0, t.prefillMs / static_cast<double>(t.promptTokens),
+                        t.decodeTokensPerSecond};
+    if (const auto kept = speedRates(model)) {
+        if (t.imageTokens <= 0) measured.visionMsPerImageToken = kept->visionMsPerImageToken;
+        measured = {(measured.visionMsPerImageToken + kept->visionMsPerImageToken) / 2, (measured.prefillMsPerToken + kept->prefillMsPerToken) / 2,
+                    measured.decodeTokensPerSecond > 0 ? (measured.decodeTokensPerSecond + kept->decodeTokensPerSecond) / 2 : kept->decodeTokensPerSecond};
+    }
+    QSettings settings;
+    const auto key = speedKey(model);
+    settings.setValue(key + "/visionMsPerImageToken", measured.visionMsPerImageToken);
+    settings.setValue(key + "/prefillMsPerToken", measured.prefillMsPerToken);
+    settings.setValue(key + "/decodeTokensPerSecond", measured.decodeTokensPerSecond);
 }
 
 QStringList MainWindow::preparedQuestions(const QString& path) {

@@ -5,7 +5,10 @@
 #include <QFont>
 #include <QMainWindow>
 
+#include <optional>
+
 #include "chat/ChatTypes.h"
+#include "inference/InferenceTypes.h"
 
 class QLabel;
 class QMenu;
@@ -73,6 +76,14 @@ public:
     static QStringList preparedQuestions(const QString& path);
     static void setPreparedQuestions(const QString& path, const QStringList& questions);
     void refreshSuggestions();
+
+    // How fast a model ran on this device (folder, device and compute), from its answers, kept across sessions:
+    // what the estimates before sending use.
+    struct SpeedRates {
+        double visionMsPerImageToken = 0, prefillMsPerToken = 0, decodeTokensPerSecond = 0;
+    };
+    static std::optional<SpeedRates> speedRates(const LoadedModel& model);
+    static void rememberSpeed(const LoadedModel& model, const MessageTimings& timings);
     // Records where the latest answer looked and shows it in the Attention tab.
     void recordAttention();
     // Runs the latest question again without each stacked group and shows what changed (the Stacks tab).

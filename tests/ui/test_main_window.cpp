@@ -308,6 +308,7 @@ private Q_SLOTS:
                 if (p == 26) painter.drawText(QPointF(60, 160), "The invoice total is 4711 euros.");
             }
         }
+        QSettings().remove("speed");  // no rates from earlier tests: this answer's own are kept
         MainWindow window;
         window.resize(1280, 820);
         window.show();
@@ -344,15 +345,26 @@ private Q_SLOTS:
         QTest::keyClick(input, Qt::Key_Return, Qt::ControlModifier);
         QTRY_VERIFY_WITH_TIMEOUT(!chat.isBusy(), 120000);
         QCOMPARE(chat.current().messages.back().timings.imageTokens, expected);
-        // The next question's line now also estimates the time, from this answer's rates.
+        // This model's rates on this device are kept (across sessions), and the next question's line estimates the
+        // time from them, in a new conversation too.
+        const auto& t = chat.current().messages.back().timings;
+        const auto rates = MainWindow::speedRates(*window.inference().model());
+        QVERIFY(rates.has_value());
+        QCOMPARE(rates->visionMsPerImageToken, t.visionMs / static_cast<double>(t.imageTokens));
+        QCOMPARE(rates->prefillMsPerToken, t.prefillMs / static_cast<double>(t.promptTokens));
+        chat.newConversation();
         window.workspaceModel().setAttached({QFileInfo(pdf).absoluteFilePath(), 26}, true);
-        QVERIFY2(window.chatPanel().attachmentsText().contains("to the first word"), qPrintable(window.chatPanel().attachmentsText()));
+        const auto one = window.pageTokens({QFileInfo(pdf).absoluteFilePath(), 26});
+        const auto seconds = (rates->visionMsPerImageToken * static_cast<double>(one) + rates->prefillMsPerToken * static_cast<double>(one + 64)) / 1000.0;
+        QVERIFY2(window.chatPanel().attachmentsText().contains(QString("≈ %1 s to the first word").arg(seconds, 0, 'f', seconds < 10 ? 1 : 0)),
+                 qPrintable(window.chatPanel().attachmentsText()));
         input->setPlainText("What is the invoice total?");
         window.findChild<QPushButton*>("pickPages")->click();
         QTest::qWait(100);  // the labels laid out again
         if (const auto shots = qEnvironmentVariable("DEEPSTACK_SCREENSHOT_DIR"); !shots.isEmpty()) window.grab().save(shots + "/pick-pages.png");
 
         // The question's page references open their page.
+        chat.selectConversation(1);  // the one asked in
         auto* pages = window.findChild<QListView*>("pageList");
         pages->setCurrentIndex(pages->model()->index(0, 0));
         Q_EMIT window.chatPanel().view()->anchorClicked(QUrl("chat:page/0/0"));
