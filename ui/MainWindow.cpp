@@ -36,6 +36,7 @@
 
 #include "ModelReportDialog.h"
 #include "attention/AttentionPanel.h"
+#include "attention/StackMapView.h"
 #include "stacks/StacksPanel.h"
 #include "compare/ComparePanel.h"
 #include "demo/DemoRecorder.h"
@@ -290,6 +291,23 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(inference_, &InferenceService::stacksMeasured, this, [this](const QString& id, const StackEffectsPtr& effects) {
         stacksPanel_->setMeasuring(false);
         stacksPanel_->showEffects(id, effects);
+        // The stack map shows beside each group how much it moves the hidden state where it joins: the measured
+        // picture's plan first, then the notes that belong to it.
+        if (!effects->map.images.empty()) {
+            const auto& measured = effects->map.images.front();
+            const QImage picture(measured.image.pixels.data(), measured.image.width, measured.image.height, measured.image.width * 3,
+                                 QImage::Format_RGB888);
+            attentionPanel_->showPlan(measured.plan, picture.copy());
+        }
+        QStringList notes;
+        const auto groups = effects->map.images.empty() ? std::size_t{0} : effects->map.images.front().plan.groups.size();
+        for (std::size_t g = 0; g < groups; ++g) {
+            QString note;
+            for (const auto& injection : effects->map.groups)
+                if (injection.group == static_cast<int>(g) + 1) note = tr("adds %1 × |h|").arg(injection.mean_relative_change(), 0, 'f', 2);
+            notes << note;
+        }
+        attentionPanel_->stackMap().setGroupNotes(notes);
         statusBar()->showMessage(tr("Stacks measured"), 4000);
     });
     connect(inference_, &InferenceService::stacksFailed, this, [this](const QString&, const QString& message) {

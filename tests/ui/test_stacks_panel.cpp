@@ -22,6 +22,8 @@
 #include "chat/ChatController.h"
 #include "inference/InferenceService.h"
 #include "stacks/StacksPanel.h"
+#include "attention/AttentionPanel.h"
+#include "attention/StackMapView.h"
 #include "ui_test_files.h"
 
 using deepstack::ui::MainWindow;
@@ -82,6 +84,16 @@ private Q_SLOTS:
         QCOMPARE(static_cast<int>(effects->each.size()), groups);
         QCOMPARE(static_cast<int>(effects->all.groups.size()), groups);
         QCOMPARE(QList<qint32>(effects->all.tokens.begin(), effects->all.tokens.end()), answerTokens);
+
+        // The Attention tab's stack map shows each group's measure where it joins.
+        const auto notes = window.attention().stackMap().groupNotes();
+        QCOMPARE(notes.size(), groups);
+        QCOMPARE(notes[0], QString("adds %1 × |h|").arg(effects->map.groups.at(0).mean_relative_change(), 0, 'f', 2));
+        if (const auto shots = qEnvironmentVariable("DEEPSTACK_SCREENSHOT_DIR"); !shots.isEmpty()) {
+            window.findChild<QTabWidget*>("leftTabs")->setCurrentWidget(&window.attention());
+            window.attention().stackMap().grab().save(shots + "/stack-map-notes.png");
+            window.findChild<QTabWidget*>("leftTabs")->setCurrentWidget(&panel);
+        }
 
         // One row per group and one for all; sorting by the mean change orders the rows by that number.
         auto& table = panel.table();

@@ -24,7 +24,16 @@ QColor StackMapView::groupColour(std::size_t group) {
     return colours[group % std::size(colours)];
 }
 
+void StackMapView::setGroupNotes(const QStringList& notes) {
+    notes_ = notes;
+    update();
+}
+
 void StackMapView::setPlan(const StackPlan& plan, const QImage& picture) {
+    // The notes belong to the measured picture's plan: another picture or model clears them, the same one again not.
+    if (!plan_ || plan_->variant != plan.variant || plan_->groups.size() != plan.groups.size() || plan_->image_width != plan.image_width ||
+        plan_->image_height != plan.image_height)
+        notes_.clear();
     plan_ = plan;
     picture_ = picture.isNull() ? QImage() : picture.scaled(160, 160, Qt::KeepAspectRatio, Qt::SmoothTransformation);
     if (selected_ >= plan.language_layers) selected_ = -1;
@@ -65,7 +74,7 @@ QRectF StackMapView::layerRect(int layer) const {
 QRectF StackMapView::thumbRect(std::size_t index, std::size_t count) const {
     const auto g = geometry();
     const double slot = g.thumbs.height() / static_cast<double>(std::max<std::size_t>(1, count));
-    const double side = std::min({g.thumbs.width(), slot - 16, 110.0});
+    const double side = std::min({g.thumbs.width(), slot - (notes_.isEmpty() ? 16.0 : 30.0), 110.0});  // room for a note under it
     // Bottom to top like the layers: group 1 lowest.
     const double top = g.thumbs.bottom() - (static_cast<double>(index) + 1) * slot + 14;
     return QRectF(g.thumbs.left() + (g.thumbs.width() - side) / 2, top, side, side);
@@ -151,6 +160,8 @@ void StackMapView::paintEvent(QPaintEvent*) {
                                                            : tr("after %1").arg(group.layer);
         p.drawText(QRectF(thumb.left() - 12, thumb.top() - 14, thumb.width() + 24, 13), Qt::AlignCenter,
                    group.ever_added ? tr("group %1 %2").arg(i + 1).arg(where) : tr("group %1: zeros").arg(i + 1));
+        if (i < static_cast<std::size_t>(notes_.size()) && !notes_[static_cast<qsizetype>(i)].isEmpty())
+            p.drawText(QRectF(thumb.left() - 12, thumb.bottom() + 1, thumb.width() + 24, 13), Qt::AlignCenter, notes_[static_cast<qsizetype>(i)]);
         // The connector to the layer whose attention first sees it.
         if (group.tower == Tower::language && group.ever_added && group.first_layer_seeing_it() < plan.language_layers) {
             const auto row = layerRect(static_cast<int>(group.first_layer_seeing_it()));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <QImage>
+#include <QStringList>
 #include <QWidget>
 
 #include <optional>
@@ -18,6 +19,10 @@ public:
     explicit StackMapView(QWidget* parent = nullptr);
 
     void setPlan(const StackPlan& plan, const QImage& picture);
+    // A line under each group's thumbnail (the injection map's measure where it joins, once measured); cleared by
+    // setPlan for another picture or model.
+    void setGroupNotes(const QStringList& notes);
+    const QStringList& groupNotes() const { return notes_; }
     void clear();
     bool hasPlan() const { return plan_.has_value(); }
     void setSelectedLayer(int layer);
@@ -48,6 +53,7 @@ private:
     std::optional<StackPlan> plan_;
     QImage picture_;
     int selected_ = -1;
+    QStringList notes_;
 };
 
 }  // namespace deepstack::ui
