@@ -224,6 +224,36 @@ private Q_SLOTS:
         QCOMPARE(chat->send(follow_up, greedy(5)).tokens, expected.tokens);
     }
 
+    // The stack views through the engine on Qwen3-VL (whose three groups join after layers 0, 1, 2): leaving none
+    // out reproduces the answer, each group left out changes the scores, the injection map has the three groups
+    // over the image tokens, and the conversation goes on as one never looked into.
+    void stackAblationAndInjectionMapOnQwen() {
+        const Message question{Message::Role::user, "Read the total.", {test_picture(96, 64)}};
+        const Message follow_up{Message::Role::user, "And the date?", {}};
+        auto plain = model_->start_conversation();
+        (void)plain->send(question, greedy(6));
+        const auto expected = plain->send(follow_up, greedy(6));
+
+        auto chat = model_->start_conversation();
+        const auto answer = chat->send(question, greedy(6));
+        const auto control = chat->ablate({}, greedy(6));
+        QCOMPARE(control.ablated_tokens, answer.tokens);
+        for (const auto& c : control.changes) QVERIFY(c.margin >= 0 && c.ablated_logprob == c.logprob);
+        double moved = 0;
+        for (int g = 1; g <= 3; ++g) moved += std::abs(chat->ablate({{g}, false}, greedy(6)).mean_logprob_change());
+        QVERIFY(moved > 0);
+        const auto map = chat->measure_injections();
+        QCOMPARE(map.variant, std::string("Qwen3-VL"));
+        QCOMPARE(map.groups.size(), std::size_t{3});
+        for (std::size_t g = 0; g < 3; ++g) {
+            QCOMPARE(map.groups[g].layer, static_cast<std::int64_t>(g));
+            QVERIFY(!map.groups[g].before_layer);
+            QCOMPARE(static_cast<std::int64_t>(map.groups[g].relative_change.size()), answer.image_tokens);
+            QCOMPARE(static_cast<std::int64_t>(map.groups[g].change_at_top.size()), answer.image_tokens);
+        }
+        QCOMPARE(chat->send(follow_up, greedy(6)).tokens, expected.tokens);
+    }
+
     void stopTakesEffectWithinOneStep() {
         auto chat = model_->start_conversation();
         std::atomic<bool> stop{false};
