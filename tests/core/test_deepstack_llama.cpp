@@ -17,6 +17,7 @@
 #include "deepstack/tokenizer.h"
 #include "models/deepstack_llama/architecture.h"
 #include "models/deepstack_llama/model.h"
+#include "nn/stack_edit.h"
 #include "models/deepstack_llama/runtime.h"
 #include "tensor/torch_bridge.h"
 #include "test_device.h"
@@ -162,6 +163,27 @@ private Q_SLOTS:
         auto logits = model->forward(sequence, {{&features, at}}, cache, true)[0];
         const double prefill_error = max_difference(logits, ref("prefill_logits_last"));
         QVERIFY2(prefill_error <= 1e-4, qPrintable(QString("prefill logits differ by %1").arg(prefill_error)));
+
+        // Stack ablation against the authors' computation with one group's features zeroed
+        // (make_deepstack_ablation_fixture.py; the DeepStack-L variants, whose groups enter the language model).
+        if (std::filesystem::exists(folder / "ablation.safetensors")) {
+            const auto ablation = SafetensorsFile::open(folder / "ablation.safetensors");
+            int checked = 0;
+            for (std::int64_t k = 0; k < static_cast<std::int64_t>(features.stacks.size()); ++k) {
+                const auto name = "without." + std::to_string(k) + ".prefill_logits_last";
+                if (!ablation.contains(name)) continue;
+                nn::StackEdit edit({k}, false);
+                auto fresh = model->new_cache(static_cast<std::int64_t>(sequence.size()) + 1);
+                const auto without = model->forward(sequence, {{&features, at}}, fresh, true, nullptr, &edit)[0];
+                const auto expected = tensor::to_torch(ablation.view(name)).to(torch::kFloat32);
+                QVERIFY2(max_difference(without, expected) <= 1e-4, qPrintable(QString("without group %1: logits differ by %2").arg(k).arg(max_difference(without, expected))));
+                QVERIFY(max_difference(expected, ref("prefill_logits_last")) > 1e-3);  // the group matters, so this can fail
+                ++checked;
+            }
+            QVERIFY(checked >= 3);
+        } else {
+            QCOMPARE(variant, std::string("deepstack-v"));  // the only variant without one: its groups join in the tower
+        }
 
         const auto expected_tokens = tensor::to_torch(reference.view("greedy_tokens"));
         const auto step_logits = ref("decode_logits");
