@@ -5,6 +5,9 @@
 // file is refused with its name. Set DEEPSTACK_SCREENSHOT_DIR to keep a picture of the replay.
 #include <QDir>
 #include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QListView>
 #include <QPlainTextEdit>
 #include <QSettings>
@@ -138,6 +141,22 @@ private Q_SLOTS:
         deepstack::testing::writeBytes(dir.filePath("broken.dsrec"), "{\"format\": \"deepstack-studio-recording\", \"version\": 1, \"pages\": [{\"png\": \"AAAA\"}]}");
         QVERIFY(!window.openRecording(dir.filePath("broken.dsrec"), &error));
         QVERIFY2(error.contains("broken.dsrec is damaged"), qPrintable(error));
+        // A recording whose attention numbers were cut short would make the views read past them: refused.
+        {
+            QFile in(file);
+            QVERIFY(in.open(QIODevice::ReadOnly));
+            auto json = QJsonDocument::fromJson(in.readAll()).object();
+            auto exchanges = json["exchanges"].toArray();
+            auto second = exchanges[1].toObject();
+            auto attention = second["attention"].toObject();
+            attention["visual"] = QString("AAAA");
+            second["attention"] = attention;
+            exchanges[1] = second;
+            json["exchanges"] = exchanges;
+            deepstack::testing::writeBytes(dir.filePath("cut.dsrec"), QJsonDocument(json).toJson());
+        }
+        QVERIFY(!window.openRecording(dir.filePath("cut.dsrec"), &error));
+        QVERIFY2(error.contains("cut.dsrec is damaged: its attention numbers do not match their shape"), qPrintable(error));
         deepstack::testing::writeBytes(dir.filePath("notes.dsrec"), "hello");
         QVERIFY(!window.openRecording(dir.filePath("notes.dsrec"), &error));
         QVERIFY2(error.contains("is not a DeepStack Studio recording"), qPrintable(error));

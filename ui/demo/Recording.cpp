@@ -179,6 +179,28 @@ AttentionCapture captureFromJson(const QJsonObject& o) {
     return c;
 }
 
+// What would make the attention views read past the numbers: every count must agree with the others.
+QString captureProblem(const AttentionCapture& c) {
+    if (c.heads <= 0 || c.layers.empty() || c.queries.empty() || c.images.empty()) return QObject::tr("its attention has no numbers");
+    for (const auto l : c.layers)
+        if (l < 0 || l >= c.language_layers) return QObject::tr("its attention names a layer the model does not have");
+    std::int64_t column = 0;
+    for (const auto& image : c.images) {
+        if (image.first_column != column || image.image.width <= 0 || image.image.height <= 0 ||
+            image.plan.input_tokens() != static_cast<std::int64_t>(image.plan.input_regions.size()))
+            return QObject::tr("its attention's pictures do not line up");
+        for (const auto& g : image.plan.groups)
+            if (static_cast<std::int64_t>(g.regions.size()) != image.plan.input_tokens() && g.tower == Tower::language)
+                return QObject::tr("a stacked group's cells do not match the picture's tokens");
+        column += image.plan.input_tokens();
+    }
+    if (column != c.visual_tokens || c.visual_tokens <= 0) return QObject::tr("its attention's tokens do not add up");
+    const auto rows = c.queries.size() * c.layers.size() * static_cast<std::size_t>(c.heads);
+    if (c.visual.size() != rows * static_cast<std::size_t>(c.visual_tokens) || c.elsewhere.size() != rows)
+        return QObject::tr("its attention numbers do not match their shape");
+    return {};
+}
+
 }  // namespace
 
 bool saveRecording(const Recording& r, const QString& file, QString* error) {
@@ -263,7 +285,14 @@ std::optional<Recording> loadRecording(const QString& file, QString* error) {
         e.timings = {t.value("vision_ms").toDouble(),           t.value("prefill_ms").toDouble(),      t.value("first_token_ms").toDouble(),
                      t.value("decode_tokens_per_s").toDouble(), t.value("prompt_tokens").toInteger(), t.value("image_tokens").toInteger(),
                      t.value("generated_tokens").toInteger()};
-        if (o.contains("attention")) e.attention = std::make_shared<const AttentionCapture>(captureFromJson(o.value("attention").toObject()));
+        if (o.contains("attention")) {
+            auto capture = captureFromJson(o.value("attention").toObject());
+            if (const auto problem = captureProblem(capture); !problem.isEmpty()) {
+                if (error != nullptr) *error = QObject::tr("%1 is damaged: %2").arg(file, problem);
+                return std::nullopt;
+            }
+            e.attention = std::make_shared<const AttentionCapture>(std::move(capture));
+        }
         r.exchanges.append(std::move(e));
     }
     return r;
