@@ -76,6 +76,10 @@ public:
     static QStringList preparedQuestions(const QString& path);
     static void setPreparedQuestions(const QString& path, const QStringList& questions);
     void refreshSuggestions();
+    // The latest answer with its attention as one page (PDF by QPdfWriter, or PNG by the name): question, answer,
+    // the heatmap at the chosen layer and heads, the stack map, timings, model and settings. False with `error`
+    // when no attention is recorded or the file cannot be written.
+    bool exportAnswerReport(const QString& file, QString* error);
 
     // How fast a model ran on this device (folder, device and compute), from its answers, kept across sessions:
     // what the estimates before sending use.

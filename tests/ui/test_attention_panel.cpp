@@ -18,6 +18,8 @@
 #include <QTabWidget>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <QPdfDocument>
+#include <QPdfSelection>
 
 #include "MainWindow.h"
 #include "attention/AttentionPanel.h"
@@ -150,6 +152,19 @@ private Q_SLOTS:
         QVERIFY(csv.readLine().startsWith("layer,head,image,token"));
         QVERIFY(!panel.exportView(dir.filePath("no-such-folder/view.png"), &error));
         QVERIFY(error.contains("no-such-folder"));
+
+        // The answer report: one page with the question, the answer, the heatmap and the stack map, as a PDF whose
+        // text reads back, and as a picture.
+        QVERIFY2(window.exportAnswerReport(dir.filePath("report.pdf"), &error), qPrintable(error));
+        QPdfDocument report;
+        QCOMPARE(report.load(dir.filePath("report.pdf")), QPdfDocument::Error::None);
+        QCOMPARE(report.pageCount(), 1);
+        const auto text = report.getAllText(0).text();
+        QVERIFY2(text.contains("What is the total?") && text.contains(QString("layer %1").arg(panel.layer())) && text.contains("DeepStack-L"), qPrintable(text));
+        QVERIFY2(window.exportAnswerReport(dir.filePath("report.png"), &error), qPrintable(error));
+        const QImage reportImage(dir.filePath("report.png"));
+        QCOMPARE(reportImage.size(), QSize(1240, 1754));
+        if (const auto shots = qEnvironmentVariable("DEEPSTACK_SCREENSHOT_DIR"); !shots.isEmpty()) reportImage.save(shots + "/answer-report.png");
 
         // The conversation goes on after looking.
         input->setFocus();

@@ -362,6 +362,24 @@ void AttentionPanel::refreshChart() {
     chart_->setSelectedLayer(layer());
 }
 
+QImage AttentionPanel::viewImage() const {
+    if (heatmap_->heatmap().isNull()) return {};
+    const auto& picture = heatmap_->heatmap();
+    return heatmap_->renderView(QSize(picture.width() + 80, picture.height() + 30));
+}
+
+QImage AttentionPanel::stackMapImage() const {
+    if (!stackMap_->hasPlan()) return {};
+    const auto size = stackMap_->size().isEmpty() ? stackMap_->sizeHint() : stackMap_->size();
+    QImage image(size, QImage::Format_RGB32);
+    image.fill(Qt::white);
+    if (stackMap_->size().isEmpty()) stackMap_->resize(size);  // never shown yet: lay it out at its natural size
+    stackMap_->render(&image);
+    return image;
+}
+
+QString AttentionPanel::headsText() const { return heads_->currentText(); }
+
 bool AttentionPanel::exportView(const QString& file, QString* error) const {
     if (heatmap_->heatmap().isNull()) {
         if (error) *error = tr("There is no heatmap to export yet.");

@@ -47,6 +47,12 @@ public:
     QComboBox& headChoice() { return *heads_; }
     QCheckBox& groupGrid() { return *groupGrid_; }
 
+    // The heatmap view as exported (picture, caption, scale) and the stack map, for the answer report; null
+    // images when nothing is recorded.
+    QImage viewImage() const;
+    QImage stackMapImage() const;
+    QString headsText() const;
+
     // Both report a problem in `error` (and return false) instead of showing it.
     bool exportView(const QString& file, QString* error) const;
     bool exportNumbers(const QString& file, QString* error) const;  // .json or .csv by the name
