@@ -256,6 +256,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     });
     connect(chat_, &ChatController::messagesReset, chatPanel_, &ChatPanel::refreshBudget);
     connect(chatPanel_, &ChatPanel::pickPagesRequested, this, &MainWindow::pickPages);
+    connect(chatPanel_, &ChatPanel::budgetLinkActivated, this, [this](const QString& link) {
+        if (link == "fit") fitToContext();
+    });
     connect(chatPanel_, &ChatPanel::pageChoiceLinkActivated, this, [this](const QString& link) {
         // page:N swaps left-out page N in: ticked, and the lowest-ranked ticked page out when the context needs it.
         if (!link.startsWith("page:") || lastPick_.path.isEmpty()) return;
@@ -396,11 +399,11 @@ bool MainWindow::showGrounding(int message, int item) {
     return true;
 }
 
-qint64 MainWindow::pageTokens(const PageRef& page) const {
+qint64 MainWindow::pageTokens(const PageRef& page, int dpi) const {
     const auto& model = inference_->model();
     const auto* document = workspaceModel_->document(page.path);
     if (!model || document == nullptr) return -1;
-    const auto size = document->renderSize(page.page, workspacePanel_->renderDpi());
+    const auto size = document->renderSize(page.page, dpi > 0 ? dpi : workspacePanel_->renderDpi());
     if (size.isEmpty()) return -1;
     try {  // the family's own preprocessing decides: Qwen3-VL's pixel budget, DeepStack's fixed views
         return stack_plan(model->folder.toStdString(), size.width(), size.height(), 0, model->maxImagePixels).input_tokens();
@@ -434,7 +437,7 @@ QString MainWindow::budgetText(const QList<PageRef>& pages) const {
     QString text = pages.size() > 1 ? tr("%1 image tokens (%2)").arg(total).arg(each.join(" + ")) : tr("%1 image tokens").arg(total);
     if (needed > left)
         return tr("<span style='color:#b00020'>%1 and the answer's %2 do not fit the %3 tokens left of the %4-token context: "
-                  "untick pages, lower the DPI, or start a new chat.</span>")
+                  "untick pages, lower the DPI (<a href='fit'>fit to the context</a>), or start a new chat.</span>")
             .arg(text)
             .arg(chat_->current().sampling.maxTokens)
             .arg(left)
@@ -448,6 +451,25 @@ QString MainWindow::budgetText(const QList<PageRef>& pages) const {
             text += tr(", then %1 tokens a second").arg(rates->decodeTokensPerSecond, 0, 'f', rates->decodeTokensPerSecond < 10 ? 1 : 0);
     }
     return "<span style='color:#555'>" + text + "</span>";
+}
+
+bool MainWindow::fitToContext() {
+    const auto pages = workspaceModel_->attachedPages();
+    const auto room = contextLeft() - 64 - chat_->current().sampling.maxTokens;
+    for (const int dpi : {300, 200, 144, 100, 72}) {  // the DPI menu's choices, sharpest first
+        qint64 total = 0;
+        for (const auto& page : pages) total += std::max<qint64>(0, pageTokens(page, dpi));
+        if (total <= room) {
+            workspacePanel_->setRenderDpi(dpi);
+            statusBar()->showMessage(tr("Pages for the model at %1 DPI: %2 image tokens fit the %3 left").arg(dpi).arg(total).arg(room), 6000);
+            return true;
+        }
+    }
+    showError(tr("The pages do not fit"),
+              tr("Even at 72 DPI the %n ticked page(s) need more than the %1 tokens the context has left for them: untick pages, "
+                 "lower the answer's token limit, or start a new chat.", nullptr, static_cast<int>(pages.size()))
+                  .arg(std::max<qint64>(0, room)));
+    return false;
 }
 
 void MainWindow::pickPages(const QString& question) {

@@ -100,8 +100,11 @@ public:
     // Ticks the pages of the document on screen whose text fits `question` best and whose image tokens fit the
     // context (at most four), and says which were picked, which were left out and which have no text.
     void pickPages(const QString& question);
-    // The image tokens a page costs the loaded model at the chat's DPI; -1 when it cannot be known here.
-    qint64 pageTokens(const PageRef& page) const;
+    // The image tokens a page costs the loaded model at `dpi` (0: the chat's DPI); -1 when it cannot be known here.
+    qint64 pageTokens(const PageRef& page, int dpi = 0) const;
+    // Sets the highest DPI at which the ticked pages and the answer fit the context left; false, with a message
+    // saying what to do, when even the lowest does not.
+    bool fitToContext();
     // Tokens of the loaded model's context the current conversation leaves for the next question.
     qint64 contextLeft() const;
     void showAttentionTab();

@@ -638,6 +638,44 @@ private Q_SLOTS:
         QCOMPARE(QSettings().value("models/maxImagePixels").toLongLong(), qint64{1} << 19);
     }
 
+    // Pages that do not fit the context say so, and "fit to the context" picks the sharpest DPI at which they do
+    // (a Qwen3-VL, whose image tokens follow the pages' pixels up to its picture budget).
+    void fitTheTickedPagesToTheContext() {
+        QTemporaryDir dir;
+        const auto folder = QString::fromStdString((std::filesystem::path(dir.path().toStdString()) / "qwen").string());
+        writeLoadableQwenFolder(folder.toStdString());
+        const auto pdf = dir.filePath("scan.pdf");
+        deepstack::testing::writePdf(pdf, 8);
+        QSettings().remove("models/maxImagePixels");  // the automatic budget
+        MainWindow window;
+        window.show();
+        window.openFiles({pdf});
+        QTRY_VERIFY_WITH_TIMEOUT(!window.inference().isLoading(), 120000);
+        window.loadModel(folder);
+        QTRY_VERIFY_WITH_TIMEOUT(window.inference().model().has_value() && window.inference().model()->folder == folder, 60000);
+        window.chat().newConversation();
+        const auto path = QFileInfo(pdf).absoluteFilePath();
+        QCOMPARE(window.pageTokens({path, 0}, 72) < window.pageTokens({path, 0}, 144), true);  // fewer pixels, fewer tokens
+        int ticked = 0;
+        while (!window.chatPanel().attachmentsText().contains("do not fit") && ticked < 8)
+            window.workspaceModel().setAttached({path, ticked++}, true);
+        QVERIFY2(window.chatPanel().attachmentsText().contains("fit to the context"), qPrintable(window.chatPanel().attachmentsText()));
+        const auto room = window.contextLeft() - 64 - window.chat().current().sampling.maxTokens;
+        int expected = 0;
+        for (const int dpi : {300, 200, 144, 100, 72}) {
+            qint64 total = 0;
+            for (int p = 0; p < ticked; ++p) total += window.pageTokens({path, p}, dpi);
+            if (total <= room) {
+                expected = dpi;
+                break;
+            }
+        }
+        QVERIFY2(expected > 0 && expected < 144, qPrintable(QString("%1 pages fit at %2 DPI").arg(ticked).arg(expected)));
+        Q_EMIT window.chatPanel().findChild<QLabel*>("attachmentsLabel")->linkActivated("fit");
+        QCOMPARE(window.findChild<QComboBox*>("renderDpi")->currentData().toInt(), expected);
+        QVERIFY2(!window.chatPanel().attachmentsText().contains("do not fit"), qPrintable(window.chatPanel().attachmentsText()));
+    }
+
     // The weights choice: each entry shows the memory the weights would take once the folder is inspected, and
     // the chosen format is the one the model runs with.
     void modelManagerWeightsChoiceReachesTheModel() {

@@ -176,6 +176,7 @@ ChatPanel::ChatPanel(ChatController& controller, WorkspaceModel& workspace, QWid
     connect(stop_, &QPushButton::clicked, &controller_, &ChatController::stop);
     connect(pickPages_, &QPushButton::clicked, this, [this] { Q_EMIT pickPagesRequested(input_->toPlainText()); });
     connect(pageChoice_, &QLabel::linkActivated, this, &ChatPanel::pageChoiceLinkActivated);
+    connect(attachments_, &QLabel::linkActivated, this, &ChatPanel::budgetLinkActivated);
     connect(findText_, &QLineEdit::returnPressed, this, [this] { findStatus_->setText(view_->findText(findText_->text(), false) ? QString() : tr("not found")); });
     connect(next, &QToolButton::clicked, this, [this] { findStatus_->setText(view_->findText(findText_->text(), false) ? QString() : tr("not found")); });
     connect(previous, &QToolButton::clicked, this, [this] { findStatus_->setText(view_->findText(findText_->text(), true) ? QString() : tr("not found")); });

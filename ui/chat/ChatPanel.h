@@ -50,6 +50,7 @@ Q_SIGNALS:
     // Pick Pages: choose the pages of the document on screen that fit this question best.
     void pickPagesRequested(const QString& question);
     void pageChoiceLinkActivated(const QString& link);
+    void budgetLinkActivated(const QString& link);  // "fit": fit the ticked pages to the context
 
 protected:
     bool eventFilter(QObject* watched, QEvent* event) override;
