@@ -109,12 +109,19 @@ struct OpenedFamily {
 
 // A family's entry point on LibTorch, under its model_type (models/registry.h holds the torch-free side). Each
 // family defines its own in models/<family>/runtime.cpp; runtime_of() lists them.
+struct BenchRun;  // engine/bench_run.h
+
 struct Runtime {
     std::string model_type;
     OpenedFamily (*open)(const std::filesystem::path& folder, const OpenRequest& request, const Tokenizer& tokenizer) = nullptr;
+    // `deepstack-cli bench`: the random presets of published shapes it builds, and the timing itself (JSON).
+    std::vector<std::string> bench_presets;
+    std::string (*bench)(const BenchRun& run) = nullptr;
 };
 
 // The runtime of `model_type`, or nullptr when this version cannot run it.
 const Runtime* runtime_of(const std::string& model_type);
+// Every runnable family, in the order of engine/runtimes.cpp.
+const std::vector<Runtime>& runtimes();
 
 }  // namespace deepstack::engine

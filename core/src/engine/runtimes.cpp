@@ -5,12 +5,16 @@
 
 namespace deepstack::engine {
 
-const Runtime* runtime_of(const std::string& model_type) {
-    static const Runtime runtimes[] = {
+const std::vector<Runtime>& runtimes() {
+    static const std::vector<Runtime> all = {
         qwen3_vl::runtime(),
         deepstack_llama::runtime(),
     };
-    for (const auto& runtime : runtimes)
+    return all;
+}
+
+const Runtime* runtime_of(const std::string& model_type) {
+    for (const auto& runtime : runtimes())
         if (runtime.model_type == model_type) return &runtime;
     return nullptr;
 }

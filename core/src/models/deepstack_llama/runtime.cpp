@@ -161,7 +161,7 @@ engine::Runtime runtime() {
         auto model = Model::load(folder, {request.dtype, request.device, request.weights_progress, request.matrices});
         auto clip = clip_preprocessing(folder, model->config());
         return engine::OpenedFamily{std::make_unique<DeepStackFamily>(std::move(model), tokenizer, std::move(clip)), 0};
-    }};
+    }, {"deepstack-l-7b", "deepstack-l-hd-7b"}, &bench};
 }
 
 }  // namespace deepstack::deepstack_llama

@@ -28,5 +28,7 @@ SplicedIds splice_images(const Tokenizer& tokenizer, const std::string& text, co
 
 // The engine's entry for the DeepStack LLaVA folders.
 engine::Runtime runtime();
+// `deepstack-cli bench` for this family (bench.cpp).
+std::string bench(const engine::BenchRun& run);
 
 }  // namespace deepstack::deepstack_llama

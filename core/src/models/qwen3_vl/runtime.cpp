@@ -207,7 +207,7 @@ engine::Runtime runtime() {
         auto model = Model::load(folder, {request.dtype, request.device, request.weights_progress, request.matrices});
         const auto max_pixels = budget.max_pixels;
         return engine::OpenedFamily{std::make_unique<Qwen3VLFamily>(std::move(model), tokenizer, std::move(preprocessor), budget), max_pixels};
-    }};
+    }, {"qwen3-vl-2b", "qwen3-vl-4b", "qwen3-vl-8b"}, &bench};
 }
 
 }  // namespace deepstack::qwen3_vl

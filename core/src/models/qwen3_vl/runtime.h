@@ -13,5 +13,7 @@ namespace deepstack::qwen3_vl {
 
 // The engine's entry for Qwen3-VL folders: the model, its processor, and the image budget in force.
 engine::Runtime runtime();
+// `deepstack-cli bench` for this family (bench.cpp).
+std::string bench(const engine::BenchRun& run);
 
 }  // namespace deepstack::qwen3_vl
