@@ -327,6 +327,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(inference_, &InferenceService::attentionCaptured, this, [this](const QString& id, const AttentionCapturePtr& capture) {
         attentionPanel_->setRecording(false);
         attentionPanel_->showCapture(id, capture);
+        // On stage the heatmap plays through the layers by itself, bottom to top, from the input.
+        if (presenter_) {
+            attentionPanel_->setLayer(capture->layers.front());
+            attentionPanel_->play(true);
+        }
         statusBar()->showMessage(tr("Attention recorded"), 4000);
     });
     connect(inference_, &InferenceService::attentionFailed, this, [this](const QString&, const QString& message) {

@@ -153,6 +153,15 @@ private Q_SLOTS:
         QVERIFY(!panel.exportView(dir.filePath("no-such-folder/view.png"), &error));
         QVERIFY(error.contains("no-such-folder"));
 
+        // On stage (presenter mode) a new recording plays through the layers by itself, from the bottom.
+        window.setPresenterMode(true);
+        panel.setLayer(2);
+        QSignalSpy again(&window.inference(), &deepstack::ui::InferenceService::attentionCaptured);
+        window.recordAttention();
+        QTRY_COMPARE_WITH_TIMEOUT(again.count(), 1, 60000);
+        QTRY_COMPARE_WITH_TIMEOUT(panel.layer(), 5, 10000);
+        window.setPresenterMode(false);
+
         // The answer report: one page with the question, the answer, the heatmap and the stack map, as a PDF whose
         // text reads back, and as a picture.
         QVERIFY2(window.exportAnswerReport(dir.filePath("report.pdf"), &error), qPrintable(error));
