@@ -1,5 +1,7 @@
 #include "MainWindow.h"
 
+#include "RgbImages.h"
+
 #include <QAction>
 #include <QPageSize>
 #include <QPainter>
@@ -301,9 +303,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         // picture's plan first, then the notes that belong to it.
         if (!effects->map.images.empty()) {
             const auto& measured = effects->map.images.front();
-            const QImage picture(measured.image.pixels.data(), measured.image.width, measured.image.height, measured.image.width * 3,
-                                 QImage::Format_RGB888);
-            attentionPanel_->showPlan(measured.plan, picture.copy());
+            attentionPanel_->showPlan(measured.plan, toQImage(measured.image));
         }
         QStringList notes;
         const auto groups = effects->map.images.empty() ? std::size_t{0} : effects->map.images.front().plan.groups.size();

@@ -1,5 +1,7 @@
 #include "attention/AttentionPanel.h"
 
+#include "RgbImages.h"
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QFile>
@@ -27,14 +29,6 @@
 namespace deepstack::ui {
 
 namespace {
-
-QImage toQImage(const RgbImage& image) {
-    QImage out(image.width, image.height, QImage::Format_RGB888);
-    for (int y = 0; y < image.height; ++y)
-        std::memcpy(out.scanLine(y), image.pixels.data() + static_cast<std::size_t>(y) * static_cast<std::size_t>(image.width) * 3,
-                    static_cast<std::size_t>(image.width) * 3);
-    return out;
-}
 
 // A token as a chip: its whitespace made visible, so " the" and "the" differ and a newline is not blank.
 QString chipText(const std::string& text) {

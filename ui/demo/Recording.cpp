@@ -1,5 +1,7 @@
 #include "demo/Recording.h"
 
+#include "RgbImages.h"
+
 #include <QBuffer>
 #include <QFile>
 #include <QJsonArray>
@@ -107,23 +109,6 @@ StackPlan planFromJson(const QJsonObject& o) {
         p.groups.push_back(std::move(group));
     }
     return p;
-}
-
-QImage toQImage(const RgbImage& image) {
-    QImage out(image.width, image.height, QImage::Format_RGB888);
-    for (int y = 0; y < image.height; ++y)
-        std::memcpy(out.scanLine(y), image.pixels.data() + static_cast<std::size_t>(y) * static_cast<std::size_t>(image.width) * 3,
-                    static_cast<std::size_t>(image.width) * 3);
-    return out;
-}
-
-RgbImage toRgbImage(const QImage& source) {
-    const auto image = source.convertToFormat(QImage::Format_RGB888);
-    RgbImage rgb{image.width(), image.height(), std::vector<std::uint8_t>(static_cast<std::size_t>(image.width()) * static_cast<std::size_t>(image.height()) * 3)};
-    for (int y = 0; y < image.height(); ++y)
-        std::memcpy(rgb.pixels.data() + static_cast<std::size_t>(y) * static_cast<std::size_t>(image.width()) * 3, image.constScanLine(y),
-                    static_cast<std::size_t>(image.width()) * 3);
-    return rgb;
 }
 
 QJsonObject captureToJson(const AttentionCapture& c) {

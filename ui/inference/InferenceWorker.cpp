@@ -1,5 +1,7 @@
 #include "inference/InferenceWorker.h"
 
+#include "RgbImages.h"
+
 #include <cstring>
 
 #include "deepstack/engine.h"
@@ -9,15 +11,6 @@
 namespace deepstack::ui {
 
 namespace {
-RgbImage toRgbImage(const QImage& source) {
-    const auto image = source.convertToFormat(QImage::Format_RGB888);
-    RgbImage rgb{image.width(), image.height(), std::vector<std::uint8_t>(static_cast<std::size_t>(image.width()) * image.height() * 3)};
-    const auto rowBytes = static_cast<std::size_t>(image.width()) * 3;
-    for (int y = 0; y < image.height(); ++y)  // QImage pads rows to 4 bytes
-        std::memcpy(rgb.pixels.data() + rowBytes * static_cast<std::size_t>(y), image.constScanLine(y), rowBytes);
-    return rgb;
-}
-
 Message toMessage(const TurnInput& input) {
     Message message{Message::Role::user, input.text.toStdString(), {}};
     for (const auto& image : input.images) message.images.push_back(toRgbImage(image));

@@ -1,5 +1,7 @@
 #include "stacks/StacksPanel.h"
 
+#include "RgbImages.h"
+
 #include <QComboBox>
 #include <QFileDialog>
 #include <QHBoxLayout>
@@ -25,14 +27,6 @@ namespace {
 
 enum Column { kGroup, kLayer, kMeanChange, kLargestDrop, kFlipped, kJoins, kTop, kAnswer, kColumns };
 constexpr int kGroupRole = Qt::UserRole + 1;
-
-QImage toQImage(const RgbImage& image) {
-    QImage out(image.width, image.height, QImage::Format_RGB888);
-    for (int y = 0; y < image.height; ++y)
-        std::memcpy(out.scanLine(y), image.pixels.data() + static_cast<std::size_t>(y) * static_cast<std::size_t>(image.width) * 3,
-                    static_cast<std::size_t>(image.width) * 3);
-    return out;
-}
 
 QTableWidgetItem* number(double value, int decimals) {
     auto* item = new QTableWidgetItem();
