@@ -189,6 +189,17 @@ private Q_SLOTS:
         }
     }
 
+    // Found by fuzz_config (UBSan): a rope_theta past what an integer holds (5.9e51) was cast to one for the report.
+    void hugeRopeThetaIsReportedAsItIs() {
+        const auto input = testing::data_dir().parent_path() / "fuzz" / "corpus" / "config" / "regression-rope-theta-past-int64.json";
+        const auto json = config::read_json_file(input);
+        const auto arch = models::describe(Fields(json, "config.json"));
+        std::string rope;
+        for (const auto& [name, text] : arch.facts)
+            if (name == "rope") rope = text;
+        QVERIFY2(rope.find("theta 5.9e+51") != std::string::npos, rope.c_str());
+    }
+
     void deepstackL() {
         const auto json = load("deepstack-l-vicuna-7b.config.json");
         const auto arch = models::describe(Fields(json, "config.json"));

@@ -1,12 +1,20 @@
 #include "models/qwen3_vl/architecture.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "models/qwen3_vl/weights.h"
 
 namespace deepstack::qwen3_vl {
 
 namespace {
+
+// 5000000 as "5000000", and a value no integer holds (a damaged config's 5.9e51) as it is, never cast past range.
+std::string number_text(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.10g", value);
+    return text;
+}
 
 // What the memory estimate assumes: a 1-megapixel image (1024 merged tokens) and prefill in chunks of 512.
 constexpr std::int64_t kEstimateImageTokens = 1024;
@@ -44,7 +52,7 @@ models::ArchitectureDescription describe(const Config& c) {
                              std::to_string(v.num_heads) + " heads, patch " + std::to_string(v.patch_size) + ", merge " +
                              std::to_string(v.spatial_merge_size) + "x" + std::to_string(v.spatial_merge_size)},
         {"vocabulary", std::to_string(t.vocab_size) + (c.tie_word_embeddings ? " (tied lm_head)" : " (separate lm_head)")},
-        {"rope", "interleaved MRoPE, theta " + std::to_string(static_cast<std::int64_t>(t.rope_theta)) + ", sections [" +
+        {"rope", "interleaved MRoPE, theta " + number_text(t.rope_theta) + ", sections [" +
                      std::to_string(t.mrope_section.size() > 0 ? t.mrope_section[0] : 0) + ", " +
                      std::to_string(t.mrope_section.size() > 1 ? t.mrope_section[1] : 0) + ", " +
                      std::to_string(t.mrope_section.size() > 2 ? t.mrope_section[2] : 0) + "]"},
