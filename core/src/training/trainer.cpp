@@ -46,7 +46,7 @@ nlohmann::json model_config(const std::filesystem::path& base, bool stacked) {
 
 void write_text_atomically(const std::filesystem::path& file, const std::string& text) { io::write_file_durably(file, text); }
 
-// Every weight, fp32, in a safetensors file under the checkpoint's names.
+// Every weight in a safetensors file under the checkpoint's names: fp32, or bf16 when `bf16` is set.
 void save_weights(const std::vector<std::pair<std::string, torch::Tensor>>& weights, const std::filesystem::path& file, bool bf16) {
     std::vector<torch::Tensor> keep;
     std::vector<TensorToWrite> tensors;
@@ -196,11 +196,13 @@ TrainingResult train(const TrainingOptions& o) {
         checkpoint_weights.emplace_back("glyph_head.weight", glyph_head_weight);
         checkpoint_weights.emplace_back("glyph_head.bias", glyph_head_bias);
     }
+    // AdamW, the betas once for both groups: matrices decay, vectors (norms, biases, the group embedding) do not.
+    constexpr std::tuple<double, double> kBetas{0.9, 0.95};
     std::vector<torch::optim::OptimizerParamGroup> groups;
     groups.emplace_back(matrices, std::make_unique<torch::optim::AdamWOptions>(
-                                      torch::optim::AdamWOptions(o.learning_rate).betas({0.9, 0.95}).weight_decay(o.weight_decay)));
+                                      torch::optim::AdamWOptions(o.learning_rate).betas(kBetas).weight_decay(o.weight_decay)));
     groups.emplace_back(vectors, std::make_unique<torch::optim::AdamWOptions>(
-                                     torch::optim::AdamWOptions(o.learning_rate).betas({0.9, 0.95}).weight_decay(0.0)));
+                                     torch::optim::AdamWOptions(o.learning_rate).betas(kBetas).weight_decay(0.0)));
     torch::optim::AdamW optimizer(groups);
     std::vector<torch::Tensor> parameters = matrices;
     parameters.insert(parameters.end(), vectors.begin(), vectors.end());

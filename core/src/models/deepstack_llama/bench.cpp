@@ -18,7 +18,8 @@ namespace deepstack::deepstack_llama {
 
 namespace {
 
-// LLaVA-1.5's Vicuna-7B and CLIP ViT-L/14-336 (../shared/specs/deepstack.md sections 2.1 and 5.1).
+// LLaVA-1.5's Vicuna-7B and CLIP ViT-L/14-336, as the released DeepStack-L-7B checkpoint's config.json
+// (tests/data/configs/deepstack-l-vicuna-7b.config.json) and its tower.
 Config preset(const std::string& name, int layers) {
     nlohmann::json root = {{"model_type", "deepstack_llama"}, {"vocab_size", 32000}, {"hidden_size", 4096},
                            {"intermediate_size", 11008}, {"num_hidden_layers", 32}, {"num_attention_heads", 32},

@@ -1,6 +1,6 @@
 // The DeepStack LLaVA family's config.json (model_type "deepstack_llama": DeepStack-L, -L-HD and -V), typed with
-// the authors' field names (../shared/specs/deepstack.md section 5.1). The CLIP tower's own config is not in
-// the released files: it comes from an optional "vision_config" object, or from the tower named by
+// the authors' field names (released ones: tests/data/configs/deepstack-l-*.config.json). The CLIP tower's own
+// config is not in the released files: it comes from an optional "vision_config" object, or from the tower named by
 // mm_vision_tower when that is a known CLIP.
 #pragma once
 

@@ -20,7 +20,7 @@ namespace deepstack::qwen3_vl {
 
 namespace {
 
-// The published shapes (../shared/specs/qwen3-vl.md section 4.1).
+// The published shapes: those of the released config.json files (tests/data/configs/qwen3-vl-*-instruct.config.json).
 Config preset(const std::string& name, int layers) {
     nlohmann::json text = {{"vocab_size", 151936}, {"head_dim", 128}, {"num_key_value_heads", 8}, {"rms_norm_eps", 1e-6},
                            {"rope_theta", 5000000}, {"max_position_embeddings", 262144},

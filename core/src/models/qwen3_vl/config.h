@@ -1,4 +1,5 @@
-// Qwen3-VL's config.json, typed, with the checkpoint's own field names (../shared/specs/qwen3-vl.md section 4).
+// Qwen3-VL's config.json, typed, with the checkpoint's own field names (the released files are in
+// tests/data/configs/).
 #pragma once
 
 #include <algorithm>
