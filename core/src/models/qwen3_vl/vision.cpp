@@ -10,6 +10,9 @@
 
 namespace deepstack::qwen3_vl {
 
+// The vision tower's LayerNorms (blocks and mergers): a fixed epsilon the checkpoint's config does not carry.
+constexpr double kLayerNormEps = 1e-6;
+
 namespace {
 
 // Patch (row, col) of every patch in processor order: 2x2 merge windows row-major, each window row-major, repeated
@@ -97,15 +100,15 @@ VisionFeatures Model::encode_images(const torch::Tensor& pixel_values, const std
     VisionFeatures out;
     auto run_merger = [&](const PatchMerger& m, const torch::Tensor& x) {
         const auto window = x.size(1) * v.spatial_merge_size * v.spatial_merge_size;
-        auto y = m.norm_after_shuffle ? nn::layer_norm(x.reshape({-1, window}), m.norm_weight, m.norm_bias, 1e-6)
-                                      : nn::layer_norm(x, m.norm_weight, m.norm_bias, 1e-6).reshape({-1, window});
+        auto y = m.norm_after_shuffle ? nn::layer_norm(x.reshape({-1, window}), m.norm_weight, m.norm_bias, kLayerNormEps)
+                                      : nn::layer_norm(x, m.norm_weight, m.norm_bias, kLayerNormEps).reshape({-1, window});
         y = nn::gelu_erf(nn::linear(y, m.fc1_weight, m.fc1_bias));
         return nn::linear(y, m.fc2_weight, m.fc2_bias);  // [M, Dt]
     };
     for (std::size_t b = 0; b < weights_.visual.blocks.size(); ++b) {
         nn::stop_if_cancelled();
         const auto& block = weights_.visual.blocks[b];
-        const auto x = nn::layer_norm(hidden, block.norm1_weight, block.norm1_bias, 1e-6);
+        const auto x = nn::layer_norm(hidden, block.norm1_weight, block.norm1_bias, kLayerNormEps);
         const auto qkv = nn::linear(x, block.qkv_weight, block.qkv_bias).view({patches, 3, heads, head_dim});
         auto q = nn::apply_rotary(qkv.select(1, 0).to(torch::kFloat32), cos, sin).to(dtype_);  // [N, H, D]
         auto k = nn::apply_rotary(qkv.select(1, 1).to(torch::kFloat32), cos, sin).to(dtype_);
@@ -119,7 +122,7 @@ VisionFeatures Model::encode_images(const torch::Tensor& pixel_values, const std
         }
         const auto attended = torch::cat(outputs, 0).reshape({patches, -1});
         hidden = hidden + nn::linear(attended, block.proj_weight, block.proj_bias);
-        const auto y = nn::layer_norm(hidden, block.norm2_weight, block.norm2_bias, 1e-6);
+        const auto y = nn::layer_norm(hidden, block.norm2_weight, block.norm2_bias, kLayerNormEps);
         hidden = hidden + nn::linear(nn::gelu_tanh(nn::linear(y, block.fc1_weight, block.fc1_bias)), block.fc2_weight, block.fc2_bias);
 
         const auto& taps = v.deepstack_visual_indexes;
