@@ -634,25 +634,14 @@ private:
         for (const auto& q : capture.queries) rows.push_back(q.position);
         nn::AttentionProbe probe(rows, visual_positions, capture.layers, capture.heads);
 
-        // Run the exchange again from where it began, then put the cache back exactly as generation left it.
-        auto& cache = session_->cache();
-        const auto tail = cache.copy_tail(start.length);
-        const auto put_back = [&] {
-            session_->rewind(start);
-            cache.restore(tail);
-            session_->rewind(after);
-        };
-        try {
-            session_->rewind(start);
+        // Run the exchange again from where it began; the cache ends exactly as generation left it.
+        rerun_latest([&] {
             (void)session_->prefill(turn, &probe, nullptr);
             if (cancel != nullptr && cancel->load()) throw Error(ErrorKind::cancelled, "", "recording attention was stopped");
             if (reply_in_cache > 0)
                 (void)session_->extend(std::vector<TokenId>(latest.reply.begin(), latest.reply.begin() + reply_in_cache), &probe);
-            put_back();
-        } catch (...) {
-            put_back();
-            throw;
-        }
+            return true;
+        });
         if (!probe.complete()) throw Error(ErrorKind::internal, "", "the attention probe missed rows it was asked for");
         capture.visual = probe.chosen();
         capture.elsewhere = probe.elsewhere();
