@@ -109,29 +109,6 @@ std::string fingerprint(const std::filesystem::path& file) {
     return hex;
 }
 
-// The glyph head's slots: each high-resolution patch is cut into kSlotColumns x kSlotRows cells and a cell's
-// class is the character whose centre lies in it (0 when none; else the ASCII code - 32, '!' .. '~').
-constexpr std::int64_t kSlotColumns = 3, kSlotRows = 2, kGlyphClasses = 95;
-
-// Per crop view (the grid's cells, row-major), per patch, per slot: the class the glyph head should name.
-torch::Tensor glyph_targets(const std::vector<SyntheticGlyph>& glyphs, const deepstack_llama::CropGrid& grid, std::int64_t crop, std::int64_t patch) {
-    const auto per_side = crop / patch;
-    auto targets = torch::zeros({grid.cells(), per_side * per_side, kSlotColumns * kSlotRows}, torch::kLong);
-    auto cells = targets.accessor<std::int64_t, 3>();
-    for (const auto& glyph : glyphs) {
-        if (glyph.character <= ' ' || glyph.character > '~') continue;
-        const double x = glyph.x * static_cast<double>(grid.columns * crop), y = glyph.y * static_cast<double>(grid.rows * crop);
-        if (x < 0 || y < 0 || x >= static_cast<double>(grid.columns * crop) || y >= static_cast<double>(grid.rows * crop)) continue;
-        const auto column = static_cast<std::int64_t>(x), row = static_cast<std::int64_t>(y);
-        const auto view = (row / crop) * grid.columns + column / crop;
-        const auto at = ((row % crop) / patch) * per_side + (column % crop) / patch;
-        const auto slot = ((row % patch) * kSlotRows / patch) * kSlotColumns + (column % patch) * kSlotColumns / patch;
-        auto& cell = cells[view][at][slot];
-        if (cell == 0) cell = glyph.character - ' ';  // two centres in one slot: the first printed keeps it
-    }
-    return targets;
-}
-
 // A page's questions as one conversation: the image with the first question, then each further question as a
 // follow-up turn, exactly as the chat renders them. The loss is on every answer, so the page's encoding pays for
 // all its questions instead of one. With the reading turn, the same picture also opens a second conversation
