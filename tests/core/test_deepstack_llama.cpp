@@ -62,27 +62,31 @@ class TestDeepStackLlama : public QObject {
 private Q_SLOTS:
     void initTestCase() { torch::manual_seed(0); }
 
+    // The authors' choice for each case, computed by tests/reference/make_best_grid_table.py with their
+    // select_best_resolution over get_possible_resolutions_by_crops(num_crops, crop).
     void bestGrid_data() {
+        QTest::addColumn<int>("numCrops");
+        QTest::addColumn<int>("crop");
         QTest::addColumn<int>("width");
         QTest::addColumn<int>("height");
         QTest::addColumn<int>("columns");
         QTest::addColumn<int>("rows");
-        // Computed with the authors' select_best_resolution over get_possible_resolutions_by_crops(4, 336).
-        QTest::newRow("square") << 1000 << 1000 << 2 << 2;
-        QTest::newRow("A4 portrait scan") << 1240 << 1754 << 2 << 2;
-        QTest::newRow("wide banner") << 1600 << 300 << 4 << 1;
-        QTest::newRow("receipt strip") << 300 << 1400 << 1 << 4;
-        QTest::newRow("landscape photo") << 640 << 480 << 2 << 2;
-        QTest::newRow("panorama 3:1") << 1200 << 400 << 3 << 1;
-        QTest::newRow("small 2:1: every grid holds it, the first least wasteful wins") << 200 << 100 << 1 << 2;
-        QTest::newRow("tiny") << 30 << 20 << 1 << 2;
+        const auto table = nlohmann::json::parse(std::ifstream(testing::data_dir() / "fixtures" / "deepstack" / "best-grid.json"));
+        QVERIFY(table.at("cases").size() >= 40);
+        for (const auto& c : table.at("cases")) {
+            const auto name = c.at("name").get<std::string>() + ", " + std::to_string(c.at("num_crops").get<int>()) + " crops of " + std::to_string(c.at("crop").get<int>());
+            QTest::newRow(name.c_str()) << c.at("num_crops").get<int>() << c.at("crop").get<int>() << c.at("width").get<int>() << c.at("height").get<int>()
+                                        << c.at("columns").get<int>() << c.at("rows").get<int>();
+        }
     }
     void bestGrid() {
+        QFETCH(int, numCrops);
+        QFETCH(int, crop);
         QFETCH(int, width);
         QFETCH(int, height);
         QFETCH(int, columns);
         QFETCH(int, rows);
-        const auto grid = select_grid(width, height, candidate_grids(4), 336);
+        const auto grid = select_grid(width, height, candidate_grids(numCrops), crop);
         QCOMPARE(grid.columns, std::int64_t{columns});
         QCOMPARE(grid.rows, std::int64_t{rows});
     }

@@ -109,10 +109,16 @@ private Q_SLOTS:
         qInfo("%s: torchvision's float path differs by up to %d levels", name.c_str(),
               (recovered.to(torch::kInt) - float_path.to(torch::kInt)).abs().max().item<int>());
 
-        if (reference.contains(name + ".pixel_values")) {
+        // The patches themselves, value for value: every 32nd of each case (all of them would not fit in the
+        // fixture), and all of the small one.
+        const auto sampled = tensor::to_torch(reference.view(name + ".pixel_values_every_32nd"));
+        const auto ours = processed.pixel_values.slice(0, 0, processed.pixel_values.size(0), 32);
+        QCOMPARE(ours.sizes().vec(), sampled.sizes().vec());
+        QVERIFY2(torch::equal(ours, sampled), qPrintable(QString("largest difference %1").arg((ours - sampled).abs().max().item<double>())));
+        if (name == "tiny-budget") {
             const auto expected = tensor::to_torch(reference.view(name + ".pixel_values"));
             QCOMPARE(processed.pixel_values.sizes().vec(), expected.sizes().vec());
-            QVERIFY(torch::allclose(processed.pixel_values, expected, 0, 1e-6));
+            QVERIFY(torch::equal(processed.pixel_values, expected));
         }
     }
 };

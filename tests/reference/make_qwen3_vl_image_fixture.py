@@ -2,7 +2,8 @@
 """Writes tests/data/images/*.png (test images) and tests/data/fixtures/qwen3-vl-images/: what transformers'
 Qwen2VLImageProcessorFast (the Qwen3-VL processor, with Qwen3-VL's preprocessor_config.json) makes of them:
 image_grid_thw, the resized uint8 image (torchvision bicubic + antialias; both its float path and its native
-uint8 CPU path, saved as PNG) and, for the small image, the final pixel_values.
+uint8 CPU path, saved as PNG) and the final pixel_values: whole for the small image, every 32nd patch (from the
+first) for the others, which would not fit whole.
 
 Run outside CI, in a virtual environment with `pip install torch torchvision transformers pillow safetensors`:
     python tests/reference/make_qwen3_vl_image_fixture.py
@@ -41,7 +42,7 @@ def pattern(width, height, seed):
 CASES = [
     ("wide-banker", (1104, 128), None),   # 1104 / 32 = 34.5: Python rounds half to even (1088), not up (1120)
     ("small-upscaled", (300, 200), None),  # below min_pixels: scaled up
-    ("tiny-budget", (96, 64), (4096, 65536)),  # kept small so that its pixel_values fit in the fixture
+    ("tiny-budget", (96, 64), (4096, 65536)),  # kept small so that its pixel_values fit in the fixture whole
     ("big-budget", (640, 480), (16384, 65536)),  # above max_pixels: scaled down
 ]
 
@@ -69,6 +70,7 @@ def main():
         tensors[f"{name}.grid_thw"] = grid.contiguous()
         if name == "tiny-budget":
             tensors[f"{name}.pixel_values"] = out["pixel_values"].contiguous()
+        tensors[f"{name}.pixel_values_every_32nd"] = out["pixel_values"][::32].clone()
         index[name] = {"size": [w, h], "budget": budget, "grid_thw": grid.tolist(),
                        "native_vs_float_max_diff": int((native.int() - float_path.int()).abs().max())}
     save_file(tensors, OUT / "reference.safetensors",
