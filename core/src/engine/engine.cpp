@@ -16,6 +16,7 @@
 #include "engine/clock.h"
 #include "engine/family.h"
 #include "engine/sampling.h"
+#include "nn/blocks.h"
 #include "nn/cancel.h"
 #include "nn/stack_edit.h"
 #include "quant/formats.h"
@@ -691,8 +692,10 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& model_path, cons
         throw Error(ErrorKind::unsupported, "", "CUDA was asked for, but this LibTorch has no CUDA or no GPU is visible");
     // Refuse before allocating anything when the weights and cache cannot fit.
     const auto weight_bytes = weights_memory_bytes(report, options.compute, options.weights, options.device);
+    // The report counts a bf16 cache; an fp32 one (f32 compute, or LibTorch 1.13's attention) takes twice that.
+    const bool fp32_cache = nn::kv_cache_dtype(compute == ComputeType::f32 ? torch::kFloat32 : torch::kBFloat16) == torch::kFloat32;
     const auto needed = weight_bytes + report.kv_cache_bytes_per_token * static_cast<std::uint64_t>(options.context_tokens) *
-                                           (compute == ComputeType::f32 ? 2 : 1) +
+                                           (fp32_cache ? 2 : 1) +
                         report.cpu.workspace_bytes;
     if (!cuda) {
         const auto available = available_memory_bytes();

@@ -35,6 +35,10 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
                         std::optional<std::int64_t> causal_offset, std::int64_t score_bytes = kAttentionScoreBytes);
 
 // Keys and values of every layer, allocated once for `capacity` positions and written by index.
+// The type the KV cache keeps for a compute type: the same, except on LibTorch 1.13, whose attention reads the
+// cache in fp32 (there a bf16 or fp16 cache is kept in fp32).
+torch::ScalarType kv_cache_dtype(torch::ScalarType compute);
+
 class KvCache {
 public:
     KvCache() = default;
