@@ -127,6 +127,293 @@ struct Sample {
     torch::Tensor glyph_targets;  // [cells, P, slots]
 };
 
+using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
+
+// One training run: the model, its optimizer and the step it has reached. train() drives it; each phase is a
+// method (the options checked, the weights made, a checkpoint resumed, a page made into samples, one step).
+class Run {
+public:
+    explicit Run(const TrainingOptions& o)
+        : o_(o), json_(model_config(o.base, o.stacked)), config_(parse_and_check(json_, o.base)), tokenizer_(Tokenizer::load(o.base)),
+          clip_(deepstack_llama::clip_preprocessing({}, config_)), checkpoint_(o.output / "checkpoint") {
+        at::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+        torch::manual_seed(o.seed);
+        if (o.device == DeviceKind::cuda && !torch::cuda::is_available())
+            throw Error(ErrorKind::unsupported, "", "training on CUDA was asked for, but this LibTorch build or this machine has no CUDA device");
+        device_ = o.device == DeviceKind::cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+        model_ = deepstack_llama::Model::random(config_, {c10::kFloat, device_, {}}, o.seed);
+        make_parameters();
+        make_optimizer();
+        resume();
+    }
+
+    std::int64_t step() const { return step_; }
+    TrainingProgress train_step();
+    void save_checkpoint();
+
+private:
+    static deepstack_llama::Config parse_and_check(const nlohmann::json& json, const std::filesystem::path& base);
+    void make_parameters();
+    void make_optimizer();
+    void resume();
+    void write_model_folder() const;
+    Sample make_sample(std::uint64_t index) const;
+    Dialogue make_dialogue(const Sample& sample, const std::vector<const SyntheticQuestion*>& turns) const;
+    double learning_rate_at(std::int64_t at) const;
+
+    const TrainingOptions& o_;
+    nlohmann::json json_;  // the model's config.json
+    deepstack_llama::Config config_;
+    std::unique_ptr<Tokenizer> tokenizer_;
+    deepstack_llama::ClipPreprocessing clip_;
+    std::filesystem::path checkpoint_;
+    c10::Device device_{c10::kCPU};
+    std::unique_ptr<deepstack_llama::Model> model_;
+    // Matrices decay, vectors (norms, biases, the group embedding) do not; `parameters_` is both, for clipping.
+    std::vector<torch::Tensor> matrices_, vectors_, parameters_;
+    torch::Tensor glyph_head_weight_, glyph_head_bias_;  // with the glyph loss only
+    NamedTensors checkpoint_weights_;                     // the model's and the glyph head's
+    std::unique_ptr<torch::optim::AdamW> optimizer_;
+    nlohmann::json identity_;  // what a checkpoint must have been written with to be resumed
+    std::int64_t step_ = 0;
+};
+
+deepstack_llama::Config Run::parse_and_check(const nlohmann::json& json, const std::filesystem::path& base) {
+    const auto file = (base / "config.json").string();
+    auto config = deepstack_llama::parse_config(config::Fields(json, file));
+    if (const auto problems = deepstack_llama::check_config(config); !problems.empty()) throw Error(ErrorKind::config, file, problems.front());
+    if (config.vit_stack_start_layer() || config.is_anyres_deepstack)
+        throw Error(ErrorKind::config, file, "the demo model trains the plain DeepStack-L layout (not -V or -HD)");
+    return config;
+}
+
+void Run::make_parameters() {
+    {
+        torch::NoGradGuard no_grad;
+        for (const auto& [name, tensor] : model_->named_weights()) {
+            // Biases start at zero and norm scales at one; everything else keeps normal(0, 0.02).
+            const bool bias = name.ends_with(".bias");
+            const bool norm_scale = name.find("norm") != std::string::npos && name.ends_with(".weight");
+            if (bias) tensor.zero_();
+            else if (norm_scale) tensor.fill_(1.0);
+            tensor.set_requires_grad(true);
+            (tensor.dim() >= 2 ? matrices_ : vectors_).push_back(tensor);
+        }
+    }
+    // The glyph head lives beside the model, in the checkpoint only.
+    checkpoint_weights_ = model_->named_weights();
+    if (o_.glyph_loss > 0) {
+        glyph_head_weight_ = (torch::randn({kSlotColumns * kSlotRows * kGlyphClasses, config_.vision.hidden_size}) * 0.02).to(device_).set_requires_grad(true);
+        glyph_head_bias_ = torch::zeros({kSlotColumns * kSlotRows * kGlyphClasses}, torch::TensorOptions().device(device_)).set_requires_grad(true);
+        matrices_.push_back(glyph_head_weight_);
+        vectors_.push_back(glyph_head_bias_);
+        checkpoint_weights_.emplace_back("glyph_head.weight", glyph_head_weight_);
+        checkpoint_weights_.emplace_back("glyph_head.bias", glyph_head_bias_);
+    }
+    parameters_ = matrices_;
+    parameters_.insert(parameters_.end(), vectors_.begin(), vectors_.end());
+}
+
+void Run::make_optimizer() {
+    // AdamW, the betas once for both groups.
+    constexpr std::tuple<double, double> kBetas{0.9, 0.95};
+    std::vector<torch::optim::OptimizerParamGroup> groups;
+    groups.emplace_back(matrices_, std::make_unique<torch::optim::AdamWOptions>(
+                                       torch::optim::AdamWOptions(o_.learning_rate).betas(kBetas).weight_decay(o_.weight_decay)));
+    groups.emplace_back(vectors_, std::make_unique<torch::optim::AdamWOptions>(
+                                      torch::optim::AdamWOptions(o_.learning_rate).betas(kBetas).weight_decay(0.0)));
+    optimizer_ = std::make_unique<torch::optim::AdamW>(groups);
+}
+
+void Run::resume() {
+    std::filesystem::create_directories(checkpoint_);
+    identity_ = {{"steps", o_.steps}, {"batch", o_.batch}, {"stacked", o_.stacked}, {"seed", o_.seed},
+                 {"learning_rate", o_.learning_rate}, {"page_size", o_.pages.page_size},
+                 {"questions_per_page", o_.questions_per_page}, {"config", json_}};
+    if (o_.distinct_pages > 0) identity_["distinct_pages"] = o_.distinct_pages;
+    if (o_.reading_turn) identity_["reading_conversation"] = true;
+    if (o_.glyph_loss > 0) identity_["glyph_loss"] = o_.glyph_loss;
+    if (o_.pages.field_text_height != SyntheticOptions{}.field_text_height) identity_["text_height"] = o_.pages.field_text_height;
+    if (!o_.init_from.empty()) {
+        const auto source = starting_weights(o_.init_from);
+        identity_["init_from"] = fingerprint(source);
+        load_weights(checkpoint_weights_, source, true);
+    }
+    if (!std::filesystem::exists(checkpoint_ / "state.json")) return;
+    const auto state = config::read_json_file(checkpoint_ / "state.json");
+    const auto& written = state.at("identity");
+    if (written != identity_) {
+        // A run's --init-from source may have trained on since this run started from it: say so, not "other options".
+        auto written_without_start = written, asked_without_start = identity_;
+        written_without_start.erase("init_from");
+        asked_without_start.erase("init_from");
+        if (written_without_start == asked_without_start)
+            throw Error(ErrorKind::config, (checkpoint_ / "state.json").string(),
+                        "this run started from other weights than --init-from holds now (another source, or one that has "
+                        "changed since); use another output folder");
+        throw Error(ErrorKind::config, (checkpoint_ / "state.json").string(),
+                    "this checkpoint was written by a run with other options or another config; use another output folder");
+    }
+    step_ = state.at("step").get<std::int64_t>();
+    load_weights(checkpoint_weights_, checkpoint_ / "weights.safetensors");
+    torch::load(*optimizer_, (checkpoint_ / "optimizer.pt").string());
+}
+
+// The current weights as a model folder that Model::load reads like a released checkpoint, beside every
+// checkpoint: a run's progress can be evaluated, chatted with or carried to another machine at any time.
+void Run::write_model_folder() const {
+    const auto folder = o_.output / "model";
+    std::filesystem::create_directories(folder);
+    write_text_atomically(folder / "config.json", json_.dump(2));
+    std::filesystem::copy_file(o_.base / "tokenizer.model", folder / "tokenizer.model", std::filesystem::copy_options::overwrite_existing);
+    // The released layout carries the CLIP layers after the selected feature, which nothing reads: written as
+    // zeros when the config selects an earlier layer (the demo model's config selects the last one).
+    auto weights = model_->named_weights();
+    std::set<std::string> have;
+    for (const auto& [name, tensor] : weights) have.insert(name);
+    for (const auto& spec : deepstack_llama::describe(config_).tensors)
+        if (!spec.optional && !have.contains(spec.name))
+            weights.emplace_back(spec.name, torch::zeros(std::vector<std::int64_t>(spec.shape.begin(), spec.shape.end())));
+    std::int64_t count = 0;
+    for (const auto& [name, tensor] : weights) count += tensor.numel();
+    // fp32 while it fits the 30 MB a bundled model may weigh; bf16 beyond, or when asked (a folder committed
+    // after each stretch of training).
+    save_weights(weights, folder / "model.safetensors", o_.model_bf16 || count * 4 > 30'000'000);
+    write_text_atomically(folder / "generation_config.json",
+                          nlohmann::json{{"bos_token_id", config_.text.bos_token_id}, {"eos_token_id", config_.text.eos_token_id},
+                                         {"do_sample", false}, {"max_new_tokens", 24}}
+                              .dump(2));
+}
+
+// The checkpoint is staged whole and swapped in at once: a kill at any moment resumes the weights, the optimizer
+// and the step of one and the same save.
+void Run::save_checkpoint() {
+    write_model_folder();
+    const auto staged = o_.output / "checkpoint.partial";
+    std::filesystem::remove_all(staged);
+    std::filesystem::create_directories(staged);
+    save_weights(checkpoint_weights_, staged / "weights.safetensors", false);
+    torch::save(*optimizer_, (staged / "optimizer.pt").string());
+    write_text_atomically(staged / "state.json", nlohmann::json{{"identity", identity_}, {"step", step_}}.dump(1));
+    io::replace_folder(staged, checkpoint_);
+}
+
+Sample Run::make_sample(std::uint64_t index) const {
+    if (o_.distinct_pages > 0) index %= static_cast<std::uint64_t>(o_.distinct_pages);
+    const auto page = synthetic_page(SyntheticSplit::train, index, o_.pages);
+    // The questions in an order of their own per page, so that every kind is also asked first, with the image.
+    std::vector<const SyntheticQuestion*> order;
+    for (const auto& q : page.questions) order.push_back(&q);
+    std::uint64_t mix = (index + 1) * 0x9E3779B97F4A7C15ull;
+    for (std::size_t i = order.size(); i > 1; --i) {
+        mix ^= mix >> 29;
+        mix *= 0xBF58476D1CE4E5B9ull;
+        std::swap(order[i - 1], order[static_cast<std::size_t>(mix >> 33) % i]);
+    }
+    order.resize(std::min<std::size_t>(order.size(), static_cast<std::size_t>(o_.questions_per_page)));
+    Sample s;
+    const auto views = deepstack_llama::make_views(page.image, config_, clip_);
+    if (o_.glyph_loss > 0) {
+        torch::Tensor vision;
+        s.features = model_->encode_image(views, &vision);
+        s.crop_vision = vision.narrow(0, 1, views.grid.cells());
+        s.glyph_targets = glyph_targets(page.glyphs, views.grid, clip_.crop, config_.vision.patch_size).to(device_);
+    } else {
+        s.features = model_->encode_image(views);
+    }
+    s.dialogues.push_back(make_dialogue(s, order));
+    // Read in a conversation of its own: after the questions, the page read out could be copied from their answers
+    // above it instead of read from the picture (a model trained so learned the copying and no reading).
+    if (o_.reading_turn) s.dialogues.push_back(make_dialogue(s, {&page.reading}));
+    return s;
+}
+
+Dialogue Run::make_dialogue(const Sample& sample, const std::vector<const SyntheticQuestion*>& turns) const {
+    const auto bos = static_cast<TokenId>(config_.text.bos_token_id);
+    const auto eos = static_cast<std::int64_t>(config_.text.eos_token_id);
+    Dialogue d;
+    for (std::size_t turn = 0; turn < turns.size(); ++turn) {
+        const bool first = turn == 0;
+        const auto spliced = deepstack_llama::splice_images(
+            *tokenizer_, deepstack_llama::render_vicuna_turn(config_.vicuna_system_prompt, first, first ? 1 : 0, turns[turn]->question),
+            first ? std::vector<std::int64_t>{sample.features.embeds.size(0)} : std::vector<std::int64_t>{},
+            first ? std::optional<TokenId>(bos) : std::nullopt);
+        if (first) d.image_offset = spliced.image_offsets.at(0);
+        d.ids.insert(d.ids.end(), spliced.ids.begin(), spliced.ids.end());
+        const auto answer = tokenizer_->encode(turns[turn]->answer);
+        std::vector<std::int64_t> reply(answer.begin(), answer.end());
+        reply.push_back(eos);
+        for (const auto id : reply) {
+            if (turns[turn]->small_print) d.small_print.push_back(static_cast<std::int64_t>(d.targets.size()));
+            d.predicting.push_back(static_cast<std::int64_t>(d.ids.size()) - 1);
+            d.targets.push_back(id);
+            d.ids.push_back(id);
+        }
+    }
+    return d;
+}
+
+double Run::learning_rate_at(std::int64_t at) const {
+    if (at < o_.warmup_steps) return o_.learning_rate * static_cast<double>(at + 1) / static_cast<double>(o_.warmup_steps);
+    const double progress = static_cast<double>(at - o_.warmup_steps) / static_cast<double>(std::max<std::int64_t>(1, o_.steps - o_.warmup_steps));
+    const double floor = o_.final_learning_rate_fraction;
+    return o_.learning_rate * (floor + (1 - floor) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress))));
+}
+
+// One optimizer step over the batch's pages: every answer token of a page's conversations weighs the same, plus
+// the glyph loss's share.
+TrainingProgress Run::train_step() {
+    const auto start = std::chrono::steady_clock::now();
+    const auto rate = learning_rate_at(step_);
+    for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(rate);
+    optimizer_->zero_grad();
+    double loss_sum = 0, glyph_sum = 0, small_print_sum = 0;
+    std::int64_t glyphs_seen = 0, glyphs_named = 0, small_print_tokens = 0;
+    for (std::int64_t b = 0; b < o_.batch; ++b) {
+        const auto sample = make_sample(static_cast<std::uint64_t>(step_ * o_.batch + b));
+        torch::Tensor summed;
+        std::int64_t answer_tokens = 0;
+        for (const auto& d : sample.dialogues) {
+            auto cache = nn::KvCache::without_storage(config_.text.num_hidden_layers);
+            const deepstack_llama::PlacedImage placed{&sample.features, d.image_offset};
+            const auto logits = model_->forward(d.ids, {placed}, cache, false);  // [L, V]
+            const auto per_token = torch::nn::functional::cross_entropy(
+                logits.index_select(0, torch::tensor(d.predicting, torch::kLong).to(device_)), torch::tensor(d.targets, torch::kLong).to(device_),
+                torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+            const auto part = per_token.sum();
+            summed = summed.defined() ? summed + part : part;
+            answer_tokens += static_cast<std::int64_t>(d.targets.size());
+            if (!d.small_print.empty()) {
+                small_print_sum += per_token.detach().index_select(0, torch::tensor(d.small_print, torch::kLong).to(device_)).sum().item<double>();
+                small_print_tokens += static_cast<std::int64_t>(d.small_print.size());
+            }
+        }
+        const auto loss = summed / static_cast<double>(answer_tokens);
+        auto total = loss;
+        if (o_.glyph_loss > 0) {
+            const auto logits_per_slot = torch::nn::functional::linear(sample.crop_vision, glyph_head_weight_, glyph_head_bias_)
+                                             .reshape({-1, kGlyphClasses});
+            const auto slot_targets = sample.glyph_targets.reshape({-1});
+            const auto glyph = torch::nn::functional::cross_entropy(logits_per_slot, slot_targets);
+            const auto count = count_named_glyphs(logits_per_slot.detach(), slot_targets);
+            glyphs_seen += count.printed;
+            glyphs_named += count.named;
+            total = total + o_.glyph_loss * glyph;
+            glyph_sum += glyph.item<double>();
+        }
+        (total / static_cast<double>(o_.batch)).backward();
+        loss_sum += loss.item<double>();
+    }
+    const auto norm = torch::nn::utils::clip_grad_norm_(parameters_, o_.clip_norm);
+    optimizer_->step();
+    ++step_;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const auto batch = static_cast<double>(o_.batch);
+    return {step_, o_.steps, loss_sum / batch, rate, static_cast<double>(norm), batch / seconds, glyph_sum / batch,
+            glyphs_seen > 0 ? static_cast<double>(glyphs_named) / static_cast<double>(glyphs_seen) : 0.0,
+            small_print_tokens > 0 ? small_print_sum / static_cast<double>(small_print_tokens) : 0.0};
+}
+
 }  // namespace
 
 TrainingResult train(const TrainingOptions& o) {
@@ -134,252 +421,19 @@ TrainingResult train(const TrainingOptions& o) {
         throw Error(ErrorKind::config, "", "training needs steps >= 1, batch >= 1 and a positive learning rate");
     if (!(o.glyph_loss >= 0))
         throw Error(ErrorKind::config, "", "the glyph loss's weight is 0 (off) or positive, not " + std::to_string(o.glyph_loss));
-    const auto json = model_config(o.base, o.stacked);
-    const auto config = deepstack_llama::parse_config(config::Fields(json, (o.base / "config.json").string()));
-    if (const auto problems = deepstack_llama::check_config(config); !problems.empty())
-        throw Error(ErrorKind::config, (o.base / "config.json").string(), problems.front());
-    if (config.vit_stack_start_layer() || config.is_anyres_deepstack)
-        throw Error(ErrorKind::config, (o.base / "config.json").string(), "the demo model trains the plain DeepStack-L layout (not -V or -HD)");
-    const auto tokenizer = Tokenizer::load(o.base);
-    const auto clip = deepstack_llama::clip_preprocessing({}, config);
-
-    at::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-    torch::manual_seed(o.seed);
-    if (o.device == DeviceKind::cuda && !torch::cuda::is_available())
-        throw Error(ErrorKind::unsupported, "", "training on CUDA was asked for, but this LibTorch build or this machine has no CUDA device");
-    const c10::Device device = o.device == DeviceKind::cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
-    auto model = deepstack_llama::Model::random(config, {c10::kFloat, device, {}}, o.seed);
-    std::vector<torch::Tensor> matrices, vectors;
-    {
-        torch::NoGradGuard no_grad;
-        for (const auto& [name, tensor] : model->named_weights()) {
-            // Biases start at zero and norm scales at one; everything else keeps normal(0, 0.02).
-            const bool bias = name.ends_with(".bias");
-            const bool norm_scale = name.find("norm") != std::string::npos && name.ends_with(".weight");
-            if (bias) tensor.zero_();
-            else if (norm_scale) tensor.fill_(1.0);
-            tensor.set_requires_grad(true);
-            (tensor.dim() >= 2 ? matrices : vectors).push_back(tensor);
-        }
-    }
-    // The glyph head lives beside the model, in the checkpoint only.
-    torch::Tensor glyph_head_weight, glyph_head_bias;
-    auto checkpoint_weights = model->named_weights();
-    if (o.glyph_loss > 0) {
-        glyph_head_weight = (torch::randn({kSlotColumns * kSlotRows * kGlyphClasses, config.vision.hidden_size}) * 0.02).to(device).set_requires_grad(true);
-        glyph_head_bias = torch::zeros({kSlotColumns * kSlotRows * kGlyphClasses}, torch::TensorOptions().device(device)).set_requires_grad(true);
-        matrices.push_back(glyph_head_weight);
-        vectors.push_back(glyph_head_bias);
-        checkpoint_weights.emplace_back("glyph_head.weight", glyph_head_weight);
-        checkpoint_weights.emplace_back("glyph_head.bias", glyph_head_bias);
-    }
-    // AdamW, the betas once for both groups: matrices decay, vectors (norms, biases, the group embedding) do not.
-    constexpr std::tuple<double, double> kBetas{0.9, 0.95};
-    std::vector<torch::optim::OptimizerParamGroup> groups;
-    groups.emplace_back(matrices, std::make_unique<torch::optim::AdamWOptions>(
-                                      torch::optim::AdamWOptions(o.learning_rate).betas(kBetas).weight_decay(o.weight_decay)));
-    groups.emplace_back(vectors, std::make_unique<torch::optim::AdamWOptions>(
-                                     torch::optim::AdamWOptions(o.learning_rate).betas(kBetas).weight_decay(0.0)));
-    torch::optim::AdamW optimizer(groups);
-    std::vector<torch::Tensor> parameters = matrices;
-    parameters.insert(parameters.end(), vectors.begin(), vectors.end());
-
-    // ---- resume --------------------------------------------------------------------------------------------
-    const auto checkpoint = o.output / "checkpoint";
-    std::filesystem::create_directories(checkpoint);
-    nlohmann::json identity{{"steps", o.steps}, {"batch", o.batch}, {"stacked", o.stacked}, {"seed", o.seed},
-                                  {"learning_rate", o.learning_rate}, {"page_size", o.pages.page_size},
-                                  {"questions_per_page", o.questions_per_page}, {"config", json}};
-    if (o.distinct_pages > 0) identity["distinct_pages"] = o.distinct_pages;
-    if (o.reading_turn) identity["reading_conversation"] = true;
-    if (o.glyph_loss > 0) identity["glyph_loss"] = o.glyph_loss;
-    if (o.pages.field_text_height != SyntheticOptions{}.field_text_height) identity["text_height"] = o.pages.field_text_height;
-    if (!o.init_from.empty()) {
-        const auto source = starting_weights(o.init_from);
-        identity["init_from"] = fingerprint(source);
-        load_weights(checkpoint_weights, source, true);
-    }
-    std::int64_t step = 0;
-    if (std::filesystem::exists(checkpoint / "state.json")) {
-        const auto state = config::read_json_file(checkpoint / "state.json");
-        const auto& written = state.at("identity");
-        if (written != identity) {
-            // A run's --init-from source may have trained on since this run started from it: say so, not "other options".
-            auto written_without_start = written, asked_without_start = identity;
-            written_without_start.erase("init_from");
-            asked_without_start.erase("init_from");
-            if (written_without_start == asked_without_start)
-                throw Error(ErrorKind::config, (checkpoint / "state.json").string(),
-                            "this run started from other weights than --init-from holds now (another source, or one that has "
-                            "changed since); use another output folder");
-            throw Error(ErrorKind::config, (checkpoint / "state.json").string(),
-                        "this checkpoint was written by a run with other options or another config; use another output folder");
-        }
-        step = state.at("step").get<std::int64_t>();
-        load_weights(checkpoint_weights, checkpoint / "weights.safetensors");
-        torch::load(optimizer, (checkpoint / "optimizer.pt").string());
-    }
-    // The current weights as a model folder that Model::load reads like a released checkpoint, beside every
-    // checkpoint: a run's progress can be evaluated, chatted with or carried to another machine at any time.
-    const auto write_model_folder = [&] {
-        const auto folder = o.output / "model";
-        std::filesystem::create_directories(folder);
-        write_text_atomically(folder / "config.json", json.dump(2));
-        std::filesystem::copy_file(o.base / "tokenizer.model", folder / "tokenizer.model", std::filesystem::copy_options::overwrite_existing);
-        // The released layout carries the CLIP layers after the selected feature, which nothing reads: written as
-        // zeros when the config selects an earlier layer (the demo model's config selects the last one).
-        auto weights = model->named_weights();
-        std::set<std::string> have;
-        for (const auto& [name, tensor] : weights) have.insert(name);
-        for (const auto& spec : deepstack_llama::describe(config).tensors)
-            if (!spec.optional && !have.contains(spec.name))
-                weights.emplace_back(spec.name, torch::zeros(std::vector<std::int64_t>(spec.shape.begin(), spec.shape.end())));
-        std::int64_t count = 0;
-        for (const auto& [name, tensor] : weights) count += tensor.numel();
-        // fp32 while it fits the 30 MB a bundled model may weigh; bf16 beyond, or when asked (a folder committed
-        // after each stretch of training).
-        save_weights(weights, folder / "model.safetensors", o.model_bf16 || count * 4 > 30'000'000);
-        write_text_atomically(folder / "generation_config.json",
-                              nlohmann::json{{"bos_token_id", config.text.bos_token_id}, {"eos_token_id", config.text.eos_token_id},
-                                             {"do_sample", false}, {"max_new_tokens", 24}}
-                                  .dump(2));
-    };
-    // The checkpoint is staged whole and swapped in at once: a kill at any moment resumes the weights, the
-    // optimizer and the step of one and the same save.
-    const auto save_checkpoint = [&] {
-        write_model_folder();
-        const auto staged = o.output / "checkpoint.partial";
-        std::filesystem::remove_all(staged);
-        std::filesystem::create_directories(staged);
-        save_weights(checkpoint_weights, staged / "weights.safetensors", false);
-        torch::save(optimizer, (staged / "optimizer.pt").string());
-        write_text_atomically(staged / "state.json", nlohmann::json{{"identity", identity}, {"step", step}}.dump(1));
-        io::replace_folder(staged, checkpoint);
-    };
-
-    // ---- data ------------------------------------------------------------------------------------------------
-    const auto bos = static_cast<TokenId>(config.text.bos_token_id);
-    const auto eos = static_cast<std::int64_t>(config.text.eos_token_id);
-    const auto make_sample = [&](std::uint64_t index) {
-        if (o.distinct_pages > 0) index %= static_cast<std::uint64_t>(o.distinct_pages);
-        const auto page = synthetic_page(SyntheticSplit::train, index, o.pages);
-        // The questions in an order of their own per page, so that every kind is also asked first, with the image.
-        std::vector<const SyntheticQuestion*> order;
-        for (const auto& q : page.questions) order.push_back(&q);
-        std::uint64_t mix = (index + 1) * 0x9E3779B97F4A7C15ull;
-        for (std::size_t i = order.size(); i > 1; --i) {
-            mix ^= mix >> 29;
-            mix *= 0xBF58476D1CE4E5B9ull;
-            std::swap(order[i - 1], order[static_cast<std::size_t>(mix >> 33) % i]);
-        }
-        order.resize(std::min<std::size_t>(order.size(), static_cast<std::size_t>(o.questions_per_page)));
-        Sample s;
-        const auto views = deepstack_llama::make_views(page.image, config, clip);
-        if (o.glyph_loss > 0) {
-            torch::Tensor vision;
-            s.features = model->encode_image(views, &vision);
-            s.crop_vision = vision.narrow(0, 1, views.grid.cells());
-            s.glyph_targets = glyph_targets(page.glyphs, views.grid, clip.crop, config.vision.patch_size).to(device);
-        } else {
-            s.features = model->encode_image(views);
-        }
-        const auto dialogue = [&](const std::vector<const SyntheticQuestion*>& turns) {
-            Dialogue d;
-            for (std::size_t turn = 0; turn < turns.size(); ++turn) {
-                const bool first = turn == 0;
-                const auto spliced = deepstack_llama::splice_images(
-                    *tokenizer, deepstack_llama::render_vicuna_turn(config.vicuna_system_prompt, first, first ? 1 : 0, turns[turn]->question),
-                    first ? std::vector<std::int64_t>{s.features.embeds.size(0)} : std::vector<std::int64_t>{},
-                    first ? std::optional<TokenId>(bos) : std::nullopt);
-                if (first) d.image_offset = spliced.image_offsets.at(0);
-                d.ids.insert(d.ids.end(), spliced.ids.begin(), spliced.ids.end());
-                const auto answer = tokenizer->encode(turns[turn]->answer);
-                std::vector<std::int64_t> reply(answer.begin(), answer.end());
-                reply.push_back(eos);
-                for (const auto id : reply) {
-                    if (turns[turn]->small_print) d.small_print.push_back(static_cast<std::int64_t>(d.targets.size()));
-                    d.predicting.push_back(static_cast<std::int64_t>(d.ids.size()) - 1);
-                    d.targets.push_back(id);
-                    d.ids.push_back(id);
-                }
-            }
-            return d;
-        };
-        s.dialogues.push_back(dialogue(order));
-        // Read in a conversation of its own: after the questions, the page read out could be copied from their
-        // answers above it instead of read from the picture (a model trained so learned the copying and no reading).
-        if (o.reading_turn) s.dialogues.push_back(dialogue({&page.reading}));
-        return s;
-    };
-
-    // ---- the loop --------------------------------------------------------------------------------------------
+    Run run(o);
     TrainingResult result;
-    const auto learning_rate_at = [&](std::int64_t at) {
-        if (at < o.warmup_steps) return o.learning_rate * static_cast<double>(at + 1) / static_cast<double>(o.warmup_steps);
-        const double progress = static_cast<double>(at - o.warmup_steps) / static_cast<double>(std::max<std::int64_t>(1, o.steps - o.warmup_steps));
-        const double floor = o.final_learning_rate_fraction;
-        return o.learning_rate * (floor + (1 - floor) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress))));
-    };
-    const auto last = o.stop_after > 0 ? std::min(o.steps, step + o.stop_after) : o.steps;
-    while (step < last) {
+    const auto last = o.stop_after > 0 ? std::min(o.steps, run.step() + o.stop_after) : o.steps;
+    while (run.step() < last) {
         if (o.cancel != nullptr && o.cancel->load()) break;
-        const auto start = std::chrono::steady_clock::now();
-        const auto rate = learning_rate_at(step);
-        for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(rate);
-        optimizer.zero_grad();
-        double loss_sum = 0, glyph_sum = 0, small_print_sum = 0;
-        std::int64_t glyphs_seen = 0, glyphs_named = 0, small_print_tokens = 0;
-        for (std::int64_t b = 0; b < o.batch; ++b) {
-            const auto sample = make_sample(static_cast<std::uint64_t>(step * o.batch + b));
-            // Every answer token of the page's conversations weighs the same.
-            torch::Tensor summed;
-            std::int64_t answer_tokens = 0;
-            for (const auto& d : sample.dialogues) {
-                auto cache = nn::KvCache::without_storage(config.text.num_hidden_layers);
-                const deepstack_llama::PlacedImage placed{&sample.features, d.image_offset};
-                const auto logits = model->forward(d.ids, {placed}, cache, false);  // [L, V]
-                const auto per_token = torch::nn::functional::cross_entropy(
-                    logits.index_select(0, torch::tensor(d.predicting, torch::kLong).to(device)), torch::tensor(d.targets, torch::kLong).to(device),
-                    torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
-                const auto part = per_token.sum();
-                summed = summed.defined() ? summed + part : part;
-                answer_tokens += static_cast<std::int64_t>(d.targets.size());
-                if (!d.small_print.empty()) {
-                    small_print_sum += per_token.detach().index_select(0, torch::tensor(d.small_print, torch::kLong).to(device)).sum().item<double>();
-                    small_print_tokens += static_cast<std::int64_t>(d.small_print.size());
-                }
-            }
-            const auto loss = summed / static_cast<double>(answer_tokens);
-            auto total = loss;
-            if (o.glyph_loss > 0) {
-                const auto logits_per_slot = torch::nn::functional::linear(sample.crop_vision, glyph_head_weight, glyph_head_bias)
-                                                 .reshape({-1, kGlyphClasses});
-                const auto slot_targets = sample.glyph_targets.reshape({-1});
-                const auto glyph = torch::nn::functional::cross_entropy(logits_per_slot, slot_targets);
-                const auto count = count_named_glyphs(logits_per_slot.detach(), slot_targets);
-                glyphs_seen += count.printed;
-                glyphs_named += count.named;
-                total = total + o.glyph_loss * glyph;
-                glyph_sum += glyph.item<double>();
-            }
-            (total / static_cast<double>(o.batch)).backward();
-            loss_sum += loss.item<double>();
-        }
-        const auto norm = torch::nn::utils::clip_grad_norm_(parameters, o.clip_norm);
-        optimizer.step();
-        ++step;
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        result.last_loss = loss_sum / static_cast<double>(o.batch);
-        if (o.on_progress)
-            o.on_progress({step, o.steps, result.last_loss, rate, static_cast<double>(norm), static_cast<double>(o.batch) / seconds,
-                           glyph_sum / static_cast<double>(o.batch),
-                           glyphs_seen > 0 ? static_cast<double>(glyphs_named) / static_cast<double>(glyphs_seen) : 0.0,
-                           small_print_tokens > 0 ? small_print_sum / static_cast<double>(small_print_tokens) : 0.0});
-        if (step % o.checkpoint_every == 0 && step < last) save_checkpoint();
+        const auto progress = run.train_step();
+        result.last_loss = progress.loss;
+        if (o.on_progress) o.on_progress(progress);
+        if (run.step() % o.checkpoint_every == 0 && run.step() < last) run.save_checkpoint();
     }
-    save_checkpoint();
-    result.step = step;
-    result.finished = step >= o.steps;
+    run.save_checkpoint();
+    result.step = run.step();
+    result.finished = result.step >= o.steps;
     result.model = o.output / "model";
     return result;
 }
