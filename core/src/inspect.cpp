@@ -111,33 +111,19 @@ void attempt(InspectReport& r, Step&& step) {
     }
 }
 
-}  // namespace
-
-InspectReport inspect_model_folder(const std::filesystem::path& folder) {
-    InspectReport r;
-    r.folder = folder;
-    std::error_code ec;
-    if (!std::filesystem::is_directory(folder, ec)) {
-        r.problems.push_back(folder.string() + ": not a folder");
-        return r;
-    }
-    for (const char* name : {"config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json",
-                             "tokenizer.model", "tokenizer_config.json", "chat_template.json", "model.safetensors",
-                             "model.safetensors.index.json"})
-        r.files.emplace_back(name, std::filesystem::exists(folder / name));
-
-    // ---- config.json -> family and the tensors it implies
+// config.json: the family, and the tensors and plan it implies (none when it is missing or unreadable).
+std::optional<models::ArchitectureDescription> inspect_config(const std::filesystem::path& folder, InspectReport& r) {
     std::optional<models::ArchitectureDescription> arch;
     if (!std::filesystem::exists(folder / "config.json")) {
         r.problems.push_back((folder / "config.json").string() + ": missing; it says which model this is");
-    } else {
-        attempt(r, [&] {
-            const auto json = config::read_json_file(folder / "config.json");
-            const config::Fields root(json, (folder / "config.json").string());
-            r.model_type = root.string("model_type", "");
-            arch = models::describe(root);
-        });
+        return arch;
     }
+    attempt(r, [&] {
+        const auto json = config::read_json_file(folder / "config.json");
+        const config::Fields root(json, (folder / "config.json").string());
+        r.model_type = root.string("model_type", "");
+        arch = models::describe(root);
+    });
     if (arch) {
         r.family = arch->family;
         r.display_name = arch->display_name;
@@ -146,48 +132,52 @@ InspectReport inspect_model_folder(const std::filesystem::path& folder) {
         r.facts = arch->facts;
         for (const auto& p : arch->problems) r.problems.push_back((folder / "config.json").string() + ": " + p);
         r.notes = arch->notes;
-        for (const auto& s : arch->deepstack_plan)
-            r.deepstack_plan.push_back({s.group, s.source, s.target, s.target_layer, s.placement});
+        for (const auto& s : arch->deepstack_plan) r.deepstack_plan.push_back({s.group, s.source, s.target, s.target_layer, s.placement});
     }
+    return arch;
+}
 
-    // ---- weights
+// The weights: a GGUF pair, or safetensors files checked tensor by tensor against the architecture (or, without
+// one, counted as they are); without readable weights the counts come from the config.
+void inspect_weights(const std::filesystem::path& folder, const std::optional<models::ArchitectureDescription>& arch, InspectReport& r) {
+    if (models::gguf_files_of(folder)) {
+        if (arch) attempt(r, [&] { inspect_gguf(*arch, folder, r); });
+        return;
+    }
     std::optional<Checkpoint> checkpoint;
-    const bool gguf = models::gguf_files_of(folder).has_value();
-    if (gguf && arch) {
-        attempt(r, [&] { inspect_gguf(*arch, folder, r); });
-    } else if (!gguf) {
-        attempt(r, [&] { checkpoint = Checkpoint::open(folder); });
-    }
-    if (gguf) {
-    } else if (checkpoint) {
-        for (const auto& w : checkpoint->warnings()) r.warnings.push_back(w);
-        r.shards = static_cast<std::int64_t>(checkpoint->files().size());
-        for (const auto& file : checkpoint->files()) {
-            r.weight_file_bytes += file.file_size();
-            for (const auto& info : file.tensors()) {
-                auto& [count, bytes] = r.dtypes[std::string(dtype_name(info.dtype))];
-                ++count;
-                bytes += info.nbytes();
-            }
-        }
+    attempt(r, [&] { checkpoint = Checkpoint::open(folder); });
+    if (!checkpoint) {
         if (arch) {
-            check_tensors(*arch, *checkpoint, r);
-        } else {
-            InspectPart all{"all tensors"};
-            for (const auto& name : checkpoint->names()) {
-                all.parameters += checkpoint->info(name).numel();
-                all.bytes += checkpoint->info(name).nbytes();
-                ++all.tensors;
-            }
-            r.parts.push_back(all);
+            count_from_config(*arch, r);
+            r.notes.push_back("parameter counts come from config.json: the weights could not be read");
         }
-    } else if (arch) {
-        count_from_config(*arch, r);
-        r.notes.push_back("parameter counts come from config.json: the weights could not be read");
+        return;
     }
-    for (const auto& p : r.parts) r.total_parameters += p.parameters;
+    for (const auto& w : checkpoint->warnings()) r.warnings.push_back(w);
+    r.shards = static_cast<std::int64_t>(checkpoint->files().size());
+    for (const auto& file : checkpoint->files()) {
+        r.weight_file_bytes += file.file_size();
+        for (const auto& info : file.tensors()) {
+            auto& [count, bytes] = r.dtypes[std::string(dtype_name(info.dtype))];
+            ++count;
+            bytes += info.nbytes();
+        }
+    }
+    if (arch) {
+        check_tensors(*arch, *checkpoint, r);
+        return;
+    }
+    InspectPart all{"all tensors"};
+    for (const auto& name : checkpoint->names()) {
+        all.parameters += checkpoint->info(name).numel();
+        all.bytes += checkpoint->info(name).nbytes();
+        ++all.tensors;
+    }
+    r.parts.push_back(all);
+}
 
-    // ---- generation, preprocessing and tokenizer files, checked against config.json
+// generation_config.json, preprocessor_config.json and the tokenizer, checked against config.json.
+void inspect_companion_files(const std::filesystem::path& folder, const std::optional<models::ArchitectureDescription>& arch, InspectReport& r) {
     const auto vocab = arch ? arch->vocab_size : 0;
     if (std::filesystem::exists(folder / "generation_config.json")) {
         attempt(r, [&] {
@@ -213,38 +203,56 @@ InspectReport inspect_model_folder(const std::filesystem::path& folder) {
         else if (vocab > 0 && t.max_token_id >= vocab)
             r.problems.push_back("the tokenizer has token id " + std::to_string(t.max_token_id) +
                                  " but the model's vocabulary has only " + std::to_string(vocab) + " rows");
-        if (arch && t.kind != TokenizerKind::none) {
-            for (const auto& [content, id] : arch->special_tokens) {
-                const auto it = t.special_tokens.find(content);
-                if (it == t.special_tokens.end())
-                    r.problems.push_back("the tokenizer has no special token " + content + " (config.json uses id " +
-                                         std::to_string(id) + ")");
-                else if (it->second != id)
-                    r.problems.push_back("config.json says " + content + " is token " + std::to_string(id) +
-                                         ", the tokenizer says " + std::to_string(it->second));
-            }
+        if (!arch || t.kind == TokenizerKind::none) return;
+        for (const auto& [content, id] : arch->special_tokens) {
+            const auto it = t.special_tokens.find(content);
+            if (it == t.special_tokens.end())
+                r.problems.push_back("the tokenizer has no special token " + content + " (config.json uses id " + std::to_string(id) + ")");
+            else if (it->second != id)
+                r.problems.push_back("config.json says " + content + " is token " + std::to_string(id) + ", the tokenizer says " +
+                                     std::to_string(it->second));
         }
     });
+}
 
-    // ---- memory at bf16
-    if (arch) {
-        r.context_tokens = arch->context_tokens;
-        r.kv_cache_bytes_per_token = static_cast<std::uint64_t>(arch->kv_cache_bytes_per_token);
-        std::int64_t parameters = r.total_parameters;
-        if (parameters == 0)
-            for (const auto& spec : arch->tensors)
-                if (!spec.optional) parameters += shape_numel(spec.shape);
-        r.cpu.weights_bytes = static_cast<std::uint64_t>(parameters) * 2;
-        if (r.gguf) {  // quantized parts stay as the file stores them
-            r.cpu.weights_bytes = 0;
-            for (const auto& p : r.parts)
-                r.cpu.weights_bytes += std::min(p.bytes, static_cast<std::uint64_t>(p.parameters) * 2);
-        }
-        r.cpu.kv_cache_bytes = r.kv_cache_bytes_per_token * static_cast<std::uint64_t>(r.context_tokens);
-        r.cpu.workspace_bytes = static_cast<std::uint64_t>(arch->workspace_bytes);
-        r.gpu = r.cpu;
-        r.gpu.runtime_bytes = kCudaRuntimeBytes;
+// The memory a run needs at bf16 (a GGUF's quantized parts as the file stores them).
+void estimate_memory(const models::ArchitectureDescription& arch, InspectReport& r) {
+    r.context_tokens = arch.context_tokens;
+    r.kv_cache_bytes_per_token = static_cast<std::uint64_t>(arch.kv_cache_bytes_per_token);
+    std::int64_t parameters = r.total_parameters;
+    if (parameters == 0)
+        for (const auto& spec : arch.tensors)
+            if (!spec.optional) parameters += shape_numel(spec.shape);
+    r.cpu.weights_bytes = static_cast<std::uint64_t>(parameters) * 2;
+    if (r.gguf) {
+        r.cpu.weights_bytes = 0;
+        for (const auto& p : r.parts) r.cpu.weights_bytes += std::min(p.bytes, static_cast<std::uint64_t>(p.parameters) * 2);
     }
+    r.cpu.kv_cache_bytes = r.kv_cache_bytes_per_token * static_cast<std::uint64_t>(r.context_tokens);
+    r.cpu.workspace_bytes = static_cast<std::uint64_t>(arch.workspace_bytes);
+    r.gpu = r.cpu;
+    r.gpu.runtime_bytes = kCudaRuntimeBytes;
+}
+
+}  // namespace
+
+InspectReport inspect_model_folder(const std::filesystem::path& folder) {
+    InspectReport r;
+    r.folder = folder;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(folder, ec)) {
+        r.problems.push_back(folder.string() + ": not a folder");
+        return r;
+    }
+    for (const char* name : {"config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json",
+                             "tokenizer.model", "tokenizer_config.json", "chat_template.json", "model.safetensors",
+                             "model.safetensors.index.json"})
+        r.files.emplace_back(name, std::filesystem::exists(folder / name));
+    const auto arch = inspect_config(folder, r);
+    inspect_weights(folder, arch, r);
+    for (const auto& p : r.parts) r.total_parameters += p.parameters;
+    inspect_companion_files(folder, arch, r);
+    if (arch) estimate_memory(*arch, r);
     return r;
 }
 
