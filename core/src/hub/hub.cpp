@@ -95,8 +95,8 @@ std::vector<std::string> auth_headers(const HubSettings& s) {
     std::string message;
     std::string server_says;
     try {
-        const auto json = nlohmann::json::parse(body);
-        if (json.is_object() && json.contains("error") && json["error"].is_string()) server_says = json["error"].get<std::string>();
+        const auto answer = nlohmann::json::parse(body);
+        if (answer.is_object() && answer.contains("error") && answer["error"].is_string()) server_says = answer["error"].get<std::string>();
     } catch (const std::exception&) {
     }
     switch (r.status) {
@@ -233,19 +233,19 @@ HubRepository hub_repository(const HubSettings& settings, const std::string& rep
 }
 
 HubRepository parse_hub_repository(const std::string& repo, const std::string& body, const std::string& source) {
-    nlohmann::json json;
+    nlohmann::json answer;
     try {
-        json = nlohmann::json::parse(body);
+        answer = nlohmann::json::parse(body);
     } catch (const std::exception& e) {
         throw Error(ErrorKind::format, source, std::string("the Hub's answer is not JSON: ") + e.what());
     }
-    const config::Fields root(json, source);
+    const config::Fields root(answer, source);
     HubRepository r;
     r.id = root.string("id", repo);
     r.commit = root.string("sha");
     if (!is_commit(r.commit)) throw Error(ErrorKind::format, source, "the Hub's answer names no commit ('" + r.commit + "')");
-    if (!json.contains("siblings") || !json["siblings"].is_array()) throw Error(ErrorKind::format, source, "the Hub's answer lists no files");
-    for (const auto& sibling : json["siblings"]) {
+    if (!answer.contains("siblings") || !answer["siblings"].is_array()) throw Error(ErrorKind::format, source, "the Hub's answer lists no files");
+    for (const auto& sibling : answer["siblings"]) {
         const config::Fields f(sibling, source, "siblings.");
         HubFile file;
         file.path = f.string("rfilename");
