@@ -55,9 +55,11 @@ constexpr const char* kUsage =
     "                         answer one question about the images, streaming the answer to stdout; --json\n"
     "                         prints tokens, timings and peak memory at the end instead\n"
     "  bench (--model DIR | --random qwen3-vl-2b|qwen3-vl-4b|qwen3-vl-8b|deepstack-l-7b|deepstack-l-hd-7b)\n"
-    "        [--layers N] [--image WxH] [--prompt-tokens N] [--new-tokens N] [--repeat N]\n"
+    "        [--layers N] [--image WxH] [--prompt-tokens N] [--new-tokens N] [--repeat N] [--stop-latency]\n"
     "        time load, vision encode, prefill and decode; print JSON (DeepStack: also stacks vs sequence);\n"
-    "        on a GPU one untimed pass first; --repeat: each phase's median over N passes (Qwen3-VL)\n"
+    "        on a GPU one untimed pass first; --repeat: each phase's median over N passes (Qwen3-VL);\n"
+    "        --stop-latency: Stop set half way through the vision pass and the prefill, and how long each\n"
+    "        then takes to return (Qwen3-VL)\n"
     "  attention --model DIR --image FILE --prompt TEXT --out DIR [--layers all|L,L-L] [--tokens SPEC]\n"
     "        [--head mean|max|N] [--opacity X] [--cap-mb N]\n"
     "                         answer, then record where each layer looked: writes a heatmap PNG per layer (and on\n"
@@ -714,7 +716,7 @@ int run_evaluate(const std::vector<std::string>& args) {
 }
 
 int run_bench(const std::vector<std::string>& args) {
-    const auto a = parse(args, {});
+    const auto a = parse(args, {"--stop-latency"});
     deepstack::BenchOptions o;
     if (const auto m = a.get("--model")) o.model = model_path(a, *m);
     o.random_preset = a.get("--random").value_or("");
@@ -729,6 +731,7 @@ int run_bench(const std::vector<std::string>& args) {
     o.new_tokens = static_cast<int>(whole(a, "--new-tokens", o.new_tokens, 1, 1 << 20));
     o.layers = static_cast<int>(whole(a, "--layers", 0, 0, 1024));
     o.repeat = static_cast<int>(whole(a, "--repeat", 1, 1, 100));
+    o.stop_latency = a.flag("--stop-latency");
     std::cout << deepstack::run_bench(o) << "\n";
     return 0;
 }

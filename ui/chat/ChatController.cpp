@@ -1,6 +1,11 @@
 #include "chat/ChatController.h"
 
+#include <QEventLoop>
+#include <QTimer>
 #include <QUuid>
+
+#include <chrono>
+#include <future>
 
 #include "chat/ConversationExport.h"
 
@@ -136,10 +141,35 @@ bool ChatController::renderQuestion(const ChatMessage& question, TurnInput* inpu
 }
 
 TurnInput ChatController::questionInput(const ChatMessage& question, QStringList* problems) const {
+    const double dpi = question.renderDpi > 0 ? question.renderDpi : renderDpi_;
+    // QtPdf takes a quarter of a second for a 300-DPI page: the pages render on another thread while this one
+    // goes on drawing and streaming. User input waits in the queue meanwhile, so nothing is asked twice.
+    std::vector<WorkspaceModel::PageSource> sources;
+    for (const auto& page : question.attachments) sources.push_back(workspace_.pageSource(page));
+    auto rendered = std::async(std::launch::async, [sources, dpi] {
+        std::vector<std::pair<QImage, QString>> pages;
+        for (const auto& source : sources) {
+            QString error;
+            auto image = WorkspaceModel::renderPageSource(source, dpi, &error);
+            pages.emplace_back(std::move(image), error);
+        }
+        return pages;
+    });
+    if (rendered.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready) {
+        QEventLoop loop;
+        QTimer poll;
+        QObject::connect(&poll, &QTimer::timeout, &loop, [&] {
+            if (rendered.wait_for(std::chrono::milliseconds(0)) == std::future_status::ready) loop.quit();
+        });
+        poll.start(2);
+        loop.exec(QEventLoop::ExcludeUserInputEvents);
+    }
     TurnInput input{question.text, {}};
-    for (const auto& page : question.attachments) {
-        QString error;
-        const auto image = workspace_.renderForModel(page, question.renderDpi > 0 ? question.renderDpi : renderDpi_, &error);
+    const auto pages = rendered.get();
+    for (std::size_t i = 0; i < pages.size(); ++i) {
+        auto [image, error] = pages[i];
+        // A file open in the workspace that vanished from disk since: its open document still renders it.
+        if (image.isNull() && sources[i].open) image = workspace_.renderForModel(sources[i].page, dpi, &error);
         if (image.isNull()) {
             if (problems) problems->append(error);
             continue;

@@ -117,21 +117,37 @@ void WorkspaceModel::clearAttachments() {
     Q_EMIT attachmentsChanged();
 }
 
-QImage WorkspaceModel::renderForModel(const PageRef& page, double dpi, QString* error) const {
-    std::unique_ptr<WorkspaceDocument> opened;
-    const auto* source = document(page.path);
-    if (source == nullptr) {
-        opened = WorkspaceDocument::open(page.path, error);
-        if (!opened) return {};
-        source = opened.get();
-    }
-    if (page.page >= source->pageCount()) {
-        if (error) *error = tr("%1 has no page %2 any more.").arg(source->fileName()).arg(page.page + 1);
+namespace {
+QImage renderPage(const WorkspaceDocument& source, int page, double dpi, QString* error) {
+    if (page >= source.pageCount()) {
+        if (error) *error = WorkspaceModel::tr("%1 has no page %2 any more.").arg(source.fileName()).arg(page + 1);
         return {};
     }
-    auto image = source->render(page.page, dpi);
-    if (image.isNull() && error) *error = tr("Page %1 of %2 could not be rendered.").arg(page.page + 1).arg(source->fileName());
+    auto image = source.render(page, dpi);
+    if (image.isNull() && error) *error = WorkspaceModel::tr("Page %1 of %2 could not be rendered.").arg(page + 1).arg(source.fileName());
     return image;
+}
+}  // namespace
+
+QImage WorkspaceModel::renderForModel(const PageRef& page, double dpi, QString* error) const {
+    if (const auto* source = document(page.path)) return renderPage(*source, page.page, dpi, error);
+    const auto opened = WorkspaceDocument::open(page.path, error);
+    return opened ? renderPage(*opened, page.page, dpi, error) : QImage();
+}
+
+WorkspaceModel::PageSource WorkspaceModel::pageSource(const PageRef& page) const {
+    PageSource source{page, {}, false};
+    if (const auto* open = document(page.path)) {
+        source.open = true;
+        if (!open->isPdf() && page.page < open->pageCount()) source.picture = open->render(page.page, 72.0);
+    }
+    return source;
+}
+
+QImage WorkspaceModel::renderPageSource(const PageSource& source, double dpi, QString* error) {
+    if (!source.picture.isNull()) return source.picture;
+    const auto opened = WorkspaceDocument::open(source.page.path, error);
+    return opened ? renderPage(*opened, source.page.page, dpi, error) : QImage();
 }
 
 }  // namespace deepstack::ui

@@ -45,6 +45,17 @@ public:
     // restored conversation). Null with `error` set when it cannot be rendered.
     QImage renderForModel(const PageRef& page, double dpi, QString* error) const;
 
+    // The same for pages rendered on another thread (a QPdfDocument belongs to the thread that made it): what the
+    // GUI thread takes along (a picture's decoded pixels; a PDF's path, opened again where it is rendered), then
+    // the rendering, which may run on any thread.
+    struct PageSource {
+        PageRef page;
+        QImage picture;     // a picture open in the workspace
+        bool open = false;  // the file is open in the workspace (renderForModel can still render it if it vanished)
+    };
+    PageSource pageSource(const PageRef& page) const;
+    static QImage renderPageSource(const PageSource& source, double dpi, QString* error);
+
 Q_SIGNALS:
     void attachmentsChanged();
 

@@ -39,6 +39,7 @@ Config preset(const std::string& name, int layers) {
 
 std::string bench(const engine::BenchRun& run) {
     const auto& o = run.options;
+    if (o.stop_latency) throw Error(ErrorKind::unsupported, "", "--stop-latency is measured on the Qwen3-VL presets and folders");
     const auto load_start = std::chrono::steady_clock::now();
     auto model = o.random_preset.empty() ? Model::load(o.model, run.load) : Model::random(preset(o.random_preset, o.layers), run.load, o.seed);
     run.sync();

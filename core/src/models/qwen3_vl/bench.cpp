@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <numeric>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -15,6 +16,7 @@
 #include "engine/clock.h"
 #include "engine/cuda_memory.h"
 #include "models/qwen3_vl/runtime.h"
+#include "nn/cancel.h"
 
 namespace deepstack::qwen3_vl {
 
@@ -47,6 +49,72 @@ Config preset(const std::string& name, int layers) {
 }
 
 }  // namespace
+
+// Sets a cancel flag from another thread `after_ms` into `work` (run under a CancelScope on this thread) and
+// returns how long `work` then took to give up; a negative value when it finished before the flag was set.
+template <typename Work>
+double time_to_stop(Work&& work, double after_ms) {
+    std::atomic<bool> flag{false};
+    std::chrono::steady_clock::time_point set_at, stopped_at;
+    std::thread stopper([&] {
+        std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(after_ms));
+        set_at = std::chrono::steady_clock::now();
+        flag = true;
+    });
+    bool stopped = false;
+    try {
+        nn::CancelScope scope(&flag);
+        work();
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::cancelled) {
+            stopper.join();
+            throw;
+        }
+        stopped_at = std::chrono::steady_clock::now();
+        stopped = true;
+    }
+    stopper.join();
+    return stopped ? std::chrono::duration<double, std::milli>(stopped_at - set_at).count() : -1.0;
+}
+
+// Stop half way through the picture's vision pass and through the prompt's prefill, as a question's Stop does.
+nlohmann::ordered_json stop_latency(const Model& model, const BenchOptions& o, const PixelBudget& budget, const torch::Tensor& text_ids,
+                                    double vision_ms, double prefill_ms, const engine::BenchRun& run) {
+    const auto& config = model.config();
+    nlohmann::ordered_json j;
+    std::vector<std::int64_t> ids;
+    std::vector<Grid> grids;
+    if (o.image_width > 0 && o.image_height > 0) {
+        const auto image = engine::synthetic_image(o.image_width, o.image_height);
+        const auto processed = preprocess(image, ImagePreprocessorConfig{}, budget);
+        j["vision_stopped_after_ms"] = vision_ms / 2;
+        j["vision_ms_to_stop"] = time_to_stop([&] { (void)model.encode_images(processed.pixel_values, {processed.grid}); run.sync(); }, vision_ms / 2);
+        grids.push_back(processed.grid);
+        const auto image_tokens = processed.grid[0] * processed.grid[1] * processed.grid[2] /
+                                  (config.vision.spatial_merge_size * config.vision.spatial_merge_size);
+        ids.push_back(config.vision_start_token_id);
+        ids.insert(ids.end(), static_cast<std::size_t>(image_tokens), config.image_token_id);
+        ids.push_back(config.vision_end_token_id);
+    }
+    for (std::int64_t i = 0; i < text_ids.size(0); ++i) ids.push_back(text_ids[i].item<std::int64_t>());
+    // The prefill reads the picture's features; they are made before the clock starts.
+    VisionFeatures features;
+    if (!grids.empty()) {
+        const auto processed = preprocess(engine::synthetic_image(o.image_width, o.image_height), ImagePreprocessorConfig{}, budget);
+        features = model.encode_images(processed.pixel_values, {processed.grid});
+    }
+    const auto index = model.rope_index(ids, grids);
+    auto cache = model.new_cache(static_cast<std::int64_t>(ids.size()) + 1);
+    j["prefill_stopped_after_ms"] = prefill_ms / 2;
+    j["prefill_ms_to_stop"] = time_to_stop(
+        [&] {
+            (void)model.forward(ids, index.positions, cache, grids.empty() ? nullptr : &features, true);
+            run.sync();
+        },
+        prefill_ms / 2);
+    j["note"] = "milliseconds from the flag being set to the pass returning (negative: it finished first)";
+    return j;
+}
 
 std::string bench(const engine::BenchRun& run) {
     const auto& o = run.options;
@@ -160,6 +228,7 @@ std::string bench(const engine::BenchRun& run) {
     }
     j["peak_rss_bytes"] = peak_rss;
     engine::add_cuda_memory(j, run.cuda);
+    if (o.stop_latency) j["stop"] = stop_latency(*model, o, budget, text_ids, pass.vision_ms, pass.prefill_ms, run);
     return j.dump(2);
 }
 
