@@ -58,7 +58,7 @@ constexpr const char* kUsage =
     "        [--layers N] [--image WxH] [--prompt-tokens N] [--new-tokens N] [--repeat N] [--stop-latency]\n"
     "        time load, vision encode, prefill and decode; print JSON (DeepStack: also stacks vs sequence);\n"
     "        on a GPU one untimed pass first; --repeat: each phase's median over N passes (Qwen3-VL);\n"
-    "        --stop-latency: Stop set half way through the vision pass and the prefill, and how long each\n"
+    "        --stop-latency: Stop set at four points of the vision pass and of the prefill, and how long each\n"
     "        then takes to return (Qwen3-VL)\n"
     "  attention --model DIR --image FILE --prompt TEXT --out DIR [--layers all|L,L-L] [--tokens SPEC]\n"
     "        [--head mean|max|N] [--opacity X] [--cap-mb N]\n"

@@ -22,7 +22,7 @@ struct BenchOptions {
     int new_tokens = 16;
     int repeat = 1;               // Qwen3-VL: timed passes; each phase reports its median over them
     // Qwen3-VL: also how long Stop takes to end the vision pass and the prefill: the flag is set from another thread
-    // half way through each (by the timed pass's duration), and the time until the pass returns is reported.
+    // at 20, 40, 60 and 80 % of each (by the timed pass's duration), and the time until the pass returns is reported.
     bool stop_latency = false;
     std::uint64_t seed = 0;
 };
