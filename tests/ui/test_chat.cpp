@@ -207,6 +207,30 @@ private Q_SLOTS:
         QVERIFY2(longest < 100, qPrintable(QString("the GUI thread stalled for %1 ms").arg(longest)));
     }
 
+    // Requests carry a kind: an answer's Stop ends the answer and leaves a model load queued behind it alone
+    // (it was cancelled with it before).
+    void stoppingAnAnswerLeavesAQueuedLoadAlone() {
+        InferenceService service;
+        WorkspaceModel workspace;
+        ChatController chat(service, workspace, ConversationStore(dir_.filePath("kinds")));
+        QVERIFY(loadModel(service));
+        chat.setSampling({1.0, 1.0, 0, 900, 7});  // seed 7 runs 569 tokens when left alone
+        QSignalSpy loaded(&service, &InferenceService::modelLoaded);
+        QSignalSpy failed(&service, &InferenceService::modelLoadFailed);
+        QVERIFY(chat.send("Write a long story."));
+        LoadRequest again;
+        again.folder = deepStackModelFolder();
+        again.contextTokens = 1024;
+        const auto load = service.loadModel(again);
+        QVERIFY(load > 0);
+        chat.stop();
+        QVERIFY(waitIdle(chat));
+        QVERIFY(QTest::qWaitFor([&] { return loaded.count() + failed.count() > 0; }, kLoadTimeoutMs));
+        QCOMPARE(failed.count(), 0);
+        QCOMPARE(loaded.count(), 1);
+        QCOMPARE(toString(chat.current().messages.back().state), toString(ChatMessage::State::stopped));
+    }
+
     void restoredConversationContinuesAsTheLiveOne() {
         QString error;
         const auto ask = [&](ChatController& chat, WorkspaceModel& workspace) {

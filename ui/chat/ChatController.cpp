@@ -283,7 +283,7 @@ void ChatController::onFailed(const QString& conversationId, const QString& mess
 }
 
 void ChatController::stop() {
-    if (busy_) service_.stop();
+    if (busy_) service_.stop(InferenceService::RequestKind::answer);
 }
 
 bool ChatController::canRegenerate() const {

@@ -67,59 +67,78 @@ InferenceService::InferenceService(QObject* parent) : QObject(parent) {
     thread_.start();
 }
 
-void InferenceService::measureStacks(const QString& conversationId, const SamplingOptions& sampling) {
+quint64 InferenceService::measureStacks(const QString& conversationId, const SamplingOptions& sampling) {
     measuringStacks_ = true;
-    const auto cancel = newCancelToken();
+    const auto cancel = newRequest(RequestKind::stacks);
     QMetaObject::invokeMethod(
         worker_, [worker = worker_, conversationId, sampling, cancel] { worker->measureStacks(conversationId, sampling, cancel); },
         Qt::QueuedConnection);
+    return pending_.back().id;
 }
 
-void InferenceService::captureAttention(const QString& conversationId, const deepstack::AttentionRequest& request) {
+quint64 InferenceService::captureAttention(const QString& conversationId, const deepstack::AttentionRequest& request) {
     capturing_ = true;
-    const auto cancel = newCancelToken();
+    const auto cancel = newRequest(RequestKind::attention);
     QMetaObject::invokeMethod(
         worker_, [worker = worker_, conversationId, request, cancel] { worker->captureAttention(conversationId, request, cancel); },
         Qt::QueuedConnection);
+    return pending_.back().id;
 }
 
 InferenceService::~InferenceService() {
-    stop();
+    stopAll();
     thread_.quit();  // runs after the work already queued, which the cancel tokens cut short
     thread_.wait();
 }
 
-std::shared_ptr<std::atomic<bool>> InferenceService::newCancelToken() {
+std::shared_ptr<std::atomic<bool>> InferenceService::newRequest(RequestKind kind) {
     auto token = std::make_shared<std::atomic<bool>>(false);
-    pending_.push_back(token);
+    pending_.push_back({nextId_++, kind, token});
     return token;
 }
 
 void InferenceService::forgetFinishedTokens() {
     // A token the worker no longer holds has one owner left: this list.
-    std::erase_if(pending_, [](const auto& token) { return token.use_count() == 1; });
+    std::erase_if(pending_, [](const Pending& p) { return p.cancel.use_count() == 1; });
 }
 
-void InferenceService::loadModel(const LoadRequest& request) {
+quint64 InferenceService::loadModel(const LoadRequest& request) {
     loading_ = true;
     model_.reset();
     Q_EMIT loadStarted(request.folder);
-    auto cancel = newCancelToken();
+    auto cancel = newRequest(RequestKind::load);
     QMetaObject::invokeMethod(worker_, [worker = worker_, request, cancel] { worker->load(request, cancel); }, Qt::QueuedConnection);
+    return pending_.back().id;
 }
 
 void InferenceService::unloadModel() {
     QMetaObject::invokeMethod(worker_, &InferenceWorker::unload, Qt::QueuedConnection);
 }
 
-void InferenceService::generate(const GenerateRequest& request) {
+quint64 InferenceService::generate(const GenerateRequest& request) {
     generating_ = true;
-    auto cancel = newCancelToken();
+    auto cancel = newRequest(RequestKind::answer);
     QMetaObject::invokeMethod(worker_, [worker = worker_, request, cancel] { worker->generate(request, cancel); }, Qt::QueuedConnection);
+    return pending_.back().id;
 }
 
-void InferenceService::stop() {
-    for (const auto& token : pending_) token->store(true);
+void InferenceService::stop(RequestKind kind) {
+    for (const auto& p : pending_)
+        if (p.kind == kind) p.cancel->store(true);
+}
+
+void InferenceService::cancel(quint64 request) {
+    for (const auto& p : pending_)
+        if (p.id == request) p.cancel->store(true);
+}
+
+void InferenceService::stopWork() {
+    for (const auto& p : pending_)
+        if (p.kind != RequestKind::load) p.cancel->store(true);
+}
+
+void InferenceService::stopAll() {
+    for (const auto& p : pending_) p.cancel->store(true);
 }
 
 }  // namespace deepstack::ui

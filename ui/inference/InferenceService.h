@@ -22,13 +22,21 @@ public:
     explicit InferenceService(QObject* parent = nullptr);
     ~InferenceService() override;
 
-    void loadModel(const LoadRequest& request);
+    // Each request gets an id (returned) and a kind, so that stopping one kind of work leaves the others alone:
+    // an answer's Stop does not cancel a model load or an attention capture queued behind it.
+    enum class RequestKind { load, answer, attention, stacks };
+    quint64 loadModel(const LoadRequest& request);
     void unloadModel();
-    void generate(const GenerateRequest& request);
-    void captureAttention(const QString& conversationId, const deepstack::AttentionRequest& request);
-    void measureStacks(const QString& conversationId, const SamplingOptions& sampling);
-    // Cancels everything queued or running: a generation stops before its next token, a load between tensors.
-    void stop();
+    quint64 generate(const GenerateRequest& request);
+    quint64 captureAttention(const QString& conversationId, const deepstack::AttentionRequest& request);
+    quint64 measureStacks(const QString& conversationId, const SamplingOptions& sampling);
+    // Cancels the queued or running requests of `kind`: a generation stops before its next token (or between
+    // layers of its vision pass and prefill), a load between tensors.
+    void stop(RequestKind kind);
+    void cancel(quint64 request);
+    // Everything but loads (switching model: the old model's work ends, the new load goes on); everything.
+    void stopWork();
+    void stopAll();
 
     const std::optional<LoadedModel>& model() const { return model_; }
     bool isLoading() const { return loading_; }
@@ -54,12 +62,18 @@ Q_SIGNALS:
     void stacksFailed(const QString& conversationId, const QString& message);
 
 private:
-    std::shared_ptr<std::atomic<bool>> newCancelToken();
+    struct Pending {
+        quint64 id = 0;
+        RequestKind kind = RequestKind::answer;
+        std::shared_ptr<std::atomic<bool>> cancel;  // the worker holds a copy while the request is queued or runs
+    };
+    std::shared_ptr<std::atomic<bool>> newRequest(RequestKind kind);
     void forgetFinishedTokens();
 
     QThread thread_;
     InferenceWorker* worker_ = nullptr;  // lives in thread_, deleted there when it finishes
-    std::vector<std::shared_ptr<std::atomic<bool>>> pending_;
+    std::vector<Pending> pending_;
+    quint64 nextId_ = 1;
     std::optional<LoadedModel> model_;
     bool loading_ = false;
     bool generating_ = false;

@@ -114,7 +114,7 @@ ModelManagerDialog::ModelManagerDialog(InferenceService& service, QWidget* paren
     layout->addWidget(sources);
     connect(remote, &RemoteServerPanel::connectRequested, this, [this](const QString& server, const QString& model, const QString& key) {
         if (service_.isLoading()) return;
-        if (service_.isGenerating()) service_.stop();
+        service_.stopWork();  // the old model's answer, capture or measurement ends before it goes
         LoadRequest request;
         request.server = server;
         request.folder = model;
@@ -241,7 +241,7 @@ ModelManagerDialog::ModelManagerDialog(InferenceService& service, QWidget* paren
     });
     connect(list_, &QListWidget::itemDoubleClicked, this, &ModelManagerDialog::loadSelected);
     connect(load_, &QPushButton::clicked, this, &ModelManagerDialog::loadSelected);
-    connect(cancel_, &QPushButton::clicked, &service_, &InferenceService::stop);
+    connect(cancel_, &QPushButton::clicked, &service_, [this] { service_.stop(InferenceService::RequestKind::load); });
     connect(unload_, &QPushButton::clicked, &service_, &InferenceService::unloadModel);
     connect(close, &QPushButton::clicked, this, &QDialog::close);
 
@@ -382,7 +382,7 @@ void ModelManagerDialog::showWeightsMemory(const InspectReport& report) {
 void ModelManagerDialog::loadSelected() {
     const auto folder = selectedFolder();
     if (folder.isEmpty() || service_.isLoading()) return;
-    if (service_.isGenerating()) service_.stop();  // the answer ends before the model goes
+    service_.stopWork();  // the old model's answer, capture or measurement ends before it goes
     QSettings settings;
     settings.setValue(kDeviceKey, device_->currentData());
     settings.setValue(kComputeKey, compute_->currentData());
