@@ -5,6 +5,7 @@
 #include <QtTest>
 
 #include <QImage>
+#include <QJsonArray>
 #include <QJsonDocument>
 
 #include "chat/ChatController.h"
@@ -130,6 +131,46 @@ private Q_SLOTS:
         c.messages[1].state = ChatMessage::State::streaming;
         QVERIFY(store.save(c));
         QCOMPARE(toString(store.loadAll().front().messages[1].state), toString(ChatMessage::State::interrupted));
+    }
+
+    // Numbers from a file that would reach the renderer or the sampler are bounded (fuzz_conversation), and pages
+    // are read for questions only: an answer with pages in the file read them back in and never wrote them out
+    // (the fuzzer's first find).
+    void outOfRangeNumbersAreRefusedAndPagesBelongToQuestions() {
+        const auto base = sample().toJson();
+        const auto withMessage = [&](int index, const QString& key, const QJsonValue& value) {
+            auto json = base;
+            auto messages = json["messages"].toArray();
+            auto message = messages[index].toObject();
+            message[key] = value;
+            messages[index] = message;
+            json["messages"] = messages;
+            return json;
+        };
+        const auto withSampling = [&](const QString& key, const QJsonValue& value) {
+            auto json = base;
+            auto sampling = json["sampling"].toObject();
+            sampling[key] = value;
+            json["sampling"] = sampling;
+            return json;
+        };
+        QString why;
+        QVERIFY(ChatConversation::fromJson(base, &why));
+        for (const auto& [json, expected] : std::vector<std::pair<QJsonObject, QString>>{
+                 {withMessage(0, "render_dpi", 100000), "100000 DPI"},
+                 {withMessage(0, "attachments", QJsonArray{QJsonObject{{"path", "/docs/a.pdf"}, {"page", -3}}}), "page -3"},
+                 {withSampling("max_tokens", 0), "0 tokens"},
+                 {withSampling("top_p", 2.5), "top-p 2.5"},
+                 {withSampling("temperature", -1), "temperature -1"}}) {
+            why.clear();
+            QVERIFY2(!ChatConversation::fromJson(json, &why), qPrintable(expected));
+            QVERIFY2(why.contains(expected), qPrintable(why));
+        }
+        const auto answerWithPages = withMessage(1, "attachments", QJsonArray{QJsonObject{{"path", "/docs/a.pdf"}, {"page", 0}}});
+        const auto read = ChatConversation::fromJson(answerWithPages, &why);
+        QVERIFY(read);
+        QVERIFY(read->messages[1].attachments.isEmpty());
+        QCOMPARE(ChatConversation::fromJson(read->toJson(), &why)->messages[1].attachments, read->messages[1].attachments);
     }
 
     void mostRecentFirst() {

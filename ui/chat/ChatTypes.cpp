@@ -125,6 +125,11 @@ std::optional<ChatConversation> ChatConversation::fromJson(const QJsonObject& js
     c.sampling.topK = s["top_k"].toInt(0);
     c.sampling.maxTokens = s["max_tokens"].toInt(512);
     c.sampling.seed = s["seed"].toString().toULongLong();
+    // A file may come from anywhere: numbers that would reach the sampler or the renderer are bounded here.
+    if (!(c.sampling.temperature >= 0 && c.sampling.temperature <= kMaxTemperature) || !(c.sampling.topP > 0 && c.sampling.topP <= 1) ||
+        c.sampling.topK < 0 || c.sampling.maxTokens < 1 || c.sampling.maxTokens > kMaxAnswerTokens)
+        return fail(QString("its sampling settings are out of range (temperature %1, top-p %2, top-k %3, %4 tokens)")
+                        .arg(c.sampling.temperature).arg(c.sampling.topP).arg(c.sampling.topK).arg(c.sampling.maxTokens));
     for (const auto& value : json["messages"].toArray()) {
         const auto o = value.toObject();
         ChatMessage m;
@@ -133,10 +138,16 @@ std::optional<ChatConversation> ChatConversation::fromJson(const QJsonObject& js
         m.role = role == "user" ? ChatMessage::Role::user : ChatMessage::Role::assistant;
         m.text = o["text"].toString();
         m.time = QDateTime::fromString(o["time"].toString(), Qt::ISODateWithMs);
-        for (const auto& page : o["attachments"].toArray())
-            m.attachments.append({page.toObject()["path"].toString(), page.toObject()["page"].toInt()});
-        m.renderDpi = o["render_dpi"].toInt(0);
-        if (m.role == ChatMessage::Role::assistant) {
+        if (m.role == ChatMessage::Role::user) {  // pages go with questions only (an answer's are not written back)
+            for (const auto& page : o["attachments"].toArray()) {
+                const auto number = page.toObject()["page"].toInt(-1);
+                if (number < 0) return fail(QString("a message names page %1 of %2").arg(number).arg(page.toObject()["path"].toString()));
+                m.attachments.append({page.toObject()["path"].toString(), number});
+            }
+            m.renderDpi = o["render_dpi"].toInt(0);
+            // A page rendered at 10 000 DPI would be gigapixels: the resolutions the app offers are 72-300.
+            if (m.renderDpi < 0 || m.renderDpi > kMaxRenderDpi) return fail(QString("a message's pages were rendered at %1 DPI").arg(m.renderDpi));
+        } else {
             const auto state = stateFromName(o["state"].toString("complete"));
             if (!state) return fail(QString("a message has the state '%1'").arg(o["state"].toString()));
             // A reply that was still streaming when the file was written lost its end when the app stopped.

@@ -18,6 +18,11 @@ struct PageRef {
     bool operator==(const PageRef&) const = default;
 };
 
+// The bounds a saved conversation's numbers must keep (ChatConversation::fromJson refuses a file past them).
+constexpr double kMaxTemperature = 100.0;
+constexpr int kMaxAnswerTokens = 1 << 20;
+constexpr int kMaxRenderDpi = 1200;
+
 struct SamplingOptions {
     double temperature = 0.0;  // 0: greedy
     double topP = 1.0;
