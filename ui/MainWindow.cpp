@@ -37,6 +37,7 @@
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QTimer>
+#include <QUuid>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "ModelReportDialog.h"
@@ -212,6 +213,29 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         refreshSuggestions();
         if (!problem.isEmpty()) statusBar()->showMessage(problem, 10000);
         chatPanel_->focusQuestion();
+        // The first time this model runs on this device with this precision: measure its speed now, so that the
+        // time of the first question is known before it is sent. A serving engine's speed is its own.
+        if (m.family != "remote" && !speedRates(m)) calibrateSpeed(m);
+    });
+    connect(inference_, &InferenceService::generationFinished, this, [this](const GenerateResult& result) {
+        if (result.conversationId != calibrationId_ || !calibratedModel_) return;
+        calibrationId_.clear();
+        modelStatus_->setText(modelStatus_->text().remove(tr(" · measuring its speed…")));
+        if (result.stopReason == "cancelled") return;
+        rememberSpeed(*calibratedModel_, result.timings);
+        chatPanel_->refreshBudget();
+        const auto rates = speedRates(*calibratedModel_);
+        if (rates && statusBar()->currentMessage().isEmpty())
+            statusBar()->showMessage(tr("Measured here: a page of 300 picture tokens ≈ %1 s to the first word, then %2 tokens a second")
+                                         .arg(rates->secondsToFirstWord(300, 64), 0, 'f', 1)
+                                         .arg(rates->decodeTokensPerSecond, 0, 'f', 1),
+                                     8000);
+    });
+    connect(inference_, &InferenceService::generationFailed, this, [this](const QString& id, const QString& message) {
+        if (id != calibrationId_) return;
+        calibrationId_.clear();
+        modelStatus_->setText(modelStatus_->text().remove(tr(" · measuring its speed…")));
+        if (statusBar()->currentMessage().isEmpty()) statusBar()->showMessage(tr("This model's speed could not be measured: %1").arg(message), 8000);
     });
     connect(inference_, &InferenceService::modelLoadFailed, this, [this](const QString& message, bool cancelled) {
         loadProgress_->setVisible(false);
@@ -450,7 +474,7 @@ QString MainWindow::budgetText(const QList<PageRef>& pages) const {
     text = tr("%1 of the %2 tokens left in the context").arg(text).arg(left);
     // The time, at the rates this model last ran at on this device (kept across sessions, see speedRates).
     if (const auto rates = speedRates(*model)) {
-        const auto seconds = (rates->visionMsPerImageToken * static_cast<double>(total) + rates->prefillMsPerToken * static_cast<double>(total + 64)) / 1000.0;
+        const auto seconds = rates->secondsToFirstWord(total, 64);
         text += tr(" · ≈ %1 s to the first word").arg(seconds, 0, 'f', seconds < 10 ? 1 : 0);
         if (rates->decodeTokensPerSecond > 0)
             text += tr(", then %1 tokens a second").arg(rates->decodeTokensPerSecond, 0, 'f', rates->decodeTokensPerSecond < 10 ? 1 : 0);
@@ -663,37 +687,36 @@ bool MainWindow::exportPageWithBoxes(const QString& file, QString* error) {
     return true;
 }
 
-namespace {
-QString speedKey(const LoadedModel& model) {
-    const auto id = QCryptographicHash::hash((QFileInfo(model.folder).absoluteFilePath() + "|" + model.device + "|" + model.compute).toUtf8(),
-                                             QCryptographicHash::Sha1).toHex();
-    return "speed/" + id;
-}
-}  // namespace
+std::optional<SpeedRates> MainWindow::speedRates(const LoadedModel& model) { return keptSpeed(model.folder, model.device, model.compute); }
 
-std::optional<MainWindow::SpeedRates> MainWindow::speedRates(const LoadedModel& model) {
-    QSettings settings;
-    const auto key = speedKey(model);
-    if (!settings.contains(key + "/prefillMsPerToken")) return std::nullopt;
-    return SpeedRates{settings.value(key + "/visionMsPerImageToken").toDouble(), settings.value(key + "/prefillMsPerToken").toDouble(),
-                      settings.value(key + "/decodeTokensPerSecond").toDouble()};
+void MainWindow::rememberSpeed(const LoadedModel& model, const MessageTimings& timings) {
+    ui::rememberSpeed(model.folder, model.device, model.compute, timings);
 }
 
-void MainWindow::rememberSpeed(const LoadedModel& model, const MessageTimings& t) {
-    if (t.promptTokens <= 0 || t.prefillMs <= 0) return;
-    // Each answer moves the kept rates half way: the latest counts most, one slow answer does not decide.
-    SpeedRates measured{t.imageTokens > 0 ? t.visionMs / static_cast<double>(t.imageTokens) : 0.0, t.prefillMs / static_cast<double>(t.promptTokens),
-                        t.decodeTokensPerSecond};
-    if (const auto kept = speedRates(model)) {
-        if (t.imageTokens <= 0) measured.visionMsPerImageToken = kept->visionMsPerImageToken;
-        measured = {(measured.visionMsPerImageToken + kept->visionMsPerImageToken) / 2, (measured.prefillMsPerToken + kept->prefillMsPerToken) / 2,
-                    measured.decodeTokensPerSecond > 0 ? (measured.decodeTokensPerSecond + kept->decodeTokensPerSecond) / 2 : kept->decodeTokensPerSecond};
+void MainWindow::calibrateSpeed(const LoadedModel& model) {
+    // An A4 page at the DPI pages are sent at, with lines of dark marks: the picture's own size costs time too
+    // (resizing it to the model's views), so the rate per picture token holds for pages of that DPI.
+    const double dpi = workspacePanel_->renderDpi();
+    QImage page(static_cast<int>(8.27 * dpi), static_cast<int>(11.69 * dpi), QImage::Format_RGB888);
+    page.fill(Qt::white);
+    {
+        QPainter painter(&page);
+        painter.scale(dpi / 72.0, dpi / 72.0);
+        for (int line = 0; line < 40; ++line)
+            for (int word = 0; word < 9; ++word) painter.fillRect(50 + word * 58 + (line * 7) % 13, 60 + line * 19, 30 + (line * word) % 21, 8, QColor(40, 40, 40));
     }
-    QSettings settings;
-    const auto key = speedKey(model);
-    settings.setValue(key + "/visionMsPerImageToken", measured.visionMsPerImageToken);
-    settings.setValue(key + "/prefillMsPerToken", measured.prefillMsPerToken);
-    settings.setValue(key + "/decodeTokensPerSecond", measured.decodeTokensPerSecond);
+    // Asked twice: a model's first pass also sets up its kernels and buffers (measured: several times slower on
+    // the tiny test model), which no later question pays. The second is the one kept.
+    GenerateRequest request;
+    request.question = {tr("Describe this page in one line."), {page}};
+    request.sampling.maxTokens = 8;
+    request.conversationId = "calibration-warm-up:" + QUuid::createUuid().toString(QUuid::WithoutBraces);
+    inference_->generate(request);
+    request.conversationId = calibrationId_ = "calibration:" + QUuid::createUuid().toString(QUuid::WithoutBraces);
+    calibratedModel_ = model;
+    // Said beside the model's name, not in the status line, where a problem with the folder may be showing.
+    modelStatus_->setText(modelStatus_->text() + tr(" · measuring its speed…"));
+    inference_->generate(request);
 }
 
 QStringList MainWindow::preparedQuestions(const QString& path) {

@@ -9,6 +9,7 @@
 
 #include "chat/ChatTypes.h"
 #include "inference/InferenceTypes.h"
+#include "inference/SpeedRecords.h"
 
 class QLabel;
 class QMenu;
@@ -83,9 +84,6 @@ public:
 
     // How fast a model ran on this device (folder, device and compute), from its answers, kept across sessions:
     // what the estimates before sending use.
-    struct SpeedRates {
-        double visionMsPerImageToken = 0, prefillMsPerToken = 0, decodeTokensPerSecond = 0;
-    };
     static std::optional<SpeedRates> speedRates(const LoadedModel& model);
     static void rememberSpeed(const LoadedModel& model, const MessageTimings& timings);
     // Records where the latest answer looked and shows it in the Attention tab.
@@ -115,6 +113,8 @@ protected:
     void dropEvent(QDropEvent* event) override;
 
 private:
+    // Short questions about a synthetic page, whose timings become this model's kept speed on this device.
+    void calibrateSpeed(const LoadedModel& model);
     void createMenus();
     void chooseFilesToOpen();
     void chooseModelFolderToInspect();
@@ -140,6 +140,8 @@ private:
     bool presenter_ = false;
     QFont normalFont_;
     QStringList modelSuggestions_;
+    QString calibrationId_;                    // the speed measurement's request, while it runs
+    std::optional<LoadedModel> calibratedModel_;
     // The latest Pick Pages: its document and every page best first, for swapping a left-out page in.
     struct PagePick {
         QString path, question;

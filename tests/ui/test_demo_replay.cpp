@@ -52,6 +52,7 @@ private Q_SLOTS:
             window.openFiles({pdf});
             window.loadModel(deepstack::testing::deepStackModelFolder());
             QTRY_VERIFY_WITH_TIMEOUT(window.inference().model().has_value(), 120000);
+            QTRY_VERIFY_WITH_TIMEOUT(!window.inference().isBusy(), 120000);  // the first load measures the model's speed
             auto& chat = window.chat();
             chat.newConversation();
             auto sampling = chat.current().sampling;

@@ -49,6 +49,7 @@ private Q_SLOTS:
         window.openFiles({pdf});
         window.loadModel(deepstack::testing::deepStackModelFolder());
         QTRY_VERIFY_WITH_TIMEOUT(window.inference().model().has_value(), 120000);
+        QTRY_VERIFY_WITH_TIMEOUT(!window.inference().isBusy(), 120000);  // the first load measures the model's speed
         auto& panel = window.stacks();
 
         // Before any question there is nothing to measure, and nothing is shown.

@@ -1,5 +1,7 @@
 #include "inference/InferenceService.h"
 
+#include <algorithm>
+
 #include "inference/InferenceWorker.h"
 
 namespace deepstack::ui {
@@ -34,12 +36,12 @@ InferenceService::InferenceService(QObject* parent) : QObject(parent) {
     });
     connect(worker_, &InferenceWorker::textStreamed, this, &InferenceService::textStreamed);
     connect(worker_, &InferenceWorker::finished, this, [this](const GenerateResult& result) {
-        generating_ = false;
+        generating_ = std::max(0, generating_ - 1);
         forgetFinishedTokens();
         Q_EMIT generationFinished(result);
     });
     connect(worker_, &InferenceWorker::failed, this, [this](const QString& id, const QString& message) {
-        generating_ = false;
+        generating_ = std::max(0, generating_ - 1);
         forgetFinishedTokens();
         Q_EMIT generationFailed(id, message);
     });
@@ -116,7 +118,7 @@ void InferenceService::unloadModel() {
 }
 
 quint64 InferenceService::generate(const GenerateRequest& request) {
-    generating_ = true;
+    ++generating_;
     auto cancel = newRequest(RequestKind::answer);
     QMetaObject::invokeMethod(worker_, [worker = worker_, request, cancel] { worker->generate(request, cancel); }, Qt::QueuedConnection);
     return pending_.back().id;

@@ -40,11 +40,11 @@ public:
 
     const std::optional<LoadedModel>& model() const { return model_; }
     bool isLoading() const { return loading_; }
-    bool isGenerating() const { return generating_; }
+    bool isGenerating() const { return generating_ > 0; }
     bool isCapturing() const { return capturing_; }
     bool isMeasuringStacks() const { return measuringStacks_; }
     // Generating, loading, recording or measuring: the one model is in use.
-    bool isBusy() const { return loading_ || generating_ || capturing_ || measuringStacks_; }
+    bool isBusy() const { return loading_ || generating_ > 0 || capturing_ || measuringStacks_; }
 
 Q_SIGNALS:
     void loadStarted(const QString& folder);
@@ -76,7 +76,7 @@ private:
     quint64 nextId_ = 1;
     std::optional<LoadedModel> model_;
     bool loading_ = false;
-    bool generating_ = false;
+    int generating_ = 0;  // answers queued or running (the chat's, a speed measurement's)
     bool capturing_ = false;
     bool measuringStacks_ = false;
 };

@@ -25,6 +25,7 @@
 #include "deepstack/hub.h"
 #include "deepstack/inspect.h"
 #include "inference/InferenceService.h"
+#include "inference/SpeedRecords.h"
 #include "models/HubDownloadPanel.h"
 #include "models/RemoteServerPanel.h"
 
@@ -356,11 +357,25 @@ void ModelManagerDialog::showReport(const QString& folder) {
         watcher->deleteLater();
         if (selectedFolder() != folder) return;
         const auto report = watcher->result();
-        report_->setPlainText(QString::fromStdString(to_text(report)));
+        report_->setPlainText(QString::fromStdString(to_text(report)) + "\n" + speedText(folder));
         showWeightsMemory(report);
     });
     const auto path = folder.toStdString();
     watcher->setFuture(QtConcurrent::run([path] { return inspect_model(path); }));
+}
+
+QString ModelManagerDialog::speedText(const QString& folder) {
+    // Every device and precision this folder has run with here (the first load of each measures it).
+    QStringList lines;
+    for (const auto* device : {"cpu", "cuda:0"})
+        for (const auto* compute : {"bf16", "f32", "q8_0", "q4_k", "q4_0"})
+            if (const auto rates = keptSpeed(folder, device, compute))
+                lines << tr("  %1, %2: a page of 300 picture tokens ≈ %3 s to the first word, then %4 tokens a second")
+                             .arg(QString(device).toUpper(), compute)
+                             .arg(rates->secondsToFirstWord(300, 64), 0, 'f', 1)
+                             .arg(rates->decodeTokensPerSecond, 0, 'f', 1);
+    if (lines.isEmpty()) return tr("Speed on this machine: not measured yet (loading it measures it with a short question about a page).");
+    return tr("Speed on this machine (measured, moved by every answer since):\n%1").arg(lines.join("\n"));
 }
 
 void ModelManagerDialog::showWeightsMemory(const InspectReport& report) {

@@ -42,6 +42,7 @@ private:
     void refreshList();
     void showReport(const QString& folder);
     // The weights' memory under each choice of the Weights box, for the folder just inspected.
+    static QString speedText(const QString& folder);
     void showWeightsMemory(const InspectReport& report);
     void updateState();
     QString selectedFolder() const;

@@ -1,0 +1,41 @@
+#include "inference/SpeedRecords.h"
+
+#include <QCryptographicHash>
+#include <QFileInfo>
+#include <QSettings>
+
+namespace deepstack::ui {
+
+namespace {
+QString speedKey(const QString& folder, const QString& device, const QString& compute) {
+    const auto id = QCryptographicHash::hash((QFileInfo(folder).absoluteFilePath() + "|" + device + "|" + compute).toUtf8(), QCryptographicHash::Sha1).toHex();
+    return "speed/" + id;
+}
+}  // namespace
+
+std::optional<SpeedRates> keptSpeed(const QString& folder, const QString& device, const QString& compute) {
+    QSettings settings;
+    const auto key = speedKey(folder, device, compute);
+    if (!settings.contains(key + "/prefillMsPerToken")) return std::nullopt;
+    return SpeedRates{settings.value(key + "/visionMsPerImageToken").toDouble(), settings.value(key + "/prefillMsPerToken").toDouble(),
+                      settings.value(key + "/decodeTokensPerSecond").toDouble()};
+}
+
+void rememberSpeed(const QString& folder, const QString& device, const QString& compute, const MessageTimings& t) {
+    if (t.promptTokens <= 0 || t.prefillMs <= 0) return;
+    // Each answer moves the kept rates half way: the latest counts most, one slow answer does not decide.
+    SpeedRates measured{t.imageTokens > 0 ? t.visionMs / static_cast<double>(t.imageTokens) : 0.0, t.prefillMs / static_cast<double>(t.promptTokens),
+                        t.decodeTokensPerSecond};
+    if (const auto kept = keptSpeed(folder, device, compute)) {
+        if (t.imageTokens <= 0) measured.visionMsPerImageToken = kept->visionMsPerImageToken;
+        measured = {(measured.visionMsPerImageToken + kept->visionMsPerImageToken) / 2, (measured.prefillMsPerToken + kept->prefillMsPerToken) / 2,
+                    measured.decodeTokensPerSecond > 0 ? (measured.decodeTokensPerSecond + kept->decodeTokensPerSecond) / 2 : kept->decodeTokensPerSecond};
+    }
+    QSettings settings;
+    const auto key = speedKey(folder, device, compute);
+    settings.setValue(key + "/visionMsPerImageToken", measured.visionMsPerImageToken);
+    settings.setValue(key + "/prefillMsPerToken", measured.prefillMsPerToken);
+    settings.setValue(key + "/decodeTokensPerSecond", measured.decodeTokensPerSecond);
+}
+
+}  // namespace deepstack::ui

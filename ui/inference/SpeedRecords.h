@@ -1,0 +1,27 @@
+// How fast a model ran on this machine, kept across sessions per model folder, device and precision: vision (ms a
+// picture token), prefill (ms a prompt token) and decode (tokens a second). The first load of a model on a device
+// measures them with a short question about a page (MainWindow's calibration, after one to warm up); every answer
+// moves them half way. The budget line before sending and the model manager's verdict read them.
+#pragma once
+
+#include <QString>
+
+#include <optional>
+
+#include "chat/ChatTypes.h"
+
+namespace deepstack::ui {
+
+struct SpeedRates {
+    double visionMsPerImageToken = 0, prefillMsPerToken = 0, decodeTokensPerSecond = 0;
+    // The time to the first word for `imageTokens` of pictures and `textTokens` of words, in seconds.
+    double secondsToFirstWord(qint64 imageTokens, qint64 textTokens) const {
+        return (visionMsPerImageToken * static_cast<double>(imageTokens) + prefillMsPerToken * static_cast<double>(imageTokens + textTokens)) / 1000.0;
+    }
+};
+
+std::optional<SpeedRates> keptSpeed(const QString& folder, const QString& device, const QString& compute);
+// Moves the kept rates half way to what `timings` measured (the first measurement is kept as it is).
+void rememberSpeed(const QString& folder, const QString& device, const QString& compute, const MessageTimings& timings);
+
+}  // namespace deepstack::ui
