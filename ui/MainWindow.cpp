@@ -226,9 +226,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         chatPanel_->refreshBudget();
         const auto rates = speedRates(*calibratedModel_);
         if (rates && statusBar()->currentMessage().isEmpty())
-            statusBar()->showMessage(tr("Measured here: a page of 300 picture tokens ≈ %1 s to the first word, then %2 tokens a second")
-                                         .arg(rates->secondsToFirstWord(300, 64), 0, 'f', 1)
-                                         .arg(rates->decodeTokensPerSecond, 0, 'f', 1),
+            statusBar()->showMessage(tr("Measured here: a page of 300 picture tokens ≈ %1 to the first word, then %2 tokens a second")
+                                         .arg(describeDuration(rates->secondsToFirstWord(300, 64)))
+                                         .arg(rates->decodeTokensPerSecond, 0, 'f', rates->decodeTokensPerSecond < 10 ? 1 : 0),
                                      8000);
     });
     connect(inference_, &InferenceService::generationFailed, this, [this](const QString& id, const QString& message) {
@@ -475,7 +475,7 @@ QString MainWindow::budgetText(const QList<PageRef>& pages) const {
     // The time, at the rates this model last ran at on this device (kept across sessions, see speedRates).
     if (const auto rates = speedRates(*model)) {
         const auto seconds = rates->secondsToFirstWord(total, 64);
-        text += tr(" · ≈ %1 s to the first word").arg(seconds, 0, 'f', seconds < 10 ? 1 : 0);
+        text += tr(" · ≈ %1 to the first word").arg(describeDuration(seconds));
         if (rates->decodeTokensPerSecond > 0)
             text += tr(", then %1 tokens a second").arg(rates->decodeTokensPerSecond, 0, 'f', rates->decodeTokensPerSecond < 10 ? 1 : 0);
     }

@@ -370,7 +370,7 @@ private Q_SLOTS:
         window.workspaceModel().setAttached({QFileInfo(pdf).absoluteFilePath(), 26}, true);
         const auto one = window.pageTokens({QFileInfo(pdf).absoluteFilePath(), 26});
         const auto seconds = rates->secondsToFirstWord(one, 64);
-        QVERIFY2(window.chatPanel().attachmentsText().contains(QString("≈ %1 s to the first word").arg(seconds, 0, 'f', seconds < 10 ? 1 : 0)),
+        QVERIFY2(window.chatPanel().attachmentsText().contains(QString("≈ %1 to the first word").arg(deepstack::ui::describeDuration(seconds))),
                  qPrintable(window.chatPanel().attachmentsText()));
         input->setPlainText("What is the invoice total?");
         window.findChild<QPushButton*>("pickPages")->click();

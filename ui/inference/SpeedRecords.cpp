@@ -4,6 +4,9 @@
 #include <QFileInfo>
 #include <QSettings>
 
+#include <algorithm>
+#include <cmath>
+
 namespace deepstack::ui {
 
 namespace {
@@ -12,6 +15,11 @@ QString speedKey(const QString& folder, const QString& device, const QString& co
     return "speed/" + id;
 }
 }  // namespace
+
+QString describeDuration(double seconds) {
+    if (seconds < 1) return QString("%1 ms").arg(std::max(1.0, std::round(seconds * 1000)), 0, 'f', 0);
+    return QString("%1 s").arg(seconds, 0, 'f', seconds < 10 ? 1 : 0);
+}
 
 std::optional<SpeedRates> keptSpeed(const QString& folder, const QString& device, const QString& compute) {
     QSettings settings;

@@ -20,6 +20,9 @@ struct SpeedRates {
     }
 };
 
+// "40 ms", "2.4 s", "31 s": a small model's whole question takes milliseconds.
+QString describeDuration(double seconds);
+
 std::optional<SpeedRates> keptSpeed(const QString& folder, const QString& device, const QString& compute);
 // Moves the kept rates half way to what `timings` measured (the first measurement is kept as it is).
 void rememberSpeed(const QString& folder, const QString& device, const QString& compute, const MessageTimings& timings);

@@ -357,11 +357,16 @@ void ModelManagerDialog::showReport(const QString& folder) {
         watcher->deleteLater();
         if (selectedFolder() != folder) return;
         const auto report = watcher->result();
-        report_->setPlainText(QString::fromStdString(to_text(report)) + "\n" + speedText(folder));
+        report_->setPlainText(speedText(folder) + "\n\n" + QString::fromStdString(to_text(report)));
         showWeightsMemory(report);
     });
     const auto path = folder.toStdString();
     watcher->setFuture(QtConcurrent::run([path] { return inspect_model(path); }));
+}
+
+void ModelManagerDialog::showEvent(QShowEvent* event) {
+    QDialog::showEvent(event);
+    showReport(selectedFolder());
 }
 
 QString ModelManagerDialog::speedText(const QString& folder) {
@@ -370,10 +375,10 @@ QString ModelManagerDialog::speedText(const QString& folder) {
     for (const auto* device : {"cpu", "cuda:0"})
         for (const auto* compute : {"bf16", "f32", "q8_0", "q4_k", "q4_0"})
             if (const auto rates = keptSpeed(folder, device, compute))
-                lines << tr("  %1, %2: a page of 300 picture tokens ≈ %3 s to the first word, then %4 tokens a second")
+                lines << tr("  %1 %2: first word ≈ %3 for a 300-token page, then %4 tokens/s")
                              .arg(QString(device).toUpper(), compute)
-                             .arg(rates->secondsToFirstWord(300, 64), 0, 'f', 1)
-                             .arg(rates->decodeTokensPerSecond, 0, 'f', 1);
+                             .arg(describeDuration(rates->secondsToFirstWord(300, 64)))
+                             .arg(rates->decodeTokensPerSecond, 0, 'f', rates->decodeTokensPerSecond < 10 ? 1 : 0);
     if (lines.isEmpty()) return tr("Speed on this machine: not measured yet (loading it measures it with a short question about a page).");
     return tr("Speed on this machine (measured, moved by every answer since):\n%1").arg(lines.join("\n"));
 }

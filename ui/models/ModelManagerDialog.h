@@ -29,6 +29,12 @@ public:
     // The folders in the list (QSettings), bundled models first.
     static QStringList knownModelFolders();
     static void rememberModelFolder(const QString& folder);
+
+protected:
+    // The report is read again each time the dialog opens: speeds measured since (a model's first load) show.
+    void showEvent(QShowEvent* event) override;
+
+public:
     // Inspects `folder` off the GUI thread and adds it when usable; false through folderChecked otherwise.
     void addModelFolder(const QString& folder);
     void selectFolder(const QString& folder);
