@@ -224,6 +224,43 @@ private Q_SLOTS:
         }
     }
 
+    // The GGUF files LM Studio and llama.cpp downloaded are found (mmproj files left out), and in llama.cpp's flat
+    // download cache each model pairs with the mmproj its name begins with; two that cannot be told apart are refused.
+    void otherAppsModelsAreFoundAndPaired() {
+        QTemporaryDir home;
+        const std::filesystem::path root = home.path().toStdString();
+        const auto place = [](const std::filesystem::path& from, const std::filesystem::path& to) {
+            std::filesystem::create_directories(to.parent_path());
+            std::filesystem::copy_file(from, to);
+        };
+        const auto studio = root / ".lmstudio" / "models" / "ggml-org" / "Qwen3-VL-2B-Instruct-GGUF";
+        place(kFixture / "model-Q4_K_M.gguf", studio / "Qwen3-VL-2B-Instruct-Q4_K_M.gguf");
+        place(kFixture / "mmproj-F32.gguf", studio / "mmproj-Qwen3-VL-2B-Instruct-F32.gguf");
+        const auto llama = root / "llama-cache";
+        place(kFixture / "model-Q8_0.gguf", llama / "ggml-org_Qwen3-VL-2B-Instruct-GGUF_Qwen3-VL-2B-Instruct-Q8_0.gguf");
+        place(kFixture / "mmproj-F32.gguf", llama / "ggml-org_Qwen3-VL-2B-Instruct-GGUF_mmproj-Qwen3-VL-2B-Instruct-F32.gguf");
+        place(kFixture / "mmproj-F32.gguf", llama / "unsloth_Qwen3-VL-4B-Instruct-GGUF_mmproj-F16.gguf");
+        std::ofstream(llama / "notes.txt") << "not a model";
+        const auto old_home = qgetenv("HOME");
+        qputenv("HOME", home.path().toUtf8());
+        qputenv("LLAMA_CACHE", QByteArray::fromStdString(llama.string()));
+        const auto found = gguf_models_of_other_apps();
+        qputenv("HOME", old_home);
+        qunsetenv("LLAMA_CACHE");
+        QCOMPARE(found.size(), std::size_t{2});
+        QCOMPARE(found[0].app, std::string("LM Studio"));
+        QCOMPARE(found[0].file, studio / "Qwen3-VL-2B-Instruct-Q4_K_M.gguf");
+        QCOMPARE(found[1].app, std::string("llama.cpp"));
+        QCOMPARE(found[1].file.filename().string(), std::string("ggml-org_Qwen3-VL-2B-Instruct-GGUF_Qwen3-VL-2B-Instruct-Q8_0.gguf"));
+        QCOMPARE(find_mmproj(found[0].file), std::optional(studio / "mmproj-Qwen3-VL-2B-Instruct-F32.gguf"));
+        QCOMPARE(find_mmproj(found[1].file), std::optional(llama / "ggml-org_Qwen3-VL-2B-Instruct-GGUF_mmproj-Qwen3-VL-2B-Instruct-F32.gguf"));
+        // The pair loads as one model folder.
+        QVERIFY(std::filesystem::exists(gguf_model_folder(found[1].file, std::nullopt, cache_.path().toStdString()) / "config.json"));
+        // Two mmproj files that both begin the model's name: which one is meant cannot be told.
+        place(kFixture / "mmproj-F32.gguf", llama / "ggml-org_Qwen3-VL-2B-Instruct-GGUF_mmproj-Qwen3-VL-2B-Instruct-F16.gguf");
+        QVERIFY_THROWS_EXCEPTION(Error, find_mmproj(found[1].file));
+    }
+
     // A text file paired with the mmproj of another model: the widths disagree, and the error says so.
     void mismatchedPairIsRefused() {
         QTemporaryDir dir;

@@ -26,6 +26,7 @@
 #include "deepstack/inspect.h"
 #include "inference/InferenceService.h"
 #include "inference/SpeedRecords.h"
+#include "deepstack/model_folder.h"
 #include "models/HubDownloadPanel.h"
 #include "models/RemoteServerPanel.h"
 
@@ -290,6 +291,13 @@ void ModelManagerDialog::refreshList() {
         if (known.contains(folder)) continue;
         auto* item = new QListWidgetItem(tr("%1\nHugging Face cache · %2").arg(QString::fromStdString(cached.repo), folder), list_);
         item->setData(Qt::UserRole, folder);
+    }
+    // And what LM Studio and llama.cpp downloaded (GGUF files, each read with the mmproj beside it).
+    for (const auto& other : gguf_models_of_other_apps()) {
+        const auto file = QString::fromStdString(other.file.string());
+        if (known.contains(file)) continue;
+        auto* item = new QListWidgetItem(tr("%1\n%2 · %3").arg(QFileInfo(file).fileName(), QString::fromStdString(other.app), file), list_);
+        item->setData(Qt::UserRole, file);
     }
     if (current.isEmpty() || !selectListed(current))
         if (list_->count() > 0) list_->setCurrentRow(0);

@@ -73,8 +73,16 @@ TokenizerFiles read_tokenizer_files(const std::filesystem::path& folder);
 // in place. The folder is written once per version of the files. `mmproj` unset: find_mmproj().
 std::filesystem::path gguf_model_folder(const std::filesystem::path& gguf, std::optional<std::filesystem::path> mmproj = std::nullopt,
                                         std::filesystem::path cache_root = {});
-// The one *mmproj*.gguf beside `gguf`, nullopt when there is none; Error(config) when there are several.
+// The one *mmproj*.gguf beside `gguf` (of several, the one whose name before "mmproj" begins the model's name, as
+// in llama.cpp's download cache), nullopt when there is none; Error(config) when it cannot be told which.
 std::optional<std::filesystem::path> find_mmproj(const std::filesystem::path& gguf);
+// The text model .gguf files other apps have downloaded: LM Studio's (~/.lmstudio/models, ~/.cache/lm-studio/models)
+// and llama.cpp's (LLAMA_CACHE, else ~/.cache/llama.cpp), mmproj files left out; sorted by app and path.
+struct OtherAppModel {
+    std::string app;  // "LM Studio", "llama.cpp"
+    std::filesystem::path file;
+};
+std::vector<OtherAppModel> gguf_models_of_other_apps();
 // What --model names, as a folder to load: a folder as it is, a .gguf through gguf_model_folder.
 std::filesystem::path resolve_model_path(const std::filesystem::path& model,
                                          const std::optional<std::filesystem::path>& mmproj = std::nullopt);

@@ -4,6 +4,9 @@
 #include <chrono>
 #include <fstream>
 #include <set>
+#include <tuple>
+#include <cstdlib>
+#include <cctype>
 
 #include "config/json_fields.h"
 #include "deepstack/error.h"
@@ -66,12 +69,52 @@ std::optional<std::filesystem::path> find_mmproj(const std::filesystem::path& gg
         if (entry.is_regular_file() && is_gguf_file(entry.path()) && looks_like_mmproj(entry.path())) found.push_back(entry.path());
     if (found.empty()) return std::nullopt;
     if (found.size() > 1) {
+        // A folder of several models (llama.cpp's download cache names each file "<org>_<repo>_<file>"): the one
+        // mmproj whose name before "mmproj" begins the model's own name.
+        std::vector<std::filesystem::path> same_prefix;
+        const auto model_name = gguf.filename().string();
+        for (const auto& f : found) {
+            const auto name = f.filename().string();
+            std::string lower = name;
+            std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            const auto prefix = name.substr(0, lower.find("mmproj"));
+            if (!prefix.empty() && model_name.starts_with(prefix)) same_prefix.push_back(f);
+        }
+        if (same_prefix.size() == 1) return same_prefix.front();
         std::sort(found.begin(), found.end());
         std::string names;
         for (const auto& f : found) names += (names.empty() ? "" : ", ") + f.filename().string();
         throw Error(ErrorKind::config, gguf.string(), "several mmproj files lie beside it (" + names + "): name the one to use");
     }
     return found.front();
+}
+
+std::vector<OtherAppModel> gguf_models_of_other_apps() {
+    const auto env = [](const char* name) -> std::filesystem::path {
+        const char* value = std::getenv(name);
+        return value != nullptr && *value != '\0' ? std::filesystem::path(value) : std::filesystem::path();
+    };
+    const auto home = env("HOME");
+    const auto cache = !env("XDG_CACHE_HOME").empty() ? env("XDG_CACHE_HOME") : home.empty() ? std::filesystem::path() : home / ".cache";
+    std::vector<std::pair<std::string, std::filesystem::path>> places;
+    if (!home.empty()) places.emplace_back("LM Studio", home / ".lmstudio" / "models");  // publisher/repository/file.gguf
+    if (!cache.empty()) places.emplace_back("LM Studio", cache / "lm-studio" / "models");  // its older place
+    places.emplace_back("llama.cpp", !env("LLAMA_CACHE").empty() ? env("LLAMA_CACHE") : cache.empty() ? std::filesystem::path() : cache / "llama.cpp");
+    std::vector<OtherAppModel> found;
+    std::set<std::filesystem::path> seen;
+    for (const auto& [app, root] : places) {
+        std::error_code ec;
+        if (root.empty() || !std::filesystem::is_directory(root, ec)) continue;
+        std::filesystem::recursive_directory_iterator it(root, std::filesystem::directory_options::skip_permission_denied, ec), end;
+        for (; !ec && it != end; it.increment(ec)) {
+            if (it.depth() >= 3) it.disable_recursion_pending();  // publisher/repository/file at most
+            const auto& path = it->path();
+            if (!it->is_regular_file(ec) || !is_gguf_file(path) || looks_like_mmproj(path)) continue;
+            if (seen.insert(std::filesystem::weakly_canonical(path, ec)).second) found.push_back({app, path});
+        }
+    }
+    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return std::tie(a.app, a.file) < std::tie(b.app, b.file); });
+    return found;
 }
 
 std::filesystem::path gguf_model_folder(const std::filesystem::path& gguf, std::optional<std::filesystem::path> mmproj,
