@@ -142,8 +142,9 @@ bool ChatController::renderQuestion(const ChatMessage& question, TurnInput* inpu
 
 TurnInput ChatController::questionInput(const ChatMessage& question, QStringList* problems) const {
     const double dpi = question.renderDpi > 0 ? question.renderDpi : renderDpi_;
-    // QtPdf takes a quarter of a second for a 300-DPI page: the pages render on another thread while this one
-    // goes on drawing and streaming. User input waits in the queue meanwhile, so nothing is asked twice.
+    // QtPdf takes about 60 ms for a dense 300-DPI page here (more for richer pages, once per page asked about): the
+    // pages render on another thread while this one goes on drawing and streaming. User input waits in the queue
+    // meanwhile, so nothing is asked twice.
     std::vector<WorkspaceModel::PageSource> sources;
     for (const auto& page : question.attachments) sources.push_back(workspace_.pageSource(page));
     auto rendered = std::async(std::launch::async, [sources, dpi] {
