@@ -122,6 +122,9 @@ private Q_SLOTS:
         QTest::newRow("negative width") << std::string("/vision_config/hidden_size") << std::string("-1024")
                                         << std::string("vision_config.hidden_size: is -1024");
         QTest::newRow("no rope") << std::string("/text_config/rope_scaling") << std::string("-") << std::string("Qwen3-VL needs mrope_section");
+        // Found by fuzz_config: an empty list read its first element (a null dereference).
+        QTest::newRow("empty eos list") << std::string("/text_config/eos_token_id") << std::string("[]")
+                                        << std::string("text_config.eos_token_id: expected an integer or a non-empty list");
     }
     void qwen3vlConfigErrors() {
         QFETCH(std::string, pointer);
@@ -148,6 +151,15 @@ private Q_SLOTS:
         QCOMPARE(problems.size(), std::size_t{2});
         QVERIFY(problems[0].find("summing to 54") != std::string::npos);
         QVERIFY(problems[1].find("holds 30, outside the 24 vision blocks") != std::string::npos);
+    }
+
+    // Found by fuzz_config: entries near the int64 limit overflowed the sum (undefined behaviour) before the check.
+    void qwen3vlHugeMropeSectionIsAProblemNotAnOverflow() {
+        auto json = load("qwen3-vl-2b-instruct.config.json");
+        json["text_config"]["rope_scaling"]["mrope_section"] = {INT64_MAX, INT64_MAX, 1};
+        const auto problems = qwen3_vl::check_config(qwen3_vl::parse_config(Fields(json, "config.json")));
+        QCOMPARE(problems.size(), std::size_t{1});
+        QVERIFY2(problems[0].find("mrope_section must have 3 entries") != std::string::npos, problems[0].c_str());
     }
 
     void qwen3vlGenerationAndPreprocessor() {

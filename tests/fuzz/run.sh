@@ -14,6 +14,7 @@ limit=(-max_total_time="$seconds")
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$build/fuzz-artifacts"
 status=0
+failures=()
 printf '%-16s %12s %10s %8s  %s\n' target executions "exec/s" coverage result
 for target in "$build"/tests/fuzz/fuzz_*; do
     what=$(basename "$target"); what=${what#fuzz_}
@@ -21,6 +22,7 @@ for target in "$build"/tests/fuzz/fuzz_*; do
     [ -n "$runs" ] && rm -rf "$build/fuzz-corpus/$what"
     mkdir -p "$build/fuzz-corpus/$what"
     log="$build/fuzz-artifacts/$what.log"
+    rm -f "$build/fuzz-artifacts/$what"-*
     if ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         "$target" "${limit[@]}" -timeout=1 -rss_limit_mb=2560 -malloc_limit_mb=1024 -print_final_stats=1 \
         -artifact_prefix="$build/fuzz-artifacts/$what-" "$build/fuzz-corpus/$what" "$here/corpus/$what" >"$log" 2>&1; then
@@ -29,9 +31,22 @@ for target in "$build"/tests/fuzz/fuzz_*; do
         result="FAILED (see $log)"
         status=1
     fi
-    runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+    executed=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
     rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
-    printf '%-16s %12s %10s %8s  %s\n' "$what" "$runs" "$rate" "$cov" "$result"
+    printf '%-16s %12s %10s %8s  %s\n' "$what" "$executed" "$rate" "$cov" "$result"
+    [ "$result" = ok ] || failures+=("$what")
+done
+# CI keeps only what is printed: for each failure, the report and the input itself (base64), so that the bug can be
+# reproduced from the CI log alone (base64 -d > input; fuzz_<what> input).
+for what in "${failures[@]}"; do
+    log="$build/fuzz-artifacts/$what.log"
+    echo "---- $what: the report ----"
+    grep -v -E '^#[0-9]+|^INFO:|^###|# Uses: [0-9]+$' "$log" | tail -60
+    for input in "$build/fuzz-artifacts/$what"-*; do
+        [ -f "$input" ] || continue
+        echo "---- $what: the input $(basename "$input") ($(stat -c %s "$input") bytes), base64 ----"
+        head -c 65536 "$input" | base64
+    done
 done
 exit $status

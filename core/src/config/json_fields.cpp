@@ -134,4 +134,11 @@ std::vector<std::int64_t> Fields::integer_or_integers(const std::string& key) co
     return integers(key);
 }
 
+std::int64_t Fields::first_integer(const std::string& key, std::int64_t fallback) const {
+    if (!has(key)) return fallback;
+    const auto values = integer_or_integers(key);
+    if (values.empty()) throw wrong_type(key, "an integer or a non-empty list of integers");
+    return values.front();
+}
+
 }  // namespace deepstack::config

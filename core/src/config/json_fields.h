@@ -43,6 +43,8 @@ public:
     std::vector<double> numbers(const std::string& key) const;
     // An integer or a list of integers (eos_token_id is either).
     std::vector<std::int64_t> integer_or_integers(const std::string& key) const;
+    // The integer, or the first of a non-empty list (a config's eos_token_id), or fallback where the key is absent.
+    std::int64_t first_integer(const std::string& key, std::int64_t fallback) const;
 
     const Json& json() const { return object_; }
     const std::string& file() const { return file_; }

@@ -68,7 +68,7 @@ Config parse_config(const config::Fields& root) {
     t.tie_word_embeddings = root.boolean("tie_word_embeddings", false);
     t.hidden_act = root.string("hidden_act", "silu");
     t.bos_token_id = root.integer("bos_token_id", 1);
-    t.eos_token_id = root.has("eos_token_id") ? root.integer_or_integers("eos_token_id").front() : 2;
+    t.eos_token_id = root.first_integer("eos_token_id", 2);
     t.pad_token_id = root.integer("pad_token_id", 0);
     if (root.has("rope_scaling")) throw root.error("rope_scaling", "RoPE scaling is not supported for this family");
 

@@ -1,5 +1,6 @@
 #include "models/qwen3_vl/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -22,7 +23,7 @@ Config parse_config(const config::Fields& root) {
     c.text.attention_bias = text.boolean("attention_bias", false);
     c.text.hidden_act = text.string("hidden_act", "silu");
     c.text.bos_token_id = text.integer("bos_token_id", -1);
-    c.text.eos_token_id = text.has("eos_token_id") ? text.integer_or_integers("eos_token_id").front() : -1;
+    c.text.eos_token_id = text.first_integer("eos_token_id", -1);
 
     // transformers 4.57 writes rope_theta + rope_scaling; 5.x re-saves fold both into rope_parameters.
     const auto rope = text.has("rope_parameters") ? text.optional_object("rope_parameters") : text.optional_object("rope_scaling");
@@ -69,8 +70,11 @@ std::vector<std::string> check_config(const Config& c) {
     require(t.num_attention_heads > 0 && t.num_key_value_heads > 0 && t.num_attention_heads % t.num_key_value_heads == 0,
             "text_config: num_attention_heads " + std::to_string(t.num_attention_heads) +
                 " is not a multiple of num_key_value_heads " + std::to_string(t.num_key_value_heads));
-    const auto mrope_sum = std::accumulate(t.mrope_section.begin(), t.mrope_section.end(), std::int64_t{0});
-    require(t.mrope_section.size() == 3 && mrope_sum * 2 == t.head_dim,
+    // Entries are bounded before they are summed, so that no config can overflow the sum.
+    const auto& section = t.mrope_section;
+    const bool entries_fit = std::all_of(section.begin(), section.end(), [](std::int64_t n) { return n >= 0 && n <= 4096; });
+    const auto mrope_sum = entries_fit ? std::accumulate(section.begin(), section.end(), std::int64_t{0}) : -1;
+    require(section.size() == 3 && entries_fit && mrope_sum * 2 == t.head_dim,
             "text_config: mrope_section must have 3 entries summing to head_dim / 2 = " + std::to_string(t.head_dim / 2) +
                 ", found " + std::to_string(t.mrope_section.size()) + " entries summing to " + std::to_string(mrope_sum));
     require(v.num_heads > 0 && v.hidden_size % v.num_heads == 0 && v.head_dim() % 4 == 0,
