@@ -209,6 +209,58 @@ private Q_SLOTS:
 
     // Requests carry a kind: an answer's Stop ends the answer and leaves a model load queued behind it alone
     // (it was cancelled with it before).
+    // A long answer streamed a few characters at a time is drawn as it would be at once, and each finished
+    // paragraph is rendered once: the renderer sees the answer once plus the unfinished paragraph at each step,
+    // not the whole answer again at every token (which grew with the square of its length).
+    void aStreamedAnswerRendersEachFinishedParagraphOnce() {
+        QString answer;
+        for (int p = 0; p < 40; ++p) {
+            if (p % 4 == 0)
+                answer += QString("## Part %1\n\nInvoice **%1** lists `item %1` at 12.50 EUR, due 2026-12-%2.\n\n").arg(p).arg(p % 28 + 1);
+            if (p % 4 == 1) answer += "- first point\n- second point\n  continued on a second line\n\n";
+            if (p % 4 == 2) answer += "```\nint x = 1;\n\n  int y = 2;\n```\n\n";  // a blank line inside a fence
+            if (p % 4 == 3) answer += "1. one\n2. two\n\n";
+        }
+        constexpr int kLongestParagraph = 100;
+        for (const auto& piece : answer.split("\n\n")) QVERIFY(piece.size() < kLongestParagraph);
+
+        ChatConversation conversation;
+        ChatMessage question;
+        question.text = "Summarise the page.";
+        ChatMessage reply;
+        reply.role = ChatMessage::Role::assistant;
+        reply.state = ChatMessage::State::streaming;
+        conversation.messages = {question, reply};
+        ChatView streamed;
+        streamed.showConversation(conversation, true);
+        const auto before = streamed.markdownCharactersRendered();
+        int steps = 0;
+        for (int at = 3; at < answer.size() + 3; at += 3, ++steps) {
+            conversation.messages[1].text = answer.left(at);
+            streamed.updateMessage(conversation, 1, true);
+        }
+        ChatView whole;
+        whole.showConversation(conversation, true);
+        QCOMPARE(streamed.toPlainText(), whole.toPlainText());
+        const auto rendered = streamed.markdownCharactersRendered() - before;
+        QVERIFY2(rendered <= answer.size() + qint64{steps} * kLongestParagraph,
+                 qPrintable(QString("%1 characters rendered for an answer of %2 in %3 steps").arg(rendered).arg(answer.size()).arg(steps)));
+
+        conversation.messages[1].state = ChatMessage::State::complete;  // finished: drawn whole, with its links
+        streamed.updateMessage(conversation, 1, true);
+        whole.showConversation(conversation, true);
+        QCOMPARE(streamed.toHtml(), whole.toHtml());
+
+        // Regenerate: a new answer streams into the same place, starting with the same words.
+        conversation.messages[1].state = ChatMessage::State::streaming;
+        for (int at = 5; at < 400; at += 5) {
+            conversation.messages[1].text = answer.left(at);
+            streamed.updateMessage(conversation, 1, true);
+        }
+        whole.showConversation(conversation, true);
+        QCOMPARE(streamed.toPlainText(), whole.toPlainText());
+    }
+
     void stoppingAnAnswerLeavesAQueuedLoadAlone() {
         InferenceService service;
         WorkspaceModel workspace;

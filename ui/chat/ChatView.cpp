@@ -24,6 +24,26 @@ QString attachmentLinks(const ChatMessage& m, int index) {
     return names.join(", ");
 }
 
+// Where the finished paragraphs of a streamed answer end: just past the last blank line that is outside a fenced
+// code block and followed by a line that does not start with a space (which might continue a list item). Scans
+// from `from`, which is such a boundary or 0.
+int finishedParagraphsEnd(const QString& text, int from) {
+    int end = from;
+    bool inFence = false;
+    int lineStart = from;
+    while (lineStart < text.size()) {
+        const int newline = text.indexOf('\n', lineStart);
+        if (newline < 0) break;  // the last line is still being written
+        const auto line = QStringView(text).mid(lineStart, newline - lineStart);
+        const auto trimmed = line.trimmed();
+        if (trimmed.startsWith(u"```") || trimmed.startsWith(u"~~~")) inFence = !inFence;
+        const int next = newline + 1;
+        if (!inFence && trimmed.isEmpty() && next < text.size() && !text[next].isSpace()) end = next;
+        lineStart = next;
+    }
+    return end;
+}
+
 QString answerFooter(const ChatMessage& m) {
     QStringList parts;
     switch (m.state) {
@@ -72,6 +92,7 @@ ChatView::ChatView(QWidget* parent) : QTextBrowser(parent) {
 void ChatView::showConversation(const ChatConversation& conversation, bool canRegenerate) {
     clear();
     starts_.clear();
+    streamIndex_ = -1;
     if (conversation.messages.isEmpty()) {
         setHtml(tr("<p style='color:#777'>Tick pages or pictures on the left, type a question below and press "
                    "<b>Ctrl+Enter</b>.</p>"));
@@ -88,6 +109,13 @@ void ChatView::updateMessage(const ChatConversation& conversation, int index, bo
     }
     auto* bar = verticalScrollBar();
     const bool following = bar->value() >= bar->maximum() - 4;  // keep the reader's place unless at the bottom
+    const auto& m = conversation.messages[index];
+    if (index == streamIndex_ && m.state == ChatMessage::State::streaming && m.text.startsWith(streamFinished_)) {
+        extendStream(m);
+        if (following) bar->setValue(bar->maximum());
+        return;
+    }
+    streamIndex_ = -1;  // the positions it kept are about to move
     QTextCursor cursor(document());
     cursor.setPosition(starts_[index]);
     cursor.movePosition(QTextCursor::End, QTextCursor::KeepAnchor);
@@ -131,8 +159,14 @@ void ChatView::appendMessage(const ChatConversation& conversation, int index, bo
         cursor.insertText(m.text, QTextCharFormat());
     } else if (m.state == ChatMessage::State::failed) {
         cursor.insertHtml(tr("<span style='color:#b00020'>%1</span>").arg(m.error.toHtmlEscaped().replace("\n", "<br>")));
+    } else if (m.state == ChatMessage::State::streaming) {
+        streamIndex_ = index;
+        streamFinished_.clear();
+        streamTailStart_ = cursor.position();
+        extendStream(m);
+        return;  // extendStream drew the footer
     } else if (!m.text.isEmpty()) {
-        cursor.insertMarkdown(m.text);
+        insertMarkdown(cursor, m.text);
     }
     if (m.role == ChatMessage::Role::assistant && m.state != ChatMessage::State::streaming && !m.text.isEmpty()) {
         // The boxes and points the answer names, each a link that shows it on its page.
@@ -156,6 +190,52 @@ void ChatView::appendMessage(const ChatConversation& conversation, int index, bo
             cursor.insertBlock(QTextBlockFormat(), QTextCharFormat());
             cursor.insertHtml(QString("<span style='color:#888; font-size:small'>%1</span>").arg(footer.toHtmlEscaped()));
         }
+    }
+}
+
+void ChatView::extendStream(const ChatMessage& m) {
+    QTextCursor cursor(document());
+    cursor.setPosition(streamTailStart_);
+    cursor.movePosition(QTextCursor::End, QTextCursor::KeepAnchor);
+    cursor.removeSelectedText();
+    const int finished = streamFinished_.size();
+    const int end = finishedParagraphsEnd(m.text, finished);
+    if (end > finished) {  // paragraphs finished since the last token: rendered once, kept from now on
+        insertMarkdownAfter(cursor, m.text.mid(finished, end - finished), finished > 0);
+        streamFinished_ = m.text.left(end);
+        streamTailStart_ = cursor.position();
+    }
+    if (const auto tail = m.text.mid(end); !tail.trimmed().isEmpty()) {
+        insertMarkdownAfter(cursor, tail, end > 0);
+    }
+    if (const auto footer = answerFooter(m); !footer.isEmpty()) {
+        cursor.movePosition(QTextCursor::End);
+        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat());
+        cursor.insertHtml(QString("<span style='color:#888; font-size:small'>%1</span>").arg(footer.toHtmlEscaped()));
+    }
+}
+
+void ChatView::insertMarkdown(QTextCursor& cursor, const QString& markdown) {
+    markdownCharacters_ += markdown.size();
+    cursor.insertMarkdown(markdown);
+}
+
+void ChatView::insertMarkdownAfter(QTextCursor& cursor, const QString& markdown, bool newBlock) {
+    if (!newBlock) {
+        insertMarkdown(cursor, markdown);
+        return;
+    }
+    cursor.insertBlock(QTextBlockFormat(), QTextCharFormat());
+    const int opened = cursor.position();
+    insertMarkdown(cursor, markdown);
+    // Markdown that starts with a list or a code block begins blocks of its own and leaves the opened one empty,
+    // a blank line the whole answer drawn at once would not have: the empty block goes.
+    const auto block = document()->findBlock(opened);
+    if (block.length() == 1 && block.next().isValid() && block.position() > 0) {
+        QTextCursor gap(document());
+        gap.setPosition(block.position() - 1);
+        gap.setPosition(block.position(), QTextCursor::KeepAnchor);
+        gap.removeSelectedText();
     }
 }
 
