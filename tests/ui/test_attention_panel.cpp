@@ -17,12 +17,14 @@
 #include <QStandardPaths>
 #include <QTabWidget>
 #include <QTemporaryDir>
+#include <QThread>
 #include <QtTest>
 #include <QPdfDocument>
 #include <QPdfSelection>
 
 #include "MainWindow.h"
 #include "attention/AttentionPanel.h"
+#include "attention/HeatmapView.h"
 #include "attention/LayerShareChart.h"
 #include "attention/StackMapView.h"
 #include "chat/ChatController.h"
@@ -30,6 +32,10 @@
 #include "chat/ChatView.h"
 #include "inference/InferenceService.h"
 #include "ui_test_files.h"
+
+#include <atomic>
+#include <future>
+#include <stdexcept>
 
 using deepstack::ui::AttentionPanel;
 using deepstack::ui::MainWindow;
@@ -42,6 +48,45 @@ private Q_SLOTS:
         QCoreApplication::setApplicationName("test_attention_panel");
         QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/conversations").removeRecursively();
         QSettings().clear();
+    }
+
+    // A page-sized heatmap takes tens of milliseconds to composite: it is drawn on a worker thread while the GUI
+    // thread goes on, requests made meanwhile collapse into the latest, and a clear() drops what was under way.
+    void heatmapsAreComposedOffTheGuiThreadAndTheLatestWins() {
+        using deepstack::ui::HeatmapView;
+        const auto filled = [](QColor colour) {
+            QImage image(8, 8, QImage::Format_RGB888);
+            image.fill(colour);
+            return image;
+        };
+        HeatmapView view;
+        std::promise<void> release;
+        const auto gate = release.get_future().share();
+        std::atomic<QThread*> drewOn{nullptr};
+        std::atomic<int> drawn{0};
+        view.compose([&, gate] { drewOn = QThread::currentThread(); gate.wait(); ++drawn; return filled(Qt::red); }, 1, "first");
+        view.compose([&] { ++drawn; return filled(Qt::green); }, 1, "second");  // waits behind the first
+        view.compose([&] { ++drawn; return filled(Qt::blue); }, 1, "third");    // replaces the second
+        QVERIFY(view.isComposing());
+        QVERIFY(view.heatmap().isNull());  // the GUI thread came back while the first is still drawing
+        release.set_value();
+        QTRY_VERIFY(!view.isComposing());
+        QCOMPARE(drawn.load(), 2);  // the first (already running) and the third; the second never
+        QCOMPARE(view.heatmap().pixelColor(0, 0), QColor(Qt::blue));
+        QVERIFY(drewOn.load() != nullptr && drewOn.load() != QThread::currentThread());
+
+        std::promise<void> release2;
+        const auto gate2 = release2.get_future().share();
+        view.compose([gate2, &filled] { gate2.wait(); return filled(Qt::red); }, 1, "dropped");
+        view.clear("Choose a token.");
+        release2.set_value();
+        view.waitForComposition();
+        QVERIFY(view.heatmap().isNull());
+
+        view.compose([]() -> QImage { throw std::runtime_error("no picture"); }, 1, "fails");
+        view.waitForComposition();
+        QVERIFY(view.heatmap().isNull());
+        QVERIFY(!view.isComposing());
     }
 
     void lookAtWhereTheAnswerLooked() {

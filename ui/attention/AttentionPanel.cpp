@@ -306,7 +306,10 @@ HeadChoice AttentionPanel::currentHeads() const {
 
 int AttentionPanel::currentImage() const { return std::max(0, image_->currentIndex()); }
 
-const QImage& AttentionPanel::heatmap() const { return heatmap_->heatmap(); }
+const QImage& AttentionPanel::heatmap() const {
+    heatmap_->waitForComposition();
+    return heatmap_->heatmap();
+}
 
 void AttentionPanel::refresh() {
     if (!capture_ || capture_->images.empty()) return;
@@ -326,7 +329,8 @@ void AttentionPanel::refresh() {
     if (group != nullptr && groupGrid_->isChecked()) style.group = static_cast<int>(group - image.plan.groups.data());
     try {
         const auto values = c.map(chosen, layer_index, currentHeads());
-        const std::span<const float> slice(values.data() + image.first_column, static_cast<std::size_t>(image.plan.input_tokens()));
+        const auto first = values.begin() + image.first_column;
+        std::vector<float> slice(first, first + image.plan.input_tokens());
         float top = 0;
         for (const auto v : slice) top = std::max(top, v);
         const auto [image_share, rest] = c.shares(chosen, layer_index, currentHeads());
@@ -334,7 +338,9 @@ void AttentionPanel::refresh() {
         QString caption = tr("Layer %1 · %2 · %3 · %4% on the picture").arg(layer).arg(what, heads_->currentText()).arg(100.0 * image_share, 0, 'f', 1);
         if (group != nullptr) caption += tr(" · receives %1").arg(QString::fromStdString(group->label));
         if (style.group >= 0) caption += tr(" (drawn on its grid)");
-        heatmap_->setHeatmap(toQImage(render_heatmap(image, slice, style)), top, caption);
+        heatmap_->compose([capture = capture_, at = static_cast<std::size_t>(currentImage()), slice = std::move(slice), style] {
+            return toQImage(render_heatmap(capture->images[at], slice, style));
+        }, top, caption);
     } catch (const std::exception& e) {
         heatmap_->clear(QString::fromUtf8(e.what()));
     }
@@ -357,7 +363,7 @@ void AttentionPanel::refreshChart() {
 }
 
 QImage AttentionPanel::viewImage() const {
-    if (heatmap_->heatmap().isNull()) return {};
+    if (heatmap().isNull()) return {};
     const auto& picture = heatmap_->heatmap();
     return heatmap_->renderView(QSize(picture.width() + 80, picture.height() + 30));
 }
@@ -375,7 +381,7 @@ QImage AttentionPanel::stackMapImage() const {
 QString AttentionPanel::headsText() const { return heads_->currentText(); }
 
 bool AttentionPanel::exportView(const QString& file, QString* error) const {
-    if (heatmap_->heatmap().isNull()) {
+    if (heatmap().isNull()) {
         if (error) *error = tr("There is no heatmap to export yet.");
         return false;
     }

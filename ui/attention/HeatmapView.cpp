@@ -1,5 +1,6 @@
 #include "attention/HeatmapView.h"
 
+#include <QCoreApplication>
 #include <QPainter>
 
 #include "deepstack/attention.h"
@@ -20,6 +21,12 @@ HeatmapView::HeatmapView(QWidget* parent) : QWidget(parent) {
 }
 
 void HeatmapView::setHeatmap(const QImage& heatmap, double scaleTop, const QString& caption) {
+    ++generation_;
+    queued_.reset();
+    display(heatmap, scaleTop, caption);
+}
+
+void HeatmapView::display(const QImage& heatmap, double scaleTop, const QString& caption) {
     heatmap_ = heatmap;
     scaleTop_ = scaleTop;
     caption_ = caption;
@@ -27,7 +34,57 @@ void HeatmapView::setHeatmap(const QImage& heatmap, double scaleTop, const QStri
     update();
 }
 
+HeatmapView::~HeatmapView() {
+    // The worker posts its result to this object: it must be done before the object goes.
+    queued_.reset();
+    if (running_.valid()) running_.wait();
+}
+
+void HeatmapView::compose(std::function<QImage()> draw, double scaleTop, const QString& caption) {
+    queued_ = Request{std::move(draw), scaleTop, caption, ++generation_};
+    if (!running_.valid()) startQueued();
+}
+
+void HeatmapView::startQueued() {
+    if (!queued_) return;
+    auto request = std::move(*queued_);
+    queued_.reset();
+    running_ = std::async(std::launch::async, [this, request = std::move(request)] {
+        QImage image;
+        QString error;
+        try {
+            image = request.draw();
+        } catch (const std::exception& e) {
+            error = QString::fromUtf8(e.what());
+        }
+        QMetaObject::invokeMethod(this, [this, request, image, error] { finished(request, image, error); }, Qt::QueuedConnection);
+    });
+}
+
+void HeatmapView::finished(const Request& request, const QImage& image, const QString& error) {
+    running_ = {};
+    if (request.generation == generation_) {
+        if (error.isEmpty()) display(image, request.scaleTop, request.caption);
+        else displayMessage(error);
+        Q_EMIT heatmapShown();
+    }
+    startQueued();
+}
+
+void HeatmapView::waitForComposition() {
+    while (running_.valid()) {
+        running_.wait();
+        QCoreApplication::sendPostedEvents(this, QEvent::MetaCall);  // finished(), which may start the next
+    }
+}
+
 void HeatmapView::clear(const QString& message) {
+    ++generation_;
+    queued_.reset();
+    displayMessage(message);
+}
+
+void HeatmapView::displayMessage(const QString& message) {
     heatmap_ = {};
     caption_.clear();
     message_ = message;

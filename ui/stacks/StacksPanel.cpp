@@ -291,7 +291,7 @@ void StacksPanel::refresh() {
         heatmap_->clear(tr("No numbers for this picture."));
         return;
     }
-    const std::span<const float> slice(values.data(), tokens);
+    std::vector<float> slice(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(tokens));
     HeatmapOptions style;
     const auto top = *std::max_element(slice.begin(), slice.end());
     const auto caption = (measure_->currentIndex() == 0 ? tr("group %1 where it joins (%2): |added| / |hidden|, mean %3")
@@ -299,15 +299,21 @@ void StacksPanel::refresh() {
                              .arg(group)
                              .arg(QString::fromStdString(injection->label))
                              .arg(measure_->currentIndex() == 0 ? injection->mean_relative_change() : injection->mean_change_at_top(), 0, 'f', 3);
-    heatmap_->setHeatmap(toQImage(render_heatmap(image, slice, style)), top, caption);
+    // The image belongs to effects_, which the composition shares: a newer measurement cannot free it mid-draw.
+    heatmap_->compose([effects = effects_, slice = std::move(slice), style] {
+        return toQImage(render_heatmap(effects->map.images.front(), slice, style));
+    }, top, caption);
 }
 
-const QImage& StacksPanel::heatmap() const { return heatmap_->heatmap(); }
+const QImage& StacksPanel::heatmap() const {
+    heatmap_->waitForComposition();
+    return heatmap_->heatmap();
+}
 QString StacksPanel::answerHtml() const { return answer_->toHtml(); }
 QString StacksPanel::ablatedAnswerHtml() const { return ablated_->toPlainText(); }
 
 bool StacksPanel::exportMap(const QString& file, QString* error) const {
-    if (heatmap_->heatmap().isNull()) {
+    if (heatmap().isNull()) {
         if (error != nullptr) *error = tr("There is no map to export: choose a group that joins.");
         return false;
     }

@@ -153,16 +153,23 @@ RgbImage render_heatmap(const AttentionImage& image, std::span<const float> valu
     RgbImage out = picture;
     const double alpha = std::clamp(options.opacity, 0.0, 1.0);
     // A page is millions of pixels and the tokens few: the scale is looked up, 1024 levels.
+    // The blend is two lookups and an add per channel: the colour's share per level, the picture's per byte value
+    // (with the rounding's half folded in).
     constexpr int kLevels = 1024;
-    std::vector<std::array<std::uint8_t, 3>> scale(kLevels);
-    for (int i = 0; i < kLevels; ++i) scale[static_cast<std::size_t>(i)] = heat_colour(static_cast<double>(i) / (kLevels - 1));
+    std::vector<std::array<float, 3>> tint(kLevels);
+    for (int i = 0; i < kLevels; ++i) {
+        const auto colour = heat_colour(static_cast<double>(i) / (kLevels - 1));
+        for (int c = 0; c < 3; ++c) tint[static_cast<std::size_t>(i)][static_cast<std::size_t>(c)] = static_cast<float>(colour[static_cast<std::size_t>(c)] * alpha);
+    }
+    std::array<float, 256> keep{};
+    for (int v = 0; v < 256; ++v) keep[static_cast<std::size_t>(v)] = static_cast<float>(v * (1 - alpha) + 0.5);
     for (int y = 0; y < picture.height; ++y) {
         const float* row = field.ptr<float>(y);
-        for (int x = 0; x < picture.width; ++x) {
+        auto* p = &out.pixels[static_cast<std::size_t>(y) * static_cast<std::size_t>(picture.width) * 3];
+        for (int x = 0; x < picture.width; ++x, p += 3) {
             if (row[x] < 0) continue;
-            const auto& colour = scale[static_cast<std::size_t>(std::lround(std::min(1.0f, row[x]) * (kLevels - 1)))];
-            auto* p = &out.pixels[(static_cast<std::size_t>(y) * static_cast<std::size_t>(picture.width) + static_cast<std::size_t>(x)) * 3];
-            for (int c = 0; c < 3; ++c) p[c] = static_cast<std::uint8_t>(std::lround(p[c] * (1 - alpha) + colour[static_cast<std::size_t>(c)] * alpha));
+            const auto& colour = tint[static_cast<std::size_t>(std::min(1.0f, row[x]) * (kLevels - 1) + 0.5f)];
+            for (std::size_t c = 0; c < 3; ++c) p[c] = static_cast<std::uint8_t>(keep[p[c]] + colour[c]);
         }
     }
     return out;
