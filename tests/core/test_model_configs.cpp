@@ -189,6 +189,16 @@ private Q_SLOTS:
         QVERIFY2(all.find("mm_vision_select_layer") != std::string::npos, all.c_str());
     }
 
+    // Found by fuzz_config (UBSan): a CLIP patch_size of 0 divided image_size by zero (SIGFPE) in check_config.
+    void deepstackZeroPatchSizeIsAProblemNotADivision() {
+        auto json = config::read_json_file(testing::data_dir().parent_path() / "fuzz" / "corpus" / "config" / "deepstack-l.json");
+        json["vision_config"]["patch_size"] = 0;
+        const auto arch = models::describe(Fields(json, "config.json"));
+        std::string all;
+        for (const auto& p : arch.problems) all += p + "\n";
+        QVERIFY2(all.find("is not a multiple of patch_size 0") != std::string::npos, all.c_str());
+    }
+
     // Found by fuzz_config (UBSan): zero attention heads divided by zero before check_config could say so.
     void zeroHeadsIsAProblemNotADivision() {
         const auto input = testing::data_dir().parent_path() / "fuzz" / "corpus" / "config" / "regression-zero-heads.json";

@@ -128,7 +128,9 @@ std::vector<std::string> check_config(const Config& c) {
     require(c.vision.hidden_size == c.mm_hidden_size,
             "mm_hidden_size " + std::to_string(c.mm_hidden_size) + " differs from the vision tower width " +
                 std::to_string(c.vision.hidden_size));
-    require(c.vision.image_size % c.vision.patch_size == 0, "vision image_size is not a multiple of patch_size");
+    require(c.vision.patch_size > 0 && c.vision.image_size % c.vision.patch_size == 0,
+            "vision image_size " + std::to_string(c.vision.image_size) + " is not a multiple of patch_size " +
+                std::to_string(c.vision.patch_size));
     const auto used = c.vision_layers_used();
     require(used >= 1 && used <= c.vision.num_hidden_layers,
             "mm_vision_select_layer " + std::to_string(c.mm_vision_select_layer) + " is outside the " +
