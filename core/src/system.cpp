@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
@@ -77,7 +78,17 @@ std::string better_blas_kernels(const CpuInfo& cpu, const std::string& running) 
     return best != nullptr && kernel_rank(best) > kernel_rank(running) ? best : "";
 }
 
-std::uint64_t available_memory_bytes() { return proc_kib_field("/proc/meminfo", "MemAvailable:"); }
+namespace {
+std::atomic<std::uint64_t> pretended_available_memory{0};  // 0: read the machine's
+}  // namespace
+
+std::uint64_t available_memory_bytes() {
+    if (const auto pretended = pretended_available_memory.load()) return pretended;
+    return proc_kib_field("/proc/meminfo", "MemAvailable:");
+}
+
+ScopedAvailableMemory::ScopedAvailableMemory(std::uint64_t bytes) : previous_(pretended_available_memory.exchange(bytes)) {}
+ScopedAvailableMemory::~ScopedAvailableMemory() { pretended_available_memory.store(previous_); }
 std::uint64_t peak_rss_bytes() { return proc_kib_field("/proc/self/status", "VmHWM:"); }
 std::uint64_t resident_memory_bytes() { return proc_kib_field("/proc/self/status", "VmRSS:"); }
 

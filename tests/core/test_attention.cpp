@@ -14,6 +14,7 @@
 
 #include "config/json_fields.h"
 #include "deepstack/attention.h"
+#include "deepstack/system.h"
 #include "deepstack/engine.h"
 #include "deepstack/error.h"
 #include "deepstack/safetensors.h"
@@ -478,7 +479,17 @@ private Q_SLOTS:
         } catch (const Error& e) {
             QCOMPARE(e.kind(), ErrorKind::cancelled);
         }
-        // Neither left a trace: one layer's capture still works and the chat goes on as a fresh one would.
+        {
+            const ScopedAvailableMemory scarce(1);  // a machine with no memory free: refused before recording
+            try {
+                (void)chat->capture_attention({});
+                QFAIL("a capture larger than the free memory was not refused");
+            } catch (const Error& e) {
+                QCOMPARE(e.kind(), ErrorKind::resources);
+                QVERIFY2(std::string(e.what()).find("of memory is available") != std::string::npos, e.what());
+            }
+        }
+        // None left a trace: one layer's capture still works and the chat goes on as a fresh one would.
         const auto one = chat->capture_attention({false, true, {2}, 1 << 20});
         QCOMPARE(one.layers, std::vector<std::int64_t>{2});
         auto fresh = model->start_conversation();

@@ -402,6 +402,43 @@ private Q_SLOTS:
         QCOMPARE(chat->context_tokens(), before);
     }
 
+    // Checks made before large allocations, met on a machine short of memory: the model's load and a picture's
+    // vision pass are refused with the sizes in the message, and the conversation is as it was.
+    void tooLittleMemoryIsRefusedBeforeAllocating() {
+        EngineOptions options;
+        options.threads = 2;
+        options.context_tokens = 1024;
+        {
+            const ScopedAvailableMemory scarce(1 << 20);
+            try {
+                (void)Model::load(folder_, options);
+                QFAIL("a model larger than the free memory was loaded");
+            } catch (const Error& e) {
+                QCOMPARE(e.kind(), ErrorKind::resources);
+                const std::string message = e.what();
+                QVERIFY2(message.find("of memory (weights") != std::string::npos && message.find("but only 1.05 MB is available") != std::string::npos, e.what());
+            }
+        }
+        auto chat = model_->start_conversation();
+        (void)chat->send({Message::Role::user, "Hello.", {}}, greedy(2));
+        const auto before = chat->context_tokens();
+        const Message question{Message::Role::user, "What is this?", {test_picture(128, 128)}};
+        {
+            const ScopedAvailableMemory scarce(1 << 20);
+            try {
+                (void)chat->send(question, greedy(4));
+                QFAIL("a vision pass larger than the free memory was run");
+            } catch (const Error& e) {
+                QCOMPARE(e.kind(), ErrorKind::resources);
+                QVERIFY2(std::string(e.what()).find("the vision pass over") != std::string::npos, e.what());
+            }
+        }
+        QCOMPARE(chat->turns(), std::size_t{1});
+        QCOMPARE(chat->context_tokens(), before);
+        (void)chat->send(question, greedy(4));  // with the memory back, the same question is answered
+        QCOMPARE(chat->turns(), std::size_t{2});
+    }
+
     // The budget a model runs with when none is asked for: the model's maximum on a GPU, 1 M pixels per 2 cores
     // on the CPU (at most 4 M), never above the folder's own maximum; a budget asked for is kept.
     void automaticPictureBudget() {

@@ -9,6 +9,19 @@
 namespace deepstack {
 
 std::uint64_t available_memory_bytes();  // MemAvailable; 0 when unknown
+
+// While one lives, available_memory_bytes() answers `bytes`: how tests meet a machine short of memory (every check
+// made before a large allocation reads that function). Not for use beside other threads that read it.
+class ScopedAvailableMemory {
+public:
+    explicit ScopedAvailableMemory(std::uint64_t bytes);
+    ~ScopedAvailableMemory();
+    ScopedAvailableMemory(const ScopedAvailableMemory&) = delete;
+    ScopedAvailableMemory& operator=(const ScopedAvailableMemory&) = delete;
+
+private:
+    std::uint64_t previous_;
+};
 std::uint64_t peak_rss_bytes();          // this process's peak resident set (VmHWM); 0 when unknown
 std::uint64_t resident_memory_bytes();   // this process's resident set now (VmRSS); 0 when unknown
 

@@ -630,6 +630,11 @@ private:
                                                       " heads over " + std::to_string(capture.visual_tokens) + " image tokens needs " +
                                                       human_bytes(needed) + ", over the cap of " + human_bytes(request.memory_cap_bytes) +
                                                       ": choose fewer tokens or layers, or raise the cap");
+        if (const auto available = available_memory_bytes(); available > 0 && needed > available)
+            throw Error(ErrorKind::resources, "", "recording " + std::to_string(capture.queries.size()) + " tokens x " +
+                                                      std::to_string(capture.layers.size()) + " layers needs " + human_bytes(needed) +
+                                                      ", and only " + human_bytes(available) +
+                                                      " of memory is available: choose fewer tokens or layers, or close other programs");
 
         std::vector<std::int64_t> rows;
         for (const auto& q : capture.queries) rows.push_back(q.position);
