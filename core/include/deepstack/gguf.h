@@ -34,6 +34,8 @@ public:
     static GgufFile open(const std::filesystem::path& path);
 
     const std::filesystem::path& path() const { return path_; }
+    // See io::MappedFile::drop_resident_pages.
+    void drop_resident_pages() const;
     std::uint32_t version() const { return version_; }
     std::uint64_t alignment() const { return alignment_; }
 

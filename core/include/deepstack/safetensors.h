@@ -70,6 +70,8 @@ public:
     bool contains(std::string_view name) const;
     const TensorInfo& info(std::string_view name) const;  // throws if absent
     TensorView view(std::string_view name) const;         // throws if absent
+    // Takes the file's pages out of this process's resident memory; see io::MappedFile::drop_resident_pages.
+    void drop_resident_pages() const;
 
 private:
     SafetensorsFile() = default;
@@ -100,6 +102,7 @@ public:
     const SafetensorsFile& file_of(std::string_view name) const;
     TensorView view(std::string_view name) const;
     std::uint64_t total_tensor_bytes() const;
+    void drop_resident_pages() const;  // of every file
     // Harmless oddities worth a log line (an index total_size that disagrees with the shards, for instance).
     const std::vector<std::string>& warnings() const { return warnings_; }
 

@@ -223,4 +223,8 @@ std::span<const std::uint8_t> GgufFile::data(const GgufTensor& tensor) const {
     return {reinterpret_cast<const std::uint8_t*>(file_->data()) + tensor.offset, static_cast<std::size_t>(tensor.bytes)};
 }
 
+void GgufFile::drop_resident_pages() const {
+    if (file_) file_->drop_resident_pages();
+}
+
 }  // namespace deepstack

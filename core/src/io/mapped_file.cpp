@@ -47,6 +47,11 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& 
     return file;
 }
 
+void MappedFile::drop_resident_pages() const {
+    // A private file mapping refills from the file after MADV_DONTNEED; nothing here writes to it.
+    if (data_ != nullptr && size_ > 0) (void)::madvise(data_, size_, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
     if (data_ != nullptr) ::munmap(data_, size_);
 }

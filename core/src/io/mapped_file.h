@@ -18,6 +18,10 @@ public:
 
     const std::byte* data() const { return data_; }
     std::uint64_t size() const { return size_; }
+    // Takes the file's pages out of this process's resident memory (the page cache keeps them): read again, a
+    // page comes back from the cache. For after loading, when the weights converted or quantized from the file
+    // live elsewhere and its pages would otherwise count twice in the peak.
+    void drop_resident_pages() const;
 
 private:
     MappedFile() = default;

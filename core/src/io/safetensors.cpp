@@ -356,6 +356,14 @@ const SafetensorsFile& Checkpoint::file_of(std::string_view name) const {
 const TensorInfo& Checkpoint::info(std::string_view name) const { return file_of(name).info(name); }
 TensorView Checkpoint::view(std::string_view name) const { return file_of(name).view(name); }
 
+void SafetensorsFile::drop_resident_pages() const {
+    if (mapping_) std::static_pointer_cast<const io::MappedFile>(mapping_)->drop_resident_pages();
+}
+
+void Checkpoint::drop_resident_pages() const {
+    for (const auto& file : files_) file.drop_resident_pages();
+}
+
 std::uint64_t Checkpoint::total_tensor_bytes() const {
     std::uint64_t total = 0;
     for (const auto& shard : files_)

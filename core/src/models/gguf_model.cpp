@@ -267,6 +267,11 @@ const GgufCheckpoint::Entry* GgufCheckpoint::find(const std::string& name) const
     return nullptr;
 }
 
+void GgufCheckpoint::drop_resident_pages() const {
+    text_->drop_resident_pages();
+    if (mmproj_) mmproj_->drop_resident_pages();
+}
+
 std::uint64_t GgufCheckpoint::file_bytes() const {
     std::uint64_t bytes = std::filesystem::file_size(text_->path());
     if (mmproj_) bytes += std::filesystem::file_size(mmproj_->path());

@@ -44,6 +44,7 @@ public:
     const GgufFile& text() const { return *text_; }
     const GgufFile* mmproj() const { return mmproj_.get(); }
     std::uint64_t file_bytes() const;
+    void drop_resident_pages() const;  // of both files
 
 private:
     std::shared_ptr<const GgufFile> text_, mmproj_;

@@ -125,6 +125,7 @@ CheckedCheckpoint open_gguf_checkpoint(const std::filesystem::path& folder, cons
     };
     CheckedCheckpoint opened;
     opened.files = checkpoint;
+    opened.drop_resident_pages = [checkpoint] { checkpoint->drop_resident_pages(); };
     opened.tensors = [checkpoint, options, progress](const std::string& name, bool optional) -> std::optional<torch::Tensor> {
         const auto* entry = checkpoint->find(name);
         if (entry == nullptr) {
@@ -161,6 +162,7 @@ CheckedCheckpoint open_checkpoint(const std::filesystem::path& folder, const std
     auto store = std::make_shared<WeightStore>(*checkpoint, specs, options.dtype, options.device, options.progress);
     CheckedCheckpoint opened;
     opened.tensors = store->source();
+    opened.drop_resident_pages = [checkpoint] { checkpoint->drop_resident_pages(); };
     opened.files = std::make_shared<std::pair<std::shared_ptr<const Checkpoint>, std::shared_ptr<WeightStore>>>(checkpoint, store);
     return opened;
 }

@@ -85,6 +85,10 @@ struct CheckedCheckpoint {
     std::shared_ptr<const void> files;
     TensorSource tensors;
     BlockSource blocks;  // set for GGUF files
+    // Call once the weights are bound: the pages read while converting (an F16 mmproj made bf16, a bf16 file
+    // quantized at load) leave the resident set instead of counting beside their copies; weights used in place
+    // come back from the page cache as they are read.
+    std::function<void()> drop_resident_pages;
 };
 CheckedCheckpoint open_checkpoint(const std::filesystem::path& folder, const std::vector<models::TensorSpec>& specs,
                                   const LoadOptions& options);

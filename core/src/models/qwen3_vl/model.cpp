@@ -20,6 +20,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const Lo
     const auto opened = nn::open_checkpoint(folder, describe(config).tensors, options);
     auto model = with_weights(config, options, opened.tensors, opened.blocks);
     model->checkpoint_ = opened.files;
+    opened.drop_resident_pages();
     return model;
 }
 
