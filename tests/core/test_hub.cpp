@@ -1,14 +1,18 @@
 // Downloads from the Hugging Face Hub against a stand-in on 127.0.0.1 (tests/support/fake_hub.py, started here
 // and stopped at the end; nothing leaves this machine): the cache layout huggingface_hub uses, resuming after a
-// dropped connection and after a killed run byte for byte, a file that does not verify deleted and reported,
+// dropped connection and after a killed run byte for byte, a full disk, a file that does not verify deleted and reported,
 // tokens (and never sent to the CDN's host), 404, a busy Hub, Cancel within a second on a server that trickles,
 // offline use of the cache, --include.
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <sys/resource.h>
+
 #include <chrono>
+#include <csignal>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -145,6 +149,48 @@ private Q_SLOTS:
         QVERIFY(bytes_of(snapshot / "model-Q8_0.gguf") == whole);
         bool resumed = false;
         for (const auto& r : requests()) resumed |= r["range"].is_string() && r["range"] == "bytes=123457-";
+        QVERIFY2(resumed, requests().dump().c_str());
+    }
+
+    // A full disk, met through the file-size limit (a write past it fails as on a full disk, with EFBIG): the
+    // download stops with the file named, nothing unverified is linked into the snapshot or named as a blob, and
+    // once there is room the same request resumes from what was written and completes.
+    void aFullDiskStopsTheDownloadAndLeavesNothingInUse() {
+        QTemporaryDir cache;
+        const std::filesystem::path root = cache.path().toStdString();
+        const std::vector<std::string> files{"tokenizer.json", "model-Q8_0.gguf"};
+        constexpr rlim_t kRoom = 300000;  // the tokenizer fits, the 2.1 MB model does not
+        std::optional<Error> failure;
+        {
+            rlimit saved{};
+            QCOMPARE(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+            const auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);  // the failed write() is what is wanted
+            rlimit small = saved;
+            small.rlim_cur = kRoom;
+            QCOMPARE(::setrlimit(RLIMIT_FSIZE, &small), 0);
+            try {
+                (void)hub_download(settings(cache), "org/tiny", "main", files);
+            } catch (const Error& e) {
+                failure = e;
+            }
+            // Restored before any check can leave this function.
+            const bool restored = ::setrlimit(RLIMIT_FSIZE, &saved) == 0;
+            std::signal(SIGXFSZ, previous_handler);
+            QVERIFY(restored);
+        }
+        QVERIFY2(failure.has_value(), "a download larger than the room on the disk succeeded");
+        QCOMPARE(failure->kind(), ErrorKind::io);
+        QVERIFY2(std::string(failure->what()).find("could not be written (is the disk full?)") != std::string::npos, failure->what());
+        QVERIFY(!std::filesystem::exists(root / "models--org--tiny" / "snapshots" / commit_ / "model-Q8_0.gguf"));
+        for (const auto& blob : std::filesystem::directory_iterator(root / "models--org--tiny" / "blobs"))
+            if (blob.path().extension() != ".incomplete") QVERIFY2(blob.file_size() < kRoom, blob.path().c_str());
+
+        control(nullptr);
+        const auto snapshot = hub_download(settings(cache), "org/tiny", "main", files);
+        QVERIFY(bytes_of(snapshot / "model-Q8_0.gguf") == bytes_of(kServedFolder / "model-Q8_0.gguf"));
+        QVERIFY(bytes_of(snapshot / "tokenizer.json") == bytes_of(kServedFolder / "tokenizer.json"));
+        bool resumed = false;
+        for (const auto& r : requests()) resumed |= r["range"].is_string() && r["range"] != "bytes=0-";
         QVERIFY2(resumed, requests().dump().c_str());
     }
 

@@ -173,12 +173,14 @@ std::filesystem::path link_target(const std::string& path, const std::string& et
     return target / "blobs" / etag;
 }
 
-// fsync of a file or a folder (a rename is durable once its folder is synced); failures are not fatal here.
-void sync_to_disk(const std::filesystem::path& path) {
+// fsync of a file or a folder (a rename is durable once its folder is synced). False when the system could not
+// write it: a full disk may only say so here, after every write() succeeded.
+bool sync_to_disk(const std::filesystem::path& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return;
-    (void)::fsync(fd);
+    if (fd < 0) return false;
+    const bool synced = ::fsync(fd) == 0;
     ::close(fd);
+    return synced;
 }
 
 struct Meter {
@@ -390,7 +392,8 @@ std::filesystem::path hub_download(const HubSettings& settings, const std::strin
                 std::this_thread::sleep_for(std::chrono::milliseconds(250 << attempt));
                 continue;
             }
-            out.close();
+            out.close();  // what was still buffered is written now, and may not fit
+            if (out.fail()) throw Error(ErrorKind::io, partial.string(), "could not be written (is the disk full?)");
             const bool already_complete = response.status == 416 && have == f->size;
             if (!already_complete && (response.status < 200 || response.status >= 300))
                 throw_status(settings, repo + "/" + f->path, response, error_body);
@@ -408,9 +411,9 @@ std::filesystem::path hub_download(const HubSettings& settings, const std::strin
                                 ", the Hub lists " + want + "): it was deleted; try again");
             }
             // On the disk before it carries the final name: a blob named by its hash is trusted from then on.
-            sync_to_disk(partial);
+            if (!sync_to_disk(partial)) throw Error(ErrorKind::io, partial.string(), "could not be written (is the disk full?)");
             std::filesystem::rename(partial, blob);
-            sync_to_disk(blobs);
+            (void)sync_to_disk(blobs);
             break;
         }
         ++p.files_done;
