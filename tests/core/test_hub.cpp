@@ -194,6 +194,21 @@ private Q_SLOTS:
         QVERIFY2(resumed, requests().dump().c_str());
     }
 
+    // Several files are fetched at once: the stand-in holds each transfer until three are under way together (at
+    // most 10 s each) and logs whether they met; one at a time, none would.
+    void severalFilesDownloadAtOnce() {
+        QTemporaryDir cache;
+        const std::vector<std::string> files{"model-BF16.gguf", "model-Q8_0.gguf", "model-Q4_K_M.gguf"};
+        control({{"together", 3}});
+        const auto snapshot = hub_download(settings(cache), "org/tiny", "main", files);
+        for (const auto& f : files) QVERIFY2(bytes_of(snapshot / f) == bytes_of(kServedFolder / f), f.c_str());
+        int met = 0, alone = 0;
+        for (const auto& r : requests())
+            if (r["path"] == "/_together") ++(r["met"].get<bool>() ? met : alone);
+        QCOMPARE(met, 3);
+        QCOMPARE(alone, 0);
+    }
+
     void aFileThatDoesNotVerifyIsDeletedAndReported() {
         QTemporaryDir cache;
         control({{"corrupt", "tokenizer.json"}});

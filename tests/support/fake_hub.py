@@ -10,7 +10,9 @@ files, with faults a test turns on. Only the standard library; prints "PORT <n>"
   (another host name on loopback, as the Hub's CDN is another host). Range requests are answered with 206.
 - POST /_control with a JSON object sets faults: token (401 without "Authorization: Bearer <token>" on the API and
   resolve), drop_after (the next file transfer stops after that many bytes and the connection closes), corrupt (a
-  path whose bytes are served with one byte changed), slow (one small chunk a second), busy (503 with Retry-After).
+  path whose bytes are served with one byte changed), slow (one small chunk a second), busy (503 with Retry-After),
+  together (N: each file transfer waits, at most 10 s, until N are under way at once, and logs a "/_together" entry
+  saying whether they met).
   POST /_reset clears them; GET /_log lists every request (path, range, whether it carried Authorization).
 """
 import argparse
@@ -56,6 +58,7 @@ class State:
         self.lock = threading.Lock()
         self.faults = {}
         self.log = []
+        self.barrier = None
 
 
 def make_handler(repos, state, port_holder):
@@ -95,9 +98,11 @@ def make_handler(repos, state, port_holder):
             with state.lock:
                 if self.path == "/_control":
                     state.faults.update(json.loads(body))
+                    state.barrier = threading.Barrier(state.faults["together"]) if "together" in state.faults else None
                 elif self.path == "/_reset":
                     state.faults.clear()
                     state.log.clear()
+                    state.barrier = None
             self.send_json(200, {"ok": True})
 
         def do_GET(self):
@@ -208,6 +213,15 @@ def make_handler(repos, state, port_holder):
             with state.lock:
                 drop = state.faults.pop("drop_after", None)
                 slow = state.faults.get("slow")
+                barrier = state.barrier
+            if barrier is not None:
+                try:
+                    barrier.wait(timeout=10)
+                    met = True
+                except threading.BrokenBarrierError:
+                    met = False
+                with state.lock:
+                    state.log.append({"path": "/_together", "met": met, "file": rel})
             try:
                 if drop is not None:
                     self.wfile.write(body[:drop])

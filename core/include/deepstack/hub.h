@@ -49,7 +49,7 @@ HubRepository hub_repository(const HubSettings& settings, const std::string& rep
 std::vector<HubFile> hub_select(const std::vector<HubFile>& files, const std::vector<std::string>& include);
 
 struct HubProgress {
-    std::string file;
+    std::string file;  // the file this report is about (several are fetched at once)
     std::uint64_t file_done = 0, file_size = 0;
     std::uint64_t done = 0, total = 0;  // over the files still to fetch when the download began
     double bytes_per_s = 0;             // over the last few seconds
@@ -57,7 +57,8 @@ struct HubProgress {
 };
 
 // Fetches the selected files of `repo` at `revision` into the cache and returns the snapshot folder
-// (snapshots/<commit>). Files already in the cache are not fetched again; a partial one is resumed; a dropped
+// (snapshots/<commit>), up to four files at a time; `progress` is called from those downloads' threads, one call at
+// a time. Files already in the cache are not fetched again; a partial one is resumed; a dropped
 // connection is retried (resuming) a few times before it is an error. The free disk space is checked first
 // (Error(resources) naming both sizes). Offline, the cached snapshot is returned or Error(network) says it is
 // missing. Error(cancelled) when `cancel` is set; what was fetched so far stays for the next attempt.

@@ -12,6 +12,7 @@
 #include <deque>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -183,6 +184,9 @@ bool sync_to_disk(const std::filesystem::path& path) {
     return synced;
 }
 
+// Files fetched at once (huggingface_hub's snapshot_download uses 8 workers; a workstation's line is full sooner).
+constexpr std::size_t kParallelFiles = 4;
+
 struct Meter {
     std::deque<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> samples;
     double rate(std::uint64_t done) {
@@ -335,27 +339,40 @@ std::filesystem::path hub_download(const HubSettings& settings, const std::strin
                     "the download needs " + std::to_string(p.total >> 20) + " MiB but only " + std::to_string(space.available >> 20) +
                         " MiB are free there");
 
+    // Several files at a time: one connection rarely fills the line (the Hub's CDN paces each), and a model is a
+    // few large shards beside small files. Progress reports are serialised; the first failure stops the others.
     Meter meter;
-    for (const auto* f : missing) {
-        const auto blob = blobs / f->etag();
-        const auto partial = blobs / (f->etag() + ".incomplete");
-        p.file = f->path;
-        p.file_size = f->size;
+    std::mutex lock;  // guards p, meter, progress calls, failure
+    std::exception_ptr failure;
+    std::atomic<bool> stopping{false};
+    const auto report = [&](const HubFile& f, std::uint64_t file_done, std::uint64_t added, bool finished) {
+        const std::lock_guard guard(lock);
+        p.file = f.path;
+        p.file_size = f.size;
+        p.file_done = file_done;
+        p.done += added;
+        if (finished) ++p.files_done;
+        p.bytes_per_s = meter.rate(p.done);
+        if (progress) progress(p);
+    };
+    const auto fetch = [&](const HubFile& f) {
+        const auto blob = blobs / f.etag();
+        const auto partial = blobs / (f.etag() + ".incomplete");
         for (int attempt = 0;; ++attempt) {
             std::error_code ec;
             std::uint64_t have = std::filesystem::exists(partial) ? std::filesystem::file_size(partial, ec) : 0;
-            if (have > f->size) {  // longer than the file: not ours to trust
+            if (have > f.size) {  // longer than the file: not ours to trust
                 std::filesystem::remove(partial);
                 have = 0;
             }
-            auto hash = hasher_for(*f);
+            auto hash = hasher_for(f);
             hash_existing(hash, partial, have);
-            p.file_done = have;
+            std::uint64_t file_done = have;
             std::ofstream out(partial, std::ios::binary | std::ios::app);
             if (!out) throw Error(ErrorKind::io, partial.string(), "could not be written");
 
             net::HttpRequest request;
-            request.url = settings.endpoint + "/" + repo + "/resolve/" + info.commit + "/" + url_escape_path(f->path);
+            request.url = settings.endpoint + "/" + repo + "/resolve/" + info.commit + "/" + url_escape_path(f.path);
             request.headers = auth_headers(settings);
             request.resume_from = have;
             net::HttpCallbacks callbacks;
@@ -363,22 +380,24 @@ std::filesystem::path hub_download(const HubSettings& settings, const std::strin
                 if (have > 0 && response.status == 200) {  // the server sends the whole file again
                     out.close();
                     out.open(partial, std::ios::binary | std::ios::trunc);
-                    p.done -= std::min(p.done, have);
+                    {
+                        const std::lock_guard guard(lock);
+                        p.done -= std::min(p.done, file_done);
+                    }
                     have = 0;
-                    hash = hasher_for(*f);
-                    p.file_done = 0;
+                    hash = hasher_for(f);
+                    file_done = 0;
                 }
             };
             callbacks.sink = [&](std::span<const char> chunk) {
-                if (p.file_done + chunk.size() > f->size)
-                    throw Error(ErrorKind::format, request.url, "the server sent more than the file's " + std::to_string(f->size) + " bytes");
+                if (stopping.load()) return false;  // another file failed: this one stops where it is
+                if (file_done + chunk.size() > f.size)
+                    throw Error(ErrorKind::format, request.url, "the server sent more than the file's " + std::to_string(f.size) + " bytes");
                 out.write(chunk.data(), static_cast<std::streamsize>(chunk.size()));
                 if (!out) throw Error(ErrorKind::io, partial.string(), "could not be written (is the disk full?)");
                 hash.update(chunk.data(), chunk.size());
-                p.file_done += chunk.size();
-                p.done += chunk.size();
-                p.bytes_per_s = meter.rate(p.done);
-                if (progress) progress(p);
+                file_done += chunk.size();
+                report(f, file_done, chunk.size(), false);
                 return true;
             };
             std::string error_body;
@@ -388,26 +407,26 @@ std::filesystem::path hub_download(const HubSettings& settings, const std::strin
             } catch (const Error& e) {
                 out.close();
                 // A dropped or stalled connection: resume from what arrived, a few times, then give up.
-                if (e.kind() != ErrorKind::network || attempt >= 4) throw;
+                if (e.kind() != ErrorKind::network || attempt >= 4 || stopping.load()) throw;
                 std::this_thread::sleep_for(std::chrono::milliseconds(250 << attempt));
                 continue;
             }
             out.close();  // what was still buffered is written now, and may not fit
             if (out.fail()) throw Error(ErrorKind::io, partial.string(), "could not be written (is the disk full?)");
-            const bool already_complete = response.status == 416 && have == f->size;
+            const bool already_complete = response.status == 416 && have == f.size;
             if (!already_complete && (response.status < 200 || response.status >= 300))
-                throw_status(settings, repo + "/" + f->path, response, error_body);
-            if (p.file_done != f->size) {
+                throw_status(settings, repo + "/" + f.path, response, error_body);
+            if (file_done != f.size) {
                 if (attempt < 4) continue;  // the connection ended early without an error: resume
-                throw Error(ErrorKind::network, repo + "/" + f->path,
-                            "the download stopped at " + std::to_string(p.file_done) + " of " + std::to_string(f->size) + " bytes");
+                throw Error(ErrorKind::network, repo + "/" + f.path,
+                            "the download stopped at " + std::to_string(file_done) + " of " + std::to_string(f.size) + " bytes");
             }
             const auto got = hash.hex();
-            const auto want = f->sha256 ? *f->sha256 : f->blob_id;
+            const auto want = f.sha256 ? *f.sha256 : f.blob_id;
             if (got != want) {
                 std::filesystem::remove(partial);
-                throw Error(ErrorKind::network, repo + "/" + f->path,
-                            "the downloaded file does not verify (" + std::string(f->sha256 ? "sha256 " : "git blob id ") + got +
+                throw Error(ErrorKind::network, repo + "/" + f.path,
+                            "the downloaded file does not verify (" + std::string(f.sha256 ? "sha256 " : "git blob id ") + got +
                                 ", the Hub lists " + want + "): it was deleted; try again");
             }
             // On the disk before it carries the final name: a blob named by its hash is trusted from then on.
@@ -416,10 +435,25 @@ std::filesystem::path hub_download(const HubSettings& settings, const std::strin
             (void)sync_to_disk(blobs);
             break;
         }
-        ++p.files_done;
-        if (progress) progress(p);
-    }
-
+        report(f, f.size, 0, true);
+    };
+    std::atomic<std::size_t> next{0};
+    const auto worker = [&] {
+        for (auto i = next++; i < missing.size() && !stopping.load(); i = next++) {
+            try {
+                fetch(*missing[i]);
+            } catch (...) {
+                const std::lock_guard guard(lock);
+                if (!failure) failure = std::current_exception();
+                stopping = true;
+            }
+        }
+    };
+    std::vector<std::thread> workers;
+    for (std::size_t w = 1; w < std::min(kParallelFiles, missing.size()); ++w) workers.emplace_back(worker);
+    worker();  // this thread is one of them
+    for (auto& t : workers) t.join();
+    if (failure) std::rethrow_exception(failure);
     // Link every selected file into the snapshot (the ones fetched before too).
     for (const auto& f : files) {
         const auto link = snapshot / f.path;
