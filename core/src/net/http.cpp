@@ -14,6 +14,22 @@ namespace deepstack::net {
 
 namespace {
 
+// curl's words for a failure, with what the user can do about the common ones.
+std::string explain(CURLcode code, const std::string& detail) {
+    switch (code) {
+        case CURLE_COULDNT_RESOLVE_HOST: return "the host name was not found (" + detail + "): check the address";
+        case CURLE_COULDNT_CONNECT:
+            return "nothing answered there (" + detail + "): is the server running, and are the address and port right?";
+        case CURLE_PEER_FAILED_VERIFICATION:
+            return "the server's TLS certificate is not trusted (" + detail +
+                   "): it is self-signed or issued for another name; add its certificate authority to the system's store "
+                   "(update-ca-certificates) or use the name the certificate was issued for";
+        case CURLE_SSL_CONNECT_ERROR:
+            return "the TLS handshake failed (" + detail + "): if the server speaks plain HTTP, write the address with http://";
+        default: return detail;
+    }
+}
+
 void global_init() {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
@@ -141,10 +157,7 @@ HttpResponse http_get(const HttpRequest& request, const HttpCallbacks& callbacks
     if (t.failure) std::rethrow_exception(t.failure);
     if (code == CURLE_ABORTED_BY_CALLBACK || (code == CURLE_WRITE_ERROR && t.stopped_by_sink))
         throw Error(ErrorKind::cancelled, request.url, "the download was cancelled");
-    if (code != CURLE_OK) {
-        const std::string detail = error[0] != '\0' ? error : curl_easy_strerror(code);
-        throw Error(ErrorKind::network, request.url, detail);
-    }
+    if (code != CURLE_OK) throw Error(ErrorKind::network, request.url, explain(code, error[0] != '\0' ? error : curl_easy_strerror(code)));
     return t.response;
 }
 

@@ -127,6 +127,91 @@ nlohmann::ordered_json stop_latency(const Model& model, const BenchOptions& o, c
     return j;
 }
 
+namespace {
+
+// One pass: the picture through the tower, the prompt's prefill, then greedy steps on the cache.
+struct Pass {
+    double vision_ms = 0, prefill_ms = 0;
+    std::vector<double> decode_ms;
+    std::int64_t image_tokens = 0;
+    std::size_t prompt_tokens = 0;
+};
+
+double decode_rate(const Pass& p) { return static_cast<double>(p.decode_ms.size()) / std::accumulate(p.decode_ms.begin(), p.decode_ms.end(), 1e-9); }
+
+Pass timed_pass(const Model& model, const engine::BenchRun& run, const PixelBudget& budget, const torch::Tensor& text_ids) {
+    const auto& o = run.options;
+    const auto& config = model.config();
+    Pass pass;
+    std::vector<std::int64_t> ids;
+    std::vector<Grid> grids;
+    VisionFeatures features;
+    if (o.image_width > 0 && o.image_height > 0) {
+        const auto image = engine::synthetic_image(o.image_width, o.image_height);
+        ImagePreprocessorConfig pre;
+        const auto vision_start = std::chrono::steady_clock::now();
+        const auto processed = preprocess(image, pre, budget);
+        features = model.encode_images(processed.pixel_values, {processed.grid});
+        run.sync();
+        pass.vision_ms = elapsed_ms(vision_start);
+        grids.push_back(processed.grid);
+        pass.image_tokens = processed.grid[0] * processed.grid[1] * processed.grid[2] /
+                            (config.vision.spatial_merge_size * config.vision.spatial_merge_size);
+        ids.push_back(config.vision_start_token_id);
+        ids.insert(ids.end(), static_cast<std::size_t>(pass.image_tokens), config.image_token_id);
+        ids.push_back(config.vision_end_token_id);
+    }
+    for (std::int64_t i = 0; i < text_ids.size(0); ++i) ids.push_back(text_ids[i].item<std::int64_t>());
+    pass.prompt_tokens = ids.size();
+
+    const auto index = model.rope_index(ids, grids);
+    auto cache = model.new_cache(static_cast<std::int64_t>(ids.size()) + o.new_tokens + 1);
+    const auto prefill_start = std::chrono::steady_clock::now();
+    auto logits = model.forward(ids, index.positions, cache, grids.empty() ? nullptr : &features, true);
+    auto token = logits[0].argmax().item<std::int64_t>();
+    pass.prefill_ms = elapsed_ms(prefill_start);
+
+    std::int64_t position = index.next_position;
+    for (int step = 0; step < o.new_tokens; ++step) {
+        const auto step_start = std::chrono::steady_clock::now();
+        logits = model.forward({token}, torch::full({3, 1}, position++, torch::kLong), cache, nullptr, true);
+        token = logits[0].argmax().item<std::int64_t>();  // the one host sync a caller needs per token
+        pass.decode_ms.push_back(elapsed_ms(step_start));
+    }
+    return pass;
+}
+
+// Each phase's median over the passes; the decode steps kept are those of the pass with the median rate.
+Pass median_pass(const std::vector<Pass>& passes) {
+    const auto median_of = [&](auto value) {
+        std::vector<double> values;
+        for (const auto& p : passes) values.push_back(value(p));
+        std::sort(values.begin(), values.end());
+        return values[values.size() / 2];
+    };
+    auto pass = passes.front();
+    pass.vision_ms = median_of([](const Pass& p) { return p.vision_ms; });
+    pass.prefill_ms = median_of([](const Pass& p) { return p.prefill_ms; });
+    const double median_rate = median_of(decode_rate);
+    for (const auto& p : passes)
+        if (decode_rate(p) == median_rate) pass.decode_ms = p.decode_ms;
+    return pass;
+}
+
+// A decode step reads every matrix of the language model once (the embedding only one row of it, unless it is
+// also the head): the rate the memory allows, measured now, against the one reached.
+void add_decode_bound(nlohmann::ordered_json& j, const Model& model) {
+    const auto per_token = model.decoder_weight_bytes();
+    const auto bandwidth = engine::measure_read_gb_per_s();
+    const double bound = bandwidth * 1e9 / static_cast<double>(per_token);
+    j["decode_weight_bytes_per_token"] = per_token;
+    j["memory_read_gb_per_s"] = bandwidth;
+    j["decode_bound_tokens_per_s"] = bound;
+    j["decode_fraction_of_bound"] = j["decode_tokens_per_s"].get<double>() / bound;
+}
+
+}  // namespace
+
 std::string bench(const engine::BenchRun& run) {
     const auto& o = run.options;
     const auto load_start = std::chrono::steady_clock::now();
@@ -140,98 +225,29 @@ std::string bench(const engine::BenchRun& run) {
     const auto text_ids = torch::randint(0, std::min<std::int64_t>(config.text.vocab_size, 150000), {o.prompt_text_tokens}, torch::kLong);
     // The picture budget a chat on this device would use (EngineOptions::max_image_pixels).
     PixelBudget budget{o.engine.min_image_pixels > 0 ? o.engine.min_image_pixels : 65536,
-                                 o.engine.max_image_pixels > 0 ? o.engine.max_image_pixels : automatic_image_pixels(o.engine.device, run.threads)};
+                       o.engine.max_image_pixels > 0 ? o.engine.max_image_pixels : automatic_image_pixels(o.engine.device, run.threads)};
     budget.min_pixels = std::min(budget.min_pixels, budget.max_pixels);
-    // One pass: the picture through the tower, the prompt's prefill, then greedy steps on the cache.
-    struct Pass {
-        double vision_ms = 0, prefill_ms = 0;
-        std::vector<double> decode_ms;
-        std::int64_t image_tokens = 0;
-        std::size_t prompt_tokens = 0;
-    };
-    const auto run_pass = [&](int new_tokens) {
-        Pass pass;
-        std::vector<std::int64_t> ids;
-        std::vector<Grid> grids;
-        VisionFeatures features;
-        if (o.image_width > 0 && o.image_height > 0) {
-            const auto image = engine::synthetic_image(o.image_width, o.image_height);
-            ImagePreprocessorConfig pre;
-            const auto vision_start = std::chrono::steady_clock::now();
-            const auto processed = preprocess(image, pre, budget);
-            features = model->encode_images(processed.pixel_values, {processed.grid});
-            run.sync();
-            pass.vision_ms = elapsed_ms(vision_start);
-            grids.push_back(processed.grid);
-            pass.image_tokens = processed.grid[0] * processed.grid[1] * processed.grid[2] /
-                                (config.vision.spatial_merge_size * config.vision.spatial_merge_size);
-            ids.push_back(config.vision_start_token_id);
-            ids.insert(ids.end(), static_cast<std::size_t>(pass.image_tokens), config.image_token_id);
-            ids.push_back(config.vision_end_token_id);
-        }
-        for (std::int64_t i = 0; i < text_ids.size(0); ++i) ids.push_back(text_ids[i].item<std::int64_t>());
-        pass.prompt_tokens = ids.size();
-
-        const auto index = model->rope_index(ids, grids);
-        auto cache = model->new_cache(static_cast<std::int64_t>(ids.size()) + new_tokens + 1);
-        const auto prefill_start = std::chrono::steady_clock::now();
-        auto logits = model->forward(ids, index.positions, cache, grids.empty() ? nullptr : &features, true);
-        auto token = logits[0].argmax().item<std::int64_t>();
-        pass.prefill_ms = elapsed_ms(prefill_start);
-
-        std::int64_t position = index.next_position;
-        for (int step = 0; step < new_tokens; ++step) {
-            const auto step_start = std::chrono::steady_clock::now();
-            logits = model->forward({token}, torch::full({3, 1}, position++, torch::kLong), cache, nullptr, true);
-            token = logits[0].argmax().item<std::int64_t>();  // the one host sync a caller needs per token
-            pass.decode_ms.push_back(elapsed_ms(step_start));
-        }
-        return pass;
-    };
     // A GPU's first pass also loads kernels and creates library handles (seconds), and its clocks rise only
     // under sustained work (measured on an H200: the first full pass decoded at a quarter of the later
     // passes' rate): time the passes after one whole untimed pass.
     double warmup_ms = 0;
     if (run.cuda) {
         const auto warmup_start = std::chrono::steady_clock::now();
-        (void)run_pass(o.new_tokens);
+        (void)timed_pass(*model, run, budget, text_ids);
         warmup_ms = elapsed_ms(warmup_start);
         engine::reset_cuda_memory_peak();
     }
     std::vector<Pass> passes;
-    for (int r = 0; r < std::max(1, o.repeat); ++r) passes.push_back(run_pass(o.new_tokens));
+    for (int r = 0; r < std::max(1, o.repeat); ++r) passes.push_back(timed_pass(*model, run, budget, text_ids));
     const auto peak_rss = peak_rss_bytes();  // before the bandwidth probe's buffer
-    // Each phase's median over the passes; the decode steps listed are those of the pass with the median rate.
-    const auto median_of = [&](auto value) {
-        std::vector<double> values;
-        for (const auto& p : passes) values.push_back(value(p));
-        std::sort(values.begin(), values.end());
-        return values[values.size() / 2];
-    };
-    const auto decode_rate = [](const Pass& p) { return static_cast<double>(p.decode_ms.size()) / std::accumulate(p.decode_ms.begin(), p.decode_ms.end(), 1e-9); };
-    auto pass = passes.front();
-    pass.vision_ms = median_of([](const Pass& p) { return p.vision_ms; });
-    pass.prefill_ms = median_of([](const Pass& p) { return p.prefill_ms; });
-    const double median_rate = median_of(decode_rate);
-    for (const auto& p : passes)
-        if (decode_rate(p) == median_rate) pass.decode_ms = p.decode_ms;
-    const auto image_tokens = pass.image_tokens;
+    const auto pass = median_pass(passes);
+
     auto j = engine::report_header(run);
     if (o.layers > 0 && !o.random_preset.empty()) j["decoder_layers"] = config.text.num_hidden_layers;
-    j["image"] = {{"width", o.image_width}, {"height", o.image_height}, {"max_image_pixels", budget.max_pixels}, {"tokens", image_tokens}};
+    j["image"] = {{"width", o.image_width}, {"height", o.image_height}, {"max_image_pixels", budget.max_pixels}, {"tokens", pass.image_tokens}};
     engine::add_timings(j, pass.prompt_tokens, o.new_tokens, load_ms, pass.vision_ms, pass.prefill_ms, pass.decode_ms);
     if (run.cuda) j["warmup_pass_ms"] = warmup_ms;
-    if (!run.cuda) {
-        // A decode step reads every matrix of the language model once (the embedding only one row of it,
-        // unless it is also the head).
-        const auto per_token = model->decoder_weight_bytes();
-        const auto bandwidth = engine::measure_read_gb_per_s();
-        const double bound = bandwidth * 1e9 / static_cast<double>(per_token);
-        j["decode_weight_bytes_per_token"] = per_token;
-        j["memory_read_gb_per_s"] = bandwidth;
-        j["decode_bound_tokens_per_s"] = bound;
-        j["decode_fraction_of_bound"] = j["decode_tokens_per_s"].get<double>() / bound;
-    }
+    if (!run.cuda) add_decode_bound(j, *model);
     if (passes.size() > 1) {
         auto& each = j["passes"] = nlohmann::ordered_json::array();
         for (const auto& p : passes)
