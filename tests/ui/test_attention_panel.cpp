@@ -176,6 +176,8 @@ private Q_SLOTS:
 
         if (const auto shots = qEnvironmentVariable("DEEPSTACK_SCREENSHOT_DIR"); !shots.isEmpty()) {
             panel.setLayer(1);
+            (void)panel.heatmap();  // the layer's map is composed on a worker thread: shown once this returns
+            QCoreApplication::processEvents();
             window.grab().save(shots + "/attention.png");
         }
 
