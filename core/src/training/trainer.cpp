@@ -279,9 +279,11 @@ void Run::write_model_folder() const {
     // fp32 while it fits the 30 MB a bundled model may weigh; bf16 beyond, or when asked (a folder committed
     // after each stretch of training).
     save_weights(weights, folder / "model.safetensors", o_.model_bf16 || count * 4 > 30'000'000);
+    // Room for the reading turn ("Read the page.": a page's transcript, as evaluate allows it); field answers end
+    // at their end-of-sequence token long before.
     write_text_atomically(folder / "generation_config.json",
                           nlohmann::json{{"bos_token_id", config_.text.bos_token_id}, {"eos_token_id", config_.text.eos_token_id},
-                                         {"do_sample", false}, {"max_new_tokens", 24}}
+                                         {"do_sample", false}, {"max_new_tokens", 200}}
                               .dump(2));
 }
 
