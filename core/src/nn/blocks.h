@@ -52,6 +52,10 @@ public:
     std::int64_t length() const { return length_; }
     std::int64_t capacity() const { return capacity_; }
     bool empty() const { return layers_ == 0; }
+    // Keys and values of one position over every layer, in the cache's own type.
+    std::uint64_t bytes_per_position() const {
+        return keys_.defined() ? static_cast<std::uint64_t>(2 * layers_ * keys_.size(1) * keys_.size(3) * static_cast<std::int64_t>(keys_.element_size())) : 0;
+    }
 
     // Writes k, v [Hkv, L, D] of `layer` at positions length() .. length() + L - 1 and returns the keys and
     // values of positions 0 .. length() + L - 1. The length advances once every layer has written (commit).

@@ -254,6 +254,14 @@ std::string bench(const engine::BenchRun& run) {
             each.push_back({{"vision_encode_ms", p.vision_ms}, {"prefill_ms", p.prefill_ms}, {"decode_tokens_per_s", 1000.0 * decode_rate(p)}});
     }
     j["peak_rss_bytes"] = peak_rss;
+    // The memory target's terms: the weights held and the cache this turn filled (the rest of the cache is
+    // reserved address space, never touched).
+    const auto cache_positions = static_cast<std::uint64_t>(pass.prompt_tokens) + static_cast<std::uint64_t>(o.new_tokens);
+    const auto cache_bytes = cache_positions * model->new_cache(1).bytes_per_position();
+    const auto weight_bytes = model->weight_bytes();
+    j["weight_bytes"] = weight_bytes;
+    j["kv_cache_bytes_in_use"] = cache_bytes;
+    if (!run.cuda) j["peak_rss_over_weights_and_cache"] = static_cast<double>(peak_rss) / static_cast<double>(weight_bytes + cache_bytes);
     engine::add_cuda_memory(j, run.cuda);
     if (o.stop_latency) j["stop"] = stop_latency(*model, o, budget, text_ids, pass.vision_ms, pass.prefill_ms, run);
     return j.dump(2);

@@ -5,6 +5,8 @@
 #include "deepstack/error.h"
 #include "models/qwen3_vl/architecture.h"
 #include "models/qwen3_vl/model.h"
+
+#include <set>
 #include "nn/weights.h"
 
 namespace deepstack::qwen3_vl {
@@ -61,6 +63,23 @@ std::uint64_t Model::decoder_weight_bytes() const {
         for (const auto* m : {&l.q_proj, &l.k_proj, &l.v_proj, &l.o_proj, &l.gate_proj, &l.up_proj, &l.down_proj}) bytes += m->bytes();
         for (const auto* t : {&l.input_layernorm, &l.post_attention_layernorm, &l.q_norm, &l.k_norm}) bytes += tensor_bytes(*t);
     }
+    return bytes;
+}
+
+std::uint64_t Model::weight_bytes() const {
+    auto walked = weights_;  // the declaration walks mutable slots; the copy shares every tensor
+    std::set<const void*> seen;
+    std::uint64_t bytes = 0;
+    const auto count = [&](const torch::Tensor& t) {
+        if (t.defined() && seen.insert(t.data_ptr()).second) bytes += static_cast<std::uint64_t>(t.numel()) * t.element_size();
+    };
+    const models::Declare<torch::Tensor> tensor = [&](torch::Tensor* slot, const std::string&, const Shape&, const char*, bool) {
+        if (slot != nullptr) count(*slot);
+    };
+    const models::Declare<nn::Matrix> matrix = [&](nn::Matrix* slot, const std::string&, const Shape&, const char*, bool) {
+        if (slot != nullptr && slot->defined()) count(slot->is_quantized() ? slot->blocks() : slot->dense());
+    };
+    declare_weights(walked, config_, tensor, matrix);
     return bytes;
 }
 

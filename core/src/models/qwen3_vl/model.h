@@ -75,6 +75,8 @@ public:
 
     // The bytes of the weights one decode step reads: every decoder matrix and norm, the final norm and the head.
     std::uint64_t decoder_weight_bytes() const;
+    // The bytes of every weight held (tower, mergers, embedding, decoder; a head tied to the embedding once).
+    std::uint64_t weight_bytes() const;
 
 private:
     static std::unique_ptr<Model> with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source,
