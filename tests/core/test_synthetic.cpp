@@ -53,6 +53,17 @@ private Q_SLOTS:
             QVERIFY2(kinds.count(kind) == 1, kind);
     }
 
+    // The questions a trained folder offers (sample_questions.json) are worded exactly as pages ask them.
+    void exampleQuestionsAreAskedByThePages() {
+        std::set<std::string> asked;
+        for (std::uint64_t i = 0; i < 300; ++i) {
+            const auto page = synthetic_page(SyntheticSplit::train, i);
+            for (const auto& q : page.questions) asked.insert(q.question);
+            if (!page.reading.question.empty()) asked.insert(page.reading.question);
+        }
+        for (const auto& q : synthetic_example_questions()) QVERIFY2(asked.count(q) == 1, q.c_str());
+    }
+
     // The answers are printed where the question says, small: a cap height of about 6.5 pixels on the page is
     // about 3 once the page is halved for the global view.
     void smallPrintIsWhereAndHowSmallItSays() {

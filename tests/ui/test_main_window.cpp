@@ -406,6 +406,15 @@ private Q_SLOTS:
         const auto buttons = suggestions->findChildren<QToolButton*>();
         QCOMPARE(buttons.size(), 2);
         QCOMPARE(buttons[1]->text(), QString("Who signed it?"));
+        // Many suggestions wrap onto more rows; they never make the window wider.
+        QStringList many;
+        for (int i = 0; i < 12; ++i) many << QString("What is printed in field number %1 of this page?").arg(i + 1);
+        MainWindow::setPreparedQuestions(report, many);
+        pages->setCurrentIndex(pages->model()->index(0, 0));
+        QTRY_COMPARE(suggestions->findChildren<QToolButton*>().size(), 12);
+        QVERIFY2(window.minimumSizeHint().width() < 1280, qPrintable(QString::number(window.minimumSizeHint().width())));
+        QTRY_VERIFY(suggestions->findChildren<QToolButton*>().back()->geometry().top() > suggestions->findChildren<QToolButton*>().front()->geometry().top());
+        MainWindow::setPreparedQuestions(report, {"What is the total?", "Who signed it?"});
         pages->setCurrentIndex(pages->model()->index(2, 0));  // other.pdf: nothing prepared
         QTRY_VERIFY(!suggestions->isVisible());
         MainWindow::setPreparedQuestions(report, {});

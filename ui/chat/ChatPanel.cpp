@@ -18,6 +18,7 @@
 #include <QVBoxLayout>
 
 #include "chat/ChatController.h"
+#include "FlowLayout.h"
 #include "chat/ChatView.h"
 #include "workspace/WorkspaceModel.h"
 
@@ -130,7 +131,7 @@ ChatPanel::ChatPanel(ChatController& controller, WorkspaceModel& workspace, QWid
 
     suggestions_ = new QWidget(this);
     suggestions_->setObjectName("suggestions");
-    new QHBoxLayout(suggestions_);
+    new FlowLayout(suggestions_);  // many suggestions wrap onto more rows instead of widening the window
     suggestions_->layout()->setContentsMargins(0, 0, 0, 0);
     suggestions_->setVisible(false);
     layout->addWidget(suggestions_);
@@ -333,7 +334,6 @@ void ChatPanel::setSuggestions(const QStringList& questions) {
         });
         layout->addWidget(button);
     }
-    static_cast<QHBoxLayout*>(layout)->addStretch(1);
     suggestions_->setVisible(!questions.isEmpty());
 }
 

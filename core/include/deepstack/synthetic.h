@@ -54,6 +54,9 @@ struct SyntheticPage {
 };
 
 std::vector<std::string> synthetic_layouts();
+// Questions worded as the pages ask them, one or two per kind, and the reading turn's: what a model trained on these
+// pages answers (its folder's sample_questions.json, which the app offers).
+std::vector<std::string> synthetic_example_questions();
 // Page `index` of `split`: the same arguments give the same page, byte for byte, on every machine.
 SyntheticPage synthetic_page(SyntheticSplit split, std::uint64_t index, const SyntheticOptions& options = {});
 

@@ -356,6 +356,12 @@ std::string scene(Canvas& c, Random& r, std::vector<SyntheticQuestion>& q) {
 
 std::vector<std::string> synthetic_layouts() { return {"invoice", "receipt", "form", "label", "table", "scene"}; }
 
+std::vector<std::string> synthetic_example_questions() {
+    return {"Read the page.",           "What is the total?",          "What is the invoice number?", "What is the date of birth?",
+            "What is the ID on the form?", "What is the tracking number?", "What is the weight?",         "What is in row A, column 2?",
+            "How many shapes are there?"};
+}
+
 SyntheticPage synthetic_page(SyntheticSplit split, std::uint64_t index, const SyntheticOptions& options) {
     if (options.page_size < 64 || options.page_size > 4096)
         throw Error(ErrorKind::config, "", "synthetic pages are 64 to 4096 pixels, not " + std::to_string(options.page_size));

@@ -279,6 +279,7 @@ void Run::write_model_folder() const {
     // fp32 while it fits the 30 MB a bundled model may weigh; bf16 beyond, or when asked (a folder committed
     // after each stretch of training).
     save_weights(weights, folder / "model.safetensors", o_.model_bf16 || count * 4 > 30'000'000);
+    write_text_atomically(folder / "sample_questions.json", nlohmann::json{{"questions", synthetic_example_questions()}}.dump(2));
     // Room for the reading turn ("Read the page.": a page's transcript, as evaluate allows it); field answers end
     // at their end-of-sequence token long before.
     write_text_atomically(folder / "generation_config.json",
