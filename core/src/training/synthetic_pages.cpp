@@ -177,12 +177,11 @@ void invoice(Canvas& c, Random& r, std::vector<SyntheticQuestion>& q) {
     const std::string who = std::string(r.pick(kFirstNames)) + " " + r.pick(kLastNames);
     // Fields move around a little so that the model must read, not remember a place.
     const double top = 0.20 + r.between(0, 6) / 100.0, left = 0.06 + r.between(0, 4) / 100.0;
-    c.text("No.", left, top);
-    const auto number_box = c.text(number, left + 0.14, top);
-    c.text("Date", left, top + 0.07);
-    const auto date_box = c.text(when, left + 0.14, top + 0.07);
-    c.text("Bill to", left, top + 0.14);
-    const auto name_box = c.text(who, left + 0.14, top + 0.14);
+    // A value starts in its column, or after its label where larger print makes the label reach past it.
+    const auto after = [&](const ImageRegion& label) { return std::max(left + 0.14, label.right + 0.02); };
+    const auto number_box = c.text(number, after(c.text("No.", left, top)), top);
+    const auto date_box = c.text(when, after(c.text("Date", left, top + 0.07)), top + 0.07);
+    const auto name_box = c.text(who, after(c.text("Bill to", left, top + 0.14)), top + 0.14);
     double y = top + 0.25;
     c.line(0.05, y - 0.045, 0.95, y - 0.045);
     double total = 0;
