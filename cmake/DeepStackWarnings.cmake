@@ -1,9 +1,10 @@
 # deepstack_set_warnings(<target>): the project's warning set, applied to our own targets only
-# (LibTorch and Qt headers are included as system headers and stay quiet).
+# (LibTorch and Qt headers are included as system headers and stay quiet). -Wundef: a version test such as
+# `#if TORCH_VERSION_MAJOR >= 2` in a file that did not include <torch/version.h> would quietly take the wrong branch.
 function(deepstack_set_warnings target)
     target_compile_options(${target} PRIVATE
         -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast
-        -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough)
+        -Wcast-align -Woverloaded-virtual -Wimplicit-fallthrough -Wundef)
     if(DEEPSTACK_WARNINGS_AS_ERRORS)
         target_compile_options(${target} PRIVATE -Werror)
     endif()

@@ -59,6 +59,7 @@
 #include "deepstack/inspect.h"
 #include "deepstack/system.h"
 #include "inference/InferenceService.h"
+#include "models/HubDownloadPanel.h"
 #include "models/ModelManagerDialog.h"
 #include "workspace/WorkspaceDocument.h"
 #include "workspace/WorkspaceModel.h"
@@ -136,11 +137,19 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     hintText->setWordWrap(true);
     auto* useDemo = new QPushButton(tr("Use the Demo Model"), modelHint_);
     useDemo->setObjectName("useDemoModel");
+    double recommendedGb = 0;
+    const QString recommended = HubDownloadPanel::recommendedRepository(&recommendedGb);
+    auto* download = new QPushButton(tr("Download %1 (%2 GB)…").arg(recommended.section('/', 1), QString::number(recommendedGb, 'f', 1)),
+                                     modelHint_);
+    download->setObjectName("downloadRecommended");
+    download->setToolTip(tr("The largest Qwen3-VL that fits this machine's memory, from the Hugging Face Hub"));
     auto* choose = new QPushButton(tr("Choose a Model…"), modelHint_);
     choose->setObjectName("chooseModel");
     hintLayout->addWidget(hintText, 1);
     hintLayout->addWidget(useDemo);
+    hintLayout->addWidget(download);
     hintLayout->addWidget(choose);
+    connect(download, &QPushButton::clicked, this, [this, recommended] { modelManager()->offerDownload(recommended); });
     connect(useDemo, &QPushButton::clicked, this, [this] {
         if (const auto demo = bundledDemoModel(); !demo.isEmpty()) loadModel(demo);
     });

@@ -10,7 +10,8 @@
 #include <functional>
 
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/types.h>
 
 #include "config/json_fields.h"
 #include "deepstack/attention.h"

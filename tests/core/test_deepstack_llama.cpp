@@ -8,7 +8,7 @@
 #include <set>
 
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "config/json_fields.h"
 #include "deepstack/error.h"

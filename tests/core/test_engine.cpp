@@ -8,7 +8,7 @@
 #include <functional>
 #include <thread>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "config/json_fields.h"
 #include "deepstack/engine.h"

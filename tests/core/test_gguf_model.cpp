@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "deepstack/engine.h"
 #include "deepstack/error.h"

@@ -4,7 +4,8 @@
 // whole blocks fall back to Q8_0 or stay dense.
 #include <QtTest>
 
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/types.h>
 
 #include "deepstack/error.h"
 #include "nn/matrix.h"

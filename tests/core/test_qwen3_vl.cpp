@@ -7,7 +7,7 @@
 
 #include <cstdlib>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "deepstack/error.h"
 #include "deepstack/safetensors.h"

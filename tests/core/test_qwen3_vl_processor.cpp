@@ -2,7 +2,7 @@
 // (tests/reference/make_qwen3_vl_image_fixture.py): smart_resize, the resized pixels, the grid, the patches.
 #include <QtTest>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "deepstack/error.h"
 #include "deepstack/image.h"

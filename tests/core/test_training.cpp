@@ -10,7 +10,7 @@
 #include <set>
 
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "deepstack/engine.h"
 #include "deepstack/error.h"

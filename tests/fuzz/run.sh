@@ -42,7 +42,7 @@ done
 for what in "${failures[@]}"; do
     log="$build/fuzz-artifacts/$what.log"
     echo "---- $what: the report ----"
-    grep -v -E '^#[0-9]+|^INFO:|^###|# Uses: [0-9]+$' "$log" | tail -60
+    { grep -v -E '^#[0-9]+|^INFO:|^###|# Uses: [0-9]+$' "$log" || true; } | tail -60
     for input in "$build/fuzz-artifacts/$what"-*; do
         [ -f "$input" ] || continue
         echo "---- $what: the input $(basename "$input") ($(stat -c %s "$input") bytes), base64 ----"

@@ -9,7 +9,8 @@
 
 #include <ATen/Context.h>
 #include <torch/cuda.h>
-#include <torch/torch.h>
+#include <torch/cuda.h>
+#include <torch/types.h>
 
 namespace deepstack::testing {
 

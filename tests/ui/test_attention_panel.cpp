@@ -59,11 +59,13 @@ private Q_SLOTS:
             image.fill(colour);
             return image;
         };
+        // Declared in this order so that a failed check cannot leave a worker behind: the promises go first (a
+        // broken promise releases the gate), then the view (which waits for the worker), then what the worker counts.
+        std::atomic<QThread*> drewOn{nullptr};
+        std::atomic<int> drawn{0};
         HeatmapView view;
         std::promise<void> release;
         const auto gate = release.get_future().share();
-        std::atomic<QThread*> drewOn{nullptr};
-        std::atomic<int> drawn{0};
         view.compose([&, gate] { drewOn = QThread::currentThread(); gate.wait(); ++drawn; return filled(Qt::red); }, 1, "first");
         view.compose([&] { ++drawn; return filled(Qt::green); }, 1, "second");  // waits behind the first
         view.compose([&] { ++drawn; return filled(Qt::blue); }, 1, "third");    // replaces the second
@@ -86,7 +88,12 @@ private Q_SLOTS:
         view.compose([]() -> QImage { throw std::runtime_error("no picture"); }, 1, "fails");
         view.waitForComposition();
         QVERIFY(view.heatmap().isNull());
+        QCOMPARE(view.message(), QString("no picture"));
         QVERIFY(!view.isComposing());
+        view.compose([]() -> QImage { throw 42; }, 1, "fails otherwise");  // not a std::exception: still answered
+        view.waitForComposition();
+        QVERIFY(!view.isComposing());
+        QVERIFY(view.message().contains("could not be drawn"));
     }
 
     void lookAtWhereTheAnswerLooked() {

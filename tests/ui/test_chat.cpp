@@ -207,8 +207,6 @@ private Q_SLOTS:
         QVERIFY2(longest < 100, qPrintable(QString("the GUI thread stalled for %1 ms").arg(longest)));
     }
 
-    // Requests carry a kind: an answer's Stop ends the answer and leaves a model load queued behind it alone
-    // (it was cancelled with it before).
     // A long answer streamed a few characters at a time is drawn as it would be at once, and each finished
     // paragraph is rendered once: the renderer sees the answer once plus the unfinished paragraph at each step,
     // not the whole answer again at every token (which grew with the square of its length).
@@ -261,6 +259,8 @@ private Q_SLOTS:
         QCOMPARE(streamed.toPlainText(), whole.toPlainText());
     }
 
+    // Requests carry a kind: an answer's Stop ends the answer and leaves a model load queued behind it alone
+    // (it was cancelled with it before).
     void stoppingAnAnswerLeavesAQueuedLoadAlone() {
         InferenceService service;
         WorkspaceModel workspace;

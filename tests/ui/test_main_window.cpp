@@ -30,6 +30,8 @@
 
 #include "MainWindow.h"
 #include "ModelReportDialog.h"
+#include "models/ApiKeyStore.h"
+#include "models/HubDownloadPanel.h"
 #include "chat/ChatController.h"
 #include "chat/ChatPanel.h"
 #include "chat/ChatView.h"
@@ -552,6 +554,16 @@ private Q_SLOTS:
             window.findChild<QPushButton*>("chooseModel")->click();
             QVERIFY(window.modelManager()->isVisible());
             window.modelManager()->close();
+            // Beside it, the download that suits this machine, chosen and waiting in the model manager.
+            const auto recommended = deepstack::ui::HubDownloadPanel::recommendedRepository();
+            QVERIFY2(recommended.startsWith("Qwen/Qwen3-VL-") && recommended.endsWith("-Instruct"), qPrintable(recommended));
+            auto* download = window.findChild<QPushButton*>("downloadRecommended");
+            QVERIFY2(download->text().contains(recommended.section('/', 1)), qPrintable(download->text()));
+            download->click();
+            QVERIFY(window.modelManager()->isVisible());
+            QCOMPARE(window.modelManager()->findChild<QLineEdit*>("hubRepository")->text(), recommended);
+            QVERIFY(window.modelManager()->findChild<QLabel*>("hubFit")->text().contains("a run needs about"));
+            window.modelManager()->close();
         }
         MainWindow again;
         QSignalSpy started(&again.inference(), &deepstack::ui::InferenceService::loadStarted);
@@ -583,7 +595,9 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(!window.inference().isLoading(), 60000);
         manager->findChild<QPushButton*>("connectServer")->click();
         QTRY_VERIFY_WITH_TIMEOUT(window.inference().model().has_value() && window.inference().model()->family == "remote", 30000);
-        QVERIFY(QFileInfo(deepstack::ui::RemoteServerPanel::keyFile()).permissions() ==
+        // The suites run without a session bus (so no keyring): the key is in the file only the user may read.
+        QCOMPARE(deepstack::ui::ApiKeyStore::lookup(QString::fromStdString(server.api())), QString("sekrit"));
+        QVERIFY(QFileInfo(deepstack::ui::ApiKeyStore::keyFile()).permissions() ==
                 (QFileDevice::ReadOwner | QFileDevice::WriteOwner | QFileDevice::ReadUser | QFileDevice::WriteUser));
 
         window.chat().newConversation();  // not one an earlier test left with its own token limit

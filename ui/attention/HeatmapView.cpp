@@ -56,6 +56,8 @@ void HeatmapView::startQueued() {
             image = request.draw();
         } catch (const std::exception& e) {
             error = QString::fromUtf8(e.what());
+        } catch (...) {  // finished() must come whatever the draw threw, or the view waits for it for ever
+            error = tr("The heatmap could not be drawn.");
         }
         QMetaObject::invokeMethod(this, [this, request, image, error] { finished(request, image, error); }, Qt::QueuedConnection);
     });

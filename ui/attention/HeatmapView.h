@@ -26,6 +26,7 @@ public:
     void clear(const QString& message);
     // What is shown; while a composition is under way, the previous heatmap (see waitForComposition).
     const QImage& heatmap() const { return heatmap_; }
+    const QString& message() const { return message_; }  // shown in place of a heatmap; empty when one is shown
     bool isComposing() const { return running_.valid() || queued_.has_value(); }
     // Blocks until the latest request is shown (exports, tests).
     void waitForComposition();

@@ -24,7 +24,11 @@ namespace deepstack::ui {
 namespace {
 
 // What runs here, with the sizes of their bf16 safetensors (the Hub's listings, rounded) and the memory a bf16 run
-// on the CPU needs: the weights plus an 8k-token context and the activations of a 1 M-pixel picture.
+// on the CPU needs. Qwen3-VL: the weights plus an 8k-token context and the activations of a 1 M-pixel picture.
+// DeepStack-L and -L-HD (the authors' checkpoints, their docs/MODEL_ZOO.md): three shards of 4.94 + 4.95 + 4.24 GB,
+// which is exactly what `deepstack-cli inspect` counts for LLaMA-7B, the CLIP ViT-L/14-336 tower and the projector at
+// bf16 (14.13 GB: the tower is in the shards, as the loader needs), and inspect's estimate of a run with their full
+// 4096-token context (tests/data/configs/deepstack-l-*.config.json).
 struct Suggestion {
     const char* repo;
     double download_gb;
@@ -33,6 +37,7 @@ struct Suggestion {
 constexpr Suggestion kSuggestions[] = {
     {"Qwen/Qwen3-VL-2B-Instruct", 4.3, 5.8},  {"Qwen/Qwen3-VL-4B-Instruct", 8.9, 10.8}, {"Qwen/Qwen3-VL-8B-Instruct", 17.5, 19.9},
     {"Qwen/Qwen3-VL-2B-Thinking", 4.3, 5.8},  {"Qwen/Qwen3-VL-4B-Thinking", 8.9, 10.8}, {"Qwen/Qwen3-VL-8B-Thinking", 17.5, 19.9},
+    {"menglc/deepstack-l-vicuna-7b", 14.1, 16.6}, {"menglc/deepstack-l-hd-vicuna-7b", 14.1, 17.1},
 };
 
 double total_memory_gb() {
@@ -62,6 +67,28 @@ QString human_time(double seconds) {
 }
 
 }  // namespace
+
+QString HubDownloadPanel::recommendedRepository(double* downloadGb) {
+    const double memory = total_memory_gb();
+    const Suggestion* best = &kSuggestions[0];
+    for (const auto& s : kSuggestions) {
+        const QString repo = QString::fromLatin1(s.repo);
+        if (repo.startsWith("Qwen/") && repo.endsWith("-Instruct") && s.run_gb < 0.7 * memory && s.run_gb > best->run_gb) best = &s;
+    }
+    if (downloadGb != nullptr) *downloadGb = best->download_gb;
+    return QString::fromLatin1(best->repo);
+}
+
+void HubDownloadPanel::choose(const QString& repository) {
+    const int index = choice_->findData(repository);
+    if (index >= 0) {
+        choice_->setCurrentIndex(index);
+        return;
+    }
+    choice_->setCurrentIndex(choice_->count() - 1);  // another repository
+    repo_->setText(repository);
+    updateState();
+}
 
 HubDownloadPanel::HubDownloadPanel(QWidget* parent) : QGroupBox(tr("Download from the Hugging Face Hub"), parent) {
     setObjectName("hubDownload");

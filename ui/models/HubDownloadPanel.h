@@ -24,6 +24,11 @@ public:
     explicit HubDownloadPanel(QWidget* parent = nullptr);
     ~HubDownloadPanel() override;
 
+    // The download to suggest on this machine: the largest Qwen3-VL Instruct whose bf16 run fits its memory
+    // comfortably (the 2B when none does), and its download size in GB.
+    static QString recommendedRepository(double* downloadGb = nullptr);
+    void choose(const QString& repository);  // a suggestion, or any repository id
+
     bool isDownloading() const { return downloading_; }
     void startDownload();
     void cancelDownload();

@@ -110,6 +110,8 @@ ModelManagerDialog::ModelManagerDialog(InferenceService& service, QWidget* paren
     auto* sources = new QTabWidget(this);
     sources->setObjectName("modelSources");
     auto* hub = new HubDownloadPanel(sources);
+    sources_ = sources;
+    hub_ = hub;
     auto* remote = new RemoteServerPanel(sources);
     sources->addTab(hub, tr("Download"));
     sources->addTab(remote, tr("Serving Engine"));
@@ -405,6 +407,13 @@ void ModelManagerDialog::showWeightsMemory(const InspectReport& report) {
         const auto bytes = weights_memory_bytes(report, computeType, formats[i], device);
         weights_->setItemText(i, tr("%1: weights %2").arg(plain, QString::fromStdString(human_bytes(bytes))));
     }
+}
+
+void ModelManagerDialog::offerDownload(const QString& repository) {
+    sources_->setCurrentWidget(hub_);
+    hub_->choose(repository);
+    show();
+    raise();
 }
 
 void ModelManagerDialog::loadSelected() {

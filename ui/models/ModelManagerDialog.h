@@ -12,6 +12,7 @@ class QPlainTextEdit;
 class QProgressBar;
 class QPushButton;
 class QSpinBox;
+class QTabWidget;
 
 namespace deepstack {
 struct InspectReport;
@@ -20,6 +21,7 @@ struct InspectReport;
 namespace deepstack::ui {
 
 class InferenceService;
+class HubDownloadPanel;
 
 class ModelManagerDialog : public QDialog {
     Q_OBJECT
@@ -39,6 +41,8 @@ public:
     void addModelFolder(const QString& folder);
     void selectFolder(const QString& folder);
     void loadSelected();
+    // Shows the Download tab with `repository` chosen; the user starts it.
+    void offerDownload(const QString& repository);
 
 Q_SIGNALS:
     void folderChecked(const QString& folder, bool added, const QString& reasons);
@@ -54,6 +58,8 @@ private:
     QString selectedFolder() const;
 
     InferenceService& service_;
+    QTabWidget* sources_ = nullptr;
+    HubDownloadPanel* hub_ = nullptr;
     QListWidget* list_ = nullptr;
     QPlainTextEdit* report_ = nullptr;
     QComboBox* device_ = nullptr;

@@ -1,40 +1,24 @@
 #include "models/RemoteServerPanel.h"
 
 #include <QComboBox>
-#include <QDir>
-#include <QFile>
-#include <QFileInfo>
 #include <QFormLayout>
 #include <QFutureWatcher>
 #include <QHBoxLayout>
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPushButton>
-#include <QSaveFile>
 #include <QSettings>
-#include <QStandardPaths>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "deepstack/error.h"
 #include "deepstack/remote.h"
+#include "models/ApiKeyStore.h"
 
 namespace deepstack::ui {
 
 namespace {
 const char* kServerKey = "models/server";
-
-QJsonObject read_keys() {
-    QFile file(RemoteServerPanel::keyFile());
-    if (!file.open(QIODevice::ReadOnly)) return {};
-    return QJsonDocument::fromJson(file.readAll()).object();
-}
 }  // namespace
-
-QString RemoteServerPanel::keyFile() {
-    return QStandardPaths::writableLocation(QStandardPaths::AppConfigLocation) + "/server-keys.json";
-}
 
 RemoteServerPanel::RemoteServerPanel(QWidget* parent) : QGroupBox(tr("Chat through a serving engine"), parent) {
     setObjectName("remoteServer");
@@ -45,8 +29,8 @@ RemoteServerPanel::RemoteServerPanel(QWidget* parent) : QGroupBox(tr("Chat throu
     key_ = new QLineEdit(this);
     key_->setObjectName("serverKey");
     key_->setEchoMode(QLineEdit::Password);
-    key_->setPlaceholderText(tr("API key, if the server wants one (kept readable by you alone)"));
-    key_->setText(read_keys().value(address_->text()).toString());
+    key_->setPlaceholderText(tr("API key, if the server wants one (kept in the desktop's keyring, or in a file only you can read)"));
+    key_->setText(ApiKeyStore::lookup(address_->text().trimmed()));
     models_ = new QComboBox(this);
     models_->setObjectName("serverModels");
     list_ = new QPushButton(tr("List Models"), this);
@@ -69,7 +53,7 @@ RemoteServerPanel::RemoteServerPanel(QWidget* parent) : QGroupBox(tr("Chat throu
     form->addRow(QString(), status_);
 
     connect(address_, &QLineEdit::textEdited, this, [this] {
-        key_->setText(read_keys().value(address_->text().trimmed()).toString());
+        key_->setText(ApiKeyStore::lookup(address_->text().trimmed()));
         models_->clear();
         connect_->setEnabled(false);
     });
@@ -113,19 +97,14 @@ void RemoteServerPanel::listModels() {
     }));
 }
 
-// The key goes to a file of its own that only the user may read, never to QSettings (which backups and bug reports
-// carry) or to a conversation.
+// The key goes to the desktop's secret store, or to a file of its own that only the user may read; never to
+// QSettings or a conversation.
 void RemoteServerPanel::rememberKey() {
-    auto keys = read_keys();
-    if (apiKey().isEmpty()) keys.remove(server());
-    else keys[server()] = apiKey();
-    QDir().mkpath(QFileInfo(keyFile()).absolutePath());
-    QSaveFile file(keyFile());
-    if (!file.open(QIODevice::WriteOnly)) return;
-    file.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner);
-    file.write(QJsonDocument(keys).toJson());
-    file.commit();
-    QFile::setPermissions(keyFile(), QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+    QString why;
+    const auto place = ApiKeyStore::store(server(), apiKey(), &why);
+    if (apiKey().isEmpty()) key_->setToolTip({});
+    else if (place == ApiKeyStore::Place::secretService) key_->setToolTip(tr("Kept in the desktop's keyring (Secret Service)."));
+    else key_->setToolTip(tr("Kept in %1, readable by you alone: no keyring answered (%2).").arg(ApiKeyStore::keyFile(), why));
 }
 
 }  // namespace deepstack::ui

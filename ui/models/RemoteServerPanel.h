@@ -1,6 +1,6 @@
 // Connecting the chat to an existing serving engine (llama-server, vLLM, SGLang, LM Studio) in the model manager:
-// the API's address, an optional key, the models the server lists, Connect. The key is kept in a file only the
-// user may read (RemoteServerPanel::keyFile), per address, never in conversations, settings or logs.
+// the API's address, an optional key, the models the server lists, Connect. The key is kept per address in the
+// desktop's keyring or a file only the user may read (ApiKeyStore), never in conversations, settings or logs.
 #pragma once
 
 #include <QGroupBox>
@@ -22,7 +22,6 @@ public:
     QString server() const;
     QString apiKey() const;
     QString model() const;
-    static QString keyFile();
 
 Q_SIGNALS:
     void connectRequested(const QString& server, const QString& model, const QString& apiKey);

@@ -8,7 +8,10 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/types.h>
+#include <torch/version.h>
 
 #include "config/json_fields.h"
 #include "deepstack/engine.h"

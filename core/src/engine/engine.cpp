@@ -7,7 +7,10 @@
 #include <cstdio>
 #include <thread>
 
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/types.h>
+#include <torch/version.h>
 
 #include "deepstack/error.h"
 #include "deepstack/inspect.h"

@@ -1,6 +1,6 @@
 #include "engine/sampling.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 namespace deepstack::engine {
 

@@ -8,12 +8,15 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include "config/json_fields.h"
@@ -174,14 +177,17 @@ std::filesystem::path link_target(const std::string& path, const std::string& et
     return target / "blobs" / etag;
 }
 
-// fsync of a file or a folder (a rename is durable once its folder is synced). False when the system could not
-// write it: a full disk may only say so here, after every write() succeeded.
-bool sync_to_disk(const std::filesystem::path& path) {
+// fsync of a file or a folder (a rename is durable once its folder is synced): empty when it is on the disk, else
+// why not. A full disk may only say so here, after every write() succeeded. A file system that cannot sync at all
+// (some FUSE and network mounts say EINVAL or ENOTSUP) counts as synced: there is nothing more to ask of it.
+std::string sync_to_disk(const std::filesystem::path& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    const bool synced = ::fsync(fd) == 0;
+    if (fd < 0) return "could not be opened to sync it (" + std::string(std::strerror(errno)) + ")";
+    const int synced = ::fsync(fd);
+    const int error = errno;
     ::close(fd);
-    return synced;
+    if (synced == 0 || error == EINVAL || error == ENOTSUP || error == EROFS) return {};
+    return "could not be written to the disk (" + std::string(std::strerror(error)) + (error == ENOSPC ? ": the disk is full" : "") + ")";
 }
 
 // Files fetched at once (huggingface_hub's snapshot_download uses 8 workers; a workstation's line is full sooner).
@@ -325,8 +331,9 @@ std::filesystem::path hub_download(const HubSettings& settings, const std::strin
 
     HubProgress p;
     std::vector<const HubFile*> missing;
+    std::set<std::string> fetching;  // two paths with the same content share one blob: fetched once, linked twice
     for (const auto& f : files) {
-        if (std::filesystem::exists(blobs / f.etag())) continue;
+        if (std::filesystem::exists(blobs / f.etag()) || !fetching.insert(f.etag()).second) continue;
         missing.push_back(&f);
         std::error_code ec;
         const auto partial = std::filesystem::file_size(blobs / (f.etag() + ".incomplete"), ec);
@@ -355,15 +362,26 @@ std::filesystem::path hub_download(const HubSettings& settings, const std::strin
         p.bytes_per_s = meter.rate(p.done);
         if (progress) progress(p);
     };
+    // A file's bytes that were on the disk before this call are not in p.total; when they are thrown away (a
+    // partial file longer than the file, a server that sends the whole file again) they are owed to it.
+    const auto count_again = [&](std::uint64_t& kept_from_before) {
+        const std::lock_guard guard(lock);
+        p.total += kept_from_before;
+        kept_from_before = 0;
+    };
     const auto fetch = [&](const HubFile& f) {
         const auto blob = blobs / f.etag();
         const auto partial = blobs / (f.etag() + ".incomplete");
+        std::error_code size_error;
+        const auto partial_size = std::filesystem::file_size(partial, size_error);
+        std::uint64_t kept_from_before = size_error ? 0 : std::min<std::uint64_t>(partial_size, f.size);
         for (int attempt = 0;; ++attempt) {
             std::error_code ec;
             std::uint64_t have = std::filesystem::exists(partial) ? std::filesystem::file_size(partial, ec) : 0;
             if (have > f.size) {  // longer than the file: not ours to trust
                 std::filesystem::remove(partial);
                 have = 0;
+                count_again(kept_from_before);
             }
             auto hash = hasher_for(f);
             hash_existing(hash, partial, have);
@@ -376,14 +394,16 @@ std::filesystem::path hub_download(const HubSettings& settings, const std::strin
             request.headers = auth_headers(settings);
             request.resume_from = have;
             net::HttpCallbacks callbacks;
+            callbacks.keep_going = [&] { return !stopping.load(); };
             callbacks.on_headers = [&](const net::HttpResponse& response) {
                 if (have > 0 && response.status == 200) {  // the server sends the whole file again
                     out.close();
                     out.open(partial, std::ios::binary | std::ios::trunc);
                     {
                         const std::lock_guard guard(lock);
-                        p.done -= std::min(p.done, file_done);
+                        p.done -= std::min(p.done, file_done - kept_from_before);  // what this call counted
                     }
+                    count_again(kept_from_before);
                     have = 0;
                     hash = hasher_for(f);
                     file_done = 0;
@@ -408,7 +428,9 @@ std::filesystem::path hub_download(const HubSettings& settings, const std::strin
                 out.close();
                 // A dropped or stalled connection: resume from what arrived, a few times, then give up.
                 if (e.kind() != ErrorKind::network || attempt >= 4 || stopping.load()) throw;
-                std::this_thread::sleep_for(std::chrono::milliseconds(250 << attempt));
+                // Waits in short steps: a cancel or another file's failure ends it within 50 ms.
+                for (int waited = 0; waited < (250 << attempt) && !stopping.load() && !(cancel && cancel->load()); waited += 50)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50));
                 continue;
             }
             out.close();  // what was still buffered is written now, and may not fit
@@ -429,8 +451,13 @@ std::filesystem::path hub_download(const HubSettings& settings, const std::strin
                             "the downloaded file does not verify (" + std::string(f.sha256 ? "sha256 " : "git blob id ") + got +
                                 ", the Hub lists " + want + "): it was deleted; try again");
             }
-            // On the disk before it carries the final name: a blob named by its hash is trusted from then on.
-            if (!sync_to_disk(partial)) throw Error(ErrorKind::io, partial.string(), "could not be written (is the disk full?)");
+            // On the disk before it carries the final name: a blob named by its hash is trusted from then on. After a
+            // failed fsync the kernel may call the lost pages clean and the next fsync succeed, so the partial file
+            // cannot be trusted on the next attempt either: it goes.
+            if (const auto unsynced = sync_to_disk(partial); !unsynced.empty()) {
+                std::filesystem::remove(partial, ec);
+                throw Error(ErrorKind::io, partial.string(), unsynced + "; it was deleted, and the next attempt fetches it again");
+            }
             std::filesystem::rename(partial, blob);
             (void)sync_to_disk(blobs);
             break;
@@ -449,10 +476,15 @@ std::filesystem::path hub_download(const HubSettings& settings, const std::strin
             }
         }
     };
-    std::vector<std::thread> workers;
-    for (std::size_t w = 1; w < std::min(kParallelFiles, missing.size()); ++w) workers.emplace_back(worker);
-    worker();  // this thread is one of them
-    for (auto& t : workers) t.join();
+    {
+        std::vector<std::jthread> workers;  // joined however this block ends, a failed thread start included
+        try {
+            for (std::size_t w = 1; w < std::min(kParallelFiles, missing.size()); ++w) workers.emplace_back(worker);
+        } catch (const std::system_error&) {
+            // The system gave fewer threads than asked: the ones running (and this one) share the files.
+        }
+        worker();  // this thread is one of them
+    }
     if (failure) std::rethrow_exception(failure);
     // Link every selected file into the snapshot (the ones fetched before too).
     for (const auto& f : files) {

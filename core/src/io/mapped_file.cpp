@@ -48,7 +48,9 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::filesystem::path& 
 }
 
 void MappedFile::drop_resident_pages() const {
-    // A private file mapping refills from the file after MADV_DONTNEED; nothing here writes to it.
+    // A private file mapping refills from the file after MADV_DONTNEED. A page that an in-place op had copied
+    // (see open) would refill too, losing that write: no code writes through a weight view on purpose, and the
+    // loaders call this once the weights are bound, before any inference.
     if (data_ != nullptr && size_ > 0) (void)::madvise(data_, size_, MADV_DONTNEED);
 }
 

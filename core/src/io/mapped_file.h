@@ -20,7 +20,8 @@ public:
     std::uint64_t size() const { return size_; }
     // Takes the file's pages out of this process's resident memory (the page cache keeps them): read again, a
     // page comes back from the cache. For after loading, when the weights converted or quantized from the file
-    // live elsewhere and its pages would otherwise count twice in the peak.
+    // live elsewhere: the file pages that the conversion touched would otherwise stay resident beside them through
+    // the whole run, and count twice in its peak (the load's own peak already holds both).
     void drop_resident_pages() const;
 
 private:

@@ -22,10 +22,11 @@ std::string explain(CURLcode code, const std::string& detail) {
             return "nothing answered there (" + detail + "): is the server running, and are the address and port right?";
         case CURLE_PEER_FAILED_VERIFICATION:
             return "the server's TLS certificate is not trusted (" + detail +
-                   "): it is self-signed or issued for another name; add its certificate authority to the system's store "
-                   "(update-ca-certificates) or use the name the certificate was issued for";
+                   "): it may be self-signed, expired or issued for another name; if it is self-signed, add its certificate "
+                   "authority to the system's store (update-ca-certificates), otherwise use the name it was issued for";
         case CURLE_SSL_CONNECT_ERROR:
-            return "the TLS handshake failed (" + detail + "): if the server speaks plain HTTP, write the address with http://";
+            return "the TLS handshake failed (" + detail +
+                   "): the server may speak plain HTTP (then its address starts with http://), or a proxy may be in the way";
         default: return detail;
     }
 }
@@ -91,7 +92,8 @@ std::size_t on_body(char* data, std::size_t size, std::size_t count, void* user)
 
 int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     const auto& t = *static_cast<Transfer*>(user);
-    return t.cancel != nullptr && t.cancel->load() ? 1 : 0;
+    if (t.cancel != nullptr && t.cancel->load()) return 1;
+    return t.callbacks->keep_going && !t.callbacks->keep_going() ? 1 : 0;
 }
 
 // The status is known once the headers are in; the body callback needs it to tell data from an error page.

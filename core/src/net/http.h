@@ -39,6 +39,9 @@ struct HttpResponse {
 struct HttpCallbacks {
     std::function<bool(std::span<const char>)> sink;
     std::function<void(const HttpResponse&)> on_headers;
+    // Polled while connecting and while no data flows too (a stalled transfer may take a minute to say so): false
+    // ends the transfer as a cancel does. For work beside it that already failed.
+    std::function<bool()> keep_going;
 };
 HttpResponse http_get(const HttpRequest& request, const HttpCallbacks& callbacks, const std::atomic<bool>* cancel = nullptr,
                       std::string* error_body = nullptr);

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "deepstack/error.h"
 

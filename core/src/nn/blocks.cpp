@@ -4,7 +4,8 @@
 #include <cmath>
 #include <limits>
 
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/version.h>
 
 #include "deepstack/error.h"
 #include "nn/cancel.h"

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include <ATen/Parallel.h>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "deepstack/error.h"
 #include "deepstack/safetensors.h"

@@ -1,7 +1,8 @@
 #include "nn/weights.h"
 
 #include <torch/cuda.h>
-#include <torch/torch.h>
+#include <torch/cuda.h>
+#include <torch/types.h>
 
 #include "deepstack/error.h"
 #include "models/gguf_model.h"

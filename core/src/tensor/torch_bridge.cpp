@@ -2,7 +2,8 @@
 
 #include <cstdint>
 
-#include <torch/torch.h>
+#include <torch/types.h>
+#include <torch/version.h>
 
 #include "deepstack/error.h"
 

@@ -4,7 +4,7 @@
 #include <chrono>
 
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "config/json_fields.h"
 #include "deepstack/error.h"

@@ -1,7 +1,7 @@
 // The CLIP vision tower as LLaVA uses it (pre-LayerNorm, quick_gelu, the selected layer's input, CLS dropped, no
 // post-LayerNorm) and DeepStack-V: from layer s on, the 2x2 high-resolution crops, 2-D sampled into groups, are
 // added to the global view's patch tokens before layers s .. s + 3.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "models/deepstack_llama/model.h"
 #include "nn/cancel.h"

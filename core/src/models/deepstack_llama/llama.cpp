@@ -2,7 +2,7 @@
 // LLaMA decoder (nn/decoder.h) runs with the DeepStack-L step: just before decoder layer start + k * interval,
 // group k is added to the residual stream at the image positions (the authors' custom_llama.py). Only a prefill
 // that carries the image adds; the KV cache keeps the effect.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "deepstack/error.h"
 #include "models/deepstack_llama/model.h"

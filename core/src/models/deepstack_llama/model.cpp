@@ -1,6 +1,6 @@
 // Loading a DeepStack LLaVA folder into the typed weights; the projector; and where the high-resolution features
 // become the stacked groups (the authors' process_plain_deepstack and process_deepstack_with_anyres).
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "config/json_fields.h"
 #include "deepstack/error.h"

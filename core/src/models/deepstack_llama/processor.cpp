@@ -1,6 +1,6 @@
 #include "models/deepstack_llama/processor.h"
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "deepstack/error.h"
 #include "deepstack/resample.h"

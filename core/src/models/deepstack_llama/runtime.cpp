@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "deepstack/error.h"
 #include "engine/clock.h"

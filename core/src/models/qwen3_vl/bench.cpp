@@ -7,7 +7,7 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "config/json_fields.h"
 #include "deepstack/error.h"

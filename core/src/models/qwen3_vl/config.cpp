@@ -74,9 +74,14 @@ std::vector<std::string> check_config(const Config& c) {
     const auto& section = t.mrope_section;
     const bool entries_fit = std::all_of(section.begin(), section.end(), [](std::int64_t n) { return n >= 0 && n <= 4096; });
     const auto mrope_sum = entries_fit ? std::accumulate(section.begin(), section.end(), std::int64_t{0}) : -1;
-    require(section.size() == 3 && entries_fit && mrope_sum * 2 == t.head_dim,
-            "text_config: mrope_section must have 3 entries summing to head_dim / 2 = " + std::to_string(t.head_dim / 2) +
-                ", found " + std::to_string(t.mrope_section.size()) + " entries summing to " + std::to_string(mrope_sum));
+    if (!entries_fit) {
+        const auto bad = std::find_if(section.begin(), section.end(), [](std::int64_t n) { return n < 0 || n > 4096; });
+        require(false, "text_config: mrope_section entries must lie in 0..4096, found " + std::to_string(*bad));
+    } else {
+        require(section.size() == 3 && mrope_sum * 2 == t.head_dim,
+                "text_config: mrope_section must have 3 entries summing to head_dim / 2 = " + std::to_string(t.head_dim / 2) +
+                    ", found " + std::to_string(section.size()) + " entries summing to " + std::to_string(mrope_sum));
+    }
     require(v.num_heads > 0 && v.hidden_size % v.num_heads == 0 && v.head_dim() % 4 == 0,
             "vision_config: hidden_size " + std::to_string(v.hidden_size) + " must split into num_heads " +
                 std::to_string(v.num_heads) + " heads whose size is a multiple of 4 (2-D RoPE)");

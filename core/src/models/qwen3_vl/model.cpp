@@ -1,5 +1,5 @@
 // Loading a Qwen3-VL folder into the typed weights, and the prompt's multimodal position ids.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "config/json_fields.h"
 #include "deepstack/error.h"

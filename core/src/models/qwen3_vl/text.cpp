@@ -1,7 +1,7 @@
 // The language side of Qwen3-VL: the image tokens take their place in the sequence, interleaved MRoPE gives the
 // rotation, and the shared decoder (nn/decoder.h, with Qwen3's q/k norm) runs with the DeepStack step: after
 // layer k, the k-th DeepStack group is added to the hidden states of the image positions.
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "deepstack/error.h"
 #include "models/qwen3_vl/model.h"

@@ -2,7 +2,7 @@
 // the DeepStack mergers tapped after the blocks named by deepstack_visual_indexes.
 #include <algorithm>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "deepstack/error.h"
 #include "models/qwen3_vl/model.h"
