@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include <torch/torch.h>
+#include <torch/types.h>
 
 #include "deepstack/synthetic.h"
 #include "models/deepstack_llama/token_layout.h"
