@@ -130,7 +130,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     chatLayout->setContentsMargins(0, 0, 0, 0);
     modelHint_ = new QFrame(chatColumn);
     modelHint_->setObjectName("modelHint");
-    auto* hintLayout = new QHBoxLayout(modelHint_);
+    // The sentence on a line of its own and the choices in a row under it: beside three buttons the sentence had
+    // been squeezed into a column one word wide.
+    auto* hintLayout = new QVBoxLayout(modelHint_);
+    auto* hintButtons = new QHBoxLayout;
     auto* hintText = new QLabel(tr("<b>No model is loaded.</b> Use the demo model that comes with the app, download "
                                    "Qwen3-VL from the Hugging Face Hub, or open a model folder or GGUF file."),
                                 modelHint_);
@@ -145,10 +148,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     download->setToolTip(tr("The largest Qwen3-VL that fits this machine's memory, from the Hugging Face Hub"));
     auto* choose = new QPushButton(tr("Choose a Model…"), modelHint_);
     choose->setObjectName("chooseModel");
-    hintLayout->addWidget(hintText, 1);
-    hintLayout->addWidget(useDemo);
-    hintLayout->addWidget(download);
-    hintLayout->addWidget(choose);
+    hintLayout->addWidget(hintText);
+    hintButtons->addWidget(useDemo);
+    hintButtons->addWidget(download);
+    hintButtons->addWidget(choose);
+    hintButtons->addStretch(1);
+    hintLayout->addLayout(hintButtons);
     connect(download, &QPushButton::clicked, this, [this, recommended] { modelManager()->offerDownload(recommended); });
     connect(useDemo, &QPushButton::clicked, this, [this] {
         if (const auto demo = bundledDemoModel(); !demo.isEmpty()) loadModel(demo);
