@@ -13,6 +13,7 @@
 #include <thread>
 
 #include <nlohmann/json.hpp>
+#include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/nn/functional/linear.h>
 #include <torch/nn/functional/loss.h>
