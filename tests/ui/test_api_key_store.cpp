@@ -8,6 +8,7 @@
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include "models/ApiKeyStore.h"
@@ -83,6 +84,24 @@ private Q_SLOTS:
         QCOMPARE(ApiKeyStore::lookup(server_), QString());
         QCOMPARE(keyring_lookup(server_), QString());
         QVERIFY(!file_keys().contains(server_));
+    }
+
+    // Neither the keyring nor the file: said, never claimed kept (the config folder lies under a plain file, which
+    // no user, root included, can write into).
+    void aKeyThatCannotBeKeptIsSaid() {
+        QTemporaryDir dir;
+        const QString plainFile = dir.filePath("not-a-folder");
+        QFile(plainFile).open(QIODevice::WriteOnly);
+        const QByteArray saved = qgetenv("XDG_CONFIG_HOME");
+        qputenv("XDG_CONFIG_HOME", (plainFile + "/config").toUtf8());
+        QString why;
+        const auto place = ApiKeyStore::store(server_, "sk-nowhere", &why);
+        const QString lookedUp = ApiKeyStore::lookup(server_);
+        (void)ApiKeyStore::store(server_, {});
+        qputenv("XDG_CONFIG_HOME", saved);
+        QCOMPARE(place, keyring_ ? ApiKeyStore::Place::secretService : ApiKeyStore::Place::nowhere);
+        QCOMPARE(why.contains("could not be written"), !keyring_);
+        QCOMPARE(lookedUp, keyring_ ? QString("sk-nowhere") : QString());
     }
 
     // Keys that earlier versions kept in the file are still found, and move into the keyring when one answers.

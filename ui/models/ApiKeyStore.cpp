@@ -43,23 +43,24 @@ QJsonObject read_file_keys() {
     return QJsonDocument::fromJson(file.readAll()).object();
 }
 
-void write_file_keys(const QJsonObject& keys) {
-    if (keys.isEmpty() && !QFile::exists(ApiKeyStore::keyFile())) return;
+// False when the file could not be written.
+bool write_file_keys(const QJsonObject& keys) {
+    if (keys.isEmpty() && !QFile::exists(ApiKeyStore::keyFile())) return true;
     QDir().mkpath(QFileInfo(ApiKeyStore::keyFile()).absolutePath());
     QSaveFile file(ApiKeyStore::keyFile());
-    if (!file.open(QIODevice::WriteOnly)) return;
+    if (!file.open(QIODevice::WriteOnly)) return false;
     file.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner);  // before the key is written into it
     file.write(QJsonDocument(keys).toJson());
-    file.commit();
-    QFile::setPermissions(ApiKeyStore::keyFile(), QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+    if (!file.commit()) return false;
+    return QFile::setPermissions(ApiKeyStore::keyFile(), QFileDevice::ReadOwner | QFileDevice::WriteOwner);
 }
 
-void set_file_key(const QString& server, const QString& key) {
+bool set_file_key(const QString& server, const QString& key) {
     auto keys = read_file_keys();
-    if (key.isEmpty() && !keys.contains(server)) return;
+    if (key.isEmpty() && !keys.contains(server)) return true;
     if (key.isEmpty()) keys.remove(server);
     else keys[server] = key;
-    write_file_keys(keys);
+    return write_file_keys(keys);
 }
 
 }  // namespace
@@ -96,9 +97,10 @@ ApiKeyStore::Place ApiKeyStore::store(const QString& server, const QString& key,
         set_file_key(server, {});  // an older copy in the file goes
         return Place::secretService;
     }
-    set_file_key(server, key);
-    if (why != nullptr) *why = failed.text();
-    return Place::file;
+    const bool inFile = set_file_key(server, key);
+    if (why != nullptr)
+        *why = inFile ? failed.text() : failed.text() + "; " + ApiKeyStore::keyFile() + " could not be written either";
+    return inFile ? Place::file : Place::nowhere;
 }
 
 }  // namespace deepstack::ui

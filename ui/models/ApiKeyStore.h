@@ -9,12 +9,12 @@ namespace deepstack::ui {
 
 class ApiKeyStore {
 public:
-    enum class Place { secretService, file };
+    enum class Place { secretService, file, nowhere };  // nowhere: neither the keyring nor the file took it
 
     // The key kept for `server`; empty when none is.
     static QString lookup(const QString& server);
     // Keeps `key` for `server` (an empty key forgets it) in the secret store, or in the file when no secret store
-    // answers; `why` then says why not (for the panel's status line). A key moved into the secret store leaves the
+    // answers; `why` then says why not (for the key field's tooltip). A key moved into the secret store leaves the
     // file.
     static Place store(const QString& server, const QString& key, QString* why = nullptr);
     // The file of the fallback (readable by the user alone).

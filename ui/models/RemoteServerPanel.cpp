@@ -30,7 +30,6 @@ RemoteServerPanel::RemoteServerPanel(QWidget* parent) : QGroupBox(tr("Chat throu
     key_->setObjectName("serverKey");
     key_->setEchoMode(QLineEdit::Password);
     key_->setPlaceholderText(tr("API key, if the server wants one (kept in the desktop's keyring, or in a file only you can read)"));
-    key_->setText(ApiKeyStore::lookup(address_->text().trimmed()));
     models_ = new QComboBox(this);
     models_->setObjectName("serverModels");
     list_ = new QPushButton(tr("List Models"), this);
@@ -52,17 +51,29 @@ RemoteServerPanel::RemoteServerPanel(QWidget* parent) : QGroupBox(tr("Chat throu
     form->addRow(tr("Model"), row);
     form->addRow(QString(), status_);
 
+    // The key kept for an address is looked up once it is typed, not at each keystroke: a keyring lookup is a
+    // D-Bus round trip on the GUI thread.
     connect(address_, &QLineEdit::textEdited, this, [this] {
-        key_->setText(ApiKeyStore::lookup(address_->text().trimmed()));
         models_->clear();
         connect_->setEnabled(false);
     });
+    connect(address_, &QLineEdit::editingFinished, this, [this] { key_->setText(ApiKeyStore::lookup(server())); });
     connect(list_, &QPushButton::clicked, this, &RemoteServerPanel::listModels);
     connect(connect_, &QPushButton::clicked, this, [this] {
         QSettings().setValue(kServerKey, server());
         rememberKey();
         Q_EMIT connectRequested(server(), model(), apiKey());
     });
+}
+
+// The keyring is asked when the panel is first shown, not when the app starts (a locked keyring may ask the user
+// to unlock it).
+void RemoteServerPanel::showEvent(QShowEvent* event) {
+    if (!keyLookedUp_) {
+        keyLookedUp_ = true;
+        if (key_->text().isEmpty()) key_->setText(ApiKeyStore::lookup(server()));
+    }
+    QGroupBox::showEvent(event);
 }
 
 QString RemoteServerPanel::server() const { return address_->text().trimmed(); }
@@ -104,7 +115,11 @@ void RemoteServerPanel::rememberKey() {
     const auto place = ApiKeyStore::store(server(), apiKey(), &why);
     if (apiKey().isEmpty()) key_->setToolTip({});
     else if (place == ApiKeyStore::Place::secretService) key_->setToolTip(tr("Kept in the desktop's keyring (Secret Service)."));
-    else key_->setToolTip(tr("Kept in %1, readable by you alone: no keyring answered (%2).").arg(ApiKeyStore::keyFile(), why));
+    else if (place == ApiKeyStore::Place::file)
+        key_->setToolTip(tr("Kept in %1, readable by you alone: no keyring answered (%2).").arg(ApiKeyStore::keyFile(), why));
+    else
+        status_->setText(QString("<span style='color:#b00020'>%1</span>")
+                             .arg(tr("The key could not be kept for next time (%1); this connection uses it.").arg(why).toHtmlEscaped()));
 }
 
 }  // namespace deepstack::ui

@@ -27,8 +27,12 @@ Q_SIGNALS:
     void connectRequested(const QString& server, const QString& model, const QString& apiKey);
     void modelsListed(const QStringList& models, const QString& problem);
 
+protected:
+    void showEvent(QShowEvent* event) override;
+
 private:
     void rememberKey();
+    bool keyLookedUp_ = false;
 
     QLineEdit* address_ = nullptr;
     QLineEdit* key_ = nullptr;
