@@ -22,11 +22,12 @@ cd "$(dirname "$0")/.."
 repo="$PWD"
 mode="${1:-}"
 
-parity_tests=(test_torch_bridge test_qwen3_vl test_deepstack_llama)
+# The LibTorch test suites are one program (tests/support/test_main.h); the parity suites are run from it by name.
+programs=(deepstack-cli deepstack_torch_tests)
 
 build() {  # build DIR TORCH_DIR
     cmake -S . -B "$1" -G Ninja -DCMAKE_BUILD_TYPE=Release -DDEEPSTACK_BUILD_GUI=OFF -DDEEPSTACK_TORCH_DIR="$2" >/dev/null &&
-        ninja -C "$1" deepstack-cli "${parity_tests[@]}"
+        ninja -C "$1" "${programs[@]}"
 }
 
 # Libraries every x86-64 Linux with a CUDA driver has, newer than Debian 12's: never carried.
@@ -67,7 +68,7 @@ prepare() {
     build build-gpu "$torch_dir" || return 1
     stage=.gpu/stage
     rm -rf .gpu && mkdir -p "$stage/bin" "$stage/lib"
-    for f in deepstack-cli "${parity_tests[@]}"; do
+    for f in "${programs[@]}"; do
         find build-gpu -name "$f" -type f -perm -u+x -exec cp {} "$stage/bin/" \;
         strip --strip-unneeded "$stage/bin/$f"
     done
@@ -88,7 +89,7 @@ prepare() {
     local loaded strays
     loaded=$(mktemp)
     if ! LD_DEBUG=libs LD_DEBUG_OUTPUT="$loaded" LD_LIBRARY_PATH="$lib:$torch_dir/lib" \
-         DEEPSTACK_TEST_DATA_DIR="$repo/tests/data" "$stage/bin/test_deepstack_llama" >/dev/null; then
+         DEEPSTACK_TEST_DATA_DIR="$repo/tests/data" "$stage/bin/deepstack_torch_tests" test_deepstack_llama >/dev/null; then
         echo "gpu-check: the bundled test_deepstack_llama fails on this machine's CPU" >&2
         return 1
     fi
@@ -143,10 +144,10 @@ run_checks() {  # run_checks BIN_DIR
 
     # Parity on the GPU: the same comparisons with the same tolerances as on the CPU.
     export DEEPSTACK_TEST_DEVICE=cuda DEEPSTACK_TEST_DATA_DIR="$repo/tests/data"
-    step "test_torch_bridge" 120 - "$bin/test_torch_bridge"
-    step "test_qwen3_vl on CUDA (tiny-qwen3-vl)" 120 - "$bin/test_qwen3_vl"
-    step "test_qwen3_vl on CUDA (tiny-qwen3-vl-untied)" 120 - env DEEPSTACK_FIXTURE=tiny-qwen3-vl-untied "$bin/test_qwen3_vl"
-    step "test_deepstack_llama on CUDA" 120 - "$bin/test_deepstack_llama"
+    step "test_torch_bridge" 120 - "$bin/deepstack_torch_tests" test_torch_bridge
+    step "test_qwen3_vl on CUDA (tiny-qwen3-vl)" 120 - "$bin/deepstack_torch_tests" test_qwen3_vl
+    step "test_qwen3_vl on CUDA (tiny-qwen3-vl-untied)" 120 - env DEEPSTACK_FIXTURE=tiny-qwen3-vl-untied "$bin/deepstack_torch_tests" test_qwen3_vl
+    step "test_deepstack_llama on CUDA" 120 - "$bin/deepstack_torch_tests" test_deepstack_llama
     unset DEEPSTACK_TEST_DEVICE
     # The whole engine on CUDA (loading, the conversation, sampling): greedy fp32 chats give the CPU's tokens.
     local compare='
@@ -248,7 +249,7 @@ case "$mode" in
         torch_dir=$(installer/setup-torch.sh) || exit 1
         build build-gpu "$torch_dir" || exit 1
         mkdir -p build-gpu/bin-links
-        for f in deepstack-cli "${parity_tests[@]}"; do ln -sf "$(find "$PWD/build-gpu" -name "$f" -type f -perm -u+x | head -1)" build-gpu/bin-links/; done
+        for f in "${programs[@]}"; do ln -sf "$(find "$PWD/build-gpu" -name "$f" -type f -perm -u+x | head -1)" build-gpu/bin-links/; done
         run_checks "$PWD/build-gpu/bin-links"
         ;;
     *)

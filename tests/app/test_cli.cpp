@@ -2,6 +2,7 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include <fstream>
 
@@ -10,6 +11,8 @@
 #include "deepstack/image.h"
 #include "test_files.h"
 #include "tiny_folders.h"
+
+namespace test_cli {
 
 using namespace deepstack::testing;
 
@@ -277,5 +280,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestCli)
+DEEPSTACK_TEST_GUILESS_MAIN(TestCli)
+
+}  // namespace test_cli
 #include "test_cli.moc"

@@ -4,6 +4,7 @@
 // engine (shapes, rows summing to one, the conversation left exactly as it was, the memory cap, Stop); the heatmap
 // of a constructed key landing on that key's part of the picture; the exports.
 #include <QtTest>
+#include "test_main.h"
 
 #include <cmath>
 #include <fstream>
@@ -26,6 +27,8 @@
 #include "nn/blocks.h"
 #include "tensor/torch_bridge.h"
 #include "test_files.h"
+
+namespace test_attention {
 
 using namespace deepstack;
 
@@ -595,5 +598,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestAttention)
+DEEPSTACK_TEST_GUILESS_MAIN(TestAttention)
+
+}  // namespace test_attention
 #include "test_attention.moc"

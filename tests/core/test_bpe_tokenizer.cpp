@@ -1,6 +1,7 @@
 // The byte-level BPE tokenizer against Hugging Face `tokenizers` on the real Qwen3 tokenizer: the ids of every
 // fixture text (tests/reference/make_tokenizer_fixtures.py), decoding, streaming that never splits a character.
 #include <QtTest>
+#include "test_main.h"
 
 #include <numeric>
 
@@ -12,9 +13,10 @@
 #include "tokenizer/byte_level_bpe.h"
 #include "tokenizer/unicode.h"
 
+namespace test_bpe_tokenizer {
+
 using namespace deepstack;
 
-Q_DECLARE_METATYPE(std::string)
 
 namespace {
 
@@ -150,5 +152,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestBpeTokenizer)
+DEEPSTACK_TEST_GUILESS_MAIN(TestBpeTokenizer)
+
+}  // namespace test_bpe_tokenizer
 #include "test_bpe_tokenizer.moc"

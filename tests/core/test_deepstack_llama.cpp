@@ -3,6 +3,7 @@
 // transformers' CLIP and LLaMA): views, image tokens, every stacked group, the prompt ids, prefill logits and 32
 // greedy decode steps with the KV cache, in fp32 (on the GPU with DEEPSTACK_TEST_DEVICE=cuda).
 #include <QtTest>
+#include "test_main.h"
 
 #include <fstream>
 #include <set>
@@ -23,6 +24,8 @@
 #include "test_device.h"
 #include "test_files.h"
 
+namespace test_deepstack_llama {
+
 using namespace deepstack;
 using deepstack_llama::candidate_grids;
 using deepstack_llama::clip_preprocessing;
@@ -31,7 +34,6 @@ using deepstack_llama::render_vicuna_turn;
 using deepstack_llama::select_grid;
 
 
-Q_DECLARE_METATYPE(std::string)
 
 namespace {
 const auto kFixtures = testing::data_dir() / "fixtures" / "deepstack";
@@ -296,5 +298,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestDeepStackLlama)
+DEEPSTACK_TEST_GUILESS_MAIN(TestDeepStackLlama)
+
+}  // namespace test_deepstack_llama
 #include "test_deepstack_llama.moc"

@@ -3,6 +3,7 @@
 // them left out. Fails when the weights, the loader, the preprocessing, the stacking or the scorer drift.
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -12,6 +13,8 @@
 
 #include "deepstack/training.h"
 #include "test_files.h"
+
+namespace test_demo_model {
 
 using namespace deepstack;
 
@@ -66,5 +69,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestDemoModel)
+DEEPSTACK_TEST_GUILESS_MAIN(TestDemoModel)
+
+}  // namespace test_demo_model
 #include "test_demo_model.moc"

@@ -3,6 +3,7 @@
 // file and says why; a folder is swapped in whole.
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include <sys/wait.h>
 #include <signal.h>
@@ -14,6 +15,8 @@
 #include "deepstack/error.h"
 #include "io/durable.h"
 #include "test_files.h"
+
+namespace test_durable {
 
 using namespace deepstack;
 
@@ -83,5 +86,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestDurable)
+DEEPSTACK_TEST_GUILESS_MAIN(TestDurable)
+
+}  // namespace test_durable
 #include "test_durable.moc"

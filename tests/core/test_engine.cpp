@@ -2,6 +2,7 @@
 // stopping, multi-turn with the cache, seeds, sampling rules, and the errors a user can cause.
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include <cmath>
 #include <chrono>
@@ -19,6 +20,8 @@
 #include "nn/blocks.h"
 #include "models/qwen3_vl/architecture.h"
 #include "test_files.h"
+
+namespace test_engine {
 
 using namespace deepstack;
 
@@ -535,5 +538,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestEngine)
+DEEPSTACK_TEST_GUILESS_MAIN(TestEngine)
+
+}  // namespace test_engine
 #include "test_engine.moc"

@@ -2,9 +2,12 @@
 // character similarity of known string pairs; readings averaged; where the answers looked, on a hand-made capture
 // whose numbers are known.
 #include <QtTest>
+#include "test_main.h"
 
 #include "deepstack/error.h"
 #include "deepstack/training.h"
+
+namespace test_evaluation_scoring {
 
 using namespace deepstack;
 
@@ -146,5 +149,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestEvaluationScoring)
+DEEPSTACK_TEST_APPLESS_MAIN(TestEvaluationScoring)
+
+}  // namespace test_evaluation_scoring
 #include "test_evaluation_scoring.moc"

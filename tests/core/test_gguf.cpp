@@ -3,6 +3,7 @@
 // the package does); and damaged files: every truncation, and random byte flips in the header, give an Error
 // that names the file, never a crash, a hang or a huge allocation.
 #include <QtTest>
+#include "test_main.h"
 
 #include <fstream>
 #include <random>
@@ -13,6 +14,8 @@
 #include "deepstack/gguf.h"
 #include "quant/formats.h"
 #include "test_files.h"
+
+namespace test_gguf {
 
 using namespace deepstack;
 
@@ -135,5 +138,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestGguf)
+DEEPSTACK_TEST_APPLESS_MAIN(TestGguf)
+
+}  // namespace test_gguf
 #include "test_gguf.moc"

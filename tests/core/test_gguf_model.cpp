@@ -6,6 +6,7 @@
 // that says what to do.
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include <cstdlib>
 #include <fstream>
@@ -21,6 +22,8 @@
 #include "models/qwen3_vl/model.h"
 #include "tensor/torch_bridge.h"
 #include "test_files.h"
+
+namespace test_gguf_model {
 
 using namespace deepstack;
 using qwen3_vl::Grid;
@@ -285,5 +288,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestGgufModel)
+DEEPSTACK_TEST_GUILESS_MAIN(TestGgufModel)
+
+}  // namespace test_gguf_model
 #include "test_gguf_model.moc"

@@ -2,8 +2,11 @@
 // point_2d in 0..1000, in a ```json fence or not, with text around it, cut off at the token limit, and the
 // <|object_ref_start|> / <|box_start|> form), and mapped to the pixels of pages of different aspect and DPI.
 #include <QtTest>
+#include "test_main.h"
 
 #include "deepstack/grounding.h"
+
+namespace test_grounding {
 
 using namespace deepstack;
 
@@ -14,7 +17,10 @@ struct Expected {
     double x1, y1, x2, y2;
 };
 }  // namespace
-Q_DECLARE_METATYPE(std::vector<Expected>)
+}  // namespace test_grounding
+// At global scope, as Qt's metatype templates need.
+Q_DECLARE_METATYPE(std::vector<test_grounding::Expected>)
+namespace test_grounding {
 
 class TestGrounding : public QObject {
     Q_OBJECT
@@ -106,5 +112,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestGrounding)
+DEEPSTACK_TEST_GUILESS_MAIN(TestGrounding)
+
+}  // namespace test_grounding
 #include "test_grounding.moc"

@@ -6,6 +6,7 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include <sys/resource.h>
 
@@ -21,6 +22,8 @@
 #include "deepstack/hub.h"
 #include "net/http.h"
 #include "test_files.h"
+
+namespace test_hub {
 
 using namespace deepstack;
 
@@ -387,5 +390,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestHub)
+DEEPSTACK_TEST_GUILESS_MAIN(TestHub)
+
+}  // namespace test_hub
 #include "test_hub.moc"

@@ -1,6 +1,7 @@
 // Loading pictures: upright (EXIF), RGB from grey, alpha on white, 16-bit to 8-bit; corrupt files give a clear error.
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include <cstring>
 
@@ -13,6 +14,8 @@
 #include "deepstack/image.h"
 #include "deepstack/resample.h"
 #include "test_files.h"
+
+namespace test_image {
 
 using namespace deepstack;
 
@@ -182,5 +185,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestImage)
+DEEPSTACK_TEST_GUILESS_MAIN(TestImage)
+
+}  // namespace test_image
 #include "test_image.moc"

@@ -1,12 +1,15 @@
 // inspect on folders the test writes: the numbers it prints, and a clear problem for each kind of broken folder.
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include <nlohmann/json.hpp>
 
 #include "deepstack/inspect.h"
 #include "test_files.h"
 #include "tiny_folders.h"
+
+namespace test_inspect {
 
 using namespace deepstack;
 using namespace deepstack::testing;
@@ -239,5 +242,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestInspect)
+DEEPSTACK_TEST_GUILESS_MAIN(TestInspect)
+
+}  // namespace test_inspect
 #include "test_inspect.moc"

@@ -3,6 +3,7 @@
 // 8-bit activations' error; leading dimensions, the bias and the embedding rows come through; rows that are not
 // whole blocks fall back to Q8_0 or stay dense.
 #include <QtTest>
+#include "test_main.h"
 
 #include <ATen/Parallel.h>
 #include <torch/types.h>
@@ -11,6 +12,8 @@
 #include "nn/matrix.h"
 #include "nn/weights.h"
 #include "quant/formats.h"
+
+namespace test_matrix {
 
 using namespace deepstack;
 
@@ -115,5 +118,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestMatrix)
+DEEPSTACK_TEST_APPLESS_MAIN(TestMatrix)
+
+}  // namespace test_matrix
 #include "test_matrix.moc"

@@ -1,6 +1,7 @@
 // Typed configs from the real config.json texts of Qwen3-VL 2B/4B/8B-Instruct and the DeepStack-L checkpoints:
 // they parse, and the parameter counts their tensor lists imply equal the published ones.
 #include <QtTest>
+#include "test_main.h"
 
 #include <cmath>
 
@@ -12,11 +13,12 @@
 #include "models/registry.h"
 #include "test_files.h"
 
+namespace test_model_configs {
+
 using namespace deepstack;
 using deepstack::config::Fields;
 using deepstack::config::Json;
 
-Q_DECLARE_METATYPE(std::string)
 
 namespace {
 
@@ -279,5 +281,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestModelConfigs)
+DEEPSTACK_TEST_GUILESS_MAIN(TestModelConfigs)
+
+}  // namespace test_model_configs
 #include "test_model_configs.moc"

@@ -1,7 +1,10 @@
 // Ranking a document's pages for a question (BM25 over their text layers) and choosing those that fit a budget.
 #include <QtTest>
+#include "test_main.h"
 
 #include "deepstack/page_ranking.h"
+
+namespace test_page_ranking {
 
 using namespace deepstack;
 
@@ -51,5 +54,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestPageRanking)
+DEEPSTACK_TEST_GUILESS_MAIN(TestPageRanking)
+
+}  // namespace test_page_ranking
 #include "test_page_ranking.moc"

@@ -2,6 +2,7 @@
 // gives its bytes exactly, and dequantizing gives its floats exactly, for F16, BF16, Q8_0, Q4_0, and (reading only)
 // Q4_K and Q6_K. Plus the sizes, names and GGML ids, and the errors for rows that are not whole blocks.
 #include <QtTest>
+#include "test_main.h"
 
 #include <cmath>
 #include <cstring>
@@ -11,6 +12,8 @@
 #include "quant/formats.h"
 #include "quant/half.h"
 #include "test_files.h"
+
+namespace test_quant_formats {
 
 using namespace deepstack;
 using namespace deepstack::quant;
@@ -138,5 +141,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestQuantFormats)
+DEEPSTACK_TEST_APPLESS_MAIN(TestQuantFormats)
+
+}  // namespace test_quant_formats
 #include "test_quant_formats.moc"

@@ -2,6 +2,7 @@
 // the gguf package reads them) times the activations as quantized, in double precision. Both the portable kernels
 // and the ones this CPU selects; several vectors, a row range and a strided output.
 #include <QtTest>
+#include "test_main.h"
 
 #include <cmath>
 #include <random>
@@ -10,6 +11,8 @@
 #include "quant/formats.h"
 #include "quant/half.h"
 #include "quant/kernels.h"
+
+namespace test_quant_kernels {
 
 using namespace deepstack;
 using namespace deepstack::quant;
@@ -168,5 +171,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestQuantKernels)
+DEEPSTACK_TEST_APPLESS_MAIN(TestQuantKernels)
+
+}  // namespace test_quant_kernels
 #include "test_quant_kernels.moc"

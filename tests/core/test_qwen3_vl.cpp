@@ -4,6 +4,7 @@
 // cached decode equal to a full forward pass. DEEPSTACK_TEST_DEVICE=cuda runs the same comparisons on the GPU.
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include <cstdlib>
 
@@ -17,6 +18,8 @@
 #include "tensor/torch_bridge.h"
 #include "test_device.h"
 #include "test_files.h"
+
+namespace test_qwen3_vl {
 
 using namespace deepstack;
 using qwen3_vl::Grid;
@@ -281,5 +284,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestQwen3VL)
+DEEPSTACK_TEST_GUILESS_MAIN(TestQwen3VL)
+
+}  // namespace test_qwen3_vl
 #include "test_qwen3_vl.moc"

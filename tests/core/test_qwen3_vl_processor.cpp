@@ -1,6 +1,7 @@
 // Qwen3-VL image preprocessing against transformers' Qwen2VLImageProcessorFast
 // (tests/reference/make_qwen3_vl_image_fixture.py): smart_resize, the resized pixels, the grid, the patches.
 #include <QtTest>
+#include "test_main.h"
 
 #include <torch/types.h>
 
@@ -11,9 +12,10 @@
 #include "tensor/torch_bridge.h"
 #include "test_files.h"
 
+namespace test_qwen3_vl_processor {
+
 using namespace deepstack;
 
-Q_DECLARE_METATYPE(std::string)
 
 namespace {
 const auto kImages = testing::data_dir() / "images";
@@ -123,5 +125,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestQwen3VLProcessor)
+DEEPSTACK_TEST_GUILESS_MAIN(TestQwen3VLProcessor)
+
+}  // namespace test_qwen3_vl_processor
 #include "test_qwen3_vl_processor.moc"

@@ -1,11 +1,14 @@
 // Qwen3-VL's chat template in code against transformers rendering the Jinja template
 // (tests/reference/make_chat_template_fixture.py).
 #include <QtTest>
+#include "test_main.h"
 
 #include <nlohmann/json.hpp>
 
 #include "models/qwen3_vl/chat_template.h"
 #include "test_files.h"
+
+namespace test_qwen3_vl_template {
 
 using namespace deepstack;
 
@@ -49,5 +52,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestQwen3VLTemplate)
+DEEPSTACK_TEST_GUILESS_MAIN(TestQwen3VLTemplate)
+
+}  // namespace test_qwen3_vl_template
 #include "test_qwen3_vl_template.moc"

@@ -4,6 +4,7 @@
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include <string>
 #include <vector>
@@ -11,6 +12,8 @@
 #include "deepstack/error.h"
 #include "deepstack/remote.h"
 #include "remote/sse.h"
+
+namespace test_remote {
 
 using namespace deepstack;
 
@@ -98,5 +101,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestRemote)
+DEEPSTACK_TEST_GUILESS_MAIN(TestRemote)
+
+}  // namespace test_remote
 #include "test_remote.moc"

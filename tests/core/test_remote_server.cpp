@@ -5,6 +5,7 @@
 // killed mid-answer, a wrong key.
 #include <QProcess>
 #include <QtTest>
+#include "test_main.h"
 
 #include <chrono>
 #include <random>
@@ -17,6 +18,8 @@
 #include "net/http.h"
 #include "llama_server.h"
 #include "test_files.h"
+
+namespace test_remote_server {
 
 using namespace deepstack;
 
@@ -157,5 +160,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestRemoteServer)
+DEEPSTACK_TEST_GUILESS_MAIN(TestRemoteServer)
+
+}  // namespace test_remote_server
 #include "test_remote_server.moc"

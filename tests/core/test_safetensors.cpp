@@ -2,6 +2,7 @@
 // that must each give their own clear error and never crash. Torch-free: also built with ASan and UBSan.
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include <cstring>
 #include <numeric>
@@ -10,12 +11,13 @@
 #include "deepstack/safetensors.h"
 #include "test_files.h"
 
+namespace test_safetensors {
+
 using namespace deepstack;
 using deepstack::testing::safetensors_bytes;
 using deepstack::testing::write_file;
 using deepstack::testing::write_json;
 
-Q_DECLARE_METATYPE(std::string)
 
 namespace {
 const std::vector<DType> kAllDTypes = {DType::boolean, DType::u8,      DType::i8,      DType::u16, DType::i16,
@@ -256,5 +258,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestSafetensors)
+DEEPSTACK_TEST_GUILESS_MAIN(TestSafetensors)
+
+}  // namespace test_safetensors
 #include "test_safetensors.moc"

@@ -1,6 +1,7 @@
 // Our reader and encoder of tokenizer.model against libsentencepiece itself (this test links the library; the
 // product does not, see tokenizer/sentencepiece_model.h), and truncated or foreign files giving a clear error.
 #include <QtTest>
+#include "test_main.h"
 
 #include <sentencepiece_processor.h>
 
@@ -10,6 +11,8 @@
 #include "tokenizer/sentencepiece_model.h"
 
 #include <random>
+
+namespace test_sentencepiece_model {
 
 using namespace deepstack;
 using deepstack::tokenizer::SentencePieceModel;
@@ -128,5 +131,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestSentencePieceModel)
+DEEPSTACK_TEST_GUILESS_MAIN(TestSentencePieceModel)
+
+}  // namespace test_sentencepiece_model
 #include "test_sentencepiece_model.moc"

@@ -4,6 +4,7 @@
 // errors a user can cause, Stop); the injection map's shapes and meaning on DeepStack-L and DeepStack-V; the
 // exports.
 #include <QtTest>
+#include "test_main.h"
 
 #include <cmath>
 
@@ -18,6 +19,8 @@
 #include "models/deepstack_llama/model.h"
 #include "nn/stack_edit.h"
 #include "test_files.h"
+
+namespace test_stack_effects {
 
 using namespace deepstack;
 
@@ -282,5 +285,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestStackEffects)
+DEEPSTACK_TEST_GUILESS_MAIN(TestStackEffects)
+
+}  // namespace test_stack_effects
 #include "test_stack_effects.moc"

@@ -1,12 +1,15 @@
 // The synthetic pages: reproducible, every layout drawn, the held-out split apart from training, the small print
 // small (unreadable once the page is halved, as the global view halves it) and where the questions say it is.
 #include <QtTest>
+#include "test_main.h"
 
 #include <algorithm>
 #include <set>
 
 #include "deepstack/error.h"
 #include "deepstack/synthetic.h"
+
+namespace test_synthetic {
 
 using namespace deepstack;
 
@@ -223,5 +226,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestSynthetic)
+DEEPSTACK_TEST_GUILESS_MAIN(TestSynthetic)
+
+}  // namespace test_synthetic
 #include "test_synthetic.moc"

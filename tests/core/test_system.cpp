@@ -1,8 +1,11 @@
 // What the core reads off the machine, and the BLAS kernels it asks for: Debian's OpenBLAS 0.3.21 runs SSE3
 // kernels on a Sapphire Rapids Xeon (it calls it "Prescott") and AVX2 ones on an AVX-512 EPYC.
 #include <QtTest>
+#include "test_main.h"
 
 #include "deepstack/system.h"
+
+namespace test_system {
 
 using namespace deepstack;
 
@@ -46,5 +49,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestSystem)
+DEEPSTACK_TEST_GUILESS_MAIN(TestSystem)
+
+}  // namespace test_system
 #include "test_system.moc"

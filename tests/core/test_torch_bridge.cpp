@@ -1,6 +1,7 @@
 // From safetensors views to LibTorch tensors: no copy when nothing changes, a conversion when asked.
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include <torch/types.h>
 
@@ -8,6 +9,8 @@
 #include "deepstack/safetensors.h"
 #include "tensor/torch_bridge.h"
 #include "test_files.h"
+
+namespace test_torch_bridge {
 
 using namespace deepstack;
 
@@ -83,5 +86,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestTorchBridge)
+DEEPSTACK_TEST_GUILESS_MAIN(TestTorchBridge)
+
+}  // namespace test_torch_bridge
 #include "test_torch_bridge.moc"

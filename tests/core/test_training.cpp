@@ -3,6 +3,7 @@
 // a checkpoint of other options is refused; Stop leaves a checkpoint; the result loads as a model folder and
 // answers; the twin without stacks is the same model with no groups.
 #include <QtTest>
+#include "test_main.h"
 
 #include <atomic>
 #include <cmath>
@@ -23,6 +24,8 @@
 #include "models/deepstack_llama/processor.h"
 #include "training/glyphs.h"
 #include "test_files.h"
+
+namespace test_training {
 
 using namespace deepstack;
 
@@ -502,5 +505,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestTraining)
+DEEPSTACK_TEST_GUILESS_MAIN(TestTraining)
+
+}  // namespace test_training
 #include "test_training.moc"

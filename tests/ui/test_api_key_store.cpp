@@ -10,8 +10,11 @@
 #include <QJsonObject>
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include "models/ApiKeyStore.h"
+
+namespace test_api_key_store {
 
 using deepstack::ui::ApiKeyStore;
 
@@ -119,5 +122,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_GUILESS_MAIN(TestApiKeyStore)
+DEEPSTACK_TEST_GUILESS_MAIN(TestApiKeyStore)
+
+}  // namespace test_api_key_store
 #include "test_api_key_store.moc"

@@ -19,6 +19,7 @@
 #include <QTemporaryDir>
 #include <QThread>
 #include <QtTest>
+#include "test_main.h"
 #include <QPdfDocument>
 #include <QPdfSelection>
 
@@ -36,6 +37,8 @@
 #include <atomic>
 #include <future>
 #include <stdexcept>
+
+namespace test_attention_panel {
 
 using deepstack::ui::AttentionPanel;
 using deepstack::ui::MainWindow;
@@ -240,5 +243,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_MAIN(TestAttentionPanel)
+DEEPSTACK_TEST_MAIN(TestAttentionPanel)
+
+}  // namespace test_attention_panel
 #include "test_attention_panel.moc"

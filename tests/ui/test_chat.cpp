@@ -10,6 +10,7 @@
 #include <QTemporaryDir>
 #include <QTimer>
 #include <QtTest>
+#include "test_main.h"
 
 #include "chat/ChatController.h"
 #include "chat/ChatView.h"
@@ -17,6 +18,8 @@
 #include "inference/InferenceWorker.h"
 #include "ui_test_files.h"
 #include "workspace/WorkspaceModel.h"
+
+namespace test_chat {
 
 using namespace deepstack::ui;
 using namespace deepstack::testing;
@@ -327,7 +330,8 @@ private Q_SLOTS:
         const auto storeFolder = dir_.filePath("killed");
         QProcess child;
         child.setProcessChannelMode(QProcess::ForwardedChannels);
-        child.start(QCoreApplication::applicationFilePath(), {"--child-that-gets-killed", storeFolder, pdf_});
+        child.start(QCoreApplication::applicationFilePath(),
+                    {deepstack::testing::running_suite(), "--child-that-gets-killed", storeFolder, pdf_});
         QVERIFY(child.waitForStarted());
         // Wait until the answer is on disk half written, then kill without warning.
         const ConversationStore store(storeFolder);
@@ -427,11 +431,15 @@ private Q_SLOTS:
     }
 };
 
-int main(int argc, char** argv) {
+int runSuite(int argc, char** argv) {
     QApplication app(argc, argv);
     if (argc == 4 && QString(argv[1]) == "--child-that-gets-killed") return runChildThatGetsKilled(argv[2], argv[3]);
     TestChat test;
     return QTest::qExec(&test, argc, argv);
 }
+
+DEEPSTACK_TEST_CUSTOM_MAIN(runSuite)
+
+}  // namespace test_chat
 
 #include "test_chat.moc"

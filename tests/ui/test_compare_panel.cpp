@@ -15,12 +15,15 @@
 #include <QTabWidget>
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include "MainWindow.h"
 #include "chat/ChatController.h"
 #include "compare/ComparePanel.h"
 #include "inference/InferenceService.h"
 #include "ui_test_files.h"
+
+namespace test_compare_panel {
 
 using deepstack::ui::ComparePanel;
 using deepstack::ui::MainWindow;
@@ -106,5 +109,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_MAIN(TestComparePanel)
+DEEPSTACK_TEST_MAIN(TestComparePanel)
+
+}  // namespace test_compare_panel
 #include "test_compare_panel.moc"

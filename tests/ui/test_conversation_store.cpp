@@ -3,6 +3,7 @@
 #include <QDir>
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include <QImage>
 #include <QJsonArray>
@@ -14,6 +15,8 @@
 #include "inference/InferenceService.h"
 #include "ui_test_files.h"
 #include "workspace/WorkspaceModel.h"
+
+namespace test_conversation_store {
 
 using namespace deepstack::ui;
 
@@ -219,5 +222,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_MAIN(TestConversationStore)
+DEEPSTACK_TEST_MAIN(TestConversationStore)
+
+}  // namespace test_conversation_store
 #include "test_conversation_store.moc"

@@ -15,6 +15,7 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include "MainWindow.h"
 #include "attention/AttentionPanel.h"
@@ -25,6 +26,8 @@
 #include "demo/ReplayBar.h"
 #include "inference/InferenceService.h"
 #include "ui_test_files.h"
+
+namespace test_demo_replay {
 
 using deepstack::ui::MainWindow;
 
@@ -164,5 +167,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_MAIN(TestDemoReplay)
+DEEPSTACK_TEST_MAIN(TestDemoReplay)
+
+}  // namespace test_demo_replay
 #include "test_demo_replay.moc"

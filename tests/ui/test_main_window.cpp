@@ -17,6 +17,7 @@
 #include <QPlainTextEdit>
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 #include <QRegularExpression>
 #include <QPainter>
 #include <QPdfWriter>
@@ -48,6 +49,8 @@
 #include "models/RemoteServerPanel.h"
 #include "ui_test_files.h"
 #include "workspace/WorkspaceModel.h"
+
+namespace test_main_window {
 
 using deepstack::ui::MainWindow;
 
@@ -752,5 +755,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_MAIN(TestMainWindow)
+DEEPSTACK_TEST_MAIN(TestMainWindow)
+
+}  // namespace test_main_window
 #include "test_main_window.moc"

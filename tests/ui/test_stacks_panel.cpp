@@ -17,6 +17,7 @@
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include "MainWindow.h"
 #include "chat/ChatController.h"
@@ -25,6 +26,8 @@
 #include "attention/AttentionPanel.h"
 #include "attention/StackMapView.h"
 #include "ui_test_files.h"
+
+namespace test_stacks_panel {
 
 using deepstack::ui::MainWindow;
 
@@ -144,5 +147,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_MAIN(TestStacksPanel)
+DEEPSTACK_TEST_MAIN(TestStacksPanel)
+
+}  // namespace test_stacks_panel
 #include "test_stacks_panel.moc"

@@ -3,10 +3,13 @@
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
+#include "test_main.h"
 
 #include "ui_test_files.h"
 #include "workspace/WorkspaceDocument.h"
 #include "workspace/WorkspaceModel.h"
+
+namespace test_workspace {
 
 using namespace deepstack::ui;
 using namespace deepstack::testing;
@@ -127,5 +130,7 @@ private Q_SLOTS:
     }
 };
 
-QTEST_MAIN(TestWorkspace)
+DEEPSTACK_TEST_MAIN(TestWorkspace)
+
+}  // namespace test_workspace
 #include "test_workspace.moc"
