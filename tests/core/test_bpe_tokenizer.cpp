@@ -17,7 +17,6 @@ namespace test_bpe_tokenizer {
 
 using namespace deepstack;
 
-
 namespace {
 
 std::string show(const std::vector<TokenId>& ids) {

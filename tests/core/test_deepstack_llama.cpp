@@ -33,8 +33,6 @@ using deepstack_llama::make_views;
 using deepstack_llama::render_vicuna_turn;
 using deepstack_llama::select_grid;
 
-
-
 namespace {
 const auto kFixtures = testing::data_dir() / "fixtures" / "deepstack";
 constexpr std::int64_t kSentinel = -200;  // the authors' IMAGE_TOKEN_INDEX in the reference ids

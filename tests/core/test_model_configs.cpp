@@ -19,7 +19,6 @@ using namespace deepstack;
 using deepstack::config::Fields;
 using deepstack::config::Json;
 
-
 namespace {
 
 Json load(const std::string& name) { return config::read_json_file(testing::data_dir() / "configs" / name); }

@@ -16,7 +16,6 @@ namespace test_qwen3_vl_processor {
 
 using namespace deepstack;
 
-
 namespace {
 const auto kImages = testing::data_dir() / "images";
 const auto kFixture = testing::data_dir() / "fixtures" / "qwen3-vl-images";

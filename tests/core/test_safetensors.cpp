@@ -18,7 +18,6 @@ using deepstack::testing::safetensors_bytes;
 using deepstack::testing::write_file;
 using deepstack::testing::write_json;
 
-
 namespace {
 const std::vector<DType> kAllDTypes = {DType::boolean, DType::u8,      DType::i8,      DType::u16, DType::i16,
                                        DType::u32,     DType::i32,     DType::u64,     DType::i64, DType::f8_e4m3,
