@@ -24,27 +24,15 @@
 #include "models/deepstack_llama/processor.h"
 #include "training/glyphs.h"
 #include "test_files.h"
+#include "tiny_training.h"
 
 namespace test_training {
 
 using namespace deepstack;
 
 namespace {
-const std::filesystem::path kBase = testing::data_dir() / "fixtures" / "deepstack" / "deepstack-l";
-
-TrainingOptions tiny(const std::filesystem::path& output, std::int64_t steps) {
-    TrainingOptions o;
-    o.base = kBase;
-    o.output = output;
-    o.steps = steps;
-    o.batch = 2;
-    o.warmup_steps = 2;
-    o.checkpoint_every = 1000;
-    o.learning_rate = 3e-3;
-    o.threads = 2;
-    o.pages.page_size = 64;
-    return o;
-}
+const std::filesystem::path& kBase = testing::tiny_training_base();
+const auto tiny = testing::tiny_training;
 
 // A copy of the fixture's base (config.json and tokenizer, no weights) with `fields` set in its config.
 std::filesystem::path base_with(const std::filesystem::path& folder, const nlohmann::json& fields) {
@@ -83,7 +71,7 @@ private Q_SLOTS:
         const auto result = train(o);
         QVERIFY(result.finished);
         // In 40 steps of new pages the fall is mostly the answers' format, which needs no picture; that the
-        // picture reaches the answers is memorisedReadingsNeedTheirPicture's check.
+        // picture reaches the answers is test_training_convergence's check.
         QCOMPARE(losses.size(), std::size_t{40});
         double first = 0, last = 0;
         for (int i = 0; i < 5; ++i) first += losses[static_cast<std::size_t>(i)], last += losses[losses.size() - 1 - static_cast<std::size_t>(i)];
@@ -158,41 +146,6 @@ private Q_SLOTS:
         QCOMPARE(nlohmann::json::parse(to_json(read)).at("reading").at("pages").get<std::int64_t>(), std::int64_t{3});
     }
 
-    // lossFalls shows the loss falls; in 40 steps on new pages that is mostly the answers' format, which needs no
-    // picture. Here two pages are read out over and over (the same question, "Read the page.", with different
-    // answers): learning both transcripts needs each page's picture, so after training each transcript must be
-    // likelier under its own picture than under the other page's.
-    void memorisedReadingsNeedTheirPicture() {
-        // 300 steps: at 200 the tiny model still reads both transcripts alike under either picture (a 50/50 guess
-        // where they part), at 300 each has its own (measured: -0.02 against -8.7 nats).
-        auto o = tiny(root() / "two-pages", 300);
-        o.distinct_pages = 2;
-        o.reading_turn = true;
-        o.questions_per_page = 1;
-        const auto result = train(o);
-        EngineOptions engine;
-        engine.threads = 2;
-        engine.context_tokens = 512;
-        const auto model = Model::load(result.model, engine);
-        std::vector<SyntheticPage> pages;
-        for (std::uint64_t i = 0; i < 2; ++i) pages.push_back(synthetic_page(SyntheticSplit::train, i, o.pages));
-        QVERIFY(pages[0].reading.answer != pages[1].reading.answer);
-        // The transcript's log-likelihood, teacher-forced through the engine (a control run of the ablation).
-        const auto log_likelihood = [&](const SyntheticPage& picture, const SyntheticPage& text) {
-            auto chat = model->start_conversation();
-            chat->replay({Message::Role::user, text.reading.question, {picture.image}}, text.reading.answer);
-            AblationRequest control;
-            control.answer_again = false;
-            double sum = 0;
-            for (const auto& change : chat->ablate(control, SamplingSettings{}).changes) sum += change.logprob;
-            return sum;
-        };
-        for (std::size_t i = 0; i < 2; ++i) {
-            const auto own = log_likelihood(pages[i], pages[i]), other = log_likelihood(pages[1 - i], pages[i]);
-            QVERIFY2(own > other + 3.0, qPrintable(QString("page %1: %2 nats with its picture, %3 with the other's").arg(i).arg(own).arg(other)));
-        }
-    }
-
     // One step at a real learning rate against one at almost none: AdamW's first step moves every weight that
     // got any gradient by about the rate, so a weight the loss cannot reach (a picture cut off from the answer)
     // stays put. Both the stacked model and its twin.
@@ -220,25 +173,6 @@ private Q_SLOTS:
                 QVERIFY2(change > 1e-3, (name + ": " + tensor_name + " did not move").c_str());
             }
         }
-    }
-
-    // --distinct-pages: one page over and over is learned by heart, far sooner than new pages every step; and a
-    // run's checkpoint is its own.
-    void distinctPagesCycle() {
-        const auto final_loss = [&](const std::string& name, std::int64_t distinct) {
-            auto o = tiny(root() / name, 100);
-            o.distinct_pages = distinct;
-            std::vector<double> losses;
-            o.on_progress = [&](const TrainingProgress& p) { losses.push_back(p.loss); };
-            train(o);
-            return (losses[97] + losses[98] + losses[99]) / 3;
-        };
-        const auto repeated = final_loss("cycle", 1), fresh = final_loss("fresh", 0);
-        QVERIFY2(repeated < 0.5 * fresh, (std::to_string(repeated) + " vs " + std::to_string(fresh)).c_str());
-        auto other = tiny(root() / "cycle", 100);
-        other.distinct_pages = 2;
-        other.on_progress = {};
-        QVERIFY_THROWS_EXCEPTION(Error, train(other));
     }
 
     // --reading-turn puts the page's transcript into the loss (the same first weights give another first loss),
