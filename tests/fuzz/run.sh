@@ -13,10 +13,11 @@ limit=(-max_total_time="$seconds")
 [ -n "$runs" ] && limit=(-runs="$runs" -seed=1)
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$build/fuzz-artifacts"
-status=0
-failures=()
-printf '%-16s %12s %10s %8s  %s\n' target executions "exec/s" coverage result
-for target in "$build"/tests/fuzz/fuzz_*; do
+# Targets run side by side, one per core (DEEPSTACK_FUZZ_JOBS): each is single-threaded and seeded, so the inputs
+# and the verdicts are the same as one after another.
+jobs=${DEEPSTACK_FUZZ_JOBS:-$(nproc)}
+fuzz_one() {  # fuzz_one TARGET: runs it and writes its table row to BUILD/fuzz-artifacts/<what>.row
+    local target=$1 what log result executed rate cov
     what=$(basename "$target"); what=${what#fuzz_}
     # A deterministic run starts from the committed seeds alone.
     [ -n "$runs" ] && rm -rf "$build/fuzz-corpus/$what"
@@ -29,13 +30,27 @@ for target in "$build"/tests/fuzz/fuzz_*; do
         result=ok
     else
         result="FAILED (see $log)"
-        status=1
     fi
     executed=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
     rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
-    printf '%-16s %12s %10s %8s  %s\n' "$what" "$executed" "$rate" "$cov" "$result"
-    [ "$result" = ok ] || failures+=("$what")
+    printf '%-16s %12s %10s %8s  %s\n' "$what" "$executed" "$rate" "$cov" "$result" > "$build/fuzz-artifacts/$what.row"
+}
+targets=("$build"/tests/fuzz/fuzz_*)
+for target in "${targets[@]}"; do
+    what=$(basename "$target"); rm -f "$build/fuzz-artifacts/${what#fuzz_}.row"
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+    fuzz_one "$target" &
+done
+wait
+status=0
+failures=()
+printf '%-16s %12s %10s %8s  %s\n' target executions "exec/s" coverage result
+for target in "${targets[@]}"; do
+    what=$(basename "$target"); what=${what#fuzz_}
+    row="$build/fuzz-artifacts/$what.row"
+    if [ -f "$row" ]; then cat "$row"; else printf '%-16s %s\n' "$what" "FAILED (the run left no result)"; fi
+    if [ ! -f "$row" ] || ! grep -q '  ok$' "$row"; then failures+=("$what"); status=1; fi
 done
 # CI keeps only what is printed: for each failure, the report and the input itself (base64), so that the bug can be
 # reproduced from the CI log alone (base64 -d > input; fuzz_<what> input).
