@@ -2,8 +2,9 @@
 # Writes the card's numbers of a demo model folder (default models/demo/latest) into its evaluation.json: the held-out
 # questions of the first 200 held-out pages at the training's small-print height, answered by the folder as it is
 # ("stacked") and by the same weights with the stacked groups left out ("without_stacks",
-# deepstack_args_for_ablation = nostack), plus each page's reading turn. test_demo_model answers the same questions
-# in CI and compares its counts with these.
+# deepstack_args_for_ablation = nostack), plus each page's reading turn and, for the stacked model, where its
+# answers to the small-print questions look (per layer, the share of their attention on the picture that falls on
+# the field asked about). test_demo_model answers the same questions in CI and compares its counts with these.
 #   models/demo/evaluate.sh [MODEL_FOLDER]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -19,12 +20,12 @@ c["deepstack_args_for_ablation"] = "nostack"
 json.dump(c, open(sys.argv[1], "w"), indent=1)
 PY
 options=(--pages 200 --text-height 10 --reading --threads 2)
-"$cli" evaluate --model "$model" "${options[@]}" > "$scratch/stacked.json"
+"$cli" evaluate --model "$model" "${options[@]}" --field-attention > "$scratch/stacked.json"
 "$cli" evaluate --model "$scratch/nostack" "${options[@]}" > "$scratch/without_stacks.json"
 python3 - "$scratch" "$model/evaluation.json" "${options[*]}" <<'PY'
 import json, sys
 scratch, out, options = sys.argv[1], sys.argv[2], sys.argv[3]
-card = {"command": "deepstack-cli evaluate " + options + " (models/demo/evaluate.sh)",
+card = {"command": "deepstack-cli evaluate " + options + " (stacked: also --field-attention; models/demo/evaluate.sh)",
         "stacked": json.load(open(scratch + "/stacked.json")),
         "without_stacks": json.load(open(scratch + "/without_stacks.json"))}
 open(out, "w").write(json.dumps(card, indent=1) + "\n")
