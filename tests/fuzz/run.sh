@@ -36,7 +36,13 @@ fuzz_one() {  # fuzz_one TARGET: runs it and writes its table row to BUILD/fuzz-
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo 0)
     printf '%-16s %12s %10s %8s  %s\n' "$what" "$executed" "$rate" "$cov" "$result" > "$build/fuzz-artifacts/$what.row"
 }
-targets=("$build"/tests/fuzz/fuzz_*)
+# The slowest first (measured at 100 000 runs: tokenizer_json ~90 s, config ~55 s, every other under 25 s), so that
+# neither is left running alone at the end.
+targets=()
+for what in tokenizer_json config; do [ -x "$build/tests/fuzz/fuzz_$what" ] && targets+=("$build/tests/fuzz/fuzz_$what"); done
+for target in "$build"/tests/fuzz/fuzz_*; do
+    case "$(basename "$target")" in fuzz_tokenizer_json|fuzz_config) ;; *) targets+=("$target") ;; esac
+done
 for target in "${targets[@]}"; do
     what=$(basename "$target"); rm -f "$build/fuzz-artifacts/${what#fuzz_}.row"
     while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
@@ -46,7 +52,7 @@ wait
 status=0
 failures=()
 printf '%-16s %12s %10s %8s  %s\n' target executions "exec/s" coverage result
-for target in "${targets[@]}"; do
+for target in "$build"/tests/fuzz/fuzz_*; do
     what=$(basename "$target"); what=${what#fuzz_}
     row="$build/fuzz-artifacts/$what.row"
     if [ -f "$row" ]; then cat "$row"; else printf '%-16s %s\n' "$what" "FAILED (the run left no result)"; fi
