@@ -324,6 +324,7 @@ int run_chat(const std::vector<std::string>& args) {
     j["stop"] = std::string(deepstack::to_string(result.stop));
     j["prompt_tokens"] = result.prompt_tokens;
     j["image_tokens"] = result.image_tokens;
+    j["vision_reused"] = result.vision_reused;
     j["timings_ms"] = {{"vision", result.vision_ms}, {"prefill", result.prefill_ms},
                        {"time_to_first_token", result.time_to_first_token_ms}, {"decode", result.decode_ms}};
     j["prefill_tokens_per_s"] = result.prefill_tokens_per_s();

@@ -15,6 +15,19 @@
 #                                   gpu-benchmarks.json to $OUT (default ./gpu-report).
 #   installer/gpu-check.sh local    both on one machine with a GPU and the build dependencies (installer/setup-debian.sh):
 #                                   builds against the default LibTorch (installer/setup-torch.sh) and runs.
+#   installer/gpu-check.sh train [OPTIONS]
+#                                   there, like run, but a stretch of the demo model's training (issue 20) on the GPU:
+#                                   from models/demo/latest (its config.json and tokenizer.model are the base; the
+#                                   weights are --init-from unless DEEPSTACK_GPU_TRAIN_FROM names others, or is empty:
+#                                   from scratch, as the twin without stacks, OPTIONS --no-stacks, starts), a cosine
+#                                   schedule sized by a short measured run to end within DEEPSTACK_GPU_TRAIN_SECONDS
+#                                   (default 330), then the card's evaluation on the GPU. $OUT/demo-train gets
+#                                   model.safetensors, config.json, evaluation.json, state.json and train.log: copy
+#                                   them over a copy of models/demo/latest and compare its card with the committed one.
+#                                   OPTIONS go to `deepstack-cli train` after the defaults (later ones win).
+#   installer/gpu-check.sh train-local [OPTIONS]
+#                                   the same on this machine, built against the default LibTorch
+#                                   (DEEPSTACK_GPU_TRAIN_DEVICE=cpu tries it without a GPU).
 # DEEPSTACK_GPU_DEADLINE (seconds, default 420): steps that would start later are reported as skipped.
 # DEEPSTACK_GPU_ONLY (an extended regular expression): run only the steps whose names match.
 set -uo pipefail
@@ -217,43 +230,119 @@ EOF
     ! grep -q "FAILED" "$out/summary.md"
 }
 
+train_demo() {  # train_demo BIN_DIR [TRAIN OPTIONS...]
+    local bin="$1" out="${OUT:-$repo/gpu-report}/demo-train" work seconds device from started
+    shift
+    seconds="${DEEPSTACK_GPU_TRAIN_SECONDS:-330}"
+    device="${DEEPSTACK_GPU_TRAIN_DEVICE:-cuda}"
+    from="${DEEPSTACK_GPU_TRAIN_FROM-$repo/models/demo/latest}"
+    started=$(date +%s)
+    mkdir -p "$out"
+    work=$(mktemp -d)
+    exec > >(tee -a "$out/train.log") 2>&1
+    echo "gpu-check train: commit $(cat "$bin/../commit" 2>/dev/null || git rev-parse --short HEAD 2>/dev/null), $(date -u +%FT%TZ)," \
+         "device $device, $seconds s, from ${from:-scratch}"
+    nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || true
+    grep -m1 "model name" /proc/cpuinfo || true
+
+    mkdir -p "$work/base"
+    cp "$repo/models/demo/latest/config.json" "$repo/models/demo/latest/tokenizer.model" "$work/base/"
+    # The defaults of the CPU stretches (models/demo/TRAINING.md); the page synthesis runs on the host's cores.
+    local options=(--base "$work/base" --device "$device" --batch 8 --lr 5e-4 --reading-turn --glyph-loss 1
+                   --text-height 10 --model-bf16 --log-every 10 --checkpoint-every 100
+                   --threads "$(( $(nproc) > 8 ? 8 : $(nproc) ))" --seed "$(date +%s)")
+    [ -n "$from" ] && options+=(--init-from "$from")
+    options+=("$@")
+
+    # The schedule must end inside the time: the rate of a short run (its last logged steps, past CUDA's start)
+    # sizes it, leaving room for the evaluation and the final checkpoint.
+    "$bin/deepstack-cli" train "${options[@]}" --out "$work/calibration" --steps 1000 --warmup 5 --stop-after 40 \
+        > "$work/calibration.log" 2>&1 || { cat "$work/calibration.log"; echo "gpu-check train: the short run failed"; return 1; }
+    local pages_per_s batch left steps
+    pages_per_s=$(awk '/pages\/s/ { r = $(NF-1) } END { print r }' "$work/calibration.log")
+    batch=$(printf '%s\n' "${options[@]}" | awk 'p { b = $0; p = 0 } $0 == "--batch" { p = 1 } END { print b }')
+    left=$(( seconds - ($(date +%s) - started) - 90 ))
+    steps=$(awk -v r="$pages_per_s" -v b="$batch" -v t="$left" 'BEGIN { s = int(0.9 * r * t / b); print (s < 20 ? 0 : s) }')
+    echo "gpu-check train: $pages_per_s pages/s in the short run; a schedule of $steps steps of $batch pages"
+    [ "$steps" -gt 0 ] || { echo "gpu-check train: no time left for a schedule"; return 1; }
+    local warmup=$(( steps / 20 > 100 ? 100 : steps / 20 + 1 ))
+    # SIGTERM makes the trainer checkpoint and stop: a schedule that runs long still brings its weights back.
+    timeout -k 60 -s TERM "$(( left + 30 ))" "$bin/deepstack-cli" train "${options[@]}" --out "$work/run" --steps "$steps" \
+        --warmup "$warmup"
+    echo "gpu-check train: the trainer exited with $? after $(( $(date +%s) - started )) s"
+    [ -f "$work/run/model/model.safetensors" ] || { echo "gpu-check train: no model folder was written"; return 1; }
+    cp "$work/run/model/model.safetensors" "$work/run/model/config.json" "$out/"
+    cp "$work/run/checkpoint/state.json" "$out/" 2>/dev/null || true
+    # The card's numbers on the GPU (greedy answers; another device may flip a near-tie, test_demo_model's margin).
+    cp "$repo/models/demo/latest/generation_config.json" "$repo/models/demo/latest/sample_questions.json" "$work/run/model/" 2>/dev/null || true
+    DEEPSTACK_CLI="$bin/deepstack-cli" DEEPSTACK_EVALUATE_DEVICE="$device" "$repo/models/demo/evaluate.sh" "$work/run/model" &&
+        cp "$work/run/model/evaluation.json" "$out/"
+    python3 -c 'import json, sys
+c = json.load(open(sys.argv[1]))
+for k in ("stacked", "without_stacks"):
+    s = c[k]["small_print"]
+    print(f"gpu-check train: {k}: small print {s[\"correct\"]} / {s[\"asked\"]}, all {c[k][\"all\"][\"correct\"]} / {c[k][\"all\"][\"asked\"]}")' \
+        "$out/evaluation.json" || true
+    rm -rf "$work"
+    ls -la "$out"
+}
+
+unpack_bundle() {  # sets bin_dir to wrappers of the bundle's programs on this machine's torch
+    if [ ! -f .gpu/bundle.tar.xz ]; then
+        echo "gpu-check: .gpu/bundle.tar.xz is missing: run installer/gpu-check.sh prepare first and carry .gpu" >&2
+        exit 1
+    fi
+    unpacked=$(mktemp -d)
+    tar -C "$unpacked" -xJf .gpu/bundle.tar.xz || exit 1
+    torch_dir=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))') || {
+        echo "gpu-check: this machine's python3 has no torch" >&2; exit 1; }
+    have=$(python3 -c 'import torch; print(torch.__version__.split("+")[0])')
+    if [ "$have" != "$(cat "$unpacked/torch-version")" ]; then
+        echo "gpu-check: the bundle was built for torch $(cat "$unpacked/torch-version"), this machine has $have:" \
+             "prepare again with DEEPSTACK_GPU_TORCH_VERSION=$have" >&2
+        exit 1
+    fi
+    # Only our programs see the bundled libraries (python3 and its packages keep their own).
+    mkdir -p "$unpacked/run"
+    for f in "$unpacked"/bin/*; do
+        printf '#!/bin/sh\nLD_LIBRARY_PATH="%s:%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s" "$@"\n' \
+            "$torch_dir/lib" "$unpacked/lib" "$f" > "$unpacked/run/$(basename "$f")"
+        chmod +x "$unpacked/run/$(basename "$f")"
+    done
+    bin_dir="$unpacked/run"
+}
+
+build_here() {  # sets bin_dir to this machine's build of the programs against the default LibTorch
+    local torch_dir
+    torch_dir=$(installer/setup-torch.sh) || exit 1
+    build build-gpu "$torch_dir" || exit 1
+    mkdir -p build-gpu/bin-links
+    for f in "${programs[@]}"; do ln -sf "$(find "$PWD/build-gpu" -name "$f" -type f -perm -u+x | head -1)" build-gpu/bin-links/; done
+    bin_dir="$PWD/build-gpu/bin-links"
+}
+
 case "$mode" in
     prepare)
         prepare
         ;;
     run)
-        if [ ! -f .gpu/bundle.tar.xz ]; then
-            echo "gpu-check: .gpu/bundle.tar.xz is missing: run installer/gpu-check.sh prepare first and carry .gpu" >&2
-            exit 1
-        fi
-        unpacked=$(mktemp -d)
-        tar -C "$unpacked" -xJf .gpu/bundle.tar.xz || exit 1
-        torch_dir=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))') || {
-            echo "gpu-check: this machine's python3 has no torch" >&2; exit 1; }
-        have=$(python3 -c 'import torch; print(torch.__version__.split("+")[0])')
-        if [ "$have" != "$(cat "$unpacked/torch-version")" ]; then
-            echo "gpu-check: the bundle was built for torch $(cat "$unpacked/torch-version"), this machine has $have:" \
-                 "prepare again with DEEPSTACK_GPU_TORCH_VERSION=$have" >&2
-            exit 1
-        fi
-        # Only our programs see the bundled libraries (python3 and its packages keep their own).
-        mkdir -p "$unpacked/run"
-        for f in "$unpacked"/bin/*; do
-            printf '#!/bin/sh\nLD_LIBRARY_PATH="%s:%s${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "%s" "$@"\n' \
-                "$torch_dir/lib" "$unpacked/lib" "$f" > "$unpacked/run/$(basename "$f")"
-            chmod +x "$unpacked/run/$(basename "$f")"
-        done
-        run_checks "$unpacked/run"
+        unpack_bundle
+        run_checks "$bin_dir"
+        ;;
+    train)
+        unpack_bundle
+        train_demo "$bin_dir" "${@:2}"
         ;;
     local)
-        torch_dir=$(installer/setup-torch.sh) || exit 1
-        build build-gpu "$torch_dir" || exit 1
-        mkdir -p build-gpu/bin-links
-        for f in "${programs[@]}"; do ln -sf "$(find "$PWD/build-gpu" -name "$f" -type f -perm -u+x | head -1)" build-gpu/bin-links/; done
-        run_checks "$PWD/build-gpu/bin-links"
+        build_here
+        run_checks "$bin_dir"
+        ;;
+    train-local)
+        build_here
+        train_demo "$bin_dir" "${@:2}"
         ;;
     *)
-        sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

@@ -23,14 +23,16 @@ llama_server=$(installer/build-llama-server.sh)
 stage_done "llama-server"
 DEEPSTACK_BUILD_TYPE=Release installer/build.sh "${release[@]}" -DDEEPSTACK_LLAMA_SERVER="$llama_server"
 stage_done "build (LibTorch wheel)"
-ctest --test-dir build --output-on-failure
+# Suites side by side where they leave cores idle (each declares what it needs: tests/CMakeLists.txt).
+jobs=(-j "$(nproc)")
+ctest --test-dir build --output-on-failure "${jobs[@]}"
 stage_done "tests (LibTorch wheel)"
 
 DEEPSTACK_BUILD_TYPE=Release DEEPSTACK_TORCH=system DEEPSTACK_BUILD_DIR=build-debian-torch installer/build.sh "${release[@]}"
 stage_done "build (Debian's LibTorch 1.13)"
-# The slow suites (what training teaches, the demo model's whole card) ran above on the default LibTorch; every
-# other suite runs again on 1.13.
-ctest --test-dir build-debian-torch --output-on-failure --label-exclude slow
+# The slow suites (what training teaches, the demo model's whole card) ran above on the default LibTorch, and the
+# torch-free ones are the same code on either; every other suite runs again on 1.13.
+ctest --test-dir build-debian-torch --output-on-failure "${jobs[@]}" --label-exclude "slow|torch-free"
 stage_done "tests (Debian's LibTorch 1.13)"
 
 cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDEEPSTACK_SANITIZE=ON \
@@ -38,7 +40,7 @@ cmake -S . -B build-sanitize -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDEEPSTACK_SANIT
 cmake --build build-sanitize
 stage_done "build (sanitizers)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --test-dir build-sanitize --output-on-failure
+    ctest --test-dir build-sanitize --output-on-failure "${jobs[@]}"
 stage_done "tests (sanitizers)"
 
 # Every parser of untrusted input under libFuzzer (clang, ASan, UBSan): a crash, a hang or an allocation over 1 GB

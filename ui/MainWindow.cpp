@@ -631,10 +631,10 @@ bool MainWindow::exportAnswerReport(const QString& file, QString* error) {
         block(question.text, 20, false, 160);
         block(tr("Answer"), 24, true);
         block(answer.text, 20, false, 300);
-        block(tr("%1 tokens · first token %2 ms (vision %3, prefill %4) · %5 tokens/s · %6 image tokens · %7")
+        block(tr("%1 tokens · first token %2 ms (%3, prefill %4) · %5 tokens/s · %6 image tokens · %7")
                   .arg(t.generatedTokens)
                   .arg(t.timeToFirstTokenMs, 0, 'f', 0)
-                  .arg(t.visionMs, 0, 'f', 0)
+                  .arg(visionTimeText(t))
                   .arg(t.prefillMs, 0, 'f', 0)
                   .arg(t.decodeTokensPerSecond, 0, 'f', 1)
                   .arg(t.imageTokens)
@@ -726,6 +726,9 @@ void MainWindow::calibrateSpeed(const LoadedModel& model) {
     request.sampling.maxTokens = 8;
     request.conversationId = "calibration-warm-up:" + QUuid::createUuid().toString(QUuid::WithoutBraces);
     inference_->generate(request);
+    // Not the same picture, or the model would reuse the first one's vision pass and the rate would measure nothing.
+    page.setPixelColor(0, 0, Qt::black);
+    request.question = {tr("Describe this page in one line."), {page}};
     request.conversationId = calibrationId_ = "calibration:" + QUuid::createUuid().toString(QUuid::WithoutBraces);
     calibratedModel_ = model;
     // Said beside the model's name, not in the status line, where a problem with the folder may be showing.

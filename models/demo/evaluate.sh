@@ -20,6 +20,8 @@ c["deepstack_args_for_ablation"] = "nostack"
 json.dump(c, open(sys.argv[1], "w"), indent=1)
 PY
 options=(--pages 200 --text-height 10 --reading --threads 2)
+# DEEPSTACK_EVALUATE_DEVICE=cuda: the same card computed on a GPU (installer/gpu-check.sh train).
+[ -n "${DEEPSTACK_EVALUATE_DEVICE:-}" ] && options+=(--device "$DEEPSTACK_EVALUATE_DEVICE")
 "$cli" evaluate --model "$model" "${options[@]}" --field-attention > "$scratch/stacked.json"
 "$cli" evaluate --model "$scratch/nostack" "${options[@]}" > "$scratch/without_stacks.json"
 python3 - "$scratch" "$model/evaluation.json" "${options[*]}" <<'PY'

@@ -20,6 +20,7 @@
 #include "nn/blocks.h"
 #include "models/qwen3_vl/architecture.h"
 #include "test_files.h"
+#include "vision_reuse.h"
 
 namespace test_engine {
 
@@ -257,6 +258,10 @@ private Q_SLOTS:
             QCOMPARE(static_cast<std::int64_t>(map.groups[g].change_at_top.size()), answer.image_tokens);
         }
         QCOMPARE(chat->send(follow_up, greedy(6)).tokens, expected.tokens);
+    }
+
+    void samePictureReusesTheVisionPass() {
+        testing::check_vision_pass_reused_for_the_same_picture_only(*model_, test_picture(72, 56));
     }
 
     void stopTakesEffectWithinOneStep() {

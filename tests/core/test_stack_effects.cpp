@@ -19,6 +19,7 @@
 #include "models/deepstack_llama/model.h"
 #include "nn/stack_edit.h"
 #include "test_files.h"
+#include "vision_reuse.h"
 
 namespace test_stack_effects {
 
@@ -241,6 +242,14 @@ private Q_SLOTS:
         QCOMPARE(json.at("groups").size(), map.groups.size());
         QCOMPARE(json.at("groups")[0].at("relative_change").size(), map.groups[0].relative_change.size());
         QCOMPARE(json.at("images")[0].at("plan").at("variant").get<std::string>(), plan.variant);
+    }
+
+    // The vision pass is kept for the next question about the same picture; DeepStack-V keeps its views too, which
+    // the measurement encodes again with each group left out.
+    void samePictureReusesTheVisionPass() {
+        testing::check_vision_pass_reused_for_the_same_picture_only(*load(kFixtures / "deepstack-l"), picture(60, 40));
+        if (QTest::currentTestFailed()) return;
+        testing::check_vision_pass_reused_for_the_same_picture_only(*load(kFixtures / "deepstack-v"), picture(60, 40));
     }
 
     void injectionMapOnDeepStackV() {

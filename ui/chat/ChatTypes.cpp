@@ -1,5 +1,6 @@
 #include "chat/ChatTypes.h"
 
+#include <QCoreApplication>
 #include <QJsonArray>
 #include <QUuid>
 
@@ -24,7 +25,8 @@ QJsonObject timingsToJson(const MessageTimings& t) {
             {"decode_tokens_per_s", t.decodeTokensPerSecond},
             {"prompt_tokens", t.promptTokens},
             {"image_tokens", t.imageTokens},
-            {"generated_tokens", t.generatedTokens}};
+            {"generated_tokens", t.generatedTokens},
+            {"vision_reused", t.visionReused}};
 }
 
 MessageTimings timingsFromJson(const QJsonObject& o) {
@@ -36,9 +38,15 @@ MessageTimings timingsFromJson(const QJsonObject& o) {
     t.promptTokens = o["prompt_tokens"].toInteger();
     t.imageTokens = o["image_tokens"].toInteger();
     t.generatedTokens = o["generated_tokens"].toInteger();
+    t.visionReused = o["vision_reused"].toBool();
     return t;
 }
 }  // namespace
+
+QString visionTimeText(const MessageTimings& t) {
+    if (t.visionReused) return QCoreApplication::translate("MessageTimings", "vision reused");
+    return QCoreApplication::translate("MessageTimings", "vision %1").arg(t.visionMs, 0, 'f', 0);
+}
 
 QString toString(ChatMessage::State state) {
     switch (state) {

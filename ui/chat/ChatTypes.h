@@ -40,7 +40,11 @@ struct MessageTimings {
     qint64 promptTokens = 0;
     qint64 imageTokens = 0;
     qint64 generatedTokens = 0;
+    bool visionReused = false;  // the model had just encoded the same pictures: visionMs is not a vision pass
 };
+
+// "vision 412" (ms), or "vision reused" when the model had just encoded the same pictures.
+QString visionTimeText(const MessageTimings& timings);
 
 struct ChatMessage {
     enum class Role { user, assistant };

@@ -248,9 +248,9 @@ void ComparePanel::start(Side side) {
 
 QString ComparePanel::statsText(const GenerateResult& r) const {
     const auto& t = r.timings;
-    return tr("first token %1 ms (vision %2, prefill %3) · %4 tokens at %5 tok/s · %6 image tokens of %7 in the prompt · %8")
+    return tr("first token %1 ms (%2, prefill %3) · %4 tokens at %5 tok/s · %6 image tokens of %7 in the prompt · %8")
         .arg(t.timeToFirstTokenMs, 0, 'f', 0)
-        .arg(t.visionMs, 0, 'f', 0)
+        .arg(visionTimeText(t))
         .arg(t.prefillMs, 0, 'f', 0)
         .arg(r.tokens.size())
         .arg(t.decodeTokensPerSecond, 0, 'f', 1)

@@ -143,7 +143,7 @@ void InferenceWorker::generate(const GenerateRequest& request, std::shared_ptr<s
         result.stopReason = QString::fromUtf8(to_string(r.stop).data(), static_cast<qsizetype>(to_string(r.stop).size()));
         result.tokens = QList<qint32>(r.tokens.begin(), r.tokens.end());
         result.timings = {r.vision_ms, r.prefill_ms, r.time_to_first_token_ms, r.decode_tokens_per_s(),
-                          r.prompt_tokens, r.image_tokens, static_cast<qint64>(r.tokens.size())};
+                          r.prompt_tokens, r.image_tokens, static_cast<qint64>(r.tokens.size()), r.vision_reused};
         result.contextTokens = conversation_->context_tokens();
         result.contextCapacity = conversation_->context_capacity();
         Q_EMIT finished(result);

@@ -32,10 +32,11 @@ std::optional<SpeedRates> keptSpeed(const QString& folder, const QString& device
 void rememberSpeed(const QString& folder, const QString& device, const QString& compute, const MessageTimings& t) {
     if (t.promptTokens <= 0 || t.prefillMs <= 0) return;
     // Each answer moves the kept rates half way: the latest counts most, one slow answer does not decide.
-    SpeedRates measured{t.imageTokens > 0 ? t.visionMs / static_cast<double>(t.imageTokens) : 0.0, t.prefillMs / static_cast<double>(t.promptTokens),
+    SpeedRates measured{t.imageTokens > 0 && !t.visionReused ? t.visionMs / static_cast<double>(t.imageTokens) : 0.0, t.prefillMs / static_cast<double>(t.promptTokens),
                         t.decodeTokensPerSecond};
     if (const auto kept = keptSpeed(folder, device, compute)) {
-        if (t.imageTokens <= 0) measured.visionMsPerImageToken = kept->visionMsPerImageToken;
+        // A reused vision pass measured a comparison of pictures, not the tower.
+        if (t.imageTokens <= 0 || t.visionReused) measured.visionMsPerImageToken = kept->visionMsPerImageToken;
         measured = {(measured.visionMsPerImageToken + kept->visionMsPerImageToken) / 2, (measured.prefillMsPerToken + kept->prefillMsPerToken) / 2,
                     measured.decodeTokensPerSecond > 0 ? (measured.decodeTokensPerSecond + kept->decodeTokensPerSecond) / 2 : kept->decodeTokensPerSecond};
     }

@@ -103,6 +103,9 @@ struct GenerationResult {
     std::int64_t image_tokens = 0;
     std::int64_t context_tokens = 0;  // the conversation's length after the turn
     double vision_ms = 0;
+    // The pictures' vision pass was not run again: the model had just encoded the same pictures (another question
+    // about the same page, the same question asked again); vision_ms is then only the comparison.
+    bool vision_reused = false;
     double prefill_ms = 0;
     double time_to_first_token_ms = 0;
     std::vector<double> decode_ms;    // one per generated token after the first

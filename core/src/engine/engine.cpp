@@ -300,6 +300,7 @@ private:
             result.prompt_tokens = static_cast<std::int64_t>(turn.ids.size());
             result.image_tokens = turn.image_tokens;
             result.vision_ms = turn.vision_ms;
+            result.vision_reused = turn.vision_reused;
             const auto prefill_start = std::chrono::steady_clock::now();
             logits = session_->prefill(turn, nullptr, nullptr);
             result.prefill_ms = elapsed_ms(prefill_start);

@@ -35,6 +35,7 @@ struct PreparedTurn {
     std::vector<ImageSpan> images;  // in the order of the message's images
     std::int64_t image_tokens = 0;
     double vision_ms = 0;
+    bool vision_reused = false;  // the pictures' vision pass came from an earlier turn that showed the same ones
     std::shared_ptr<const FamilyTurnState> state;  // for prefill; read back with state_of<T>()
 };
 

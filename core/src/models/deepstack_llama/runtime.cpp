@@ -6,6 +6,7 @@
 
 #include "deepstack/error.h"
 #include "engine/clock.h"
+#include "engine/recent_vision.h"
 
 namespace deepstack::deepstack_llama {
 
@@ -13,11 +14,16 @@ namespace {
 
 constexpr std::string_view kImageSentinel = "<image>";
 
-struct TurnState final : engine::FamilyTurnState {
+// What a turn's pictures become. DeepStack-V spends its groups inside the vision tower, so a pass that edits them
+// encodes the views again: they are kept for it.
+struct EncodedPictures {
     std::vector<ImageFeatures> features;
+    std::vector<ImageViews> views;  // DeepStack-V only
+};
+
+struct TurnState final : engine::FamilyTurnState {
+    EncodedPictures pictures;
     std::vector<std::int64_t> offsets;  // where each image's tokens start in the turn's ids
-    // DeepStack-V spends its groups inside the vision tower: a pass that edits them encodes the views again.
-    std::vector<ImageViews> views;
 };
 
 class DeepStackFamily;
@@ -62,6 +68,7 @@ public:
     std::unique_ptr<Model> model_;
     const Tokenizer& tokenizer_;
     ClipPreprocessing clip_;
+    mutable engine::RecentVision<EncodedPictures> recent_;  // sessions hold the family const; a cache changes no result
 };
 
 Session::Session(const DeepStackFamily& family, std::int64_t capacity) : family_(family), cache_(family.model_->new_cache(capacity)) {}
@@ -79,17 +86,23 @@ engine::PreparedTurn Session::prepare(const Message& user, const std::string& sy
     engine::PreparedTurn turn;
     if (!user.images.empty()) {
         const auto start = std::chrono::steady_clock::now();
-        const bool stacks_in_the_tower = family_.model_->config().vit_stack_start_layer().has_value();
-        for (const auto& image : user.images) {
-            auto views = make_views(image, family_.model_->config(), family_.clip_);
-            state->features.push_back(family_.model_->encode_image(views));
-            if (stacks_in_the_tower) state->views.push_back(std::move(views));
+        if (auto recent = family_.recent_.find(user.images)) {
+            state->pictures = std::move(*recent);
+            turn.vision_reused = true;
+        } else {
+            const bool stacks_in_the_tower = family_.model_->config().vit_stack_start_layer().has_value();
+            for (const auto& image : user.images) {
+                auto views = make_views(image, family_.model_->config(), family_.clip_);
+                state->pictures.features.push_back(family_.model_->encode_image(views));
+                if (stacks_in_the_tower) state->pictures.views.push_back(std::move(views));
+            }
+            family_.recent_.keep(user.images, state->pictures);
         }
         turn.vision_ms = elapsed_ms(start);
     }
     // Only the conversation's very first chunk keeps the BOS.
     std::vector<std::int64_t> image_tokens;
-    for (const auto& f : state->features) image_tokens.push_back(f.embeds.size(0));
+    for (const auto& f : state->pictures.features) image_tokens.push_back(f.embeds.size(0));
     const auto spliced = splice_images(family_.tokenizer_, text, image_tokens,
                                        first ? std::optional<TokenId>(static_cast<TokenId>(family_.model_->config().text.bos_token_id)) : std::nullopt);
     turn.ids = prefix;
@@ -109,9 +122,9 @@ torch::Tensor Session::prefill(const engine::PreparedTurn& turn, nn::AttentionPr
     const auto& state = engine::state_of<TurnState>(turn);
     // DeepStack-V: an edit acts inside the vision tower, so the views are encoded again under it.
     std::vector<ImageFeatures> edited;
-    if (edit != nullptr && !state.views.empty())
-        for (const auto& views : state.views) edited.push_back(family_.model_->encode_image(views, nullptr, edit));
-    const auto& features = edited.empty() ? state.features : edited;
+    if (edit != nullptr && !state.pictures.views.empty())
+        for (const auto& views : state.pictures.views) edited.push_back(family_.model_->encode_image(views, nullptr, edit));
+    const auto& features = edited.empty() ? state.pictures.features : edited;
     std::vector<PlacedImage> images;
     for (std::size_t i = 0; i < features.size(); ++i) images.push_back({&features[i], state.offsets[i]});
     const std::vector<std::int64_t> ids(turn.ids.begin(), turn.ids.end());

@@ -8,6 +8,7 @@
 #include "deepstack/inspect.h"
 #include "deepstack/system.h"
 #include "engine/clock.h"
+#include "engine/recent_vision.h"
 #include "models/qwen3_vl/chat_template.h"
 
 namespace deepstack::qwen3_vl {
@@ -19,6 +20,12 @@ TokenId special(const Tokenizer& tokenizer, const char* text) {
     if (!id) throw Error(ErrorKind::config, "", std::string("the tokenizer has no ") + text + " token, which Qwen3-VL's chat template needs");
     return *id;
 }
+
+// What a turn's pictures become: their patch grids and the vision tower's output.
+struct EncodedPictures {
+    std::vector<Grid> grids;
+    VisionFeatures features;
+};
 
 struct TurnState final : engine::FamilyTurnState {
     VisionFeatures features;
@@ -84,6 +91,7 @@ public:
     ImagePreprocessorConfig preprocessor_;
     PixelBudget budget_;
     TokenId im_end_ = 0, image_pad_ = 0;
+    mutable engine::RecentVision<EncodedPictures> recent_;  // sessions hold the family const; a cache changes no result
 };
 
 Session::Session(const Qwen3VLFamily& family, std::int64_t capacity)
@@ -100,14 +108,23 @@ engine::PreparedTurn Session::prepare(const Message& user, const std::string& sy
     std::vector<Grid> grids;
     if (!user.images.empty()) {
         const auto start = std::chrono::steady_clock::now();
-        std::vector<torch::Tensor> pixels;
-        for (const auto& image : user.images) {
-            auto processed = preprocess(image, family_.preprocessor_, family_.budget_);
-            pixels.push_back(processed.pixel_values);
-            grids.push_back(processed.grid);
+        const auto text_tokens = static_cast<std::int64_t>(prefix.size() + templated.size());
+        if (auto recent = family_.recent_.find(user.images)) {
+            check_room_for_pictures(recent->grids, text_tokens);
+            grids = std::move(recent->grids);
+            state->features = std::move(recent->features);
+            turn.vision_reused = true;
+        } else {
+            std::vector<torch::Tensor> pixels;
+            for (const auto& image : user.images) {
+                auto processed = preprocess(image, family_.preprocessor_, family_.budget_);
+                pixels.push_back(processed.pixel_values);
+                grids.push_back(processed.grid);
+            }
+            check_room_for_pictures(grids, text_tokens);
+            state->features = family_.model_->encode_images(torch::cat(pixels), grids);
+            family_.recent_.keep(user.images, {grids, state->features});
         }
-        check_room_for_pictures(grids, static_cast<std::int64_t>(prefix.size() + templated.size()));
-        state->features = family_.model_->encode_images(torch::cat(pixels), grids);
         state->has_images = true;
         turn.vision_ms = elapsed_ms(start);
     }
