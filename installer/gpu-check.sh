@@ -256,7 +256,7 @@ train_demo() {  # train_demo BIN_DIR [TRAIN OPTIONS...]
 
     # The schedule must end inside the time: the rate of a short run (its last logged steps, past CUDA's start)
     # sizes it, leaving room for the evaluation and the final checkpoint.
-    "$bin/deepstack-cli" train "${options[@]}" --out "$work/calibration" --steps 1000 --warmup 5 --stop-after 40 \
+    "$bin/deepstack-cli" train "${options[@]}" --out "$work/calibration" --steps 1000 --warmup 5 --stop-after 20 \
         > "$work/calibration.log" 2>&1 || { cat "$work/calibration.log"; echo "gpu-check train: the short run failed"; return 1; }
     local pages_per_s batch left steps
     pages_per_s=$(awk '/pages\/s/ { r = $(NF-1) } END { print r }' "$work/calibration.log")
@@ -277,12 +277,13 @@ train_demo() {  # train_demo BIN_DIR [TRAIN OPTIONS...]
     cp "$repo/models/demo/latest/generation_config.json" "$repo/models/demo/latest/sample_questions.json" "$work/run/model/" 2>/dev/null || true
     DEEPSTACK_CLI="$bin/deepstack-cli" DEEPSTACK_EVALUATE_DEVICE="$device" "$repo/models/demo/evaluate.sh" "$work/run/model" &&
         cp "$work/run/model/evaluation.json" "$out/"
-    python3 -c 'import json, sys
-c = json.load(open(sys.argv[1]))
-for k in ("stacked", "without_stacks"):
-    s = c[k]["small_print"]
-    print(f"gpu-check train: {k}: small print {s[\"correct\"]} / {s[\"asked\"]}, all {c[k][\"all\"][\"correct\"]} / {c[k][\"all\"][\"asked\"]}")' \
-        "$out/evaluation.json" || true
+    python3 - "$out/evaluation.json" <<'EOF' || true
+import json, sys
+card = json.load(open(sys.argv[1]))
+for name in ("stacked", "without_stacks"):
+    small, every = card[name]["small_print"], card[name]["all"]
+    print("gpu-check train: %s: small print %d / %d, all %d / %d" % (name, small["correct"], small["asked"], every["correct"], every["asked"]))
+EOF
     rm -rf "$work"
     ls -la "$out"
 }
