@@ -68,9 +68,15 @@ void save_weights(const std::vector<std::pair<std::string, torch::Tensor>>& weig
     std::filesystem::rename(temporary, file);
 }
 
-// Weights a starting point may lack, which then keep their fresh values: the glyph head (a model folder has none)
-// and the optional projector fields (a run started before they were turned on).
+// Weights a starting point may lack, which then keep their fresh values: the glyph head (inside a model folder's
+// weights it never is) and the optional projector fields (a run started before they were turned on).
 constexpr std::string_view kMayStartFresh[] = {"glyph_head.", "model.mm_projector_norm.", "model.deepstack_group_embedding"};
+
+// The glyph head beside a model folder's weights: training-only (Model::load reads model.safetensors and never this),
+// kept so that a stretch started from the folder (--init-from) continues the head instead of drawing it afresh,
+// whose first hundred steps of large glyph gradients went back into a trained tower (the small-print loss of
+// stretch 13 rose from 0.05 to 0.14 meanwhile).
+constexpr const char* kGlyphHeadFile = "glyph_head.safetensors";
 
 // `fresh_allowed`: weights named so that the file lacks keep their values.
 void load_weights(const std::vector<std::pair<std::string, torch::Tensor>>& weights, const std::filesystem::path& file,
@@ -94,7 +100,8 @@ void load_weights(const std::vector<std::pair<std::string, torch::Tensor>>& weig
     }
 }
 
-// Where --init-from's weights are: a run's checkpoint (glyph head included) or a model folder's weights.
+// Where --init-from's weights are: a run's checkpoint (glyph head included) or a model folder's weights (its glyph
+// head, when it has one, beside them: kGlyphHeadFile).
 std::filesystem::path starting_weights(const std::filesystem::path& source) {
     for (const auto& file : {source / "checkpoint" / "weights.safetensors", source / "model.safetensors"})
         if (std::filesystem::is_regular_file(file)) return file;
@@ -164,6 +171,9 @@ private:
     void make_optimizer();
     void resume();
     void write_model_folder() const;
+    std::vector<std::pair<std::string, torch::Tensor>> glyph_head_weights() const {
+        return {{"glyph_head.weight", glyph_head_weight_}, {"glyph_head.bias", glyph_head_bias_}};
+    }
     Sample make_sample(std::uint64_t index) const;
     Dialogue make_dialogue(const Sample& sample, const std::vector<const SyntheticQuestion*>& turns) const;
     double learning_rate_at(std::int64_t at) const;
@@ -214,8 +224,7 @@ void Run::make_parameters() {
         glyph_head_bias_ = torch::zeros({kSlotColumns * kSlotRows * kGlyphClasses}, torch::TensorOptions().device(device_)).set_requires_grad(true);
         matrices_.push_back(glyph_head_weight_);
         vectors_.push_back(glyph_head_bias_);
-        checkpoint_weights_.emplace_back("glyph_head.weight", glyph_head_weight_);
-        checkpoint_weights_.emplace_back("glyph_head.bias", glyph_head_bias_);
+        for (const auto& named : glyph_head_weights()) checkpoint_weights_.push_back(named);
     }
     parameters_ = matrices_;
     parameters_.insert(parameters_.end(), vectors_.begin(), vectors_.end());
@@ -245,6 +254,11 @@ void Run::resume() {
         const auto source = starting_weights(o_.init_from);
         identity_["init_from"] = fingerprint(source);
         load_weights(checkpoint_weights_, source, true);
+        const auto glyph_head = o_.init_from / kGlyphHeadFile;
+        if (glyph_head_weight_.defined() && source.filename() == "model.safetensors" && std::filesystem::is_regular_file(glyph_head)) {
+            load_weights(glyph_head_weights(), glyph_head);
+            identity_["init_glyph_head"] = fingerprint(glyph_head);
+        }
     }
     if (!std::filesystem::exists(checkpoint_ / "state.json")) return;
     const auto state = config::read_json_file(checkpoint_ / "state.json");
@@ -286,6 +300,7 @@ void Run::write_model_folder() const {
     // fp32 while it fits the 30 MB a bundled model may weigh; bf16 beyond, or when asked (a folder committed
     // after each stretch of training).
     save_weights(weights, folder / "model.safetensors", o_.model_bf16 || count * 4 > 30'000'000);
+    if (glyph_head_weight_.defined()) save_weights(glyph_head_weights(), folder / kGlyphHeadFile, false);
     write_text_atomically(folder / "sample_questions.json", nlohmann::json{{"questions", synthetic_example_questions()}}.dump(2));
     // Room for the reading turn ("Read the page.": a page's transcript, as evaluate allows it); field answers end
     // at their end-of-sequence token long before.
