@@ -129,9 +129,10 @@ struct Arguments {
     std::vector<std::string> flags;
 
     bool flag(const std::string& name) const { return std::find(flags.begin(), flags.end(), name) != flags.end(); }
+    // An option given twice: the later one counts (a script's defaults, then what its caller adds).
     std::optional<std::string> get(const std::string& name) const {
-        const auto it = options.find(name);
-        return it == options.end() ? std::nullopt : std::optional(it->second);
+        const auto [first, end] = options.equal_range(name);
+        return first == end ? std::nullopt : std::optional(std::prev(end)->second);
     }
     std::vector<std::string> all(const std::string& name) const {
         std::vector<std::string> values;

@@ -22,7 +22,8 @@
 #                                   from scratch, as the twin without stacks, OPTIONS --no-stacks, starts), a cosine
 #                                   schedule sized by a short measured run to end within DEEPSTACK_GPU_TRAIN_SECONDS
 #                                   (default 330), then the card's evaluation on the GPU. $OUT/demo-train gets
-#                                   model.safetensors, config.json, evaluation.json, state.json and train.log: copy
+#                                   model.safetensors, glyph_head.safetensors, config.json, evaluation.json,
+#                                   state.json and train.log: copy
 #                                   them over a copy of models/demo/latest and compare its card with the committed one.
 #                                   OPTIONS go to `deepstack-cli train` after the defaults (later ones win).
 #   installer/gpu-check.sh train-local [OPTIONS]
@@ -272,6 +273,7 @@ train_demo() {  # train_demo BIN_DIR [TRAIN OPTIONS...]
     echo "gpu-check train: the trainer exited with $? after $(( $(date +%s) - started )) s"
     [ -f "$work/run/model/model.safetensors" ] || { echo "gpu-check train: no model folder was written"; return 1; }
     cp "$work/run/model/model.safetensors" "$work/run/model/config.json" "$out/"
+    cp "$work/run/model/glyph_head.safetensors" "$out/" 2>/dev/null || true
     cp "$work/run/checkpoint/state.json" "$out/" 2>/dev/null || true
     # The card's numbers on the GPU (greedy answers; another device may flip a near-tie, test_demo_model's margin).
     cp "$repo/models/demo/latest/generation_config.json" "$repo/models/demo/latest/sample_questions.json" "$work/run/model/" 2>/dev/null || true
@@ -343,7 +345,7 @@ case "$mode" in
         train_demo "$bin_dir" "${@:2}"
         ;;
     *)
-        sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
         exit 2
         ;;
 esac

@@ -277,6 +277,9 @@ private Q_SLOTS:
         QCOMPARE(run_cli({"chat", "--model"}).exit_code, 2);
         QCOMPARE(run_cli({"bench"}).exit_code, 2);
         QCOMPARE(run_cli({"chat", "--model", "x", "--prompt", "y", "--temperature", "hot"}).exit_code, 2);
+        // An option given twice: the later value counts (gpu-check.sh train adds its caller's options after its own).
+        QCOMPARE(run_cli({"chat", "--model", "x", "--prompt", "y", "--temperature", "0.5", "--temperature", "hot"}).exit_code, 2);
+        QCOMPARE(run_cli({"chat", "--model", "no-such-folder", "--prompt", "y", "--temperature", "hot", "--temperature", "0.5"}).exit_code, 1);
     }
 };
 
