@@ -7,6 +7,7 @@
 #include <QFileInfo>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QLabel>
 #include <QListView>
 #include <QPlainTextEdit>
 #include <QSettings>
@@ -14,6 +15,7 @@
 #include <QStandardPaths>
 #include <QTabWidget>
 #include <QTemporaryDir>
+#include <QTextBrowser>
 #include <QtTest>
 #include "test_main.h"
 
@@ -106,6 +108,29 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(!chat.isBusy(), 120000);
         QCOMPARE(chat.current().messages.back().tokens, a.tokens);
         QCOMPARE(chat.current().messages.size(), 2);
+        // A had just encoded that page: the chat's answer says its vision pass was reused, and so does each column
+        // when the same question is compared again (each model keeps its own last pictures).
+        QVERIFY(!a.timings.visionReused);
+        const auto& asked = chat.current().messages.back().timings;
+        QVERIFY(asked.visionReused);
+        // The line under the chat ends on the engine's numbers, the same as the answer's own line.
+        QCOMPARE(window.findChild<QLabel*>("liveStats")->text(), QString("First token after %1 ms · %2 tokens · %3 tok/s")
+                                                                   .arg(asked.timeToFirstTokenMs, 0, 'f', 0)
+                                                                   .arg(asked.generatedTokens)
+                                                                   .arg(asked.decodeTokensPerSecond, 0, 'f', 1));
+        QVERIFY2(window.findChild<QTextBrowser*>("chatView")->toPlainText().contains("vision reused"),
+                 qPrintable(window.findChild<QTextBrowser*>("chatView")->toPlainText()));
+        QTRY_VERIFY_WITH_TIMEOUT(!window.inference().isBusy(), 120000);
+        pages->model()->setData(pages->model()->index(1, 0), Qt::Checked, Qt::CheckStateRole);  // sending unticked it
+        QVERIFY2(compare.askBoth("What is the total?"), qPrintable(compare.statusText()));
+        QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 120000);
+        QVERIFY(compare.resultA()->timings.visionReused && compare.resultB()->timings.visionReused);
+        QCOMPARE(compare.resultA()->tokens, a.tokens);
+        for (const auto* name : {"compareAnswerA", "compareAnswerB"}) {
+            const auto* stats = window.findChild<QLabel*>(QString(name) + "Stats");
+            QVERIFY2(stats != nullptr && stats->text().contains("(vision reused, prefill"), name);
+        }
+        if (const auto shots = qEnvironmentVariable("DEEPSTACK_SCREENSHOT_DIR"); !shots.isEmpty()) window.grab().save(shots + "/compare-again.png");
     }
 };
 

@@ -97,6 +97,15 @@ private Q_SLOTS:
         QVERIFY2(text.contains("![invoice.pdf, page 2](chat-pages/page-01.png)"), qPrintable(text));
         QVERIFY2(text.contains("*receipt.jpg (not open when this was exported)*"), qPrintable(text));
         QVERIFY(text.contains("9 tokens, first token 95 ms"));
+        QVERIFY(!text.contains("vision reused"));
+        {
+            auto again = c;  // an answer whose pictures the model had just encoded says so, as in the chat
+            again.messages[1].timings.visionReused = true;
+            QVERIFY2(exportMarkdown(again, workspace, dir_.filePath("again.md"), &error), qPrintable(error));
+            QFile reused(dir_.filePath("again.md"));
+            QVERIFY(reused.open(QIODevice::ReadOnly));
+            QVERIFY(QString::fromUtf8(reused.readAll()).contains("image tokens* *(vision reused)*"));
+        }
         const QImage page(dir_.filePath("chat-pages/page-01.png"));
         QCOMPARE(page.size(), workspace.renderForModel({QFileInfo(pdf).absoluteFilePath(), 1}, 72, &error).size());
         QVERIFY(!exportMarkdown(c, workspace, file + "/inside-a-file.md", &error));  // a folder that cannot exist

@@ -264,6 +264,10 @@ void ChatController::onFinished(const GenerateResult& result) {
         heldId_.clear();  // stopped before the question ran: the worker does not hold it
     save(index);
     if (index == current_) Q_EMIT messageChanged(static_cast<int>(c.messages.size()) - 1);
+    // The engine's own clock replaces the live line's: the streamed pieces reach this thread in bursts, so their
+    // arrival times understate the decoding time.
+    if (result.timings.generatedTokens > 0)
+        Q_EMIT liveStats(result.timings.timeToFirstTokenMs, result.timings.decodeTokensPerSecond, static_cast<int>(result.timings.generatedTokens));
     if (result.stopReason == "context_full")
         Q_EMIT errorOccurred(tr("The conversation filled the model's context of %1 tokens; start a new chat to go on.").arg(result.contextCapacity));
 }

@@ -62,6 +62,8 @@ QString answerFooter(const ChatMessage& m) {
         parts << QObject::tr("first token %1 ms").arg(t.timeToFirstTokenMs, 0, 'f', 0);
         if (t.decodeTokensPerSecond > 0) parts << QObject::tr("%1 tok/s").arg(t.decodeTokensPerSecond, 0, 'f', 1);
         if (t.imageTokens > 0) parts << QObject::tr("%1 image tokens").arg(t.imageTokens);
+        // Else a first token in milliseconds after a page looks like the model's speed.
+        if (t.visionReused) parts << QObject::tr("vision reused");
     }
     return parts.join(" · ");
 }

@@ -66,7 +66,7 @@ bool exportMarkdown(const ChatConversation& c, const WorkspaceModel& workspace, 
                           .arg(t.timeToFirstTokenMs, 0, 'f', 0)
                           .arg(t.decodeTokensPerSecond, 0, 'f', 1)
                           .arg(t.imageTokens) +
-                      "\n\n";
+                      (t.visionReused ? QObject::tr(" *(vision reused)*") : QString()) + "\n\n";
         }
     }
     return write(file, md.toUtf8(), error);

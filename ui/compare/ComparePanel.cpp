@@ -74,6 +74,7 @@ ComparePanel::ComparePanel(InferenceService& main, WorkspaceModel& workspace, QW
         text = new QTextBrowser(this);
         text->setObjectName(name);
         stats = new QLabel(this);
+        stats->setObjectName(name + "Stats");
         stats->setWordWrap(true);
         stats->setStyleSheet("color: #555");
         box->addWidget(title);
