@@ -488,8 +488,11 @@ QString MainWindow::budgetText(const QList<PageRef>& pages) const {
     text = tr("%1 of the %2 tokens left in the context").arg(text).arg(left);
     // The time, at the rates this model last ran at on this device (kept across sessions, see speedRates).
     if (const auto rates = speedRates(*model)) {
-        const auto seconds = rates->secondsToFirstWord(total, 64);
+        const auto& recent = inference_->recentPictures();
+        const bool kept = !recent.isEmpty() && recent == picturesKey(pages, workspacePanel_->renderDpi());
+        const auto seconds = rates->secondsToFirstWord(total, 64, kept);
         text += tr(" · ≈ %1 to the first word").arg(describeDuration(seconds));
+        if (kept) text += tr(" (the model has just read these pages: no vision pass)");
         if (rates->decodeTokensPerSecond > 0)
             text += tr(", then %1 tokens a second").arg(rates->decodeTokensPerSecond, 0, 'f', rates->decodeTokensPerSecond < 10 ? 1 : 0);
     }

@@ -21,9 +21,12 @@
 
 #include "MainWindow.h"
 #include "chat/ChatController.h"
+#include "chat/ChatPanel.h"
 #include "compare/ComparePanel.h"
 #include "inference/InferenceService.h"
+#include "inference/SpeedRecords.h"
 #include "ui_test_files.h"
+#include "workspace/WorkspaceModel.h"
 
 namespace test_compare_panel {
 
@@ -122,6 +125,19 @@ private Q_SLOTS:
                  qPrintable(window.findChild<QTextBrowser*>("chatView")->toPlainText()));
         QTRY_VERIFY_WITH_TIMEOUT(!window.inference().isBusy(), 120000);
         pages->model()->setData(pages->model()->index(1, 0), Qt::Checked, Qt::CheckStateRole);  // sending unticked it
+        // The line before sending knows the model keeps that page's vision pass, and counts no vision time; with
+        // another page ticked too, the pictures differ and the vision pass counts again.
+        const auto rates = MainWindow::speedRates(*window.inference().model());
+        QVERIFY(rates.has_value());
+        const auto tokens = window.pageTokens(window.workspaceModel().attachedPages().front());
+        const auto kept = window.chatPanel().attachmentsText();
+        QVERIFY2(kept.contains(QString("≈ %1 to the first word (the model has just read these pages: no vision pass)")
+                                   .arg(deepstack::ui::describeDuration(rates->secondsToFirstWord(tokens, 64, true)))),
+                 qPrintable(kept));
+        pages->model()->setData(pages->model()->index(0, 0), Qt::Checked, Qt::CheckStateRole);
+        QVERIFY2(!window.chatPanel().attachmentsText().contains("just read"), qPrintable(window.chatPanel().attachmentsText()));
+        pages->model()->setData(pages->model()->index(0, 0), Qt::Unchecked, Qt::CheckStateRole);
+        QVERIFY(window.chatPanel().attachmentsText().contains("just read"));
         QVERIFY2(compare.askBoth("What is the total?"), qPrintable(compare.statusText()));
         QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 2, 120000);
         QVERIFY(compare.resultA()->timings.visionReused && compare.resultB()->timings.visionReused);

@@ -188,6 +188,8 @@ void ChatController::startAnswer(int questionIndex, TurnInput question) {
     request.systemPrompt = c.systemPrompt;
     request.sampling = c.sampling;
     request.question = std::move(question);
+    if (const auto& asked = c.messages[questionIndex]; request.question.images.size() == asked.attachments.size())  // none failed to render
+        request.picturesKey = picturesKey(asked.attachments, asked.renderDpi > 0 ? asked.renderDpi : renderDpi_);
     for (int i = 0; i < questionIndex; ++i)
         if (c.messages[i].role == ChatMessage::Role::assistant) ++request.keepExchanges;
     const bool held = heldId_ == c.id && heldPrompt_ == c.systemPrompt && heldExchanges_ >= request.keepExchanges;

@@ -1,6 +1,7 @@
 #include "chat/ChatTypes.h"
 
 #include <QCoreApplication>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QUuid>
 
@@ -42,6 +43,15 @@ MessageTimings timingsFromJson(const QJsonObject& o) {
     return t;
 }
 }  // namespace
+
+QString picturesKey(const QList<PageRef>& pages, double dpi) {
+    QStringList parts{QString::number(dpi)};
+    for (const auto& page : pages) {
+        const QFileInfo file(page.path);
+        parts << QString("%1#%2#%3#%4").arg(file.absoluteFilePath()).arg(page.page).arg(file.size()).arg(file.lastModified().toMSecsSinceEpoch());
+    }
+    return parts.join('|');
+}
 
 QString visionTimeText(const MessageTimings& t) {
     if (t.visionReused) return QCoreApplication::translate("MessageTimings", "vision reused");

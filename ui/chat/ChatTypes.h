@@ -18,6 +18,11 @@ struct PageRef {
     bool operator==(const PageRef&) const = default;
 };
 
+// Names the pictures `pages` become at `dpi` (each file's path, size and time of change, the page, the DPI): equal
+// keys render the same pictures, so a model that just encoded one key's pictures keeps their vision pass for the
+// other (the engine compares the pictures themselves; this lets the GUI tell in advance).
+QString picturesKey(const QList<PageRef>& pages, double dpi);
+
 // The bounds a saved conversation's numbers must keep (ChatConversation::fromJson refuses a file past them).
 constexpr double kMaxTemperature = 100.0;
 constexpr int kMaxAnswerTokens = 1 << 20;

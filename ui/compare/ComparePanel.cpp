@@ -219,9 +219,11 @@ bool ComparePanel::askBoth(const QString& question) {
     const auto pages = workspace_.attachedPages();
     if (pages.isEmpty()) return fail(tr("Tick the pages to ask about on the Pages tab."));
     question_ = TurnInput{question.trimmed(), {}};
+    const double dpi = dpiSource_ ? dpiSource_() : 144;
+    questionPictures_ = picturesKey(pages, dpi);
     for (const auto& page : pages) {
         QString error;
-        const auto image = workspace_.renderForModel(page, dpiSource_ ? dpiSource_() : 144, &error);
+        const auto image = workspace_.renderForModel(page, dpi, &error);
         if (image.isNull()) return fail(error);
         question_.images.append(image);
     }
@@ -243,6 +245,7 @@ void ComparePanel::start(Side side) {
     GenerateRequest request;
     request.conversationId = runId_;
     request.question = question_;
+    request.picturesKey = questionPictures_;
     request.sampling = samplingSource_ ? samplingSource_() : SamplingOptions{};
     (side == Side::a ? main_ : *second_).generate(request);
 }

@@ -68,6 +68,7 @@ private:
     std::function<int()> dpiSource_;
     Side running_ = Side::none;
     TurnInput question_;
+    QString questionPictures_;  // picturesKey() of question_'s pictures
     QString runId_;
     std::optional<GenerateResult> resultA_, resultB_;
 

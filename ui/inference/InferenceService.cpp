@@ -21,6 +21,7 @@ InferenceService::InferenceService(QObject* parent) : QObject(parent) {
     connect(worker_, &InferenceWorker::loaded, this, [this](const LoadedModel& model) {
         loading_ = false;
         model_ = model;
+        recentPictures_.clear();
         forgetFinishedTokens();
         Q_EMIT modelLoaded(model);
     });
@@ -32,37 +33,44 @@ InferenceService::InferenceService(QObject* parent) : QObject(parent) {
     });
     connect(worker_, &InferenceWorker::unloaded, this, [this] {
         model_.reset();
+        recentPictures_.clear();
         Q_EMIT modelUnloaded();
     });
     connect(worker_, &InferenceWorker::textStreamed, this, &InferenceService::textStreamed);
     connect(worker_, &InferenceWorker::finished, this, [this](const GenerateResult& result) {
         generating_ = std::max(0, generating_ - 1);
+        if (result.encodedPictures) recentPictures_ = *result.encodedPictures;
         forgetFinishedTokens();
         Q_EMIT generationFinished(result);
     });
     connect(worker_, &InferenceWorker::failed, this, [this](const QString& id, const QString& message) {
         generating_ = std::max(0, generating_ - 1);
+        recentPictures_.clear();  // it may have failed after encoding
         forgetFinishedTokens();
         Q_EMIT generationFailed(id, message);
     });
     connect(worker_, &InferenceWorker::attentionCaptured, this, [this](const QString& id, const AttentionCapturePtr& capture) {
         capturing_ = false;
+        recentPictures_.clear();  // a capture runs the exchange again, its pictures perhaps among them
         forgetFinishedTokens();
         Q_EMIT attentionCaptured(id, capture);
     });
     connect(worker_, &InferenceWorker::attentionFailed, this, [this](const QString& id, const QString& message) {
         capturing_ = false;
+        recentPictures_.clear();
         forgetFinishedTokens();
         Q_EMIT attentionFailed(id, message);
     });
     connect(worker_, &InferenceWorker::stacksProgress, this, &InferenceService::stacksProgress);
     connect(worker_, &InferenceWorker::stacksMeasured, this, [this](const QString& id, const StackEffectsPtr& effects) {
         measuringStacks_ = false;
+        recentPictures_.clear();  // the ablations run the exchange again
         forgetFinishedTokens();
         Q_EMIT stacksMeasured(id, effects);
     });
     connect(worker_, &InferenceWorker::stacksFailed, this, [this](const QString& id, const QString& message) {
         measuringStacks_ = false;
+        recentPictures_.clear();
         forgetFinishedTokens();
         Q_EMIT stacksFailed(id, message);
     });

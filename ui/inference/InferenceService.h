@@ -45,6 +45,9 @@ public:
     bool isMeasuringStacks() const { return measuringStacks_; }
     // Generating, loading, recording or measuring: the one model is in use.
     bool isBusy() const { return loading_ || generating_ > 0 || capturing_ || measuringStacks_; }
+    // The key (picturesKey()) of the pictures the model last encoded, whose vision pass it keeps for a question
+    // about the very same pictures; empty when not known.
+    const QString& recentPictures() const { return recentPictures_; }
 
 Q_SIGNALS:
     void loadStarted(const QString& folder);
@@ -79,6 +82,7 @@ private:
     int generating_ = 0;  // answers queued or running (the chat's, a speed measurement's)
     bool capturing_ = false;
     bool measuringStacks_ = false;
+    QString recentPictures_;
 };
 
 }  // namespace deepstack::ui

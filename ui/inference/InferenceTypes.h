@@ -7,6 +7,7 @@
 #include <QString>
 
 #include <memory>
+#include <optional>
 
 #include "chat/ChatTypes.h"
 #include "deepstack/attention.h"
@@ -62,6 +63,7 @@ struct GenerateRequest {
     QList<ReplayedExchange> history;  // exactly keepExchanges entries, or empty when the worker holds them
     TurnInput question;
     SamplingOptions sampling;
+    QString picturesKey;  // the question's pictures (picturesKey()); empty: not known
 };
 
 struct GenerateResult {
@@ -71,6 +73,9 @@ struct GenerateResult {
     MessageTimings timings;
     qint64 contextTokens = 0;
     qint64 contextCapacity = 0;
+    // Set when this request left the model's kept vision pass on other pictures: their key, or empty when they are
+    // not known (pictures of earlier questions encoded again, a pass cut short).
+    std::optional<QString> encodedPictures;
 };
 
 // The recorded attention of a conversation's latest exchange (the core's plain data; shared, never copied).

@@ -104,6 +104,7 @@ void InferenceWorker::generate(const GenerateRequest& request, std::shared_ptr<s
         Q_EMIT failed(request.conversationId, tr("No model is loaded. Choose one in Model › Models…"));
         return;
     }
+    bool replayedPictures = false;  // earlier questions' pictures encoded again: the kept pass is theirs
     try {
         const auto held = conversation_ && conversationId_ == request.conversationId && conversationPrompt_ == request.systemPrompt &&
                           conversation_->turns() >= static_cast<std::size_t>(request.keepExchanges);
@@ -115,6 +116,7 @@ void InferenceWorker::generate(const GenerateRequest& request, std::shared_ptr<s
             conversationPrompt_ = request.systemPrompt;
             for (const auto& exchange : request.history) {
                 if (cancel->load()) break;
+                replayedPictures = replayedPictures || !exchange.question.images.isEmpty();
                 std::vector<TokenId> tokens(exchange.replyTokens.begin(), exchange.replyTokens.end());
                 conversation_->replay(toMessage(exchange.question), exchange.reply.toStdString(), tokens);
             }
@@ -125,6 +127,7 @@ void InferenceWorker::generate(const GenerateRequest& request, std::shared_ptr<s
             GenerateResult result;
             result.conversationId = request.conversationId;
             result.stopReason = "cancelled";
+            if (replayedPictures) result.encodedPictures = QString();
             Q_EMIT finished(result);
             return;
         }
@@ -146,6 +149,10 @@ void InferenceWorker::generate(const GenerateRequest& request, std::shared_ptr<s
                           r.prompt_tokens, r.image_tokens, static_cast<qint64>(r.tokens.size()), r.vision_reused};
         result.contextTokens = conversation_->context_tokens();
         result.contextCapacity = conversation_->context_capacity();
+        if (!request.question.images.isEmpty())
+            result.encodedPictures = r.image_tokens > 0 ? request.picturesKey : QString();  // no image tokens: stopped in the vision pass
+        else if (replayedPictures)
+            result.encodedPictures = QString();
         Q_EMIT finished(result);
     } catch (const std::exception& e) {
         // The core left the conversation as it was before this question; start afresh next time to be safe.

@@ -14,9 +14,11 @@ namespace deepstack::ui {
 
 struct SpeedRates {
     double visionMsPerImageToken = 0, prefillMsPerToken = 0, decodeTokensPerSecond = 0;
-    // The time to the first word for `imageTokens` of pictures and `textTokens` of words, in seconds.
-    double secondsToFirstWord(qint64 imageTokens, qint64 textTokens) const {
-        return (visionMsPerImageToken * static_cast<double>(imageTokens) + prefillMsPerToken * static_cast<double>(imageTokens + textTokens)) / 1000.0;
+    // The time to the first word for `imageTokens` of pictures and `textTokens` of words, in seconds; without the
+    // vision pass when the model keeps it from the same pictures just before (`visionKept`).
+    double secondsToFirstWord(qint64 imageTokens, qint64 textTokens, bool visionKept = false) const {
+        const double vision = visionKept ? 0.0 : visionMsPerImageToken * static_cast<double>(imageTokens);
+        return (vision + prefillMsPerToken * static_cast<double>(imageTokens + textTokens)) / 1000.0;
     }
 };
 
