@@ -282,9 +282,10 @@ train_demo() {  # train_demo BIN_DIR [TRAIN OPTIONS...]
     python3 - "$out/evaluation.json" <<'EOF' || true
 import json, sys
 card = json.load(open(sys.argv[1]))
-for name in ("stacked", "without_stacks"):
-    small, every = card[name]["small_print"], card[name]["all"]
-    print("gpu-check train: %s: small print %d / %d, all %d / %d" % (name, small["correct"], small["asked"], every["correct"], every["asked"]))
+for label, part in (("pages 0-199", card), ("pages 50 000-50 399", card["far_pages"])):
+    for name in ("stacked", "without_stacks"):
+        small, every = part[name]["small_print"], part[name]["all"]
+        print("gpu-check train: %s, %s: small print %d / %d, all %d / %d" % (label, name, small["correct"], small["asked"], every["correct"], every["asked"]))
 EOF
     rm -rf "$work"
     ls -la "$out"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Draws models/demo/learning-curve.png from the table in models/demo/TRAINING.md: held-out exact match (small print
 and all questions) and the pages read out (character similarity) against the pages trained, with the stacks and
-with them taken away from the same weights. Needs matplotlib.
+with them taken away from the same weights, and small print on the far held-out pages where the table has them.
+Needs matplotlib.
     python3 models/demo/plot_learning_curve.py
 """
 import re
@@ -13,13 +14,14 @@ HERE = Path(__file__).resolve().parent
 def rows():
     for line in (HERE / "TRAINING.md").read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 9 or not re.match(r"^\d", cells[1]):
+        if len(cells) not in (9, 10) or not re.match(r"^\d", cells[1]):
             continue
         pages = int(re.match(r"[\d ]+", cells[1]).group(0).replace(" ", ""))
         small = re.match(r"(\d+) / (\d+)", cells[5])
         every = re.match(r"(\d+) / (\d+)", cells[6])
         reading = float(cells[7])
         removed = re.match(r"([\d.]+) \((\d+) / (\d+)(?:; small print (\d+) / (\d+))?", cells[8])
+        far = re.match(r"(\d+) / (\d+)", cells[9]) if len(cells) == 10 else None
         yield {
             "stretch": cells[0].split(" ")[0],
             "pages": pages,
@@ -29,6 +31,7 @@ def rows():
             "reading_removed": float(removed.group(1)),
             "all_removed": int(removed.group(2)) / int(removed.group(3)),
             "small_removed": int(removed.group(4)) / int(removed.group(5)) if removed.group(4) else None,
+            "small_far": int(far.group(1)) / int(far.group(2)) if far else None,
         }
 
 
@@ -45,8 +48,11 @@ def main():
     small_removed = [(p, r["small_removed"]) for p, r in zip(pages, data) if r["small_removed"] is not None]
     a.plot([p for p, _ in small_removed], [v for _, v in small_removed], "o--", color="#dd6b20", label="small print, stacks removed")
     a.plot(pages, [r["all_removed"] for r in data], "s--", color="#f0a060", label="all questions, stacks removed")
+    small_far = [(p, r["small_far"]) for p, r in zip(pages, data) if r["small_far"] is not None]
+    a.plot([p for p, _ in small_far], [v for _, v in small_far], "D", color="#1a365d",
+           label="small print, with the stacks, pages 50 000-50 399")
     a.set_xlabel("pages trained (thousands)")
-    a.set_ylabel("exact match, 200 held-out pages")
+    a.set_ylabel("exact match, held-out pages 0-199")
     a.set_ylim(0, 1)
     a.legend(fontsize=8)
     b.plot(pages, [r["reading"] for r in data], "o-", color="#2b6cb0", label="with the stacks")
