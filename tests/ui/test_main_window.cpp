@@ -535,7 +535,8 @@ private Q_SLOTS:
         auto* cancel = manager->findChild<QPushButton*>("hubCancel");
         QVERIFY(cancel->isEnabled());
         cancel->click();
-        QTRY_VERIFY_WITH_TIMEOUT(manager->findChild<QLabel*>("hubStatus")->text().startsWith("Download cancelled"), 3000);
+        // How soon a cancel returns is test_hub's (run alone); here, only that the panel says it, however busy the machine.
+        QTRY_VERIFY_WITH_TIMEOUT(manager->findChild<QLabel*>("hubStatus")->text().startsWith("Download cancelled"), 30000);
         QVERIFY(manager->findChild<QPushButton*>("hubStart")->isEnabled());
         server.kill();
         server.waitForFinished(5000);
