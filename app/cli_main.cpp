@@ -83,7 +83,7 @@ constexpr const char* kUsage =
     "  train --base DIR --out DIR [--no-stacks] [--steps N] [--batch N] [--lr X] [--warmup N]\n"
     "        [--questions-per-page N] [--checkpoint-every N] [--stop-after N] [--seed S] [--page-size PX]\n"
     "        [--text-height PX] [--log-every N] [--threads N] [--distinct-pages N] [--reading-turn]\n"
-    "        [--glyph-loss W] [--init-from RUN|MODEL] [--device cpu|cuda] [--model-bf16]\n"
+    "        [--glyph-loss W] [--init-from RUN|MODEL] [--ema DECAY] [--device cpu|cuda] [--model-bf16]\n"
     "                         train the demo model (the DeepStack-L config and tokenizer.model in --base) on\n"
     "                         synthetic pages; resumes from --out's checkpoint; Ctrl+C or SIGTERM checkpoints and\n"
     "                         stops; every checkpoint also writes the weights as a model folder to --out/model\n"
@@ -94,7 +94,8 @@ constexpr const char* kUsage =
     "                         --glyph-loss W also teaches the vision tower to name the characters in each\n"
     "                         high-resolution patch, weighted W (a training-only head; default 0: off);\n"
     "                         --init-from starts from another run's checkpoint or a model folder's weights\n"
-    "                         (a curriculum: larger print first), with a new optimizer and schedule\n"
+    "                         (a curriculum: larger print first), with a new optimizer and schedule;\n"
+    "                         --ema 0.999: the model folder holds the weights' moving average, not the last step's\n"
     "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--text-height PX] [--threads N]\n"
     "        [--device cpu|cuda] [--field-attention] [--reading]\n"
     "                         exact-match accuracy on held-out synthetic pages N .. N + pages - 1 (default 0 .. 199),\n"
@@ -662,6 +663,8 @@ int run_train(const std::vector<std::string>& args) {
     o.glyph_loss = number(a, "--glyph-loss", 0.0);
     if (const auto from = a.get("--init-from")) o.init_from = *from;
     if (!(o.glyph_loss >= 0 && o.glyph_loss <= 100)) return usage_error("train: --glyph-loss: expected a weight from 0 to 100");
+    o.ema = number(a, "--ema", 0.0);
+    if (!(o.ema >= 0 && o.ema < 1)) return usage_error("train: --ema: expected a decay from 0 (off) to below 1, such as 0.999");
     const auto log_every = whole(a, "--log-every", 10, 1, 1 << 30);
     // Ctrl+C, and the SIGTERM of a shutdown or `kill`, end the step under way and write a checkpoint.
     std::signal(SIGINT, [](int) { g_interrupted = true; });

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -357,6 +358,49 @@ private Q_SLOTS:
         auto nothing_there = tiny(root() / "curriculum-nothing", 1);
         nothing_there.init_from = root() / "no-such-run";
         QVERIFY_THROWS_EXCEPTION(Error, train(nothing_there));
+    }
+
+    // --ema: the model folder holds the moving average of the weights, which starts from the run's starting
+    // weights, goes on across a resume from the one the checkpoint kept, and leaves the trained (raw) weights alone.
+    void movingAverageIsTheModelFolder() {
+        const auto start = train(tiny(root() / "average-start", 2));
+        const auto weights = [](const std::filesystem::path& file) {
+            std::map<std::string, torch::Tensor> out;
+            const auto f = Checkpoint::open(file);
+            for (const auto& name : f.names())
+                if (!name.starts_with("glyph_head.")) out[name] = tensor::to_torch(f.view(name), torch::kFloat32);
+            return out;
+        };
+        const auto largest_gap = [](const std::map<std::string, torch::Tensor>& expected, const std::map<std::string, torch::Tensor>& found) {
+            double worst = 0;
+            for (const auto& [name, tensor] : expected) worst = std::max(worst, (tensor - found.at(name)).abs().max().item<double>());
+            return worst;
+        };
+        const auto w0 = weights(start.model / "model.safetensors");
+        auto o = tiny(root() / "average", 2);
+        o.init_from = start.model;
+        o.ema = 0.5;
+        o.stop_after = 1;
+        train(o);
+        const auto w1 = weights(o.output / "checkpoint" / "weights.safetensors");
+        const auto average1 = weights(o.output / "model" / "model.safetensors");
+        std::map<std::string, torch::Tensor> expected;
+        for (const auto& [name, tensor] : w1) expected[name] = 0.5 * w0.at(name) + 0.5 * tensor;
+        QVERIFY2(largest_gap(expected, average1) < 1e-6, "after one step: the mean of the start and the step's weights");
+        QVERIFY(largest_gap(w1, w0) > 1e-4);  // the step moved the weights, so the check above tells them apart
+        o.stop_after = 0;
+        QVERIFY(train(o).finished);
+        const auto w2 = weights(o.output / "checkpoint" / "weights.safetensors");
+        for (const auto& [name, tensor] : w2) expected[name] = 0.5 * average1.at(name) + 0.5 * tensor;
+        QVERIFY2(largest_gap(expected, weights(o.output / "model" / "model.safetensors")) < 1e-6, "resumed: the checkpoint's average goes on");
+        // The same run without the average trains the same raw weights.
+        auto plain = tiny(root() / "average-off", 2);
+        plain.init_from = start.model;
+        train(plain);
+        QCOMPARE(largest_gap(w2, weights(plain.output / "checkpoint" / "weights.safetensors")), 0.0);
+        auto bad = tiny(root() / "average-bad", 1);
+        bad.ema = 1.0;
+        QVERIFY_THROWS_EXCEPTION(Error, train(bad));
     }
 
     // The optional projector fields (mm_projector_norm, deepstack_group_embedding) can be turned on for a run

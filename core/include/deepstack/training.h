@@ -58,7 +58,8 @@ struct TrainingOptions {
     // stacks alone.
     double glyph_loss = 0;
     // Starts from these weights instead of random ones: RUN/checkpoint/weights.safetensors (a run's output folder;
-    // its glyph head too) or FOLDER/model.safetensors (a model folder; a glyph head starts afresh). A curriculum:
+    // its glyph head too) or FOLDER/model.safetensors (a model folder; its glyph head too when
+    // glyph_head.safetensors lies beside it, else the head starts afresh). A curriculum:
     // a run on larger print first, then this one. The optimizer and the schedule start afresh. The source's bytes
     // are part of the run's identity (a checkpoint resumes only from the same start).
     std::filesystem::path init_from;
@@ -68,6 +69,12 @@ struct TrainingOptions {
     double final_learning_rate_fraction = 0.1;  // the cosine ends at this fraction of the peak
     double weight_decay = 0.05;                 // on matrices only
     double clip_norm = 1.0;
+    // > 0: model/ holds a moving average of the weights instead of the last step's: after every step
+    // average = ema * average + (1 - ema) * weights, starting from the weights the run starts with (0.999 averages
+    // about the last thousand steps). One step's weights carry that step's noise, which their average does not
+    // (TRAINING.md: the mean of two stretches' ends read 11 more held-out small-print fields than either). The
+    // checkpoint keeps both; training goes on from the raw weights.
+    double ema = 0;
     std::uint64_t seed = 1;
     int threads = 0;  // 0: every core
     // Where the model trains (fp32 either way). Not part of a run's identity: a run may go on elsewhere.

@@ -77,6 +77,7 @@ constexpr std::string_view kMayStartFresh[] = {"glyph_head.", "model.mm_projecto
 // whose first hundred steps of large glyph gradients went back into a trained tower (the small-print loss of
 // stretch 13 rose from 0.05 to 0.14 meanwhile).
 constexpr const char* kGlyphHeadFile = "glyph_head.safetensors";
+constexpr const char* kAverageFile = "average.safetensors";  // in a checkpoint, with --ema
 
 // `fresh_allowed`: weights named so that the file lacks keep their values.
 void load_weights(const std::vector<std::pair<std::string, torch::Tensor>>& weights, const std::filesystem::path& file,
@@ -159,6 +160,7 @@ public:
         make_parameters();
         make_optimizer();
         resume();
+        start_average();
     }
 
     std::int64_t step() const { return step_; }
@@ -170,6 +172,8 @@ private:
     void make_parameters();
     void make_optimizer();
     void resume();
+    void start_average();
+    void update_average();
     void write_model_folder() const;
     std::vector<std::pair<std::string, torch::Tensor>> glyph_head_weights() const {
         return {{"glyph_head.weight", glyph_head_weight_}, {"glyph_head.bias", glyph_head_bias_}};
@@ -190,6 +194,7 @@ private:
     std::vector<torch::Tensor> matrices_, vectors_, parameters_;
     torch::Tensor glyph_head_weight_, glyph_head_bias_;  // with the glyph loss only
     NamedTensors checkpoint_weights_;                     // the model's and the glyph head's
+    NamedTensors average_;                                // the model's weights' moving average (o_.ema > 0)
     std::unique_ptr<torch::optim::AdamW> optimizer_;
     nlohmann::json identity_;  // what a checkpoint must have been written with to be resumed
     std::int64_t step_ = 0;
@@ -250,6 +255,7 @@ void Run::resume() {
     if (o_.reading_turn) identity_["reading_conversation"] = true;
     if (o_.glyph_loss > 0) identity_["glyph_loss"] = o_.glyph_loss;
     if (o_.pages.field_text_height != SyntheticOptions{}.field_text_height) identity_["text_height"] = o_.pages.field_text_height;
+    if (o_.ema > 0) identity_["ema"] = o_.ema;
     if (!o_.init_from.empty()) {
         const auto source = starting_weights(o_.init_from);
         identity_["init_from"] = fingerprint(source);
@@ -280,6 +286,22 @@ void Run::resume() {
     torch::load(*optimizer_, (checkpoint_ / "optimizer.pt").string());
 }
 
+// The average starts from the weights the run starts with (random, --init-from's or a checkpoint's raw weights),
+// or goes on from the one a checkpoint kept.
+void Run::start_average() {
+    if (o_.ema <= 0) return;
+    torch::NoGradGuard no_grad;
+    for (const auto& [name, tensor] : model_->named_weights()) average_.emplace_back(name, tensor.detach().clone());
+    if (step_ > 0) load_weights(average_, checkpoint_ / kAverageFile);
+}
+
+void Run::update_average() {
+    if (o_.ema <= 0) return;
+    torch::NoGradGuard no_grad;
+    const auto weights = model_->named_weights();
+    for (std::size_t i = 0; i < average_.size(); ++i) average_[i].second.mul_(o_.ema).add_(weights[i].second.detach(), 1.0 - o_.ema);
+}
+
 // The current weights as a model folder that Model::load reads like a released checkpoint, beside every
 // checkpoint: a run's progress can be evaluated, chatted with or carried to another machine at any time.
 void Run::write_model_folder() const {
@@ -289,7 +311,7 @@ void Run::write_model_folder() const {
     std::filesystem::copy_file(o_.base / "tokenizer.model", folder / "tokenizer.model", std::filesystem::copy_options::overwrite_existing);
     // The released layout carries the CLIP layers after the selected feature, which nothing reads: written as
     // zeros when the config selects an earlier layer (the demo model's config selects the last one).
-    auto weights = model_->named_weights();
+    auto weights = o_.ema > 0 ? average_ : model_->named_weights();
     std::set<std::string> have;
     for (const auto& [name, tensor] : weights) have.insert(name);
     for (const auto& spec : deepstack_llama::describe(config_).tensors)
@@ -318,6 +340,7 @@ void Run::save_checkpoint() {
     std::filesystem::remove_all(staged);
     std::filesystem::create_directories(staged);
     save_weights(checkpoint_weights_, staged / "weights.safetensors", false);
+    if (o_.ema > 0) save_weights(average_, staged / kAverageFile, false);
     torch::save(*optimizer_, (staged / "optimizer.pt").string());
     write_text_atomically(staged / "state.json", nlohmann::json{{"identity", identity_}, {"step", step_}}.dump(1));
     io::replace_folder(staged, checkpoint_);
@@ -431,6 +454,7 @@ TrainingProgress Run::train_step() {
     }
     const auto norm = torch::nn::utils::clip_grad_norm_(parameters_, o_.clip_norm);
     optimizer_->step();
+    update_average();
     ++step_;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const auto batch = static_cast<double>(o_.batch);
@@ -444,6 +468,8 @@ TrainingProgress Run::train_step() {
 TrainingResult train(const TrainingOptions& o) {
     if (o.steps < 1 || o.batch < 1 || o.learning_rate <= 0)
         throw Error(ErrorKind::config, "", "training needs steps >= 1, batch >= 1 and a positive learning rate");
+    if (!(o.ema >= 0 && o.ema < 1))
+        throw Error(ErrorKind::config, "", "the weights' moving average takes a decay in [0, 1) (0: off), not " + std::to_string(o.ema));
     if (!(o.glyph_loss >= 0))
         throw Error(ErrorKind::config, "", "the glyph loss's weight is 0 (off) or positive, not " + std::to_string(o.glyph_loss));
     Run run(o);
