@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Draws models/demo/learning-curve.png from the table in models/demo/TRAINING.md: held-out exact match (small print
 and all questions) and the pages read out (character similarity) against the pages trained, with the stacks and
-with them taken away from the same weights, and small print on the far held-out pages where the table has them.
+with them taken away from the same weights, small print on the far held-out pages where the table has them, and
+the twin trained without stacks (its table's rows, T1, T2, ...).
 Needs matplotlib.
     python3 models/demo/plot_learning_curve.py
 """
@@ -22,15 +23,17 @@ def rows():
         reading = float(cells[7])
         removed = re.match(r"([\d.]+) \((\d+) / (\d+)(?:; small print (\d+) / (\d+))?", cells[8])
         far = re.match(r"(\d+) / (\d+)", cells[9]) if len(cells) == 10 else None
+        stretch = cells[0].split(" ")[0]
         yield {
-            "stretch": cells[0].split(" ")[0],
+            "stretch": stretch,
+            "twin": stretch.startswith("T"),  # the twin's table: T1, T2, ... (no stacks to remove)
             "pages": pages,
             "small": int(small.group(1)) / int(small.group(2)),
             "all": int(every.group(1)) / int(every.group(2)),
             "reading": reading,
-            "reading_removed": float(removed.group(1)),
-            "all_removed": int(removed.group(2)) / int(removed.group(3)),
-            "small_removed": int(removed.group(4)) / int(removed.group(5)) if removed.group(4) else None,
+            "reading_removed": float(removed.group(1)) if removed else None,
+            "all_removed": int(removed.group(2)) / int(removed.group(3)) if removed else None,
+            "small_removed": int(removed.group(4)) / int(removed.group(5)) if removed and removed.group(4) else None,
             "small_far": int(far.group(1)) / int(far.group(2)) if far else None,
         }
 
@@ -39,7 +42,9 @@ def main():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    data = list(rows())
+    everything = list(rows())
+    data = [r for r in everything if not r["twin"]]
+    twin = [r for r in everything if r["twin"]]
     pages = [r["pages"] / 1000 for r in data]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     a, b = axes
@@ -51,12 +56,18 @@ def main():
     small_far = [(p, r["small_far"]) for p, r in zip(pages, data) if r["small_far"] is not None]
     a.plot([p for p, _ in small_far], [v for _, v in small_far], "D", color="#1a365d",
            label="small print, with the stacks, pages 50 000-50 399")
+    if twin:
+        twin_pages = [r["pages"] / 1000 for r in twin]
+        a.plot(twin_pages, [r["small"] for r in twin], "o:", color="#2f855a", label="small print, the twin (trained without stacks)")
+        a.plot(twin_pages, [r["all"] for r in twin], "s:", color="#68d391", label="all questions, the twin")
     a.set_xlabel("pages trained (thousands)")
     a.set_ylabel("exact match, held-out pages 0-199")
     a.set_ylim(0, 1)
-    a.legend(fontsize=8)
+    a.legend(fontsize=7)
     b.plot(pages, [r["reading"] for r in data], "o-", color="#2b6cb0", label="with the stacks")
     b.plot(pages, [r["reading_removed"] for r in data], "o--", color="#dd6b20", label="stacks removed")
+    if twin:
+        b.plot([r["pages"] / 1000 for r in twin], [r["reading"] for r in twin], "o:", color="#2f855a", label="the twin")
     b.set_xlabel("pages trained (thousands)")
     b.set_ylabel("pages read out: character similarity")
     b.set_ylim(0.4, 1)
