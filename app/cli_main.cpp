@@ -84,6 +84,7 @@ constexpr const char* kUsage =
     "        [--questions-per-page N] [--checkpoint-every N] [--stop-after N] [--seed S] [--page-size PX]\n"
     "        [--text-height PX] [--log-every N] [--threads N] [--distinct-pages N] [--reading-turn]\n"
     "        [--glyph-loss W] [--init-from RUN|MODEL] [--ema DECAY] [--device cpu|cuda] [--model-bf16]\n"
+    "        [--page-workers N]\n"
     "                         train the demo model (the DeepStack-L config and tokenizer.model in --base) on\n"
     "                         synthetic pages; resumes from --out's checkpoint; Ctrl+C or SIGTERM checkpoints and\n"
     "                         stops; every checkpoint also writes the weights as a model folder to --out/model\n"
@@ -95,7 +96,10 @@ constexpr const char* kUsage =
     "                         high-resolution patch, weighted W (a training-only head; default 0: off);\n"
     "                         --init-from starts from another run's checkpoint or a model folder's weights\n"
     "                         (a curriculum: larger print first), with a new optimizer and schedule;\n"
-    "                         --ema 0.999: the model folder holds the weights' moving average, not the last step's\n"
+    "                         --ema 0.999: the model folder holds the weights' moving average, not the last step's;\n"
+    "                         --page-workers N: a batch's pages computed N at a time on the CPU, each with\n"
+    "                         threads / N threads (default: one page per thread, at most the batch; the\n"
+    "                         weights depend on N, so resume with the same N to continue bit for bit)\n"
     "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--text-height PX] [--threads N]\n"
     "        [--device cpu|cuda] [--field-attention] [--reading]\n"
     "                         exact-match accuracy on held-out synthetic pages N .. N + pages - 1 (default 0 .. 199),\n"
@@ -658,6 +662,7 @@ int run_train(const std::vector<std::string>& args) {
     o.learning_rate = number(a, "--lr", o.learning_rate);
     o.seed = static_cast<std::uint64_t>(whole(a, "--seed", 1, 0, 1ll << 53));
     o.threads = static_cast<int>(whole(a, "--threads", 0, 0, 1024));
+    o.page_workers = static_cast<int>(whole(a, "--page-workers", 0, 0, 1024));
     o.pages.page_size = static_cast<int>(whole(a, "--page-size", o.pages.page_size, 64, 4096));
     o.pages.field_text_height = text_height_option(a);
     o.glyph_loss = number(a, "--glyph-loss", 0.0);

@@ -77,6 +77,10 @@ struct TrainingOptions {
     double ema = 0;
     std::uint64_t seed = 1;
     int threads = 0;  // 0: every core
+    // The batch's pages computed side by side on the CPU, each worker with threads / workers LibTorch threads; 0:
+    // one worker per thread (at most the batch). The weights depend on the count (the order gradients are summed
+    // in), never on timing: a run resumes exactly with the same count.
+    int page_workers = 0;
     // Where the model trains (fp32 either way). Not part of a run's identity: a run may go on elsewhere.
     DeviceKind device = DeviceKind::cpu;
     SyntheticOptions pages;

@@ -5,7 +5,9 @@
 #include "deepstack/training.h"
 #include "training/glyphs.h"
 
+#include <algorithm>
 #include <chrono>
+#include <exception>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -14,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 #include <ATen/Parallel.h>
+#include <torch/autograd.h>
 #include <torch/cuda.h>
 #include <torch/nn/functional/linear.h>
 #include <torch/nn/functional/loss.h>
@@ -142,6 +145,14 @@ struct Sample {
     torch::Tensor glyph_targets;  // [cells, P, slots]
 };
 
+// What one page adds to a step: its loss, divided by the batch so that the pages' gradients sum to the step's,
+// and the figures the log reports.
+struct PageLoss {
+    torch::Tensor scaled;  // (the answers' mean loss + the glyph loss's share) / batch
+    double answers = 0, glyph = 0, small_print_sum = 0;
+    std::int64_t glyphs_seen = 0, glyphs_named = 0, small_print_tokens = 0;
+};
+
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
 // One training run: the model, its optimizer and the step it has reached. train() drives it; each phase is a
@@ -151,11 +162,18 @@ public:
     explicit Run(const TrainingOptions& o)
         : o_(o), json_(model_config(o.base, o.stacked)), config_(parse_and_check(json_, o.base)), tokenizer_(Tokenizer::load(o.base)),
           clip_(deepstack_llama::clip_preprocessing({}, config_)), checkpoint_(o.output / "checkpoint") {
-        at::set_num_threads(o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+        const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        at::set_num_threads(threads);
         torch::manual_seed(o.seed);
         if (o.device == DeviceKind::cuda && !torch::cuda::is_available())
             throw Error(ErrorKind::unsupported, "", "training on CUDA was asked for, but this LibTorch build or this machine has no CUDA device");
         device_ = o.device == DeviceKind::cuda ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+        if (o.page_workers < 0) throw Error(ErrorKind::config, "", "page workers are 0 (one per thread) or more, not " + std::to_string(o.page_workers));
+        if (device_.is_cpu()) {
+            const auto wanted = o.page_workers > 0 ? o.page_workers : threads;
+            page_workers_ = static_cast<int>(std::clamp<std::int64_t>(wanted, 1, o.batch));
+            threads_per_worker_ = std::max(1, threads / page_workers_);
+        }
         model_ = deepstack_llama::Model::random(config_, {c10::kFloat, device_, {}}, o.seed);
         make_parameters();
         make_optimizer();
@@ -179,6 +197,8 @@ private:
         return {{"glyph_head.weight", glyph_head_weight_}, {"glyph_head.bias", glyph_head_bias_}};
     }
     Sample make_sample(std::uint64_t index) const;
+    PageLoss page_loss(std::uint64_t index) const;
+    void accumulate_gradients(std::vector<PageLoss>& pages);
     Dialogue make_dialogue(const Sample& sample, const std::vector<const SyntheticQuestion*>& turns) const;
     double learning_rate_at(std::int64_t at) const;
 
@@ -198,6 +218,8 @@ private:
     std::unique_ptr<torch::optim::AdamW> optimizer_;
     nlohmann::json identity_;  // what a checkpoint must have been written with to be resumed
     std::int64_t step_ = 0;
+    int page_workers_ = 1;        // pages computed side by side (CPU only)
+    int threads_per_worker_ = 1;  // each worker's LibTorch threads
 };
 
 deepstack_llama::Config Run::parse_and_check(const nlohmann::json& json, const std::filesystem::path& base) {
@@ -408,49 +430,114 @@ double Run::learning_rate_at(std::int64_t at) const {
     return o_.learning_rate * (floor + (1 - floor) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress))));
 }
 
-// One optimizer step over the batch's pages: every answer token of a page's conversations weighs the same, plus
-// the glyph loss's share.
+// Every answer token of a page's conversations weighs the same, plus the glyph loss's share.
+PageLoss Run::page_loss(std::uint64_t index) const {
+    const auto sample = make_sample(index);
+    PageLoss page;
+    torch::Tensor summed;
+    std::int64_t answer_tokens = 0;
+    for (const auto& d : sample.dialogues) {
+        auto cache = nn::KvCache::without_storage(config_.text.num_hidden_layers);
+        const deepstack_llama::PlacedImage placed{&sample.features, d.image_offset};
+        const auto logits = model_->forward(d.ids, {placed}, cache, false);  // [L, V]
+        const auto per_token = torch::nn::functional::cross_entropy(
+            logits.index_select(0, torch::tensor(d.predicting, torch::kLong).to(device_)), torch::tensor(d.targets, torch::kLong).to(device_),
+            torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+        const auto part = per_token.sum();
+        summed = summed.defined() ? summed + part : part;
+        answer_tokens += static_cast<std::int64_t>(d.targets.size());
+        if (!d.small_print.empty()) {
+            page.small_print_sum += per_token.detach().index_select(0, torch::tensor(d.small_print, torch::kLong).to(device_)).sum().item<double>();
+            page.small_print_tokens += static_cast<std::int64_t>(d.small_print.size());
+        }
+    }
+    const auto loss = summed / static_cast<double>(answer_tokens);
+    auto total = loss;
+    if (o_.glyph_loss > 0) {
+        const auto logits_per_slot = torch::nn::functional::linear(sample.crop_vision, glyph_head_weight_, glyph_head_bias_)
+                                         .reshape({-1, kGlyphClasses});
+        const auto slot_targets = sample.glyph_targets.reshape({-1});
+        const auto glyph = torch::nn::functional::cross_entropy(logits_per_slot, slot_targets);
+        const auto count = count_named_glyphs(logits_per_slot.detach(), slot_targets);
+        page.glyphs_seen = count.printed;
+        page.glyphs_named = count.named;
+        total = total + o_.glyph_loss * glyph;
+        page.glyph = glyph.item<double>();
+    }
+    page.scaled = total / static_cast<double>(o_.batch);
+    page.answers = loss.item<double>();
+    return page;
+}
+
+// The batch's pages side by side on the CPU, one worker per core (or per group of cores), each worker's pages in
+// order: the demo model's matrices are too small for two cores to share one well (one page on two threads ran
+// 1.4x as fast as on one; two workers of one thread each run 2x). Each worker sums its pages' gradients itself
+// and the workers' sums are added in worker order, so a run gives the same weights every time (and on resuming)
+// for the same number of workers; one worker is the plain sequential backward.
+void Run::accumulate_gradients(std::vector<PageLoss>& pages) {
+    const auto workers = static_cast<std::int64_t>(page_workers_);
+    if (workers == 1) {
+        for (std::int64_t b = 0; b < o_.batch; ++b) {
+            pages[static_cast<std::size_t>(b)] = page_loss(static_cast<std::uint64_t>(step_ * o_.batch + b));
+            pages[static_cast<std::size_t>(b)].scaled.backward();
+        }
+        return;
+    }
+    std::vector<std::vector<torch::Tensor>> sums(static_cast<std::size_t>(workers));
+    std::vector<std::exception_ptr> failures(static_cast<std::size_t>(workers));
+    std::vector<std::thread> threads;
+    for (std::int64_t w = 0; w < workers; ++w) {
+        threads.emplace_back([&, w] {
+            try {
+                at::set_num_threads(threads_per_worker_);
+                auto& sum = sums[static_cast<std::size_t>(w)];
+                for (std::int64_t b = w * o_.batch / workers; b < (w + 1) * o_.batch / workers; ++b) {
+                    auto& page = pages[static_cast<std::size_t>(b)];
+                    page = page_loss(static_cast<std::uint64_t>(step_ * o_.batch + b));
+                    const auto grads = torch::autograd::grad({page.scaled}, parameters_, {}, false, false, /*allow_unused=*/true);
+                    page.scaled = page.scaled.detach();
+                    sum.resize(grads.size());
+                    // Owned copies where autograd hands out views (a split weight's parts): the optimizer detaches
+                    // gradients in place, which a view refuses.
+                    for (std::size_t i = 0; i < grads.size(); ++i)
+                        if (grads[i].defined())
+                            sum[i] = sum[i].defined() ? sum[i].add_(grads[i]) : grads[i].is_view() ? grads[i].clone() : grads[i];
+                }
+            } catch (...) {
+                failures[static_cast<std::size_t>(w)] = std::current_exception();
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    for (const auto& failure : failures)
+        if (failure) std::rethrow_exception(failure);
+    torch::NoGradGuard no_grad;
+    for (std::size_t i = 0; i < parameters_.size(); ++i) {
+        torch::Tensor gradient;
+        for (const auto& sum : sums)
+            if (!sum.empty() && sum[i].defined()) gradient = gradient.defined() ? gradient.add_(sum[i]) : sum[i];
+        // A weight no page reached keeps no gradient, as after a sequential backward (the twin's stack fields).
+        if (gradient.defined()) parameters_[i].mutable_grad() = gradient;
+    }
+}
+
+// One optimizer step over the batch's pages.
 TrainingProgress Run::train_step() {
     const auto start = std::chrono::steady_clock::now();
     const auto rate = learning_rate_at(step_);
     for (auto& group : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(rate);
     optimizer_->zero_grad();
+    std::vector<PageLoss> pages(static_cast<std::size_t>(o_.batch));
+    accumulate_gradients(pages);
     double loss_sum = 0, glyph_sum = 0, small_print_sum = 0;
     std::int64_t glyphs_seen = 0, glyphs_named = 0, small_print_tokens = 0;
-    for (std::int64_t b = 0; b < o_.batch; ++b) {
-        const auto sample = make_sample(static_cast<std::uint64_t>(step_ * o_.batch + b));
-        torch::Tensor summed;
-        std::int64_t answer_tokens = 0;
-        for (const auto& d : sample.dialogues) {
-            auto cache = nn::KvCache::without_storage(config_.text.num_hidden_layers);
-            const deepstack_llama::PlacedImage placed{&sample.features, d.image_offset};
-            const auto logits = model_->forward(d.ids, {placed}, cache, false);  // [L, V]
-            const auto per_token = torch::nn::functional::cross_entropy(
-                logits.index_select(0, torch::tensor(d.predicting, torch::kLong).to(device_)), torch::tensor(d.targets, torch::kLong).to(device_),
-                torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
-            const auto part = per_token.sum();
-            summed = summed.defined() ? summed + part : part;
-            answer_tokens += static_cast<std::int64_t>(d.targets.size());
-            if (!d.small_print.empty()) {
-                small_print_sum += per_token.detach().index_select(0, torch::tensor(d.small_print, torch::kLong).to(device_)).sum().item<double>();
-                small_print_tokens += static_cast<std::int64_t>(d.small_print.size());
-            }
-        }
-        const auto loss = summed / static_cast<double>(answer_tokens);
-        auto total = loss;
-        if (o_.glyph_loss > 0) {
-            const auto logits_per_slot = torch::nn::functional::linear(sample.crop_vision, glyph_head_weight_, glyph_head_bias_)
-                                             .reshape({-1, kGlyphClasses});
-            const auto slot_targets = sample.glyph_targets.reshape({-1});
-            const auto glyph = torch::nn::functional::cross_entropy(logits_per_slot, slot_targets);
-            const auto count = count_named_glyphs(logits_per_slot.detach(), slot_targets);
-            glyphs_seen += count.printed;
-            glyphs_named += count.named;
-            total = total + o_.glyph_loss * glyph;
-            glyph_sum += glyph.item<double>();
-        }
-        (total / static_cast<double>(o_.batch)).backward();
-        loss_sum += loss.item<double>();
+    for (const auto& page : pages) {
+        loss_sum += page.answers;
+        glyph_sum += page.glyph;
+        small_print_sum += page.small_print_sum;
+        small_print_tokens += page.small_print_tokens;
+        glyphs_seen += page.glyphs_seen;
+        glyphs_named += page.glyphs_named;
     }
     const auto norm = torch::nn::utils::clip_grad_norm_(parameters_, o_.clip_norm);
     optimizer_->step();
