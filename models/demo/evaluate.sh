@@ -24,12 +24,25 @@ PY
 options=(--pages 200 --text-height 10 --reading --threads 2)
 # DEEPSTACK_EVALUATE_DEVICE=cuda: the same card computed on a GPU (installer/gpu-check.sh train).
 [ -n "${DEEPSTACK_EVALUATE_DEVICE:-}" ] && options+=(--device "$DEEPSTACK_EVALUATE_DEVICE")
-"$cli" evaluate --model "$model" "${options[@]}" --field-attention > "$scratch/stacked.json"
-"$cli" evaluate --model "$scratch/nostack" "${options[@]}" > "$scratch/without_stacks.json"
+# The twin (trained with --no-stacks) has no stacks to leave out: its folder and the copy are the same model, so
+# each half is answered once and written to both places.
+twin=$(python3 -c 'import json,sys; print("nostack" in json.load(open(sys.argv[1])).get("deepstack_args_for_ablation", ""))' "$model/config.json")
 far=(--from 50000 --pages 400 --text-height 10 --threads 2)
 [ -n "${DEEPSTACK_EVALUATE_DEVICE:-}" ] && far+=(--device "$DEEPSTACK_EVALUATE_DEVICE")
+"$cli" evaluate --model "$model" "${options[@]}" --field-attention > "$scratch/stacked.json"
 "$cli" evaluate --model "$model" "${far[@]}" > "$scratch/far_stacked.json"
-"$cli" evaluate --model "$scratch/nostack" "${far[@]}" > "$scratch/far_without_stacks.json"
+if [ "$twin" = True ]; then
+    python3 - "$scratch/stacked.json" "$scratch/without_stacks.json" <<'PY'
+import json, sys
+card = json.load(open(sys.argv[1]))
+card.pop("field_attention", None)  # measured on the folder as it is, as for a stacked model
+json.dump(card, open(sys.argv[2], "w"), indent=1)
+PY
+    cp "$scratch/far_stacked.json" "$scratch/far_without_stacks.json"
+else
+    "$cli" evaluate --model "$scratch/nostack" "${options[@]}" > "$scratch/without_stacks.json"
+    "$cli" evaluate --model "$scratch/nostack" "${far[@]}" > "$scratch/far_without_stacks.json"
+fi
 python3 - "$scratch" "$model/evaluation.json" "${options[*]}" "${far[*]}" <<'PY'
 import json, sys
 scratch, out, options, far = sys.argv[1:5]

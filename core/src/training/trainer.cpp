@@ -497,11 +497,10 @@ void Run::accumulate_gradients(std::vector<PageLoss>& pages) {
                     const auto grads = torch::autograd::grad({page.scaled}, parameters_, {}, false, false, /*allow_unused=*/true);
                     page.scaled = page.scaled.detach();
                     sum.resize(grads.size());
-                    // Owned copies where autograd hands out views (a split weight's parts): the optimizer detaches
-                    // gradients in place, which a view refuses.
+                    // A copy of its own to sum into: autograd may hand out views (which the optimizer cannot detach in
+                    // place) or one tensor for two weights (both ends of an addition).
                     for (std::size_t i = 0; i < grads.size(); ++i)
-                        if (grads[i].defined())
-                            sum[i] = sum[i].defined() ? sum[i].add_(grads[i]) : grads[i].is_view() ? grads[i].clone() : grads[i];
+                        if (grads[i].defined()) sum[i] = sum[i].defined() ? sum[i].add_(grads[i]) : grads[i].clone();
                 }
             } catch (...) {
                 failures[static_cast<std::size_t>(w)] = std::current_exception();
