@@ -514,6 +514,34 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, train(negative));
     }
 
+    // A page's questions and its reading turn begin alike (the first turn's opening with the picture): run once,
+    // the losses and the weights are those of each conversation run whole, for the stacked model (its groups join
+    // inside that beginning) and the twin.
+    void aPagesCommonBeginningRunsOnce() {
+        for (const bool stacked : {true, false}) {
+            auto whole = tiny(root() / (stacked ? "whole-conversations" : "whole-conversations-twin"), 3);
+            whole.reading_turn = true;
+            whole.stacked = stacked;
+            whole.page_workers = 1;
+            whole.share_page_beginning = false;
+            auto shared = whole;
+            shared.output = root() / (stacked ? "shared-beginning" : "shared-beginning-twin");
+            shared.share_page_beginning = true;
+            std::vector<double> losses_whole, losses_shared;
+            whole.on_progress = [&](const TrainingProgress& p) { losses_whole.push_back(p.loss); };
+            shared.on_progress = [&](const TrainingProgress& p) { losses_shared.push_back(p.loss); };
+            train(whole);
+            train(shared);
+            QCOMPARE(losses_shared.size(), std::size_t{3});
+            for (std::size_t i = 0; i < 3; ++i)
+                QVERIFY2(std::abs(losses_whole[i] - losses_shared[i]) < 1e-5,
+                         (std::to_string(losses_whole[i]) + " against " + std::to_string(losses_shared[i])).c_str());
+            const auto difference = max_difference(whole.output / "checkpoint" / "weights.safetensors", shared.output / "checkpoint" / "weights.safetensors");
+            qInfo("stacked %d: largest weight difference, whole against shared: %.3g", stacked, difference);
+            QVERIFY2(difference < 0.1 * whole.learning_rate, std::to_string(difference).c_str());
+        }
+    }
+
     void theTwinHasNoStacks() {
         auto o = tiny(root() / "twin", 2);
         o.stacked = false;

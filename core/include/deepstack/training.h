@@ -81,6 +81,10 @@ struct TrainingOptions {
     // one worker per thread (at most the batch). The weights depend on the count (the order gradients are summed
     // in), never on timing: a run resumes exactly with the same count.
     int page_workers = 0;
+    // A page's conversations (its questions, its reading turn) begin alike, with the picture: that beginning runs
+    // once and each conversation goes on from its keys and values, the same sums in another order (off: each runs
+    // whole, the check that sharing changes nothing).
+    bool share_page_beginning = true;
     // Where the model trains (fp32 either way). Not part of a run's identity: a run may go on elsewhere.
     DeviceKind device = DeviceKind::cpu;
     SyntheticOptions pages;

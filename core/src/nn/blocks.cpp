@@ -147,18 +147,25 @@ KvCache::KvCache(std::int64_t layers, std::int64_t kv_heads, std::int64_t head_d
     values_ = torch::empty({layers, kv_heads, capacity, head_dim}, options);
 }
 
-KvCache KvCache::without_storage(std::int64_t layers) {
+KvCache KvCache::for_training(std::int64_t layers) {
     KvCache cache;
     cache.layers_ = layers;
     cache.capacity_ = std::numeric_limits<std::int64_t>::max();
+    cache.grown_keys_.resize(static_cast<std::size_t>(layers));
+    cache.grown_values_.resize(static_cast<std::size_t>(layers));
     return cache;
 }
 
 std::pair<torch::Tensor, torch::Tensor> KvCache::append(std::int64_t layer, const torch::Tensor& k, const torch::Tensor& v) {
     const auto n = k.size(1);
     if (!keys_.defined()) {
-        if (length_ != 0) throw Error(ErrorKind::internal, "", "a cache without storage runs one pass from position 0");
-        return {k, v};
+        if (grown_keys_.empty()) throw Error(ErrorKind::internal, "", "keys and values appended to a cache without room");
+        auto& keys = grown_keys_.at(static_cast<std::size_t>(layer));
+        auto& values = grown_values_.at(static_cast<std::size_t>(layer));
+        // New tensors, not written into the old: a copy of the cache still holds the old ones.
+        keys = keys.defined() ? torch::cat({keys, k}, 1) : k;
+        values = values.defined() ? torch::cat({values, v}, 1) : v;
+        return {keys, values};
     }
     if (length_ + n > capacity_)
         throw Error(ErrorKind::resources, "", "the context is full: " + std::to_string(length_) + " + " + std::to_string(n) +
@@ -169,7 +176,7 @@ std::pair<torch::Tensor, torch::Tensor> KvCache::append(std::int64_t layer, cons
 }
 
 void KvCache::commit(std::int64_t written) {
-    if (keys_.defined()) length_ += written;
+    if (keys_.defined() || !grown_keys_.empty()) length_ += written;
 }
 
 void KvCache::truncate(std::int64_t length) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include <torch/types.h>
 
@@ -45,9 +46,10 @@ public:
     KvCache(std::int64_t layers, std::int64_t kv_heads, std::int64_t head_dim, std::int64_t capacity,
             torch::TensorOptions options);
 
-    // A cache that keeps nothing: one forward pass from position 0 (training), where every layer's keys and values
-    // are only this pass's own, and autograd must see them unmodified.
-    static KvCache without_storage(std::int64_t layers);
+    // Training's cache: the keys and values are autograd's own tensors, never written into storage (autograd must
+    // see them unmodified); a pass's are joined to the earlier ones. A copy shares what is there and grows on its
+    // own: a page's common beginning runs once, and each of its conversations goes on from a copy.
+    static KvCache for_training(std::int64_t layers);
 
     std::int64_t length() const { return length_; }
     std::int64_t capacity() const { return capacity_; }
@@ -78,6 +80,7 @@ private:
     std::int64_t length_ = 0;
     torch::Tensor keys_;    // [layers, Hkv, capacity, D]
     torch::Tensor values_;  // [layers, Hkv, capacity, D]
+    std::vector<torch::Tensor> grown_keys_, grown_values_;  // for_training: per layer [Hkv, length, D]
 };
 
 }  // namespace deepstack::nn

@@ -430,18 +430,47 @@ double Run::learning_rate_at(std::int64_t at) const {
     return o_.learning_rate * (floor + (1 - floor) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress))));
 }
 
-// Every answer token of a page's conversations weighs the same, plus the glyph loss's share.
+// Where a page's conversations stop being alike: the longest common beginning of their tokens, if it holds the
+// picture whole and no answer. 0 when there is one conversation or the picture lies elsewhere.
+std::int64_t shared_beginning(const std::vector<Dialogue>& dialogues, std::int64_t image_tokens) {
+    if (dialogues.size() < 2) return 0;
+    auto shared = static_cast<std::int64_t>(dialogues.front().ids.size());
+    for (const auto& d : dialogues) {
+        if (d.image_offset != dialogues.front().image_offset || d.predicting.empty()) return 0;
+        std::int64_t same = 0;
+        while (same < shared && same < static_cast<std::int64_t>(d.ids.size()) &&
+               d.ids[static_cast<std::size_t>(same)] == dialogues.front().ids[static_cast<std::size_t>(same)])
+            ++same;
+        // Positions from the first predicting one on need their logits from the conversation's own pass.
+        shared = std::min({shared, same, d.predicting.front()});
+    }
+    return shared >= dialogues.front().image_offset + image_tokens ? shared : 0;
+}
+
+// Every answer token of a page's conversations weighs the same, plus the glyph loss's share. The conversations'
+// common beginning (the first turn's opening with the picture, ~70 of ~300 positions) runs once.
 PageLoss Run::page_loss(std::uint64_t index) const {
     const auto sample = make_sample(index);
     PageLoss page;
     torch::Tensor summed;
     std::int64_t answer_tokens = 0;
+    const auto shared = o_.share_page_beginning ? shared_beginning(sample.dialogues, sample.features.embeds.size(0)) : 0;
+    auto beginning = nn::KvCache::for_training(config_.text.num_hidden_layers);
+    const deepstack_llama::PlacedImage placed{&sample.features, sample.dialogues.front().image_offset};
+    if (shared > 0) {
+        const std::vector<std::int64_t> ids(sample.dialogues.front().ids.begin(), sample.dialogues.front().ids.begin() + shared);
+        model_->forward(ids, {placed}, beginning, true);
+    }
     for (const auto& d : sample.dialogues) {
-        auto cache = nn::KvCache::without_storage(config_.text.num_hidden_layers);
-        const deepstack_llama::PlacedImage placed{&sample.features, d.image_offset};
-        const auto logits = model_->forward(d.ids, {placed}, cache, false);  // [L, V]
+        auto cache = beginning;
+        const std::vector<std::int64_t> ids(d.ids.begin() + shared, d.ids.end());
+        const auto images = shared > 0 ? std::vector<deepstack_llama::PlacedImage>{}
+                                       : std::vector<deepstack_llama::PlacedImage>{{&sample.features, d.image_offset}};
+        const auto logits = model_->forward(ids, images, cache, false);  // [L - shared, V]
+        std::vector<std::int64_t> rows(d.predicting);
+        for (auto& row : rows) row -= shared;
         const auto per_token = torch::nn::functional::cross_entropy(
-            logits.index_select(0, torch::tensor(d.predicting, torch::kLong).to(device_)), torch::tensor(d.targets, torch::kLong).to(device_),
+            logits.index_select(0, torch::tensor(rows, torch::kLong).to(device_)), torch::tensor(d.targets, torch::kLong).to(device_),
             torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
         const auto part = per_token.sum();
         summed = summed.defined() ? summed + part : part;
