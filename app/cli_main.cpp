@@ -99,7 +99,7 @@ constexpr const char* kUsage =
     "                         --ema 0.999: the model folder holds the weights' moving average, not the last step's;\n"
     "                         --page-workers N: a batch's pages computed N at a time on the CPU, each with\n"
     "                         threads / N threads (default: one page per thread, at most the batch; the\n"
-    "                         weights depend on N, so resume with the same N to continue bit for bit)\n"
+    "                         weights do not depend on N)\n"
     "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--text-height PX] [--threads N]\n"
     "        [--device cpu|cuda] [--field-attention] [--reading]\n"
     "                         exact-match accuracy on held-out synthetic pages N .. N + pages - 1 (default 0 .. 199),\n"

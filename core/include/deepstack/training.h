@@ -78,8 +78,8 @@ struct TrainingOptions {
     std::uint64_t seed = 1;
     int threads = 0;  // 0: every core
     // The batch's pages computed side by side on the CPU, each worker with threads / workers LibTorch threads; 0:
-    // one worker per thread (at most the batch). The weights depend on the count (the order gradients are summed
-    // in), never on timing: a run resumes exactly with the same count.
+    // one worker per thread (at most the batch). The pages' gradients are added in page order whatever the count:
+    // with the same threads per page, the weights are the same bit for bit.
     int page_workers = 0;
     // A page's conversations (its questions, its reading turn) begin alike, with the picture: that beginning runs
     // once and each conversation goes on from its keys and values, the same sums in another order (off: each runs

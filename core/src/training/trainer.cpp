@@ -6,6 +6,7 @@
 #include "training/glyphs.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <exception>
 #include <cmath>
@@ -498,11 +499,11 @@ PageLoss Run::page_loss(std::uint64_t index) const {
     return page;
 }
 
-// The batch's pages side by side on the CPU, one worker per core (or per group of cores), each worker's pages in
-// order: the demo model's matrices are too small for two cores to share one well (one page on two threads ran
-// 1.4x as fast as on one; two workers of one thread each run 2x). Each worker sums its pages' gradients itself
-// and the workers' sums are added in worker order, so a run gives the same weights every time (and on resuming)
-// for the same number of workers; one worker is the plain sequential backward.
+// The batch's pages side by side on the CPU, one worker per core (or per group of cores): the demo model's
+// matrices are too small for two cores to share one page well (one page on two threads ran 1.4x as fast as on
+// one; two workers of one thread each, 1.85x). A free worker takes the next page (pages differ in length); each
+// page's gradients are kept apart and added in page order, as the sequential backward adds them, so the weights do
+// not depend on the number of workers or on timing.
 void Run::accumulate_gradients(std::vector<PageLoss>& pages) {
     const auto workers = static_cast<std::int64_t>(page_workers_);
     if (workers == 1) {
@@ -512,27 +513,23 @@ void Run::accumulate_gradients(std::vector<PageLoss>& pages) {
         }
         return;
     }
-    std::vector<std::vector<torch::Tensor>> sums(static_cast<std::size_t>(workers));
+    std::vector<std::vector<torch::Tensor>> gradients(static_cast<std::size_t>(o_.batch));
     std::vector<std::exception_ptr> failures(static_cast<std::size_t>(workers));
+    std::atomic<std::int64_t> next{0};
     std::vector<std::thread> threads;
     for (std::int64_t w = 0; w < workers; ++w) {
         threads.emplace_back([&, w] {
             try {
                 at::set_num_threads(threads_per_worker_);
-                auto& sum = sums[static_cast<std::size_t>(w)];
-                for (std::int64_t b = w * o_.batch / workers; b < (w + 1) * o_.batch / workers; ++b) {
+                for (auto b = next++; b < o_.batch; b = next++) {
                     auto& page = pages[static_cast<std::size_t>(b)];
                     page = page_loss(static_cast<std::uint64_t>(step_ * o_.batch + b));
-                    const auto grads = torch::autograd::grad({page.scaled}, parameters_, {}, false, false, /*allow_unused=*/true);
+                    gradients[static_cast<std::size_t>(b)] = torch::autograd::grad({page.scaled}, parameters_, {}, false, false, /*allow_unused=*/true);
                     page.scaled = page.scaled.detach();
-                    sum.resize(grads.size());
-                    // A copy of its own to sum into: autograd may hand out views (which the optimizer cannot detach in
-                    // place) or one tensor for two weights (both ends of an addition).
-                    for (std::size_t i = 0; i < grads.size(); ++i)
-                        if (grads[i].defined()) sum[i] = sum[i].defined() ? sum[i].add_(grads[i]) : grads[i].clone();
                 }
             } catch (...) {
                 failures[static_cast<std::size_t>(w)] = std::current_exception();
+                next = o_.batch;  // the others stop after their page
             }
         });
     }
@@ -541,11 +538,16 @@ void Run::accumulate_gradients(std::vector<PageLoss>& pages) {
         if (failure) std::rethrow_exception(failure);
     torch::NoGradGuard no_grad;
     for (std::size_t i = 0; i < parameters_.size(); ++i) {
-        torch::Tensor gradient;
-        for (const auto& sum : sums)
-            if (!sum.empty() && sum[i].defined()) gradient = gradient.defined() ? gradient.add_(sum[i]) : sum[i];
+        torch::Tensor sum;
+        for (const auto& page : gradients) {
+            const auto& gradient = page[i];
+            if (!gradient.defined()) continue;
+            // The first page's copied: autograd may hand out views (which the optimizer cannot detach in place) or
+            // one tensor for two weights (both ends of an addition).
+            sum = sum.defined() ? sum.add_(gradient) : gradient.clone();
+        }
         // A weight no page reached keeps no gradient, as after a sequential backward (the twin's stack fields).
-        if (gradient.defined()) parameters_[i].mutable_grad() = gradient;
+        if (sum.defined()) parameters_[i].mutable_grad() = sum;
     }
 }
 
