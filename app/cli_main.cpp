@@ -101,11 +101,12 @@ constexpr const char* kUsage =
     "                         threads / N threads (default: one page per thread, at most the batch; the\n"
     "                         weights do not depend on N)\n"
     "  evaluate --model DIR [--from N] [--pages N] [--page-size PX] [--text-height PX] [--threads N]\n"
-    "        [--device cpu|cuda] [--field-attention] [--reading]\n"
+    "        [--device cpu|cuda] [--field-attention] [--reading] [--page-workers N]\n"
     "                         exact-match accuracy on held-out synthetic pages N .. N + pages - 1 (default 0 .. 199),\n"
     "                         per question kind, as JSON; --field-attention adds, per layer, how much of the\n"
     "                         answers' attention on the picture falls on the field asked about; --reading asks\n"
-    "                         each page to be read out too and scores the transcripts by characters\n"
+    "                         each page to be read out too and scores the transcripts by characters;\n"
+    "                         --page-workers N answers N pages at a time, each with a copy of the model\n"
     "  help                   show this text\n"
     "\n"
     "chat, bench, attention, ablate and stack-map options:\n"
@@ -718,6 +719,7 @@ int run_evaluate(const std::vector<std::string>& args) {
     o.page_options.page_size = static_cast<int>(whole(a, "--page-size", o.page_options.page_size, 64, 4096));
     o.page_options.field_text_height = text_height_option(a);
     o.threads = static_cast<int>(whole(a, "--threads", 0, 0, 1024));
+    o.page_workers = static_cast<int>(whole(a, "--page-workers", 1, 1, 1024));
     o.field_attention = a.flag("--field-attention");
     o.reading = a.flag("--reading");
     o.device = device_option(a);

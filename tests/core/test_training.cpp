@@ -153,6 +153,29 @@ private Q_SLOTS:
         QCOMPARE(read.reading_samples.size(), std::size_t{3});
         QCOMPARE(read.reading_samples[1].expected, synthetic_page(SyntheticSplit::held_out, 1, o.pages).reading.answer);
         QCOMPARE(nlohmann::json::parse(to_json(read)).at("reading").at("pages").get<std::int64_t>(), std::int64_t{3});
+
+        // Pages answered side by side (a model per worker) score as one after the other: the same answers, misses
+        // and transcripts in page order, the field attention to rounding (each answer on one thread either way).
+        evaluation.field_attention = true;
+        evaluation.threads = 1;
+        const auto alone = evaluate(result.model, evaluation);
+        evaluation.page_workers = 2;
+        const auto side_by_side = evaluate(result.model, evaluation);
+        QCOMPARE(side_by_side.all.correct, alone.all.correct);
+        QCOMPARE(side_by_side.small_print.correct, alone.small_print.correct);
+        QCOMPARE(side_by_side.misses.size(), alone.misses.size());
+        for (std::size_t i = 0; i < alone.misses.size(); ++i) {
+            QCOMPARE(side_by_side.misses[i].page, alone.misses[i].page);
+            QCOMPARE(side_by_side.misses[i].answered, alone.misses[i].answered);
+        }
+        QCOMPARE(side_by_side.reading_samples.size(), std::size_t{3});
+        for (std::size_t i = 0; i < 3; ++i) QCOMPARE(side_by_side.reading_samples[i].answered, alone.reading_samples[i].answered);
+        QCOMPARE(side_by_side.reading_similarity, alone.reading_similarity);
+        QCOMPARE(side_by_side.field_attention.size(), alone.field_attention.size());
+        for (std::size_t i = 0; i < alone.field_attention.size(); ++i)
+            QVERIFY(std::abs(side_by_side.field_attention[i].mass_on_field - alone.field_attention[i].mass_on_field) < 1e-9);
+        evaluation.page_workers = 0;
+        QVERIFY_THROWS_EXCEPTION(Error, evaluate(result.model, evaluation));
     }
 
     // One step at a real learning rate against one at almost none: AdamW's first step moves every weight that

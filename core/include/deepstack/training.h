@@ -111,6 +111,9 @@ struct EvaluationOptions {
     std::int64_t pages = 200;  // held-out pages first_page .. first_page + pages - 1, every question of each
     SyntheticOptions page_options;
     int threads = 0;
+    // Pages answered side by side on the CPU, each worker with a model of its own and threads / workers threads
+    // (the demo model is too small for two cores to share one answer well). The scores are added in page order.
+    int page_workers = 1;
     DeviceKind device = DeviceKind::cpu;
     std::int64_t max_new_tokens = 24;
     // Also record where the answers looked (Conversation::capture_attention) for the questions whose answer is
@@ -120,7 +123,7 @@ struct EvaluationOptions {
     // by characters: how much of a page the model sees, long before whole fields come out right.
     bool reading = false;
     std::int64_t max_reading_tokens = 200;
-    std::function<void(std::int64_t done, std::int64_t total)> on_progress;
+    std::function<void(std::int64_t done, std::int64_t total)> on_progress;  // from the workers' threads, one at a time
 };
 
 struct EvaluationCount {
