@@ -84,7 +84,7 @@ constexpr const char* kUsage =
     "        [--questions-per-page N] [--checkpoint-every N] [--stop-after N] [--seed S] [--page-size PX]\n"
     "        [--text-height PX] [--log-every N] [--threads N] [--distinct-pages N] [--reading-turn]\n"
     "        [--glyph-loss W] [--init-from RUN|MODEL] [--ema DECAY] [--device cpu|cuda] [--model-bf16]\n"
-    "        [--page-workers N]\n"
+    "        [--page-workers N] [--start-step N]\n"
     "                         train the demo model (the DeepStack-L config and tokenizer.model in --base) on\n"
     "                         synthetic pages; resumes from --out's checkpoint; Ctrl+C or SIGTERM checkpoints and\n"
     "                         stops; every checkpoint also writes the weights as a model folder to --out/model\n"
@@ -96,6 +96,9 @@ constexpr const char* kUsage =
     "                         high-resolution patch, weighted W (a training-only head; default 0: off);\n"
     "                         --init-from starts from another run's checkpoint or a model folder's weights\n"
     "                         (a curriculum: larger print first), with a new optimizer and schedule;\n"
+    "                         --start-step N with --init-from: the schedule and the pages go on from step N, as\n"
+    "                         if the source had made the first N (a run carried to another machine by its\n"
+    "                         weights), the fresh optimizer warmed up again;\n"
     "                         --ema 0.999: the model folder holds the weights' moving average, not the last step's;\n"
     "                         --page-workers N: a batch's pages computed N at a time on the CPU, each with\n"
     "                         threads / N threads (default: one page per thread, at most the batch; the\n"
@@ -668,6 +671,7 @@ int run_train(const std::vector<std::string>& args) {
     o.pages.field_text_height = text_height_option(a);
     o.glyph_loss = number(a, "--glyph-loss", 0.0);
     if (const auto from = a.get("--init-from")) o.init_from = *from;
+    o.start_step = whole(a, "--start-step", 0, 0, 1 << 30);
     if (!(o.glyph_loss >= 0 && o.glyph_loss <= 100)) return usage_error("train: --glyph-loss: expected a weight from 0 to 100");
     o.ema = number(a, "--ema", 0.0);
     if (!(o.ema >= 0 && o.ema < 1)) return usage_error("train: --ema: expected a decay from 0 (off) to below 1, such as 0.999");

@@ -25,7 +25,9 @@
 #                                   model.safetensors, glyph_head.safetensors, config.json, evaluation.json,
 #                                   state.json and train.log: copy
 #                                   them over a copy of models/demo/latest and compare its card with the committed one.
-#                                   OPTIONS go to `deepstack-cli train` after the defaults (later ones win).
+#                                   OPTIONS go to `deepstack-cli train` after the defaults (later ones win); with
+#                                   --start-step S and --steps N (a run going on in its own schedule, such as the
+#                                   twin: S from its folder's training.json) it makes as many of steps S.. as fit.
 #   installer/gpu-check.sh train-local [OPTIONS]
 #                                   the same on this machine, built against the default LibTorch
 #                                   (DEEPSTACK_GPU_TRAIN_DEVICE=cpu tries it without a GPU).
@@ -257,7 +259,7 @@ train_demo() {  # train_demo BIN_DIR [TRAIN OPTIONS...]
 
     # The schedule must end inside the time: the rate of a short run (its last logged steps, past CUDA's start)
     # sizes it, leaving room for the evaluation and the final checkpoint.
-    "$bin/deepstack-cli" train "${options[@]}" --out "$work/calibration" --steps 1000 --warmup 5 --stop-after 20 \
+    "$bin/deepstack-cli" train "${options[@]}" --out "$work/calibration" --steps 1000 --warmup 5 --stop-after 20 --start-step 0 \
         > "$work/calibration.log" 2>&1 || { cat "$work/calibration.log"; echo "gpu-check train: the short run failed"; return 1; }
     local pages_per_s batch left steps
     pages_per_s=$(awk '/pages\/s/ { r = $(NF-1) } END { print r }' "$work/calibration.log")
@@ -267,14 +269,17 @@ train_demo() {  # train_demo BIN_DIR [TRAIN OPTIONS...]
     echo "gpu-check train: $pages_per_s pages/s in the short run; a schedule of $steps steps of $batch pages"
     [ "$steps" -gt 0 ] || { echo "gpu-check train: no time left for a schedule"; return 1; }
     local warmup=$(( steps / 20 > 100 ? 100 : steps / 20 + 1 ))
+    local schedule=(--steps "$steps" --warmup "$warmup")
+    # A run that goes on in its own schedule (OPTIONS with --steps and --start-step, as the twin carried from
+    # models/demo/twin/training.json): as many of its steps as fit.
+    if printf '%s\n' "$@" | grep -qx -- --start-step; then schedule=(--stop-after "$steps"); fi
     # SIGTERM makes the trainer checkpoint and stop: a schedule that runs long still brings its weights back.
-    timeout -k 60 -s TERM "$(( left + 30 ))" "$bin/deepstack-cli" train "${options[@]}" --out "$work/run" --steps "$steps" \
-        --warmup "$warmup"
+    timeout -k 60 -s TERM "$(( left + 30 ))" "$bin/deepstack-cli" train "${options[@]}" --out "$work/run" "${schedule[@]}"
     echo "gpu-check train: the trainer exited with $? after $(( $(date +%s) - started )) s"
     [ -f "$work/run/model/model.safetensors" ] || { echo "gpu-check train: no model folder was written"; return 1; }
     cp "$work/run/model/model.safetensors" "$work/run/model/config.json" "$out/"
     cp "$work/run/model/glyph_head.safetensors" "$out/" 2>/dev/null || true
-    cp "$work/run/checkpoint/state.json" "$out/" 2>/dev/null || true
+    cp "$work/run/checkpoint/state.json" "$work/run/model/training.json" "$out/" 2>/dev/null || true
     # The card's numbers on the GPU (greedy answers; another device may flip a near-tie, test_demo_model's margin).
     cp "$repo/models/demo/latest/generation_config.json" "$repo/models/demo/latest/sample_questions.json" "$work/run/model/" 2>/dev/null || true
     DEEPSTACK_CLI="$bin/deepstack-cli" DEEPSTACK_EVALUATE_DEVICE="$device" "$repo/models/demo/evaluate.sh" "$work/run/model" &&

@@ -560,6 +560,50 @@ private Q_SLOTS:
         }
     }
 
+    // A run carried to another machine by its model folder (fp32 here, no optimizer) and continued there with
+    // start_step: the pages and the cosine go on where they were. The first continued step's loss, taken before any
+    // update, is the uninterrupted run's at that step (the same weights, glyph head and pages); the learning rate
+    // warms up again towards the schedule's, then follows it.
+    void startStepContinuesTheRun() {
+        auto straight = tiny(root() / "carried-straight", 6);
+        straight.glyph_loss = 1.0;
+        std::vector<TrainingProgress> uninterrupted, continued;
+        straight.on_progress = [&](const TrainingProgress& p) { uninterrupted.push_back(p); };
+        train(straight);
+        auto first = straight;
+        first.output = root() / "carried-first";
+        first.stop_after = 3;
+        first.on_progress = {};
+        train(first);
+        auto second = straight;
+        second.output = root() / "carried-second";
+        second.init_from = first.output / "model";
+        // The folder says where its weights stand.
+        const auto carried = nlohmann::json::parse(std::ifstream(first.output / "model" / "training.json"));
+        QCOMPARE(carried.at("step").get<std::int64_t>(), std::int64_t{3});
+        QCOMPARE(carried.at("identity").at("steps").get<std::int64_t>(), std::int64_t{6});
+        second.start_step = carried.at("step").get<std::int64_t>();
+        second.on_progress = [&](const TrainingProgress& p) { continued.push_back(p); };
+        const auto result = train(second);
+        QVERIFY(result.finished);
+        QCOMPARE(continued.size(), std::size_t{3});
+        QCOMPARE(continued[0].step, std::int64_t{4});
+        QVERIFY2(std::abs(continued[0].loss - uninterrupted[3].loss) < 1e-6,
+                 (std::to_string(continued[0].loss) + " against " + std::to_string(uninterrupted[3].loss)).c_str());
+        QVERIFY(std::abs(continued[0].glyph_loss - uninterrupted[3].glyph_loss) < 1e-6);
+        QVERIFY(std::abs(continued[0].learning_rate - uninterrupted[3].learning_rate / 2) < 1e-12);  // warm-up: 1 of 2 steps
+        QVERIFY(std::abs(continued[1].learning_rate - uninterrupted[4].learning_rate) < 1e-12);
+        QVERIFY(std::abs(continued[2].learning_rate - uninterrupted[5].learning_rate) < 1e-12);
+
+        auto alone = tiny(root() / "start-alone", 6);
+        alone.start_step = 3;  // without other weights
+        QVERIFY_THROWS_EXCEPTION(Error, train(alone));
+        auto past = second;
+        past.output = root() / "start-past";
+        past.start_step = 6;  // the schedule's end
+        QVERIFY_THROWS_EXCEPTION(Error, train(past));
+    }
+
     void theTwinHasNoStacks() {
         auto o = tiny(root() / "twin", 2);
         o.stacked = false;

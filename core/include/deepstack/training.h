@@ -63,6 +63,11 @@ struct TrainingOptions {
     // a run on larger print first, then this one. The optimizer and the schedule start afresh. The source's bytes
     // are part of the run's identity (a checkpoint resumes only from the same start).
     std::filesystem::path init_from;
+    // With init_from: the step of the schedule this run starts at, as if its first `start_step` steps had been the
+    // source's (a run carried to another machine by its committed weights): the cosine and the pages go on from
+    // there, where a new run would begin both again; the optimizer's moments start afresh, so the learning rate
+    // warms up again over warmup_steps. 0: a run of its own.
+    std::int64_t start_step = 0;
     std::int64_t warmup_steps = 100;
     std::int64_t checkpoint_every = 100;
     double learning_rate = 1e-3;

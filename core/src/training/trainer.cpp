@@ -219,6 +219,7 @@ private:
     std::unique_ptr<torch::optim::AdamW> optimizer_;
     nlohmann::json identity_;  // what a checkpoint must have been written with to be resumed
     std::int64_t step_ = 0;
+    bool resumed_ = false;  // from this run's own checkpoint
     int page_workers_ = 1;        // pages computed side by side (CPU only)
     int threads_per_worker_ = 1;  // each worker's LibTorch threads
 };
@@ -279,6 +280,7 @@ void Run::resume() {
     if (o_.glyph_loss > 0) identity_["glyph_loss"] = o_.glyph_loss;
     if (o_.pages.field_text_height != SyntheticOptions{}.field_text_height) identity_["text_height"] = o_.pages.field_text_height;
     if (o_.ema > 0) identity_["ema"] = o_.ema;
+    if (o_.start_step > 0) identity_["start_step"] = o_.start_step;
     if (!o_.init_from.empty()) {
         const auto source = starting_weights(o_.init_from);
         identity_["init_from"] = fingerprint(source);
@@ -289,7 +291,10 @@ void Run::resume() {
             identity_["init_glyph_head"] = fingerprint(glyph_head);
         }
     }
-    if (!std::filesystem::exists(checkpoint_ / "state.json")) return;
+    if (!std::filesystem::exists(checkpoint_ / "state.json")) {
+        step_ = o_.start_step;
+        return;
+    }
     const auto state = config::read_json_file(checkpoint_ / "state.json");
     const auto& written = state.at("identity");
     if (written != identity_) {
@@ -305,6 +310,7 @@ void Run::resume() {
                     "this checkpoint was written by a run with other options or another config; use another output folder");
     }
     step_ = state.at("step").get<std::int64_t>();
+    resumed_ = true;
     load_weights(checkpoint_weights_, checkpoint_ / "weights.safetensors");
     torch::load(*optimizer_, (checkpoint_ / "optimizer.pt").string());
 }
@@ -315,7 +321,7 @@ void Run::start_average() {
     if (o_.ema <= 0) return;
     torch::NoGradGuard no_grad;
     for (const auto& [name, tensor] : model_->named_weights()) average_.emplace_back(name, tensor.detach().clone());
-    if (step_ > 0) load_weights(average_, checkpoint_ / kAverageFile);
+    if (resumed_) load_weights(average_, checkpoint_ / kAverageFile);
 }
 
 void Run::update_average() {
@@ -347,6 +353,9 @@ void Run::write_model_folder() const {
     save_weights(weights, folder / "model.safetensors", o_.model_bf16 || count * 4 > 30'000'000);
     if (glyph_head_weight_.defined()) save_weights(glyph_head_weights(), folder / kGlyphHeadFile, false);
     write_text_atomically(folder / "sample_questions.json", nlohmann::json{{"questions", synthetic_example_questions()}}.dump(2));
+    // Where the weights stand in their run (its options and step): a folder carried to another machine goes on with
+    // --init-from it and --start-step its step.
+    write_text_atomically(folder / "training.json", nlohmann::json{{"identity", identity_}, {"step", step_}}.dump(1));
     // Room for the reading turn ("Read the page.": a page's transcript, as evaluate allows it); field answers end
     // at their end-of-sequence token long before.
     write_text_atomically(folder / "generation_config.json",
@@ -428,7 +437,12 @@ double Run::learning_rate_at(std::int64_t at) const {
     if (at < o_.warmup_steps) return o_.learning_rate * static_cast<double>(at + 1) / static_cast<double>(o_.warmup_steps);
     const double progress = static_cast<double>(at - o_.warmup_steps) / static_cast<double>(std::max<std::int64_t>(1, o_.steps - o_.warmup_steps));
     const double floor = o_.final_learning_rate_fraction;
-    return o_.learning_rate * (floor + (1 - floor) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress))));
+    const double cosine = o_.learning_rate * (floor + (1 - floor) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress))));
+    // A run continued at start_step: its fresh optimizer warms up again, towards the schedule's rate there.
+    const auto since_start = at - o_.start_step;
+    if (o_.start_step > 0 && since_start < o_.warmup_steps)
+        return cosine * static_cast<double>(since_start + 1) / static_cast<double>(o_.warmup_steps);
+    return cosine;
 }
 
 // Where a page's conversations stop being alike: the longest common beginning of their tokens, if it holds the
@@ -587,6 +601,9 @@ TrainingResult train(const TrainingOptions& o) {
         throw Error(ErrorKind::config, "", "training needs steps >= 1, batch >= 1 and a positive learning rate");
     if (!(o.ema >= 0 && o.ema < 1))
         throw Error(ErrorKind::config, "", "the weights' moving average takes a decay in [0, 1) (0: off), not " + std::to_string(o.ema));
+    if (o.start_step < 0 || o.start_step >= o.steps || (o.start_step > 0 && o.init_from.empty()))
+        throw Error(ErrorKind::config, "", "a run starts at a step of its schedule (below --steps) only from other weights (--init-from), not at " +
+                                               std::to_string(o.start_step));
     if (!(o.glyph_loss >= 0))
         throw Error(ErrorKind::config, "", "the glyph loss's weight is 0 (off) or positive, not " + std::to_string(o.glyph_loss));
     Run run(o);
