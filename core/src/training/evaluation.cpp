@@ -1,18 +1,17 @@
 // Held-out exact-match accuracy of a model folder, through the public engine: what a user of the app would get.
 #include <algorithm>
 #include <atomic>
-#include <exception>
 #include <mutex>
 #include <optional>
 #include <thread>
 
-#include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 
 #include "deepstack/attention.h"
 #include "deepstack/engine.h"
 #include "deepstack/error.h"
 #include "deepstack/training.h"
+#include "training/side_by_side.h"
 
 namespace deepstack {
 
@@ -71,36 +70,20 @@ EvaluationResult evaluate(const std::filesystem::path& model_folder, const Evalu
     for (int w = 0; w < workers; ++w) models.push_back(Model::load(model_folder, engine));
 
     std::vector<PageAnswers> pages(static_cast<std::size_t>(std::max<std::int64_t>(0, o.pages)));
-    std::atomic<std::int64_t> next{0}, done{0};
+    std::atomic<std::int64_t> done{0};
     std::mutex progress;
-    const auto work = [&](Model& model) {
-        for (auto i = next++; i < o.pages; i = next++) {
-            pages[static_cast<std::size_t>(i)] = answer_page(model, o.first_page + static_cast<std::uint64_t>(i), o);
-            const auto finished = ++done;
-            if (o.on_progress) {
-                const std::lock_guard lock(progress);
-                o.on_progress(finished, o.pages);
-            }
+    const auto answer = [&](int worker, std::int64_t i) {
+        pages[static_cast<std::size_t>(i)] = answer_page(*models[static_cast<std::size_t>(worker)], o.first_page + static_cast<std::uint64_t>(i), o);
+        const auto finished = ++done;
+        if (o.on_progress) {
+            const std::lock_guard lock(progress);
+            o.on_progress(finished, o.pages);
         }
     };
     if (workers == 1) {
-        work(*models.front());
+        for (std::int64_t i = 0; i < o.pages; ++i) answer(0, i);
     } else {
-        std::vector<std::exception_ptr> failures(static_cast<std::size_t>(workers));
-        std::vector<std::thread> threads_;
-        for (int w = 0; w < workers; ++w)
-            threads_.emplace_back([&, w] {
-                try {
-                    at::set_num_threads(engine.threads);
-                    work(*models[static_cast<std::size_t>(w)]);
-                } catch (...) {
-                    failures[static_cast<std::size_t>(w)] = std::current_exception();
-                    next = o.pages;  // the others stop after their page
-                }
-            });
-        for (auto& thread : threads_) thread.join();
-        for (const auto& failure : failures)
-            if (failure) std::rethrow_exception(failure);
+        side_by_side(o.pages, workers, engine.threads, answer);
     }
 
     EvaluationScorer scorer;

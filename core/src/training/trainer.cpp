@@ -4,11 +4,10 @@
 // chat, with the loss on the answers' tokens only.
 #include "deepstack/training.h"
 #include "training/glyphs.h"
+#include "training/side_by_side.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <exception>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -463,7 +462,7 @@ std::int64_t shared_beginning(const std::vector<Dialogue>& dialogues, std::int64
 }
 
 // Every answer token of a page's conversations weighs the same, plus the glyph loss's share. The conversations'
-// common beginning (the first turn's opening with the picture, ~70 of ~300 positions) runs once.
+// common beginning (the first turn's opening with the picture's tokens) runs once.
 PageLoss Run::page_loss(std::uint64_t index) const {
     const auto sample = make_sample(index);
     PageLoss page;
@@ -519,8 +518,7 @@ PageLoss Run::page_loss(std::uint64_t index) const {
 // page's gradients are kept apart and added in page order, as the sequential backward adds them, so the weights do
 // not depend on the number of workers or on timing.
 void Run::accumulate_gradients(std::vector<PageLoss>& pages) {
-    const auto workers = static_cast<std::int64_t>(page_workers_);
-    if (workers == 1) {
+    if (page_workers_ == 1) {
         for (std::int64_t b = 0; b < o_.batch; ++b) {
             pages[static_cast<std::size_t>(b)] = page_loss(static_cast<std::uint64_t>(step_ * o_.batch + b));
             pages[static_cast<std::size_t>(b)].scaled.backward();
@@ -528,28 +526,12 @@ void Run::accumulate_gradients(std::vector<PageLoss>& pages) {
         return;
     }
     std::vector<std::vector<torch::Tensor>> gradients(static_cast<std::size_t>(o_.batch));
-    std::vector<std::exception_ptr> failures(static_cast<std::size_t>(workers));
-    std::atomic<std::int64_t> next{0};
-    std::vector<std::thread> threads;
-    for (std::int64_t w = 0; w < workers; ++w) {
-        threads.emplace_back([&, w] {
-            try {
-                at::set_num_threads(threads_per_worker_);
-                for (auto b = next++; b < o_.batch; b = next++) {
-                    auto& page = pages[static_cast<std::size_t>(b)];
-                    page = page_loss(static_cast<std::uint64_t>(step_ * o_.batch + b));
-                    gradients[static_cast<std::size_t>(b)] = torch::autograd::grad({page.scaled}, parameters_, {}, false, false, /*allow_unused=*/true);
-                    page.scaled = page.scaled.detach();
-                }
-            } catch (...) {
-                failures[static_cast<std::size_t>(w)] = std::current_exception();
-                next = o_.batch;  // the others stop after their page
-            }
-        });
-    }
-    for (auto& thread : threads) thread.join();
-    for (const auto& failure : failures)
-        if (failure) std::rethrow_exception(failure);
+    side_by_side(o_.batch, page_workers_, threads_per_worker_, [&](int, std::int64_t b) {
+        auto& page = pages[static_cast<std::size_t>(b)];
+        page = page_loss(static_cast<std::uint64_t>(step_ * o_.batch + b));
+        gradients[static_cast<std::size_t>(b)] = torch::autograd::grad({page.scaled}, parameters_, {}, false, false, /*allow_unused=*/true);
+        page.scaled = page.scaled.detach();
+    });
     torch::NoGradGuard no_grad;
     for (std::size_t i = 0; i < parameters_.size(); ++i) {
         torch::Tensor sum;
