@@ -46,12 +46,7 @@ using deepstack::ui::MainWindow;
 class TestAttentionPanel : public QObject {
     Q_OBJECT
 private Q_SLOTS:
-    void initTestCase() {
-        QCoreApplication::setOrganizationName("DeepStack Studio Tests");
-        QCoreApplication::setApplicationName("test_attention_panel");
-        QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/conversations").removeRecursively();
-        QSettings().clear();
-    }
+    void initTestCase() { deepstack::testing::startWithNoSavedState("test_attention_panel"); }
 
     // A page-sized heatmap takes tens of milliseconds to composite: it is drawn on a worker thread while the GUI
     // thread goes on, requests made meanwhile collapse into the latest, and a clear() drops what was under way.

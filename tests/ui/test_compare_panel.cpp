@@ -36,12 +36,7 @@ using deepstack::ui::MainWindow;
 class TestComparePanel : public QObject {
     Q_OBJECT
 private Q_SLOTS:
-    void initTestCase() {
-        QCoreApplication::setOrganizationName("DeepStack Studio Tests");
-        QCoreApplication::setApplicationName("test_compare_panel");
-        QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/conversations").removeRecursively();
-        QSettings().clear();
-    }
+    void initTestCase() { deepstack::testing::startWithNoSavedState("test_compare_panel"); }
 
     void theTwinIsLinkedAndSaysWhyWhenItCannotBe() {
         QString error;

@@ -34,12 +34,7 @@ using deepstack::ui::MainWindow;
 class TestDemoReplay : public QObject {
     Q_OBJECT
 private Q_SLOTS:
-    void initTestCase() {
-        QCoreApplication::setOrganizationName("DeepStack Studio Tests");
-        QCoreApplication::setApplicationName("test_demo_replay");
-        QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/conversations").removeRecursively();
-        QSettings().clear();
-    }
+    void initTestCase() { deepstack::testing::startWithNoSavedState("test_demo_replay"); }
 
     void recordOnOneMachineReplayWithoutTheModel() {
         QTemporaryDir dir;

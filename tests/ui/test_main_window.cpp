@@ -99,13 +99,7 @@ void writeLoadableQwenFolder(const std::filesystem::path& folder) {
 class TestMainWindow : public QObject {
     Q_OBJECT
 private Q_SLOTS:
-    void initTestCase() {
-        QCoreApplication::setOrganizationName("DeepStack Studio Tests");
-        QCoreApplication::setApplicationName("test_main_window");
-        // Conversations from an earlier run of this test would change what the window restores.
-        QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/conversations").removeRecursively();
-        QSettings().clear();
-    }
+    void initTestCase() { deepstack::testing::startWithNoSavedState("test_main_window"); }
 
     void keyboardShortcuts() {
         MainWindow window;

@@ -34,12 +34,7 @@ using deepstack::ui::MainWindow;
 class TestStacksPanel : public QObject {
     Q_OBJECT
 private Q_SLOTS:
-    void initTestCase() {
-        QCoreApplication::setOrganizationName("DeepStack Studio Tests");
-        QCoreApplication::setApplicationName("test_stacks_panel");
-        QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/conversations").removeRecursively();
-        QSettings().clear();
-    }
+    void initTestCase() { deepstack::testing::startWithNoSavedState("test_stacks_panel"); }
 
     void seeWhatEachGroupChanges() {
         QTemporaryDir dir;

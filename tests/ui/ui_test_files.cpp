@@ -1,10 +1,14 @@
 #include "ui_test_files.h"
 
 #include <QBuffer>
+#include <QCoreApplication>
+#include <QDir>
 #include <QFile>
 #include <QImage>
 #include <QPainter>
 #include <QPdfWriter>
+#include <QSettings>
+#include <QStandardPaths>
 #include <QtEndian>
 
 #include "test_files.h"
@@ -50,6 +54,13 @@ void writeBytes(const QString& path, const QByteArray& bytes) {
 
 QString deepStackModelFolder() {
     return QString::fromStdString((data_dir() / "fixtures" / "deepstack" / "deepstack-l").string());
+}
+
+void startWithNoSavedState(const QString& testName) {
+    QCoreApplication::setOrganizationName("DeepStack Studio Tests");
+    QCoreApplication::setApplicationName(testName);
+    QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/conversations").removeRecursively();
+    QSettings().clear();
 }
 
 }  // namespace deepstack::testing

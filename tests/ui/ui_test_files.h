@@ -14,5 +14,8 @@ void writeJpegWithOrientation(const QString& path, int width, int height, int or
 void writeBytes(const QString& path, const QByteArray& bytes);
 // A complete DeepStack-L model folder (tiny, from the parity fixtures; it has its own tokenizer.model).
 QString deepStackModelFolder();
+// Gives the test its own settings and data folder, emptied: conversations or settings left by an earlier run would
+// change what a window restores.
+void startWithNoSavedState(const QString& testName);
 
 }  // namespace deepstack::testing
