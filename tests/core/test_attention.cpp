@@ -26,11 +26,14 @@
 #include "nn/attention_probe.h"
 #include "nn/blocks.h"
 #include "tensor/torch_bridge.h"
+#include "prompt_inputs.h"
 #include "test_files.h"
 
 namespace test_attention {
 
 using namespace deepstack;
+using testing::greedy;
+using testing::patterned_picture;
 
 namespace {
 
@@ -52,18 +55,6 @@ std::vector<double> direct_row(const torch::Tensor& q /*[D]*/, const torch::Tens
     for (auto& s : scores) sum += (s = std::exp(s - top));
     for (auto& s : scores) s /= sum;
     return scores;
-}
-
-RgbImage picture(int width, int height) {
-    RgbImage image{width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(width * height * 3))};
-    for (std::size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<std::uint8_t>((i * 13 + i / 97) % 251);
-    return image;
-}
-
-SamplingSettings greedy(std::int64_t tokens) {
-    SamplingSettings s;
-    s.max_new_tokens = tokens;
-    return s;
 }
 
 std::filesystem::path folder_with(const QTemporaryDir& dir, const std::string& name, const std::filesystem::path& config,
@@ -149,7 +140,7 @@ private Q_SLOTS:
         const auto model = deepstack_llama::Model::load(folder, {c10::kFloat, c10::Device(c10::kCPU), {}});
         const auto& c = model->config();
         QCOMPARE(c.deepstack_start_id, std::int64_t{1});  // layer 0 sees no stack: its input is embeddings + image
-        const auto features = model->encode_image(deepstack_llama::make_views(picture(40, 30), c, deepstack_llama::clip_preprocessing(folder, c)));
+        const auto features = model->encode_image(deepstack_llama::make_views(patterned_picture(40, 30), c, deepstack_llama::clip_preprocessing(folder, c)));
         const auto t = features.embeds.size(0);
         std::vector<std::int64_t> ids{1, 319, 140, 299};
         const std::int64_t offset = static_cast<std::int64_t>(ids.size());
@@ -379,7 +370,7 @@ private Q_SLOTS:
         const auto folder = kFixtures / variant.toStdString();
         const auto model = deepstack_llama::Model::load(folder, {c10::kFloat, c10::Device(c10::kCPU), {}});
         const auto& c = model->config();
-        const auto views = deepstack_llama::make_views(picture(width, height), c, deepstack_llama::clip_preprocessing(folder, c));
+        const auto views = deepstack_llama::make_views(patterned_picture(width, height), c, deepstack_llama::clip_preprocessing(folder, c));
         const auto features = model->encode_image(views);
         const auto projected = model->project(model->vision_features(views.pixels));  // [1 + crops, g * g, Dt]
         const auto plan = stack_plan(folder, width, height);
@@ -413,7 +404,7 @@ private Q_SLOTS:
         options.compute = ComputeType::f32;
         options.context_tokens = 1024;
         const auto model = Model::load(kFixtures / "deepstack-l", options);
-        const Message question{Message::Role::user, "What is the total?", {picture(60, 40)}};
+        const Message question{Message::Role::user, "What is the total?", {patterned_picture(60, 40)}};
         const Message follow_up{Message::Role::user, "And the date?", {}};
 
         auto plain = model->start_conversation();
@@ -467,7 +458,7 @@ private Q_SLOTS:
         options.context_tokens = 1024;
         const auto model = Model::load(kFixtures / "deepstack-l", options);
         auto chat = model->start_conversation();
-        const Message question{Message::Role::user, "What is the total?", {picture(60, 40)}};
+        const Message question{Message::Role::user, "What is the total?", {patterned_picture(60, 40)}};
         (void)chat->send(question, greedy(5));
         try {
             (void)chat->capture_attention({true, true, {}, 1000});

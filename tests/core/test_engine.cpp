@@ -19,12 +19,15 @@
 #include "engine/sampling.h"
 #include "nn/blocks.h"
 #include "models/qwen3_vl/architecture.h"
+#include "prompt_inputs.h"
 #include "test_files.h"
 #include "vision_reuse.h"
 
 namespace test_engine {
 
 using namespace deepstack;
+using testing::greedy;
+using testing::patterned_picture;
 
 namespace {
 
@@ -54,17 +57,6 @@ void write_random_qwen(const std::filesystem::path& folder) {
     write_safetensors(folder / "model.safetensors", tensors);
 }
 
-RgbImage test_picture(int width, int height) {
-    RgbImage image{width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(width * height * 3))};
-    for (std::size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<std::uint8_t>((i * 7) % 251);
-    return image;
-}
-
-SamplingSettings greedy(std::int64_t tokens) {
-    SamplingSettings s;
-    s.max_new_tokens = tokens;
-    return s;
-}
 }  // namespace
 
 class TestEngine : public QObject {
@@ -97,7 +89,7 @@ private Q_SLOTS:
         auto chat = model_->start_conversation("You are terse.");
         std::string streamed;
         std::vector<TokenId> tokens;
-        const auto result = chat->send({Message::Role::user, "What is in this picture?", {test_picture(96, 64)}}, greedy(12),
+        const auto result = chat->send({Message::Role::user, "What is in this picture?", {patterned_picture(96, 64)}}, greedy(12),
                                        {[&](std::string_view text) { streamed += text; }, [&](TokenId token) { tokens.push_back(token); }});
         QCOMPARE(streamed, result.text);
         QCOMPARE(tokens, result.tokens);
@@ -112,7 +104,7 @@ private Q_SLOTS:
         bool cache_reused = true;
         auto run = [&] {
             auto chat = model_->start_conversation();
-            const auto first = chat->send({Message::Role::user, "Read the total.", {test_picture(64, 64)}}, greedy(6));
+            const auto first = chat->send({Message::Role::user, "Read the total.", {patterned_picture(64, 64)}}, greedy(6));
             const auto before = chat->context_tokens();
             const auto second = chat->send({Message::Role::user, "And the date?", {}}, greedy(6));
             // The second turn ran only its own tokens on top of the first.
@@ -129,7 +121,7 @@ private Q_SLOTS:
 
     void rewindAsksAgainFromWhereTheQuestionBegan() {
         auto chat = model_->start_conversation("Be brief.");
-        const Message first{Message::Role::user, "Read the total.", {test_picture(64, 64)}};
+        const Message first{Message::Role::user, "Read the total.", {patterned_picture(64, 64)}};
         const Message second{Message::Role::user, "And the date?", {}};
         const auto a = chat->send(first, greedy(5));
         const auto after_first = chat->context_tokens();
@@ -149,7 +141,7 @@ private Q_SLOTS:
     }
 
     void replayedConversationContinuesAsTheLiveOne() {
-        const Message first{Message::Role::user, "What is this?", {test_picture(64, 96)}};
+        const Message first{Message::Role::user, "What is this?", {patterned_picture(64, 96)}};
         const Message second{Message::Role::user, "Say more.", {}};
         auto live = model_->start_conversation("Be brief.");
         const auto a = live->send(first, greedy(6));
@@ -205,7 +197,7 @@ private Q_SLOTS:
     // Qwen3-VL's attention capture: the plan's tokens are the image's tokens (MRoPE, merged grid), every row is a
     // whole softmax, the three DeepStack groups enter after layers 0, 1, 2, and the chat goes on as if unobserved.
     void attentionCaptureOnQwen() {
-        const Message question{Message::Role::user, "Read the total.", {test_picture(96, 64)}};
+        const Message question{Message::Role::user, "Read the total.", {patterned_picture(96, 64)}};
         const Message follow_up{Message::Role::user, "And the date?", {}};
         auto plain = model_->start_conversation();
         (void)plain->send(question, greedy(5));
@@ -234,7 +226,7 @@ private Q_SLOTS:
     // out reproduces the answer, each group left out changes the scores, the injection map has the three groups
     // over the image tokens, and the conversation goes on as one never looked into.
     void stackAblationAndInjectionMapOnQwen() {
-        const Message question{Message::Role::user, "Read the total.", {test_picture(96, 64)}};
+        const Message question{Message::Role::user, "Read the total.", {patterned_picture(96, 64)}};
         const Message follow_up{Message::Role::user, "And the date?", {}};
         auto plain = model_->start_conversation();
         (void)plain->send(question, greedy(6));
@@ -261,7 +253,7 @@ private Q_SLOTS:
     }
 
     void samePictureReusesTheVisionPass() {
-        testing::check_vision_pass_reused_for_the_same_picture_only(*model_, test_picture(72, 56));
+        testing::check_vision_pass_reused_for_the_same_picture_only(*model_, patterned_picture(72, 56));
     }
 
     void stopTakesEffectWithinOneStep() {
@@ -314,7 +306,7 @@ private Q_SLOTS:
             asked = std::chrono::steady_clock::now();
             stop = true;
         });
-        const auto result = chat->send({Message::Role::user, "What is this?", {test_picture(2048, 2048)}}, greedy(5), {}, &stop);
+        const auto result = chat->send({Message::Role::user, "What is this?", {patterned_picture(2048, 2048)}}, greedy(5), {}, &stop);
         const auto returned = std::chrono::steady_clock::now();
         stopper.join();
         const auto waited = std::chrono::duration<double>(returned - asked).count();
@@ -326,7 +318,7 @@ private Q_SLOTS:
         qInfo("stopped %.0f ms after Stop", waited * 1000);
 
         stop = false;
-        const Message question{Message::Role::user, "And now?", {test_picture(64, 64)}};
+        const Message question{Message::Role::user, "And now?", {patterned_picture(64, 64)}};
         const auto after = chat->send(question, greedy(6), {}, &stop);
         const auto fresh = big->start_conversation()->send(question, greedy(6), {}, &stop);
         QCOMPARE(after.tokens, fresh.tokens);
@@ -342,7 +334,7 @@ private Q_SLOTS:
         options.min_image_pixels = 32 * 32 * 4;
         options.max_image_pixels = 64 * 64;
         const auto model = Model::load(folder_, options);
-        const auto picture = test_picture(64, 64);
+        const auto picture = patterned_picture(64, 64);
         const auto soak = [&](const std::function<void(int)>& ask) {
             for (int i = 0; i < 20; ++i) ask(i);
             const auto warm = resident_memory_bytes();
@@ -397,7 +389,7 @@ private Q_SLOTS:
         (void)chat->send({Message::Role::user, "Hello.", {}}, greedy(2));
         const auto before = chat->context_tokens();
         try {
-            (void)chat->send({Message::Role::user, "What is on this page?", {test_picture(2480, 3508)}}, greedy(4));
+            (void)chat->send({Message::Role::user, "What is on this page?", {patterned_picture(2480, 3508)}}, greedy(4));
             QFAIL("a picture larger than the context was accepted");
         } catch (const Error& e) {
             QCOMPARE(e.kind(), ErrorKind::resources);
@@ -430,7 +422,7 @@ private Q_SLOTS:
         auto chat = model_->start_conversation();
         (void)chat->send({Message::Role::user, "Hello.", {}}, greedy(2));
         const auto before = chat->context_tokens();
-        const Message question{Message::Role::user, "What is this?", {test_picture(128, 128)}};
+        const Message question{Message::Role::user, "What is this?", {patterned_picture(128, 128)}};
         {
             const ScopedAvailableMemory scarce(1 << 20);
             try {
@@ -464,7 +456,7 @@ private Q_SLOTS:
         const auto plan = automatic->stack_plan(4000, 3000);
         QVERIFY2(plan.input_tokens() <= 1024 && plan.input_tokens() > 900, qPrintable(QString::number(plan.input_tokens())));
         auto chat = automatic->start_conversation();
-        const auto result = chat->send({Message::Role::user, "Describe the photo.", {test_picture(4000, 3000)}}, greedy(2));
+        const auto result = chat->send({Message::Role::user, "Describe the photo.", {patterned_picture(4000, 3000)}}, greedy(2));
         QCOMPARE(result.image_tokens, plan.input_tokens());
         QCOMPARE(model_->info().max_image_pixels, std::int64_t{128 * 128});
     }

@@ -17,26 +17,17 @@
 #include "deepstack/remote.h"
 #include "net/http.h"
 #include "llama_server.h"
+#include "prompt_inputs.h"
 #include "test_files.h"
 
 namespace test_remote_server {
 
 using namespace deepstack;
+using testing::greedy;
+using testing::patterned_picture;
 
 namespace {
 const std::filesystem::path kFixture = testing::data_dir() / "fixtures" / "tiny-qwen3-vl-gguf";
-
-RgbImage picture(int width, int height) {
-    RgbImage image{width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(width * height * 3))};
-    for (std::size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<std::uint8_t>((i * 13) % 251);
-    return image;
-}
-
-SamplingSettings greedy(std::int64_t tokens) {
-    SamplingSettings s;
-    s.max_new_tokens = tokens;
-    return s;
-}
 
 }  // namespace
 
@@ -90,7 +81,7 @@ private Q_SLOTS:
     void aPictureReachesTheServer() {
         const auto model = connect_remote({server_->api(), "tiny-qwen3-vl", "", 1 << 20});
         const auto without = model->start_conversation()->send({Message::Role::user, "Describe it.", {}}, greedy(2));
-        const auto with = model->start_conversation()->send({Message::Role::user, "Describe it.", {picture(128, 96)}}, greedy(2));
+        const auto with = model->start_conversation()->send({Message::Role::user, "Describe it.", {patterned_picture(128, 96)}}, greedy(2));
         // 128x96 at patch 16 and 2x2 merging: 12 image tokens (and the markers around them).
         QVERIFY2(with.prompt_tokens >= without.prompt_tokens + 12,
                  qPrintable(QString("%1 prompt tokens with the picture, %2 without").arg(with.prompt_tokens).arg(without.prompt_tokens)));

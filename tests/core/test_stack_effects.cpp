@@ -18,28 +18,19 @@
 #include "deepstack/stack_effects.h"
 #include "models/deepstack_llama/model.h"
 #include "nn/stack_edit.h"
+#include "prompt_inputs.h"
 #include "test_files.h"
 #include "vision_reuse.h"
 
 namespace test_stack_effects {
 
 using namespace deepstack;
+using testing::greedy;
+using testing::patterned_picture;
 
 namespace {
 
 const std::filesystem::path kFixtures = testing::data_dir() / "fixtures" / "deepstack";
-
-RgbImage picture(int width, int height) {
-    RgbImage image{width, height, std::vector<std::uint8_t>(static_cast<std::size_t>(width * height * 3))};
-    for (std::size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<std::uint8_t>((i * 13 + i / 97) % 251);
-    return image;
-}
-
-SamplingSettings greedy(std::int64_t tokens) {
-    SamplingSettings s;
-    s.max_new_tokens = tokens;
-    return s;
-}
 
 std::unique_ptr<Model> load(const std::filesystem::path& folder) {
     EngineOptions options;
@@ -49,7 +40,7 @@ std::unique_ptr<Model> load(const std::filesystem::path& folder) {
     return Model::load(folder, options);
 }
 
-const Message kQuestion{Message::Role::user, "What is the total?", {picture(60, 40)}};
+const Message kQuestion{Message::Role::user, "What is the total?", {patterned_picture(60, 40)}};
 const Message kFollowUp{Message::Role::user, "And the date?", {}};
 
 template <typename Body>
@@ -77,7 +68,7 @@ private Q_SLOTS:
         c10::InferenceMode inference;
         const auto folder = kFixtures / "deepstack-l";
         const auto model = deepstack_llama::Model::load(folder, {c10::kFloat, c10::Device(c10::kCPU), {}});
-        const auto views = deepstack_llama::make_views(picture(64, 60), model->config(), deepstack_llama::clip_preprocessing(folder, model->config()));
+        const auto views = deepstack_llama::make_views(patterned_picture(64, 60), model->config(), deepstack_llama::clip_preprocessing(folder, model->config()));
         const auto features = model->encode_image(views);
         const std::vector<std::int64_t> ids(40, 5);
         const auto run = [&](const deepstack_llama::ImageFeatures& f, nn::StackEdit* edit) {
@@ -105,7 +96,7 @@ private Q_SLOTS:
         c10::InferenceMode inference;
         const auto folder = kFixtures / "deepstack-v";
         const auto model = deepstack_llama::Model::load(folder, {c10::kFloat, c10::Device(c10::kCPU), {}});
-        const auto views = deepstack_llama::make_views(picture(64, 60), model->config(), deepstack_llama::clip_preprocessing(folder, model->config()));
+        const auto views = deepstack_llama::make_views(patterned_picture(64, 60), model->config(), deepstack_llama::clip_preprocessing(folder, model->config()));
         const auto with_all = model->vision_features(views.pixels);
         nn::StackEdit measure({}, true);
         QVERIFY(torch::equal(model->vision_features(views.pixels, &measure), with_all));
@@ -247,9 +238,9 @@ private Q_SLOTS:
     // The vision pass is kept for the next question about the same picture; DeepStack-V keeps its views too, which
     // the measurement encodes again with each group left out.
     void samePictureReusesTheVisionPass() {
-        testing::check_vision_pass_reused_for_the_same_picture_only(*load(kFixtures / "deepstack-l"), picture(60, 40));
+        testing::check_vision_pass_reused_for_the_same_picture_only(*load(kFixtures / "deepstack-l"), patterned_picture(60, 40));
         if (QTest::currentTestFailed()) return;
-        testing::check_vision_pass_reused_for_the_same_picture_only(*load(kFixtures / "deepstack-v"), picture(60, 40));
+        testing::check_vision_pass_reused_for_the_same_picture_only(*load(kFixtures / "deepstack-v"), patterned_picture(60, 40));
     }
 
     void injectionMapOnDeepStackV() {
