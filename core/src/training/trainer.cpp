@@ -25,6 +25,7 @@
 #include <torch/serialize.h>
 #include <torch/types.h>
 
+#include "config/checked_config.h"
 #include "config/json_fields.h"
 #include "io/durable.h"
 #include "deepstack/error.h"
@@ -225,8 +226,7 @@ private:
 
 deepstack_llama::Config Run::parse_and_check(const nlohmann::json& json, const std::filesystem::path& base) {
     const auto file = (base / "config.json").string();
-    auto config = deepstack_llama::parse_config(config::Fields(json, file));
-    if (const auto problems = deepstack_llama::check_config(config); !problems.empty()) throw Error(ErrorKind::config, file, problems.front());
+    auto config = config::parse_checked(config::Fields(json, file), deepstack_llama::parse_config, deepstack_llama::check_config);
     if (config.vit_stack_start_layer() || config.is_anyres_deepstack)
         throw Error(ErrorKind::config, file, "the demo model trains the plain DeepStack-L layout (not -V or -HD)");
     return config;

@@ -1,5 +1,6 @@
 #include "models/deepstack_llama/family.h"
 
+#include "config/checked_config.h"
 #include "deepstack/error.h"
 #include "models/deepstack_llama/architecture.h"
 #include "models/deepstack_llama/config.h"
@@ -19,9 +20,7 @@ models::Family family() {
     f.describe = [](const config::Fields& root) { return describe(parse_config(root)); };
     f.stack_plan = [](const config::Fields& root, const std::filesystem::path&, std::int64_t width, std::int64_t height,
                       std::int64_t, std::int64_t) {
-        const auto config = parse_config(root);
-        if (const auto problems = check_config(config); !problems.empty()) throw Error(ErrorKind::config, root.file(), problems.front());
-        return stack_plan(config, width, height);
+        return stack_plan(config::parse_checked(root, parse_config, check_config), width, height);
     };
     return f;
 }

@@ -2,7 +2,7 @@
 // become the stacked groups (the authors' process_plain_deepstack and process_deepstack_with_anyres).
 #include <torch/types.h>
 
-#include "config/json_fields.h"
+#include "config/checked_config.h"
 #include "deepstack/error.h"
 #include "models/deepstack_llama/architecture.h"
 #include "models/deepstack_llama/model.h"
@@ -35,9 +35,7 @@ torch::Tensor sample_groups(const torch::Tensor& cells, const CropGrid& grid, st
 
 std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const LoadOptions& options) {
     const auto config_path = folder / "config.json";
-    const auto json = config::read_json_file(config_path);
-    const auto config = parse_config(config::Fields(json, config_path.string()));
-    if (const auto problems = check_config(config); !problems.empty()) throw Error(ErrorKind::config, config_path.string(), problems.front());
+    const auto config = config::parse_checked(config::Fields(config::read_json_file(config_path), config_path.string()), parse_config, check_config);
     const auto opened = nn::open_checkpoint(folder, describe(config).tensors, options);
     auto model = with_weights(config, options, opened.tensors, opened.blocks);
     model->checkpoint_ = opened.files;

@@ -1,7 +1,7 @@
 // Loading a Qwen3-VL folder into the typed weights, and the prompt's multimodal position ids.
 #include <torch/types.h>
 
-#include "config/json_fields.h"
+#include "config/checked_config.h"
 #include "deepstack/error.h"
 #include "models/qwen3_vl/architecture.h"
 #include "models/qwen3_vl/model.h"
@@ -13,12 +13,15 @@ namespace deepstack::qwen3_vl {
 
 std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const LoadOptions& options) {
     const auto config_path = folder / "config.json";
-    const auto json = config::read_json_file(config_path);
-    const auto config = parse_config(config::Fields(json, config_path.string()));
-    if (config.model_type != "qwen3_vl")
-        throw Error(ErrorKind::unsupported, config_path.string(),
-                    "model_type '" + config.model_type + "' is recognised but cannot be run by this version");
-    if (const auto problems = check_config(config); !problems.empty()) throw Error(ErrorKind::config, config_path.string(), problems.front());
+    // A sibling model_type (the MoE variant) parses too: refused as unsupported before its sizes are checked.
+    const auto runnable = [&](const config::Fields& root) {
+        auto config = parse_config(root);
+        if (config.model_type != "qwen3_vl")
+            throw Error(ErrorKind::unsupported, config_path.string(),
+                        "model_type '" + config.model_type + "' is recognised but cannot be run by this version");
+        return config;
+    };
+    const auto config = config::parse_checked(config::Fields(config::read_json_file(config_path), config_path.string()), runnable, check_config);
     const auto opened = nn::open_checkpoint(folder, describe(config).tensors, options);
     auto model = with_weights(config, options, opened.tensors, opened.blocks);
     model->checkpoint_ = opened.files;
