@@ -99,13 +99,8 @@ private Q_SLOTS:
         const auto pdf = dir.filePath("invoice.pdf");
         deepstack::testing::writePdf(pdf, 2);
         MainWindow window;
-        window.resize(1400, 900);
-        window.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&window));
-        window.openFiles({pdf});
-        window.loadModel(deepstack::testing::deepStackModelFolder());
-        QTRY_VERIFY_WITH_TIMEOUT(window.inference().model().has_value(), 120000);
-        QTRY_VERIFY_WITH_TIMEOUT(!window.inference().isBusy(), 120000);  // the first load measures the model's speed
+        const auto notReady = deepstack::testing::showWithTinyDeepStack(window, pdf);
+        QVERIFY2(notReady.isEmpty(), qPrintable(notReady));
         auto& panel = window.attention();
 
         // Before any question: the Attention link has nothing to look into, and says so.

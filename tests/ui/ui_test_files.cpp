@@ -9,8 +9,11 @@
 #include <QPdfWriter>
 #include <QSettings>
 #include <QStandardPaths>
+#include <QTest>
 #include <QtEndian>
 
+#include "MainWindow.h"
+#include "inference/InferenceService.h"
 #include "test_files.h"
 
 namespace deepstack::testing {
@@ -61,6 +64,25 @@ void startWithNoSavedState(const QString& testName) {
     QCoreApplication::setApplicationName(testName);
     QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/conversations").removeRecursively();
     QSettings().clear();
+}
+
+QString showWithTinyDeepStack(ui::MainWindow& window, const QString& pdf) {
+    window.resize(1400, 900);
+    window.show();
+    if (!QTest::qWaitForWindowExposed(&window)) return "the window was not shown";
+    window.openFiles({pdf});
+    QString loadError;
+    const auto failed = QObject::connect(&window.inference(), &ui::InferenceService::modelLoadFailed,
+                                         [&](const QString& message, bool) { loadError = message; });
+    window.loadModel(deepStackModelFolder());
+    constexpr int twoMinutes = 120000;
+    const bool loaded = QTest::qWaitFor([&] { return window.inference().model().has_value() || !loadError.isEmpty(); }, twoMinutes);
+    QObject::disconnect(failed);
+    if (!loadError.isEmpty()) return "the tiny DeepStack-L model did not load: " + loadError;
+    if (!loaded) return "the tiny DeepStack-L model did not load in two minutes";
+    if (!QTest::qWaitFor([&] { return !window.inference().isBusy(); }, twoMinutes))
+        return "the model was still busy (measuring its speed) after two minutes";
+    return {};
 }
 
 }  // namespace deepstack::testing

@@ -4,6 +4,10 @@
 #include <QColor>
 #include <QString>
 
+namespace deepstack::ui {
+class MainWindow;
+}
+
 namespace deepstack::testing {
 
 // `pages` letter pages, each with "Page N" in large type and a block of `colour` in its top-left quarter.
@@ -17,5 +21,9 @@ QString deepStackModelFolder();
 // Gives the test its own settings and data folder, emptied: conversations or settings left by an earlier run would
 // change what a window restores.
 void startWithNoSavedState(const QString& testName);
+// Shows `window` at 1400 x 900, opens `pdf` and loads the tiny DeepStack-L model (deepStackModelFolder()); returns
+// once the model is loaded and idle (its first load also measures its speed), or after two minutes with what did
+// not happen. Empty: ready.
+QString showWithTinyDeepStack(ui::MainWindow& window, const QString& pdf);
 
 }  // namespace deepstack::testing
