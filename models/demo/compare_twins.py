@@ -26,8 +26,13 @@ def load_card(folder):
     return json.loads(path.read_text())
 
 
+def grouped(number):
+    """12 345 as this project's documents write it."""
+    return f"{number:,}".replace(",", " ")
+
+
 def fraction(counts):
-    return f"{counts['correct']} / {counts['asked']} ({100.0 * counts['correct'] / counts['asked']:.1f} %)"
+    return f"{grouped(counts['correct'])} / {grouped(counts['asked'])} ({100.0 * counts['correct'] / counts['asked']:.1f} %)"
 
 
 def points(stacked, twin):
@@ -40,7 +45,8 @@ def table(stacked, twin, title):
         sys.exit(f"{title}: the two cards were not answered on the same pages "
                  f"(stacked {stacked['first_page']}+{stacked['pages']} at {stacked['text_height']}, "
                  f"twin {twin['first_page']}+{twin['pages']} at {twin['text_height']})")
-    lines = [f"{title} (held-out pages {stacked['first_page']}-{stacked['first_page'] + stacked['pages'] - 1}):", "",
+    last = stacked["first_page"] + stacked["pages"] - 1
+    lines = [f"{title} (held-out pages {grouped(stacked['first_page'])}-{grouped(last)}):", "",
              "| question kind | stacked | twin without stacks | points |", "|---|---|---|---|"]
     for key, label in KINDS:
         if key in stacked["kinds"] and key in twin["kinds"]:
@@ -74,10 +80,10 @@ def main():
         print(f"{training}: missing, so the twin's step is unknown; the gap on far small print is {gap:+.1f} points")
     elif run["step"] < run["identity"]["steps"]:
         print(f"The twin stands at step {run['step']} of {run['identity']['steps']} "
-              f"({run['step'] * run['identity']['batch']} pages): not yet the issue's comparison "
+              f"({grouped(run['step'] * run['identity']['batch'])} pages): not yet the issue's comparison "
               f"(same pages and steps); the gap on far small print is {gap:+.1f} points so far")
     else:
-        print(f"The twin made all {run['identity']['steps']} steps ({run['step'] * run['identity']['batch']} pages): "
+        print(f"The twin made all {run['identity']['steps']} steps ({grouped(run['step'] * run['identity']['batch'])} pages): "
               f"the stacked model is {gap:+.1f} points over it on far small print, the target "
               f"({TARGET_POINTS:.0f} points) {verdict}")
 

@@ -56,3 +56,5 @@ card = {"command": "deepstack-cli evaluate " + options + " (stacked: also --fiel
 open(out, "w").write(json.dumps(card, indent=1) + "\n")
 PY
 echo "wrote $model/evaluation.json"
+# The bundled model's card (latest/README.md) is written from latest/'s and the twin's cards: kept in step with them.
+python3 "$here/model_card.py"
