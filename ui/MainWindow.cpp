@@ -3,9 +3,7 @@
 #include "RgbImages.h"
 
 #include <QAction>
-#include <QPageSize>
 #include <QPainter>
-#include <QPdfWriter>
 #include <QInputDialog>
 #include <QCryptographicHash>
 #include <QApplication>
@@ -41,6 +39,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "ModelReportDialog.h"
+#include "attention/AnswerReport.h"
 #include "attention/AttentionPanel.h"
 #include "attention/StackMapView.h"
 #include "stacks/StacksPanel.h"
@@ -596,98 +595,38 @@ bool MainWindow::exportAnswerReport(const QString& file, QString* error) {
     }
     const auto& question = messages[messages.size() - 2];
     const auto& answer = messages.back();
-    const auto view = attentionPanel_->viewImage();
-    const auto map = attentionPanel_->stackMapImage();
     const auto& model = inference_->model();
     const auto& s = chat_->current().sampling;
     const auto& t = answer.timings;
-    // One A4 page at 150 dots per inch, drawn the same way into a PDF or a picture.
-    const QSize page(1240, 1754);
-    const auto paint = [&](QPainter& p) {
-        p.setRenderHint(QPainter::Antialiasing);
-        p.setRenderHint(QPainter::SmoothPixmapTransform);
-        const int margin = 80, width = page.width() - 2 * margin;
-        int y = margin;
-        const auto block = [&](const QString& text, int pixelSize, bool bold, int height = 0) {
-            QFont font = p.font();
-            font.setPixelSize(pixelSize);
-            font.setBold(bold);
-            p.setFont(font);
-            const QRect area(margin, y, width, height > 0 ? height : page.height());
-            const auto used = p.boundingRect(area, Qt::TextWordWrap, text);
-            p.drawText(area, Qt::TextWordWrap, text);
-            y += std::min(used.height(), height > 0 ? height : used.height()) + pixelSize / 2;
-        };
-        block(tr("DeepStack Studio: an answer and where it looked"), 34, true);
-        block(tr("%1 · %2 · %3 %4 · context %5 · temperature %6, top-p %7, top-k %8, max %9 tokens, seed %10 · %11")
-                  .arg(model ? QFileInfo(model->folder).fileName() : tr("(the model is no longer loaded)"), model ? model->displayName : QString(),
-                       model ? model->device : QString(), model ? model->compute : QString())
-                  .arg(model ? model->contextTokens : 0)
-                  .arg(s.temperature)
-                  .arg(s.topP)
-                  .arg(s.topK)
-                  .arg(s.maxTokens)
-                  .arg(s.seed)
-                  .arg(QDateTime::currentDateTime().toString("yyyy-MM-dd hh:mm")),
-              18, false);
-        block(tr("Question"), 24, true);
-        block(question.text, 20, false, 160);
-        block(tr("Answer"), 24, true);
-        block(answer.text, 20, false, 300);
-        block(tr("%1 tokens · first token %2 ms (%3, prefill %4) · %5 tokens/s · %6 image tokens · %7")
-                  .arg(t.generatedTokens)
-                  .arg(t.timeToFirstTokenMs, 0, 'f', 0)
-                  .arg(visionTimeText(t))
-                  .arg(t.prefillMs, 0, 'f', 0)
-                  .arg(t.decodeTokensPerSecond, 0, 'f', 1)
-                  .arg(t.imageTokens)
-                  .arg(answer.stopReason),
-              18, false);
-        block(tr("Attention of the chosen tokens at layer %1 (heads: %2); %3, %4")
-                  .arg(attentionPanel_->layer())
-                  .arg(attentionPanel_->headsText(), QString::fromStdString(capture->variant))
-                  .arg(tr("%n recorded layer(s)", nullptr, static_cast<int>(capture->layers.size()))),
-              20, true);
-        const QRect pictures(margin, y, width, page.height() - margin - y);
-        const QRect left(pictures.left(), pictures.top(), pictures.width() * 62 / 100, pictures.height());
-        const QRect right(left.right() + 20, pictures.top(), pictures.right() - left.right() - 20, pictures.height());
-        for (const auto& [image, area] : {std::pair{view, left}, std::pair{map, right}}) {
-            if (image.isNull()) continue;
-            const auto fitted = QSizeF(image.size()).scaled(QSizeF(area.size()), Qt::KeepAspectRatio);
-            p.drawImage(QRectF(QPointF(area.left(), area.top()), fitted), image);
-        }
-    };
-    if (file.endsWith(".pdf", Qt::CaseInsensitive)) {
-        QPdfWriter writer(file);
-        writer.setPageSize(QPageSize(QPageSize::A4));
-        writer.setPageMargins({});
-        writer.setResolution(150);
-        writer.setTitle(tr("DeepStack Studio answer report"));
-        QPainter painter;
-        if (!painter.begin(&writer)) {
-            if (error != nullptr) *error = tr("%1 could not be written").arg(file);
-            return false;
-        }
-        paint(painter);
-        painter.end();
-        if (!QFileInfo(file).exists() || QFileInfo(file).size() == 0) {
-            if (error != nullptr) *error = tr("%1 could not be written").arg(file);
-            return false;
-        }
-        return true;
-    }
-    QImage image(page, QImage::Format_RGB32);
-    image.fill(Qt::white);
-    {
-        QPainter painter(&image);
-        paint(painter);
-    }
-    QSaveFile out(file);
-    if (!out.open(QIODevice::WriteOnly) || !image.save(&out, "PNG") || !out.commit()) {
-        if (error != nullptr) *error = tr("%1 could not be written: %2").arg(file, out.errorString());
-        return false;
-    }
-    return true;
+    AnswerReportContent content;
+    content.modelLine = tr("%1 · %2 · %3 %4 · context %5 · temperature %6, top-p %7, top-k %8, max %9 tokens, seed %10 · %11")
+                            .arg(model ? QFileInfo(model->folder).fileName() : tr("(the model is no longer loaded)"),
+                                 model ? model->displayName : QString(), model ? model->device : QString(),
+                                 model ? model->compute : QString())
+                            .arg(model ? model->contextTokens : 0)
+                            .arg(s.temperature)
+                            .arg(s.topP)
+                            .arg(s.topK)
+                            .arg(s.maxTokens)
+                            .arg(s.seed)
+                            .arg(QDateTime::currentDateTime().toString("yyyy-MM-dd hh:mm"));
+    content.question = question.text;
+    content.answer = answer.text;
+    content.timingsLine = tr("%1 tokens · first token %2 ms (%3, prefill %4) · %5 tokens/s · %6 image tokens · %7")
+                              .arg(t.generatedTokens)
+                              .arg(t.timeToFirstTokenMs, 0, 'f', 0)
+                              .arg(visionTimeText(t))
+                              .arg(t.prefillMs, 0, 'f', 0)
+                              .arg(t.decodeTokensPerSecond, 0, 'f', 1)
+                              .arg(t.imageTokens)
+                              .arg(answer.stopReason);
+    content.attentionTitle = tr("Attention of the chosen tokens at layer %1 (heads: %2); %3, %4")
+                                 .arg(attentionPanel_->layer())
+                                 .arg(attentionPanel_->headsText(), QString::fromStdString(capture->variant))
+                                 .arg(tr("%n recorded layer(s)", nullptr, static_cast<int>(capture->layers.size())));
+    content.view = attentionPanel_->viewImage();
+    content.stackMap = attentionPanel_->stackMapImage();
+    return writeAnswerReport(content, file, error);
 }
 
 bool MainWindow::exportPageWithBoxes(const QString& file, QString* error) {
