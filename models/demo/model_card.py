@@ -48,12 +48,14 @@ def kind_table(card, ablated):
     return "\n".join(lines)
 
 
-def attention_table(field):
-    lines = ["| decoder layer | attention on the field | the field's share of the picture's tokens | most-attended token on the field |",
-             "|---|---|---|---|"]
-    for layer in field["layers"]:
-        lines.append(f"| {layer['layer']} | {100.0 * layer['mass_on_field']:.1f} % | {100.0 * layer['field_token_share']:.1f} % | "
-                     f"{100.0 * layer['top_token_on_field']:.1f} % |")
+def attention_table(far_range, far, near):
+    """Per decoder layer, on both page ranges: the share of the answers' attention on the picture that falls on the
+    field, beside the field's share of the picture's tokens, and how often the most-attended token lies on it."""
+    lines = [f"| decoder layer | on the field, pages {far_range} | most-attended token on it | on the field, pages 0-199 | "
+             "most-attended token on it |", "|---|---|---|---|---|"]
+    for f, n in zip(far["layers"], near["layers"]):
+        lines.append(f"| {f['layer']} | {100.0 * f['mass_on_field']:.1f} % | {100.0 * f['top_token_on_field']:.1f} % | "
+                     f"{100.0 * n['mass_on_field']:.1f} % | {100.0 * n['top_token_on_field']:.1f} % |")
     return "\n".join(lines)
 
 
@@ -72,7 +74,8 @@ def card_text():
     groups = config["num_crops"]
     first = config["deepstack_start_id"]
     entering = ", ".join(str(first + k * config["deepstack_interval"]) for k in range(groups))
-    last_layer = near["stacked"]["field_attention"]["layers"][-1]
+    far_attention, near_attention = far["stacked"]["field_attention"], near["stacked"]["field_attention"]
+    far_last = far_attention["layers"][-1]
     twin_note = twin_section()
     return f"""<!-- Written by models/demo/model_card.py from evaluation.json, config.json, ../TRAINING.md and ../twin/:
      edit those (or the script), then run it; CI's test_model_card fails when this file differs. -->
@@ -140,12 +143,13 @@ Each page read out ("Read the page."), character similarity: \
 {near['without_stacks']['reading']['character_similarity']:.3f} without ({near['stacked']['reading']['exact']} and \
 {near['without_stacks']['reading']['exact']} of {near['stacked']['reading']['pages']} pages exactly).
 
-Where the answers to the {near['stacked']['field_attention']['questions']} small-print questions of pages 0-199 \
-look (`--field-attention`): of their attention on the picture, the share that falls on the printed field asked \
-about, per decoder layer. In the last layer {100.0 * last_layer['mass_on_field']:.1f} % lands on the field, whose \
-tokens are {100.0 * last_layer['field_token_share']:.1f} % of the picture's.
+Where the answers to the small-print questions look (`--field-attention`): of their attention on the picture, the \
+share that falls on the printed field asked about, per decoder layer, and how often their most-attended picture \
+token lies on it ({grouped(far_attention['questions'])} questions on pages {far_range}, \
+{grouped(near_attention['questions'])} on pages 0-199). The field is {100.0 * far_last['field_token_share']:.1f} % \
+of the picture's tokens; in the last layer {100.0 * far_last['mass_on_field']:.1f} % of the attention lands on it.
 
-{attention_table(near['stacked']['field_attention'])}
+{attention_table(far_range, far_attention, near_attention)}
 
 {twin_note}
 ## Reproduce
