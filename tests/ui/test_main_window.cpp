@@ -140,10 +140,14 @@ private Q_SLOTS:
                 QTest::keyClicks(input, question);
                 QTest::keyClick(input, Qt::Key_Return, Qt::ControlModifier);
             };
+            const auto withNextQuestion = [&] { return window.chatPanel().attachmentsText(); };
+            QVERIFY2(withNextQuestion().contains("goes without a picture"), qPrintable(withNextQuestion()));
             pages->model()->setData(pages->model()->index(1, 0), Qt::Checked, Qt::CheckStateRole);  // page 2
             ask("What is the title of this page?", 8);
             QVERIFY(chat.isBusy());
             QTRY_VERIFY_WITH_TIMEOUT(!chat.isBusy(), 120000);
+            // The page went with the question and was unticked; the follow-up still sees it, and the chat says so.
+            QVERIFY2(withNextQuestion().contains("still sees the page asked about earlier"), qPrintable(withNextQuestion()));
             ask("Which colour is the box?", 8);
             QTRY_VERIFY_WITH_TIMEOUT(!chat.isBusy(), 120000);
             QCOMPARE(chat.current().messages.size(), 4);

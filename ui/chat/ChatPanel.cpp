@@ -194,7 +194,10 @@ ChatPanel::ChatPanel(ChatController& controller, WorkspaceModel& workspace, QWid
         refreshConversationList();
         refreshSettings();
     });
-    connect(&controller_, &ChatController::messagesReset, this, [this] { view_->showConversation(controller_.current(), controller_.canRegenerate()); });
+    connect(&controller_, &ChatController::messagesReset, this, [this] {
+        view_->showConversation(controller_.current(), controller_.canRegenerate());
+        refreshAttachments();
+    });
     connect(&controller_, &ChatController::messageChanged, this, [this](int index) { view_->updateMessage(controller_.current(), index, controller_.canRegenerate()); });
     connect(&controller_, &ChatController::busyChanged, this, [this](bool busy) {
         updateButtons();
@@ -239,7 +242,14 @@ void ChatPanel::applySettings() {
 void ChatPanel::refreshAttachments() {
     const auto pages = workspace_.attachedPages();
     if (pages.isEmpty()) {
-        attachments_->setText(tr("<span style='color:#777'>No page ticked: the question goes without a picture.</span>"));
+        // A follow-up question still sees every page asked about earlier in the conversation: say so, or the user
+        // ticks the same page again and pays for its tokens twice.
+        qsizetype earlier = 0;
+        for (const auto& message : controller_.current().messages) earlier += message.attachments.size();
+        const auto seen = earlier == 1 ? tr("the page") : tr("the %1 pages").arg(earlier);
+        attachments_->setText(earlier == 0 ? tr("<span style='color:#777'>No page ticked: the question goes without a picture.</span>")
+                                           : tr("<span style='color:#777'>No page ticked: the question adds no picture; the model still "
+                                                "sees %1 asked about earlier in this conversation.</span>").arg(seen));
         return;
     }
     // One entry per file, its pages after it: "report.pdf p. 5, 10, 27 · photo.png".
