@@ -1,5 +1,6 @@
 #include "MainWindow.h"
 
+#include "Counted.h"
 #include "RgbImages.h"
 
 #include <QAction>
@@ -200,8 +201,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     });
     connect(chat_, &ChatController::errorOccurred, this, [this](const QString& message) { showError(tr("Chat"), message); });
     connect(chat_, &ChatController::restoreProblems, this, [this](const QStringList& problems) {
-        statusBar()->showMessage(tr("%n saved conversation(s) could not be read and were left as they are", nullptr,
-                                    static_cast<int>(problems.size())), 10000);
+        statusBar()->showMessage(tr("%1 could not be read and were left as they are")
+                                     .arg(counted(problems.size(), tr("saved conversation"), tr("saved conversations"))),
+                                 10000);
     });
     connect(inference_, &InferenceService::loadStarted, this, [this](const QString& folder) {
         modelStatus_->setText(tr("Loading %1…").arg(QFileInfo(folder).fileName()));
@@ -511,8 +513,9 @@ bool MainWindow::fitToContext() {
         }
     }
     showError(tr("The pages do not fit"),
-              tr("Even at 72 DPI the %n ticked page(s) need more than the %1 tokens the context has left for them: untick pages, "
-                 "lower the answer's token limit, or start a new chat.", nullptr, static_cast<int>(pages.size()))
+              tr("Even at 72 DPI the %1 need more than the %2 tokens the context has left for them: untick pages, "
+                 "lower the answer's token limit, or start a new chat.")
+                  .arg(counted(pages.size(), tr("ticked page"), tr("ticked pages")))
                   .arg(std::max<qint64>(0, room)));
     return false;
 }
@@ -623,7 +626,7 @@ bool MainWindow::exportAnswerReport(const QString& file, QString* error) {
     content.attentionTitle = tr("Attention of the chosen tokens at layer %1 (heads: %2); %3, %4")
                                  .arg(attentionPanel_->layer())
                                  .arg(attentionPanel_->headsText(), QString::fromStdString(capture->variant))
-                                 .arg(tr("%n recorded layer(s)", nullptr, static_cast<int>(capture->layers.size())));
+                                 .arg(counted(static_cast<qsizetype>(capture->layers.size()), tr("recorded layer"), tr("recorded layers")));
     content.view = attentionPanel_->viewImage();
     content.stackMap = attentionPanel_->stackMapImage();
     return writeAnswerReport(content, file, error);
@@ -1001,8 +1004,9 @@ void MainWindow::inspectModelFolder(const QString& folder) {
         watcher->deleteLater();
         const auto report = watcher->result();
         statusBar()->showMessage(report.ok() ? tr("Inspected %1").arg(QString::fromStdString(report.folder.string()))
-                                             : tr("%n problem(s) in %1", nullptr, static_cast<int>(report.problems.size()))
-                                                   .arg(QString::fromStdString(report.folder.string())),
+                                             : tr("%1 in %2")
+                                                   .arg(counted(static_cast<qsizetype>(report.problems.size()), tr("problem"), tr("problems")),
+                                                        QString::fromStdString(report.folder.string())),
                                  5000);
         auto* dialog = new ModelReportDialog(report, this);
         dialog->setAttribute(Qt::WA_DeleteOnClose);

@@ -6,6 +6,7 @@
 #include <QPlainTextEdit>
 #include <QVBoxLayout>
 
+#include "Counted.h"
 #include "deepstack/inspect.h"
 
 namespace deepstack::ui {
@@ -18,8 +19,9 @@ ModelReportDialog::ModelReportDialog(const InspectReport& report, QWidget* paren
     if (report.family.empty())
         headline = tr("<b>Not a model this version can use.</b>");
     else if (!report.ok())
-        headline = tr("<b>%1</b>: %n problem(s) found, see below.", nullptr, static_cast<int>(report.problems.size()))
-                       .arg(QString::fromStdString(report.display_name).toHtmlEscaped());
+        headline = tr("<b>%1</b>: %2 found, see below.")
+                       .arg(QString::fromStdString(report.display_name).toHtmlEscaped(),
+                            counted(static_cast<qsizetype>(report.problems.size()), tr("problem"), tr("problems")));
     else if (!report.runnable)
         headline = tr("<b>%1</b>: %2").arg(QString::fromStdString(report.display_name).toHtmlEscaped(),
                                           QString::fromStdString(report.not_runnable_reason).toHtmlEscaped());

@@ -101,6 +101,7 @@ private Q_SLOTS:
         QVERIFY(replay.isVisible());
         QVERIFY(replay.bannerText().contains("Replaying a recording"));
         QVERIFY(replay.bannerText().contains("not a live model"));
+        QVERIFY2(replay.bannerText().contains("2 exchanges."), qPrintable(replay.bannerText()));
         QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
         const auto& shown = replay.shown();
         QCOMPARE(shown.messages.size(), 4);

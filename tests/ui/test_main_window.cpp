@@ -601,6 +601,8 @@ private Q_SLOTS:
         manager->findChild<QPushButton*>("listServerModels")->click();
         QTRY_COMPARE_WITH_TIMEOUT(listed.count(), 2, 20000);
         QCOMPARE(listed.last().at(0).toStringList(), QStringList{"tiny-qwen3-vl"});
+        const auto* serverStatus = manager->findChild<QLabel*>("serverStatus");
+        QVERIFY2(serverStatus->text() == "1 model served there.", qPrintable(serverStatus->text()));
         QTRY_VERIFY_WITH_TIMEOUT(!window.inference().isLoading(), 60000);
         manager->findChild<QPushButton*>("connectServer")->click();
         QTRY_VERIFY_WITH_TIMEOUT(window.inference().model().has_value() && window.inference().model()->family == "remote", 30000);

@@ -8,6 +8,7 @@
 #include <QPushButton>
 #include <QRegularExpression>
 
+#include "Counted.h"
 #include "attention/AttentionPanel.h"
 #include "chat/ChatView.h"
 #include "workspace/WorkspaceModel.h"
@@ -76,9 +77,9 @@ bool ReplayBar::play(Recording recording, QString* error) {
     shownAt_.clear();
     exchange_ = 0;
     playing_ = true;
-    banner_->setText(tr("<b>Replaying a recording</b>, not a live model: %1, recorded %2, %n exchange(s).", nullptr,
-                        static_cast<int>(recording_.exchanges.size()))
-                         .arg(recording_.model.toHtmlEscaped(), recording_.created.toString("yyyy-MM-dd hh:mm")));
+    banner_->setText(tr("<b>Replaying a recording</b>, not a live model: %1, recorded %2, %3.")
+                         .arg(recording_.model.toHtmlEscaped(), recording_.created.toString("yyyy-MM-dd hh:mm"),
+                              counted(recording_.exchanges.size(), tr("exchange"), tr("exchanges"))));
     setVisible(true);
     if (recording_.exchanges.isEmpty()) {
         playing_ = false;

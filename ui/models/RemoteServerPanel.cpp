@@ -10,6 +10,7 @@
 #include <QSettings>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include "Counted.h"
 #include "deepstack/error.h"
 #include "deepstack/remote.h"
 #include "models/ApiKeyStore.h"
@@ -93,7 +94,7 @@ void RemoteServerPanel::listModels() {
         models_->clear();
         models_->addItems(ids);
         connect_->setEnabled(!ids.isEmpty());
-        status_->setText(problem.isEmpty() ? tr("%n model(s) served there.", nullptr, static_cast<int>(ids.size()))
+        status_->setText(problem.isEmpty() ? tr("%1 served there.").arg(counted(ids.size(), tr("model"), tr("models")))
                                            : QString("<span style='color:#b00020'>%1</span>").arg(problem.toHtmlEscaped()));
         Q_EMIT modelsListed(ids, problem);
     });
