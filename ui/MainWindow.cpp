@@ -111,6 +111,19 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     inference_ = new InferenceService(this);
     chat_ = new ChatController(*inference_, *workspaceModel_, ConversationStore(), this);
 
+    auto* split = createPanels();
+    setCentralWidget(split);
+    createMenus();
+    createStatusBar();
+    connectWorkspaceAndChat();
+    connectModelLoading();
+    connectStacksAndAttention();
+    restoreSettings(split);
+}
+
+MainWindow::~MainWindow() = default;
+
+QSplitter* MainWindow::createPanels() {
     auto* split = new QSplitter(Qt::Horizontal, this);
     split->setObjectName("mainSplitter");
     leftTabs_ = new QTabWidget(split);
@@ -128,7 +141,24 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     auto* chatColumn = new QWidget(split);
     auto* chatLayout = new QVBoxLayout(chatColumn);
     chatLayout->setContentsMargins(0, 0, 0, 0);
-    modelHint_ = new QFrame(chatColumn);
+    createModelHint(chatColumn);
+    chatPanel_ = new ChatPanel(*chat_, *workspaceModel_, chatColumn);
+    replayBar_ = new ReplayBar(*chatPanel_->view(), *attentionPanel_, *workspaceModel_, chatColumn);
+    recorder_ = new DemoRecorder(*chat_, *inference_, *workspaceModel_, this);
+    chatLayout->addWidget(replayBar_);
+    chatLayout->addWidget(modelHint_);
+    chatLayout->addWidget(chatPanel_, 1);
+    split->addWidget(leftTabs_);
+    split->addWidget(chatColumn);
+    split->setStretchFactor(0, 3);
+    split->setStretchFactor(1, 2);
+    split->setSizes({700, 500});
+
+    return split;
+}
+
+QWidget* MainWindow::createModelHint(QWidget* parent) {
+    modelHint_ = new QFrame(parent);
     modelHint_->setObjectName("modelHint");
     // The sentence on a line of its own and the choices in a row under it: beside three buttons the sentence had
     // been squeezed into a column one word wide.
@@ -162,20 +192,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         modelManager()->show();
         modelManager()->raise();
     });
-    chatPanel_ = new ChatPanel(*chat_, *workspaceModel_, chatColumn);
-    replayBar_ = new ReplayBar(*chatPanel_->view(), *attentionPanel_, *workspaceModel_, chatColumn);
-    recorder_ = new DemoRecorder(*chat_, *inference_, *workspaceModel_, this);
-    chatLayout->addWidget(replayBar_);
-    chatLayout->addWidget(modelHint_);
-    chatLayout->addWidget(chatPanel_, 1);
-    split->addWidget(leftTabs_);
-    split->addWidget(chatColumn);
-    split->setStretchFactor(0, 3);
-    split->setStretchFactor(1, 2);
-    split->setSizes({700, 500});
-    setCentralWidget(split);
-    createMenus();
+    return modelHint_;
+}
 
+void MainWindow::createStatusBar() {
     modelStatus_ = new QLabel(tr("No model loaded"), this);
     modelStatus_->setObjectName("modelStatus");
     loadProgress_ = new QProgressBar(this);
@@ -192,7 +212,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(memoryTimer, &QTimer::timeout, this, &MainWindow::updateMemory);
     memoryTimer->start(1000);
     updateMemory();
+}
 
+void MainWindow::connectWorkspaceAndChat() {
     connect(workspacePanel_, &WorkspacePanel::openFailed, this, [this](const QString& message) { showError(tr("Cannot open"), message); });
     connect(workspacePanel_, &WorkspacePanel::fileOpened, this, &MainWindow::rememberRecentFile);
     connect(workspacePanel_, &WorkspacePanel::renderDpiChanged, this, [this](int dpi) {
@@ -205,6 +227,56 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
                                      .arg(counted(problems.size(), tr("saved conversation"), tr("saved conversations"))),
                                  10000);
     });
+    connect(chatPanel_->view(), &ChatView::groundingRequested, this, [this](int message, int item) {
+        if (!showGrounding(message, item)) statusBar()->showMessage(tr("That answer's page is not open: open the document to see its boxes."), 6000);
+    });
+    // A finished answer that names boxes shows them on its page at once; another conversation clears them.
+    connect(chat_, &ChatController::busyChanged, this, [this](bool busy) {
+        if (busy) workspacePanel_->pageView()->setMarks({}, -1, {});  // the boxes of an answer being replaced
+        else if (!chat_->current().messages.isEmpty()) showGrounding(static_cast<int>(chat_->current().messages.size()) - 1);
+    });
+    connect(chat_, &ChatController::messagesReset, this, [this] { workspacePanel_->pageView()->setMarks({}, -1, {}); });
+    connect(comparePanel_, &ComparePanel::problem, this, &MainWindow::showError);
+    connect(workspacePanel_->pageList()->selectionModel(), &QItemSelectionModel::currentChanged, this, &MainWindow::refreshSuggestions);
+    connect(replayBar_, &ReplayBar::ended, this, [this] {
+        chatPanel_->view()->showConversation(chat_->current(), chat_->canRegenerate());
+        updateModelHint();
+    });
+    // What the ticked pages cost, before they are sent; Pick Pages for a long document.
+    chatPanel_->setBudgetText([this](const QList<PageRef>& pages) { return budgetText(pages); });
+    connect(inference_, &InferenceService::modelLoaded, chatPanel_, &ChatPanel::refreshBudget);
+    connect(inference_, &InferenceService::modelUnloaded, chatPanel_, &ChatPanel::refreshBudget);
+    connect(workspacePanel_, &WorkspacePanel::renderDpiChanged, chatPanel_, &ChatPanel::refreshBudget);
+    connect(chat_, &ChatController::busyChanged, this, [this](bool busy) {
+        const auto& messages = chat_->current().messages;
+        const auto& model = inference_->model();
+        if (!busy && model && !messages.isEmpty() && messages.back().role == ChatMessage::Role::assistant &&
+            messages.back().tokensModel == model->folder && messages.back().state == ChatMessage::State::complete)
+            rememberSpeed(*model, messages.back().timings);
+        chatPanel_->refreshBudget();
+    });
+    connect(chat_, &ChatController::messagesReset, chatPanel_, &ChatPanel::refreshBudget);
+    connect(chatPanel_, &ChatPanel::pickPagesRequested, this, &MainWindow::pickPages);
+    connect(chatPanel_, &ChatPanel::budgetLinkActivated, this, [this](const QString& link) {
+        if (link == "fit") fitToContext();
+    });
+    connect(chatPanel_, &ChatPanel::pageChoiceLinkActivated, this, &MainWindow::swapPickedPageIn);
+    connect(chatPanel_->view(), &ChatView::pageRequested, this, [this](int message, int attachment) {
+        const auto& messages = chat_->current().messages;
+        if (message < 0 || message >= messages.size() || attachment < 0 || attachment >= messages[message].attachments.size()) return;
+        const auto row = workspaceModel_->rowOf(messages[message].attachments[attachment]);
+        if (row < 0) {
+            statusBar()->showMessage(tr("That page's document is not open: open it to see the page."), 6000);
+            return;
+        }
+        leftTabs_->setCurrentWidget(workspacePanel_);
+        workspacePanel_->showRow(row);
+    });
+    // The comparison asks with the chat's sampling and at the chat's DPI, whatever they are when it asks.
+    comparePanel_->setSettingsSource([this] { return chat_->current().sampling; }, [this] { return workspacePanel_->renderDpi(); });
+}
+
+void MainWindow::connectModelLoading() {
     connect(inference_, &InferenceService::loadStarted, this, [this](const QString& folder) {
         modelStatus_->setText(tr("Loading %1…").arg(QFileInfo(folder).fileName()));
         loadProgress_->setValue(0);
@@ -212,26 +284,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         modelHint_->setVisible(false);
     });
     connect(inference_, &InferenceService::loadProgress, this, [this](double f) { loadProgress_->setValue(static_cast<int>(f * 1000)); });
-    connect(inference_, &InferenceService::modelLoaded, this, [this](const LoadedModel& m) {
-        loadProgress_->setVisible(false);
-        QSettings().setValue(kLastModelKey, m.folder);  // it comes back at the next start
-        updateModelHint();
-        modelStatus_->setText(tr("%1 · %2 · %3 %4").arg(QFileInfo(m.folder).fileName(), m.displayName, m.device, m.compute));
-        statusBar()->showMessage(tr("Model ready"), 4000);
-        // A chat with nothing in it and settings never changed takes the model's own sampling defaults.
-        if (chat_->current().messages.isEmpty() && chat_->current().sampling == SamplingOptions{}) chat_->setSampling(m.defaults);
-        QString problem;
-        auto suggestions = sampleQuestions(m.folder, &problem);
-        // Qwen3-VL answers "where" with boxes, which the page then shows.
-        if (m.family.startsWith("qwen3_vl")) suggestions << tr("Locate every heading and total on this page and output bbox coordinates in JSON.");
-        modelSuggestions_ = suggestions;
-        refreshSuggestions();
-        if (!problem.isEmpty()) statusBar()->showMessage(problem, 10000);
-        chatPanel_->focusQuestion();
-        // The first time this model runs on this device with this precision: measure its speed now, so that the
-        // time of the first question is known before it is sent. A serving engine's speed is its own.
-        if (m.family != "remote" && !speedRates(m)) calibrateSpeed(m);
-    });
+    connect(inference_, &InferenceService::modelLoaded, this, &MainWindow::onModelLoaded);
     connect(inference_, &InferenceService::generationFinished, this, [this](const GenerateResult& result) {
         if (result.conversationId != calibrationId_ || !calibratedModel_) return;
         calibrationId_.clear();
@@ -267,94 +320,15 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         attentionPanel_->clearPlan();
         stacksPanel_->showEffects({}, nullptr);
     });
-    connect(chatPanel_->view(), &ChatView::groundingRequested, this, [this](int message, int item) {
-        if (!showGrounding(message, item)) statusBar()->showMessage(tr("That answer's page is not open: open the document to see its boxes."), 6000);
-    });
-    // A finished answer that names boxes shows them on its page at once; another conversation clears them.
-    connect(chat_, &ChatController::busyChanged, this, [this](bool busy) {
-        if (busy) workspacePanel_->pageView()->setMarks({}, -1, {});  // the boxes of an answer being replaced
-        else if (!chat_->current().messages.isEmpty()) showGrounding(static_cast<int>(chat_->current().messages.size()) - 1);
-    });
-    connect(chat_, &ChatController::messagesReset, this, [this] { workspacePanel_->pageView()->setMarks({}, -1, {}); });
-    connect(comparePanel_, &ComparePanel::problem, this, &MainWindow::showError);
-    connect(workspacePanel_->pageList()->selectionModel(), &QItemSelectionModel::currentChanged, this, &MainWindow::refreshSuggestions);
-    connect(replayBar_, &ReplayBar::ended, this, [this] {
-        chatPanel_->view()->showConversation(chat_->current(), chat_->canRegenerate());
-        updateModelHint();
-    });
-    // What the ticked pages cost, before they are sent; Pick Pages for a long document.
-    chatPanel_->setBudgetText([this](const QList<PageRef>& pages) { return budgetText(pages); });
-    connect(inference_, &InferenceService::modelLoaded, chatPanel_, &ChatPanel::refreshBudget);
-    connect(inference_, &InferenceService::modelUnloaded, chatPanel_, &ChatPanel::refreshBudget);
-    connect(workspacePanel_, &WorkspacePanel::renderDpiChanged, chatPanel_, &ChatPanel::refreshBudget);
-    connect(chat_, &ChatController::busyChanged, this, [this](bool busy) {
-        const auto& messages = chat_->current().messages;
-        const auto& model = inference_->model();
-        if (!busy && model && !messages.isEmpty() && messages.back().role == ChatMessage::Role::assistant &&
-            messages.back().tokensModel == model->folder && messages.back().state == ChatMessage::State::complete)
-            rememberSpeed(*model, messages.back().timings);
-        chatPanel_->refreshBudget();
-    });
-    connect(chat_, &ChatController::messagesReset, chatPanel_, &ChatPanel::refreshBudget);
-    connect(chatPanel_, &ChatPanel::pickPagesRequested, this, &MainWindow::pickPages);
-    connect(chatPanel_, &ChatPanel::budgetLinkActivated, this, [this](const QString& link) {
-        if (link == "fit") fitToContext();
-    });
-    connect(chatPanel_, &ChatPanel::pageChoiceLinkActivated, this, [this](const QString& link) {
-        // page:N swaps left-out page N in: ticked, and the lowest-ranked ticked page out when the context needs it.
-        if (!link.startsWith("page:") || lastPick_.path.isEmpty()) return;
-        const int page = link.mid(5).toInt();
-        workspaceModel_->setAttached({lastPick_.path, page}, true);
-        auto ticked = workspaceModel_->attachedPages();
-        qint64 total = 0;
-        for (const auto& p : ticked) total += std::max<qint64>(0, pageTokens(p));
-        const auto room = contextLeft() - 64 - chat_->current().sampling.maxTokens;
-        for (auto it = lastPick_.ranked.crbegin(); it != lastPick_.ranked.crend() && total > room; ++it) {
-            const PageRef candidate{lastPick_.path, *it};
-            if (*it == page || !ticked.contains(candidate)) continue;
-            workspaceModel_->setAttached(candidate, false);
-            total -= std::max<qint64>(0, pageTokens(candidate));
-        }
-        showPagePick();
-    });
-    connect(chatPanel_->view(), &ChatView::pageRequested, this, [this](int message, int attachment) {
-        const auto& messages = chat_->current().messages;
-        if (message < 0 || message >= messages.size() || attachment < 0 || attachment >= messages[message].attachments.size()) return;
-        const auto row = workspaceModel_->rowOf(messages[message].attachments[attachment]);
-        if (row < 0) {
-            statusBar()->showMessage(tr("That page's document is not open: open it to see the page."), 6000);
-            return;
-        }
-        leftTabs_->setCurrentWidget(workspacePanel_);
-        workspacePanel_->showRow(row);
-    });
-    // The comparison asks with the chat's sampling and at the chat's DPI, whatever they are when it asks.
-    comparePanel_->setSettingsSource([this] { return chat_->current().sampling; }, [this] { return workspacePanel_->renderDpi(); });
+}
+
+void MainWindow::connectStacksAndAttention() {
     connect(stacksPanel_, &StacksPanel::measureRequested, this, &MainWindow::measureStacks);
     connect(stacksPanel_, &StacksPanel::problem, this, &MainWindow::showError);
     connect(inference_, &InferenceService::stacksProgress, this, [this](const QString&, const QString& step) {
         stacksPanel_->setMeasuring(true, step);
     });
-    connect(inference_, &InferenceService::stacksMeasured, this, [this](const QString& id, const StackEffectsPtr& effects) {
-        stacksPanel_->setMeasuring(false);
-        stacksPanel_->showEffects(id, effects);
-        // The stack map shows beside each group how much it moves the hidden state where it joins: the measured
-        // picture's plan first, then the notes that belong to it.
-        if (!effects->map.images.empty()) {
-            const auto& measured = effects->map.images.front();
-            attentionPanel_->showPlan(measured.plan, toQImage(measured.image));
-        }
-        QStringList notes;
-        const auto groups = effects->map.images.empty() ? std::size_t{0} : effects->map.images.front().plan.groups.size();
-        for (std::size_t g = 0; g < groups; ++g) {
-            QString note;
-            for (const auto& injection : effects->map.groups)
-                if (injection.group == static_cast<int>(g) + 1) note = tr("adds %1 × |h|").arg(injection.mean_relative_change(), 0, 'f', 2);
-            notes << note;
-        }
-        attentionPanel_->stackMap().setGroupNotes(notes);
-        statusBar()->showMessage(tr("Stacks measured"), 4000);
-    });
+    connect(inference_, &InferenceService::stacksMeasured, this, &MainWindow::showMeasuredStacks);
     connect(inference_, &InferenceService::stacksFailed, this, [this](const QString&, const QString& message) {
         stacksPanel_->setMeasuring(false, tr("Not measured."));
         showError(tr("Stacks"), message);
@@ -380,7 +354,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(leftTabs_, &QTabWidget::currentChanged, this, [this] {
         if (leftTabs_->currentWidget() == attentionPanel_) previewStackPlan();
     });
+}
 
+void MainWindow::restoreSettings(QSplitter* split) {
     QSettings settings;
     workspacePanel_->setRenderDpi(settings.value(kRenderDpiKey, 144).toInt());
     chat_->setRenderDpi(workspacePanel_->renderDpi());
@@ -393,7 +369,64 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     split->restoreState(settings.value(kSplitterKey).toByteArray());
 }
 
-MainWindow::~MainWindow() = default;
+void MainWindow::onModelLoaded(const LoadedModel& m) {
+    loadProgress_->setVisible(false);
+    QSettings().setValue(kLastModelKey, m.folder);  // it comes back at the next start
+    updateModelHint();
+    modelStatus_->setText(tr("%1 · %2 · %3 %4").arg(QFileInfo(m.folder).fileName(), m.displayName, m.device, m.compute));
+    statusBar()->showMessage(tr("Model ready"), 4000);
+    // A chat with nothing in it and settings never changed takes the model's own sampling defaults.
+    if (chat_->current().messages.isEmpty() && chat_->current().sampling == SamplingOptions{}) chat_->setSampling(m.defaults);
+    QString problem;
+    auto suggestions = sampleQuestions(m.folder, &problem);
+    // Qwen3-VL answers "where" with boxes, which the page then shows.
+    if (m.family.startsWith("qwen3_vl")) suggestions << tr("Locate every heading and total on this page and output bbox coordinates in JSON.");
+    modelSuggestions_ = suggestions;
+    refreshSuggestions();
+    if (!problem.isEmpty()) statusBar()->showMessage(problem, 10000);
+    chatPanel_->focusQuestion();
+    // The first time this model runs on this device with this precision: measure its speed now, so that the
+    // time of the first question is known before it is sent. A serving engine's speed is its own.
+    if (m.family != "remote" && !speedRates(m)) calibrateSpeed(m);
+}
+
+void MainWindow::showMeasuredStacks(const QString& conversationId, const StackEffectsPtr& effects) {
+    stacksPanel_->setMeasuring(false);
+    stacksPanel_->showEffects(conversationId, effects);
+    // The stack map shows beside each group how much it moves the hidden state where it joins: the measured
+    // picture's plan first, then the notes that belong to it.
+    if (!effects->map.images.empty()) {
+        const auto& measured = effects->map.images.front();
+        attentionPanel_->showPlan(measured.plan, toQImage(measured.image));
+    }
+    QStringList notes;
+    const auto groups = effects->map.images.empty() ? std::size_t{0} : effects->map.images.front().plan.groups.size();
+    for (std::size_t g = 0; g < groups; ++g) {
+        QString note;
+        for (const auto& injection : effects->map.groups)
+            if (injection.group == static_cast<int>(g) + 1) note = tr("adds %1 × |h|").arg(injection.mean_relative_change(), 0, 'f', 2);
+        notes << note;
+    }
+    attentionPanel_->stackMap().setGroupNotes(notes);
+    statusBar()->showMessage(tr("Stacks measured"), 4000);
+}
+
+void MainWindow::swapPickedPageIn(const QString& link) {
+    if (!link.startsWith("page:") || lastPick_.path.isEmpty()) return;
+    const int page = link.mid(5).toInt();
+    workspaceModel_->setAttached({lastPick_.path, page}, true);
+    auto ticked = workspaceModel_->attachedPages();
+    qint64 total = 0;
+    for (const auto& p : ticked) total += std::max<qint64>(0, pageTokens(p));
+    const auto room = contextLeft() - 64 - chat_->current().sampling.maxTokens;
+    for (auto it = lastPick_.ranked.crbegin(); it != lastPick_.ranked.crend() && total > room; ++it) {
+        const PageRef candidate{lastPick_.path, *it};
+        if (*it == page || !ticked.contains(candidate)) continue;
+        workspaceModel_->setAttached(candidate, false);
+        total -= std::max<qint64>(0, pageTokens(candidate));
+    }
+    showPagePick();
+}
 
 void MainWindow::showAttentionTab() { leftTabs_->setCurrentWidget(attentionPanel_); }
 

@@ -14,6 +14,7 @@
 class QLabel;
 class QMenu;
 class QProgressBar;
+class QSplitter;
 class QTabWidget;
 
 namespace deepstack::ui {
@@ -113,6 +114,20 @@ protected:
     void dropEvent(QDropEvent* event) override;
 
 private:
+    // The constructor's steps: the tabs and the chat column, the line that says how to get a model, the status bar,
+    // what each part answers to, then the last session's settings.
+    QSplitter* createPanels();
+    QWidget* createModelHint(QWidget* parent);
+    void createStatusBar();
+    void connectWorkspaceAndChat();
+    void connectModelLoading();
+    void connectStacksAndAttention();
+    void restoreSettings(QSplitter* split);
+    void onModelLoaded(const LoadedModel& model);
+    void showMeasuredStacks(const QString& conversationId, const StackEffectsPtr& effects);
+    // A link of the page pick ("page:N"): left-out page N ticked, and the lowest-ranked ticked pages unticked
+    // while the context needs their room.
+    void swapPickedPageIn(const QString& link);
     // Short questions about a synthetic page, whose timings become this model's kept speed on this device.
     void calibrateSpeed(const LoadedModel& model);
     void createMenus();
