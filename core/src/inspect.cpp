@@ -359,7 +359,7 @@ std::string to_text(const InspectReport& r) {
     std::string dtypes;
     for (const auto& [dtype, stats] : r.dtypes)
         dtypes += (dtypes.empty() ? "" : ", ") + dtype + " x" + std::to_string(stats.first) + " (" + human_bytes(stats.second) + ")";
-    line("  weights:         " + human_bytes(r.weight_file_bytes) + " in " + std::to_string(r.shards) + " file(s)" +
+    line("  weights:         " + human_bytes(r.weight_file_bytes) + " in " + std::to_string(r.shards) + (r.shards == 1 ? " file" : " files") +
          (dtypes.empty() ? "" : "; " + dtypes));
     line("  tokenizer:       " + r.tokenizer + (r.tokenizer_vocab > 0 ? ", " + std::to_string(r.tokenizer_vocab) + " ids" : "") +
          (r.has_chat_template ? ", chat template" : ""));
