@@ -9,7 +9,6 @@
 
 #include <ATen/Context.h>
 #include <torch/cuda.h>
-#include <torch/cuda.h>
 #include <torch/types.h>
 
 namespace deepstack::testing {
