@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <limits>
+#include <string_view>
 
 #include "deepstack/system.h"
 #include "engine/clock.h"
