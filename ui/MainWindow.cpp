@@ -157,7 +157,7 @@ QSplitter* MainWindow::createPanels() {
     return split;
 }
 
-QWidget* MainWindow::createModelHint(QWidget* parent) {
+void MainWindow::createModelHint(QWidget* parent) {
     modelHint_ = new QFrame(parent);
     modelHint_->setObjectName("modelHint");
     // The sentence on a line of its own and the choices in a row under it: beside three buttons the sentence had
@@ -192,7 +192,6 @@ QWidget* MainWindow::createModelHint(QWidget* parent) {
         modelManager()->show();
         modelManager()->raise();
     });
-    return modelHint_;
 }
 
 void MainWindow::createStatusBar() {

@@ -117,7 +117,7 @@ private:
     // The constructor's steps: the tabs and the chat column, the line that says how to get a model, the status bar,
     // what each part answers to, then the last session's settings.
     QSplitter* createPanels();
-    QWidget* createModelHint(QWidget* parent);
+    void createModelHint(QWidget* parent);
     void createStatusBar();
     void connectWorkspaceAndChat();
     void connectModelLoading();

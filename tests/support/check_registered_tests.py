@@ -25,22 +25,26 @@ NOT_LISTED = {"initTestCase", "cleanupTestCase", "init", "cleanup"}
 
 def declared_tests(source: pathlib.Path, defined: set) -> set:
     names, in_slots = set(), False
-    compiled = []  # one entry per open #if: whether its lines are compiled (None: a condition not followed here)
+    # One entry per open #if: [whether its current branch is compiled (None: a condition not followed here),
+    # whether an earlier branch of it surely was].
+    compiled = []
     for line in source.read_text(encoding="utf-8").splitlines():
         if condition := CONDITION.match(line):
             kind, macro = condition.groups()
-            if kind == "ifdef":
-                compiled.append(macro in defined)
-            elif kind == "ifndef":
-                compiled.append(macro not in defined)
+            if kind in ("ifdef", "ifndef"):
+                taken = (macro in defined) == (kind == "ifdef")
+                compiled.append([taken, taken])
             elif kind == "if":
-                compiled.append(None)
-            elif kind == "else" and compiled and compiled[-1] is not None:
-                compiled[-1] = not compiled[-1]
+                compiled.append([None, False])
+            elif kind in ("elif", "else") and compiled:
+                branch = compiled[-1]
+                if branch[0] is True:
+                    branch[1] = True
+                branch[0] = False if branch[1] else (None if kind == "elif" or branch[0] is None else True)
             elif kind == "endif" and compiled:
                 compiled.pop()
             continue
-        if False in compiled:
+        if any(branch[0] is False for branch in compiled):
             continue
         if SLOT_SECTION.match(line):
             in_slots = True
