@@ -5,10 +5,12 @@
 // picture of the window.
 #include <QComboBox>
 #include <QDir>
+#include <QHeaderView>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QListView>
+#include <QScrollBar>
 #include <QPlainTextEdit>
 #include <QSettings>
 #include <QSignalSpy>
@@ -89,14 +91,28 @@ private Q_SLOTS:
             window.findChild<QTabWidget*>("leftTabs")->setCurrentWidget(&panel);
         }
 
-        // One row per group and one for all; sorting by the mean change orders the rows by that number.
+        // One row per group and one for all; a click on the mean change's header orders the rows by that number.
         auto& table = panel.table();
         QCOMPARE(table.rowCount(), groups + 1);
         for (int row = 0; row < groups; ++row) QCOMPARE(table.item(row, 0)->text(), QString("group %1").arg(row + 1));  // in plan order
         QCOMPARE(table.item(groups, 0)->text(), QString("all groups"));
-        table.sortItems(2, Qt::AscendingOrder);
-        for (int row = 1; row < table.rowCount(); ++row)
-            QVERIFY(table.item(row - 1, 2)->data(Qt::DisplayRole).toDouble() <= table.item(row, 2)->data(Qt::DisplayRole).toDouble());
+        // At the window's default width the eight columns fit the tab, the answers in a quarter of it or more; a long
+        // answer is elided, whole in its tooltip.
+        window.resize(1280, 820);
+        QTRY_COMPARE(table.horizontalScrollBar()->maximum(), 0);
+        QVERIFY2(table.columnWidth(7) >= table.viewport()->width() / 4, "the answers get what the numbers leave");
+        for (int row = 0; row < groups; ++row)
+            QCOMPARE(table.item(row, 7)->toolTip(), QString::fromStdString(effects->each[static_cast<std::size_t>(row)].ablated_text));
+        auto* header = table.horizontalHeader();
+        QTest::mouseClick(header->viewport(), Qt::LeftButton, {},
+                          QPoint(header->sectionViewportPosition(2) + header->sectionSize(2) / 2, header->height() / 2));
+        QCOMPARE(header->sortIndicatorSection(), 2);
+        const auto ascending = header->sortIndicatorOrder() == Qt::AscendingOrder;
+        for (int row = 1; row < table.rowCount(); ++row) {
+            const auto above = table.item(row - 1, 2)->data(Qt::DisplayRole).toDouble();
+            const auto below = table.item(row, 2)->data(Qt::DisplayRole).toDouble();
+            QVERIFY(ascending ? above <= below : above >= below);
+        }
 
         // A group: its answer without it beside the original, and its map over the page the model saw.
         panel.chooseGroup(2);

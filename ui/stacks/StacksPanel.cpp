@@ -10,6 +10,7 @@
 #include <QPushButton>
 #include <QSaveFile>
 #include <QSplitter>
+#include <QStyle>
 #include <QTableWidget>
 #include <QTextBrowser>
 #include <QVBoxLayout>
@@ -84,6 +85,23 @@ bool writeFile(const QString& file, const QByteArray& bytes, QString* error) {
     return true;
 }
 
+// QHeaderView keeps room for the sort arrow in every section, as wide as the header is high: with two-line headers
+// that is most of a number column. Only the sorted section shows the arrow, so only it keeps the room.
+class SortedSectionHeader : public QHeaderView {
+public:
+    using QHeaderView::QHeaderView;
+
+protected:
+    QSize sectionSizeFromContents(int section) const override {
+        auto size = QHeaderView::sectionSizeFromContents(section);
+        if (!isSortIndicatorShown() || section == sortIndicatorSection() || model() == nullptr) return size;
+        const auto margin = style()->pixelMetric(QStyle::PM_HeaderMargin, nullptr, this);
+        const auto text = fontMetrics().size(0, model()->headerData(section, orientation()).toString()).width();
+        size.setWidth(std::min(size.width(), text + 6 * margin));
+        return size;
+    }
+};
+
 }  // namespace
 
 StacksPanel::StacksPanel(QWidget* parent) : QWidget(parent) {
@@ -104,9 +122,14 @@ StacksPanel::StacksPanel(QWidget* parent) : QWidget(parent) {
 
     auto* split = new QSplitter(Qt::Vertical, this);
     table_ = new QTableWidget(0, kColumns, split);
+    table_->setHorizontalHeader(new SortedSectionHeader(Qt::Horizontal, table_));
+    table_->horizontalHeader()->setSectionsClickable(true);
+    table_->horizontalHeader()->setHighlightSections(true);
     table_->setObjectName("stackEffects");
-    table_->setHorizontalHeaderLabels({tr("Left out"), tr("Enters at"), tr("Mean Δ log p"), tr("Largest drop"), tr("Flipped"),
-                                       tr("|added| / |hidden|"), tr("Change at top"), tr("Answer without it")});
+    // Two-line headers keep the number columns as narrow as their numbers, so that the eight columns fit the tab at
+    // the window's default width and the answers get what is left.
+    table_->setHorizontalHeaderLabels({tr("Left out"), tr("Enters at"), tr("Mean Δ\nlog p"), tr("Largest\ndrop"), tr("Flipped"),
+                                       tr("|added| /\n|hidden|"), tr("Change\nat top"), tr("Answer without it")});
     table_->horizontalHeaderItem(kMeanChange)->setToolTip(tr("Mean change of the original answer's token log-probabilities without the group"));
     table_->horizontalHeaderItem(kFlipped)->setToolTip(tr("Tokens of the original answer that stop (or start) being the model's first choice"));
     table_->horizontalHeaderItem(kJoins)->setToolTip(tr("Mean, over the image positions, of the size of what the group adds against the hidden state it joins"));
@@ -115,8 +138,10 @@ StacksPanel::StacksPanel(QWidget* parent) : QWidget(parent) {
     table_->setSelectionMode(QAbstractItemView::SingleSelection);
     table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     table_->verticalHeader()->setVisible(false);
-    table_->horizontalHeader()->setStretchLastSection(true);
+    table_->horizontalHeader()->setSectionResizeMode(kAnswer, QHeaderView::Stretch);  // a long answer is elided, whole in its tooltip
     table_->setSortingEnabled(true);
+    table_->setWordWrap(false);
+    connect(table_->horizontalHeader(), &QHeaderView::sortIndicatorChanged, table_, &QTableWidget::resizeColumnsToContents);
 
     auto* answers = new QWidget(split);
     auto* answersLayout = new QHBoxLayout(answers);
@@ -207,7 +232,10 @@ void StacksPanel::showEffects(const QString& conversationId, StackEffectsPtr eff
 void StacksPanel::fillTable() {
     table_->setSortingEnabled(false);
     table_->setRowCount(0);
-    if (!effects_) return;
+    if (!effects_) {
+        table_->resizeColumnsToContents();  // to the headers: the empty table fits the tab too
+        return;
+    }
     const auto addRow = [&](const Ablation& a, int group, const GroupInjection* injection, const QString& name, const QString& enters) {
         const int row = table_->rowCount();
         table_->insertRow(row);
@@ -219,7 +247,10 @@ void StacksPanel::fillTable() {
         table_->setItem(row, kJoins, injection != nullptr ? number(injection->mean_relative_change(), 3) : text("–"));
         table_->setItem(row, kTop, injection != nullptr ? number(injection->mean_change_at_top(), 3) : text("–"));
         const auto same = a.first_difference() < 0;
-        table_->setItem(row, kAnswer, text((same ? tr("(the same) ") : QString()) + QString::fromStdString(a.ablated_text)));
+        const auto answer = QString::fromStdString(a.ablated_text);
+        auto* answerItem = text((same ? tr("(the same) ") : QString()) + QString(answer).replace('\n', ' ').simplified());
+        answerItem->setToolTip(answer);
+        table_->setItem(row, kAnswer, answerItem);
     };
     const auto& plan = effects_->map.images.empty() ? StackPlan{} : effects_->map.images.front().plan;
     for (std::size_t i = 0; i < effects_->each.size(); ++i) {
