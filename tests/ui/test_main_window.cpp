@@ -158,11 +158,16 @@ private Q_SLOTS:
             sampling.temperature = 1.0;
             sampling.maxTokens = 900;
             chat.setSampling(sampling);
+            pages->model()->setData(pages->model()->index(1, 0), Qt::Checked, Qt::CheckStateRole);  // page 2 again
             ask("Tell me a long story.", 900);
             QTRY_VERIFY_WITH_TIMEOUT(!chat.current().messages.back().text.isEmpty(), 120000);
             window.findChild<QAction*>("actionStop")->trigger();
             QTRY_VERIFY_WITH_TIMEOUT(!chat.isBusy(), 120000);
             QCOMPARE(chat.current().messages.back().stopReason, QString("cancelled"));
+            // One page, in the context twice.
+            QVERIFY2(withNextQuestion().contains("still sees the page asked about earlier in this conversation (as 2 pictures: a page ticked "
+                                                       "again went in again)."),
+                     qPrintable(withNextQuestion()));
 
             // Find in chat.
             window.findChild<QAction*>("actionFind")->trigger();

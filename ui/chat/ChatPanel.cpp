@@ -244,12 +244,19 @@ void ChatPanel::refreshAttachments() {
     if (pages.isEmpty()) {
         // A follow-up question still sees every page asked about earlier in the conversation: say so, or the user
         // ticks the same page again and pays for its tokens twice.
-        qsizetype earlier = 0;
-        for (const auto& message : controller_.current().messages) earlier += message.attachments.size();
-        const auto seen = earlier == 1 ? tr("the page") : tr("the %1 pages").arg(earlier);
-        attachments_->setText(earlier == 0 ? tr("<span style='color:#777'>No page ticked: the question goes without a picture.</span>")
-                                           : tr("<span style='color:#777'>No page ticked: the question adds no picture; the model still "
-                                                "sees %1 asked about earlier in this conversation.</span>").arg(seen));
+        // A page ticked for two questions went in twice: count the pages, and the pictures when they differ.
+        qsizetype pictures = 0;
+        QList<PageRef> earlier;
+        for (const auto& message : controller_.current().messages) {
+            pictures += message.attachments.size();
+            for (const auto& page : message.attachments)
+                if (!earlier.contains(page)) earlier.append(page);
+        }
+        const auto seen = earlier.size() == 1 ? tr("the page") : tr("the %1 pages").arg(earlier.size());
+        const auto twice = pictures > earlier.size() ? tr(" (as %1 pictures: a page ticked again went in again)").arg(pictures) : QString();
+        attachments_->setText(pictures == 0 ? tr("<span style='color:#777'>No page ticked: the question goes without a picture.</span>")
+                                            : tr("<span style='color:#777'>No page ticked: the question adds no picture; the model still "
+                                                 "sees %1 asked about earlier in this conversation%2.</span>").arg(seen, twice));
         return;
     }
     // One entry per file, its pages after it: "report.pdf p. 5, 10, 27 · photo.png".
