@@ -916,7 +916,7 @@ void MainWindow::createMenus() {
     manage->setObjectName("actionModels");
     model->addAction(tr("&Unload"), inference_, &InferenceService::unloadModel);
     model->addSeparator();
-    auto* inspect = model->addAction(tr("&Inspect Model Folder..."), this, &MainWindow::chooseModelFolderToInspect);
+    auto* inspect = model->addAction(tr("&Inspect Model Folder…"), this, &MainWindow::chooseModelFolderToInspect);
     inspect->setObjectName("actionInspectModelFolder");
 
     auto* view = menuBar()->addMenu(tr("&View"));
@@ -1030,7 +1030,7 @@ void MainWindow::chooseModelFolderToInspect() {
 }
 
 void MainWindow::inspectModelFolder(const QString& folder) {
-    statusBar()->showMessage(tr("Inspecting %1...").arg(folder));
+    statusBar()->showMessage(tr("Inspecting %1…").arg(folder));
     auto* watcher = new QFutureWatcher<InspectReport>(this);
     connect(watcher, &QFutureWatcher<InspectReport>::finished, this, [this, watcher] {
         watcher->deleteLater();

@@ -218,6 +218,7 @@ void inspect_companion_files(const std::filesystem::path& folder, const std::opt
 // The memory a run needs at bf16 (a GGUF's quantized parts as the file stores them).
 void estimate_memory(const models::ArchitectureDescription& arch, InspectReport& r) {
     r.context_tokens = arch.context_tokens;
+    r.longest_context_tokens = arch.longest_context;
     r.kv_cache_bytes_per_token = static_cast<std::uint64_t>(arch.kv_cache_bytes_per_token);
     std::int64_t parameters = r.total_parameters;
     if (parameters == 0)
@@ -327,6 +328,7 @@ std::string to_json(const InspectReport& r) {
                             {"workspace_bytes", m.workspace_bytes}, {"runtime_bytes", m.runtime_bytes},
                             {"total_bytes", m.total_bytes()}};
     };
+    j["longest_context_tokens"] = r.longest_context_tokens;
     j["memory_bf16"] = {{"context_tokens", r.context_tokens},
                         {"kv_cache_bytes_per_token", r.kv_cache_bytes_per_token},
                         {"cpu", memory(r.cpu)},

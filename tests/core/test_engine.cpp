@@ -14,6 +14,7 @@
 #include "config/json_fields.h"
 #include "deepstack/engine.h"
 #include "deepstack/error.h"
+#include "deepstack/inspect.h"
 #include "deepstack/system.h"
 #include "engine/family.h"
 #include "engine/sampling.h"
@@ -21,6 +22,7 @@
 #include "models/qwen3_vl/architecture.h"
 #include "prompt_inputs.h"
 #include "test_files.h"
+#include "tiny_folders.h"
 #include "vision_reuse.h"
 
 namespace test_engine {
@@ -83,6 +85,23 @@ private Q_SLOTS:
         const auto defaults = model_->default_sampling();
         QCOMPARE(defaults.temperature, 0.7);
         QCOMPARE(defaults.top_k, std::int64_t{20});
+    }
+
+    // A conversation holds at most the window the model was trained for (DeepStack-L's tokenizer_model_max_length,
+    // 1024 in the tiny folder; Qwen3-VL's max_position_embeddings), whatever context is asked for; less is kept.
+    void contextIsAtMostTheTrainedWindow() {
+        const auto folder = std::filesystem::path(dir_.path().toStdString()) / "tiny-deepstack-l";
+        testing::write_tiny_folder(folder, testing::tiny_deepstack_llama_config());
+        QCOMPARE(inspect_model_folder(folder).longest_context_tokens, std::int64_t{1024});
+        QCOMPARE(inspect_model_folder(folder_).longest_context_tokens, std::int64_t{262144});
+        for (const auto& [asked, held] : {std::pair<std::int64_t, std::int64_t>{4096, 1024}, {512, 512}}) {
+            EngineOptions options;
+            options.threads = 2;
+            options.context_tokens = asked;
+            const auto model = Model::load(folder, options);
+            QCOMPARE(model->info().context_tokens, held);
+            QCOMPARE(model->start_conversation("")->context_capacity(), held);
+        }
     }
 
     void streamsWhatItReturns() {

@@ -28,6 +28,7 @@
 #include <QStatusBar>
 #include <QToolButton>
 #include <QSignalSpy>
+#include <QSpinBox>
 
 #include "MainWindow.h"
 #include "inference/SpeedRecords.h"
@@ -667,6 +668,19 @@ private Q_SLOTS:
         QCOMPARE(quit->shortcut(), QKeySequence(QKeySequence::Quit));
         quit->trigger();
         QVERIFY(!window.isVisible());
+    }
+
+    // A context larger than the model was trained for is cut to its window, and the model manager says so.
+    void contextIsCutToTheModelsWindow() {
+        MainWindow window;
+        auto* manager = window.modelManager();
+        manager->findChild<QSpinBox*>("contextTokens")->setValue(4096);
+        QTRY_VERIFY_WITH_TIMEOUT(!window.inference().isLoading(), 120000);  // a model the window brought back
+        window.loadModel(deepstack::testing::deepStackModelFolder());
+        auto* status = manager->findChild<QLabel*>("modelManagerStatus");
+        QTRY_VERIFY2_WITH_TIMEOUT(status->text().startsWith("Loaded deepstack-l "), qPrintable(status->text()), 60000);
+        QVERIFY2(status->text().contains("context 1024 tokens, the window it was trained for"), qPrintable(status->text()));
+        QCOMPARE(window.inference().model()->contextTokens, qint64{1024});
     }
 
     // The picture budget chosen in the model manager is the one the model runs with, and it is said.

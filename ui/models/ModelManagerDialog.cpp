@@ -166,6 +166,8 @@ ModelManagerDialog::ModelManagerDialog(InferenceService& service, QWidget* paren
     context_->setRange(256, 262144);
     context_->setSingleStep(1024);
     context_->setSuffix(tr(" tokens"));
+    context_->setToolTip(tr("The most tokens a conversation holds (pictures, questions, answers); at most the window the "
+                            "model was trained for"));
     // The largest picture the model reads: it sets the image tokens, and so the time and memory a page costs.
     pictures_ = new QComboBox(this);
     pictures_->setObjectName("pictureBudget");
@@ -256,9 +258,11 @@ ModelManagerDialog::ModelManagerDialog(InferenceService& service, QWidget* paren
     });
     connect(&service_, &InferenceService::loadProgress, this, [this](double f) { progress_->setValue(static_cast<int>(f * 1000)); });
     connect(&service_, &InferenceService::modelLoaded, this, [this](const LoadedModel& m) {
-        status_->setText(m.maxImagePixels > 0 ? tr("Loaded %1 (%2, %3, %4); pictures up to %5.")
-                                                    .arg(QFileInfo(m.folder).fileName(), m.displayName, m.device, m.compute, describePixels(m.maxImagePixels))
-                                              : tr("Loaded %1 (%2, %3, %4).").arg(QFileInfo(m.folder).fileName(), m.displayName, m.device, m.compute));
+        auto text = tr("Loaded %1 (%2, %3, %4)").arg(QFileInfo(m.folder).fileName(), m.displayName, m.device, m.compute);
+        if (m.contextTokens > 0 && m.contextTokens < context_->value())
+            text += tr("; context %1 tokens, the window it was trained for").arg(m.contextTokens);
+        if (m.maxImagePixels > 0) text += tr("; pictures up to %1").arg(describePixels(m.maxImagePixels));
+        status_->setText(text + ".");
         updateState();
     });
     connect(&service_, &InferenceService::modelLoadFailed, this, [this](const QString& message, bool cancelled) {

@@ -36,7 +36,7 @@ struct EngineOptions {
     ComputeType compute = ComputeType::automatic;
     WeightFormat weights = WeightFormat::automatic;
     int threads = 0;                          // 0: every core of the machine
-    std::int64_t context_tokens = 8192;       // KV cache capacity of a conversation
+    std::int64_t context_tokens = 8192;       // KV cache capacity of a conversation; at most the trained window
     std::int64_t min_image_pixels = 0;        // 0: the folder's preprocessor_config.json
     // The largest picture, in pixels after resizing, the model reads (Qwen3-VL resizes a larger one down, keeping
     // its aspect ratio): it sets the number of image tokens, hence the time and memory a picture costs.

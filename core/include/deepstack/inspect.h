@@ -58,7 +58,8 @@ struct InspectReport {
     bool has_chat_template = false;
 
     std::vector<InspectStack> deepstack_plan;
-    std::int64_t context_tokens = 0;
+    std::int64_t context_tokens = 0;          // the context the memory estimate assumes
+    std::int64_t longest_context_tokens = 0;  // the window the model was trained for; 0: not known
     std::uint64_t kv_cache_bytes_per_token = 0;
     InspectMemory cpu;
     InspectMemory gpu;

@@ -140,11 +140,15 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& model_path, cons
     const auto compute = resolve_compute(options.compute, options.device);
     if (cuda && !cuda_available())
         throw Error(ErrorKind::unsupported, "", "CUDA was asked for, but this LibTorch has no CUDA or no GPU is visible");
+    // A conversation holds at most the window the model was trained for: past it the model would read positions it
+    // never saw, and answer worse without saying so.
+    const auto context = report.longest_context_tokens > 0 ? std::min(options.context_tokens, report.longest_context_tokens)
+                                                           : options.context_tokens;
     // Refuse before allocating anything when the weights and cache cannot fit.
     const auto weight_bytes = weights_memory_bytes(report, options.compute, options.weights, options.device);
     // The report counts a bf16 cache; an fp32 one (f32 compute, or LibTorch 1.13's attention) takes twice that.
     const bool fp32_cache = nn::kv_cache_dtype(compute == ComputeType::f32 ? torch::kFloat32 : torch::kBFloat16) == torch::kFloat32;
-    const auto needed = weight_bytes + report.kv_cache_bytes_per_token * static_cast<std::uint64_t>(options.context_tokens) *
+    const auto needed = weight_bytes + report.kv_cache_bytes_per_token * static_cast<std::uint64_t>(context) *
                                            (fp32_cache ? 2 : 1) +
                         report.cpu.workspace_bytes;
     if (!cuda) {
@@ -152,7 +156,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& model_path, cons
         if (available > 0 && needed > available)
             throw Error(ErrorKind::resources, folder.string(),
                         "this model needs about " + human_bytes(needed) + " of memory (weights " + human_bytes(weight_bytes) +
-                            ", context of " + std::to_string(options.context_tokens) + " tokens, activations) but only " +
+                            ", context of " + std::to_string(context) + " tokens, activations) but only " +
                             human_bytes(available) + " is available");
     }
 
@@ -168,7 +172,7 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& model_path, cons
         auto model = std::make_unique<engine::ModelImpl>();
         model->tokenizer_ = Tokenizer::load(folder);
         report_progress(0.05);
-        model->context_tokens_ = options.context_tokens;
+        model->context_tokens_ = context;
         model->min_image_pixels_ = options.min_image_pixels;
         model->max_image_pixels_ = options.max_image_pixels > 0 ? options.max_image_pixels : automatic_image_pixels(options.device, threads);
         const auto dtype = compute == ComputeType::f32 ? c10::kFloat : c10::kBFloat16;

@@ -42,6 +42,7 @@ struct ArchitectureDescription {
 
     std::int64_t kv_cache_bytes_per_token = 0;  // K and V of every layer, bf16
     std::int64_t context_tokens = 0;            // the context the memory estimate assumes
+    std::int64_t longest_context = 0;           // the window the model was trained for: a conversation holds no more
     std::int64_t workspace_bytes = 0;           // activations of one prefill chunk and one image, bf16 (estimate)
     std::int64_t vocab_size = 0;
     // Token strings the config refers to by id; the tokenizer must agree ("<|image_pad|>" -> 151655).

@@ -97,6 +97,7 @@ models::ArchitectureDescription describe(const Config& c) {
     // ---- sizes ---------------------------------------------------------------------------------------------------
     a.kv_cache_bytes_per_token = 2 * t.num_hidden_layers * kv_width * kBf16;
     a.context_tokens = c.tokenizer_model_max_length;
+    a.longest_context = c.tokenizer_model_max_length;  // the authors train and cut prompts at this window
     const auto crops = c.is_anyres_deepstack ? 5 * (1 + c.num_crops) : 1 + c.num_crops;
     const auto tokens = v.num_patches() + 1;
     const auto vision_bytes = crops * tokens * (6 * D + v.intermediate_size) * kBf16 +

@@ -58,8 +58,7 @@ public:
                                                    " pieces but the model's vocabulary is " + std::to_string(t.vocab_size));
     }
     std::unique_ptr<engine::FamilySession> new_session(std::int64_t capacity) override {
-        // The checkpoints were trained with a 4096-token window (tokenizer_model_max_length); no longer context.
-        return std::make_unique<Session>(*this, std::min(capacity, model_->config().tokenizer_model_max_length));
+        return std::make_unique<Session>(*this, capacity);  // at most the trained window (Model::load)
     }
     std::vector<TokenId> end_of_turn_ids() const override { return {static_cast<TokenId>(model_->config().text.eos_token_id)}; }
     std::vector<TokenId> close_reply_ids() const override { return end_of_turn_ids(); }  // the "</s>" after a reply

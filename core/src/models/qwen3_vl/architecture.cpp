@@ -80,6 +80,7 @@ models::ArchitectureDescription describe(const Config& c) {
     // ---- sizes ---------------------------------------------------------------------------------------------------
     a.kv_cache_bytes_per_token = 2 * t.num_hidden_layers * t.num_key_value_heads * t.head_dim * kBf16;
     a.context_tokens = std::min<std::int64_t>(kEstimateContext, t.max_position_embeddings);
+    a.longest_context = t.max_position_embeddings;
     const auto Dv = v.hidden_size, Iv = v.intermediate_size, Dt = t.hidden_size;
     const auto patches = kEstimateImageTokens * v.spatial_merge_size * v.spatial_merge_size;
     const auto vision_bytes = patches * (6 * Dv + Iv) * kBf16 +
