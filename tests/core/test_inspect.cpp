@@ -78,6 +78,8 @@ private Q_SLOTS:
         QCOMPARE(r.deepstack_plan.size(), std::size_t{3});
         for (int k = 0; k < 3; ++k) {
             QCOMPARE(r.deepstack_plan[k].target_layer, k);
+            // Numbered from 1 as in the app's Stacks tab and the CLI, beside the checkpoint's name.
+            QCOMPARE(r.deepstack_plan[k].group, "group " + std::to_string(k + 1) + " (deepstack_merger_list." + std::to_string(k) + ")");
             QCOMPARE(r.deepstack_plan[k].target, std::string("language model"));
             QVERIFY(r.deepstack_plan[k].source.find("vision block " + std::to_string(k + 1)) == 0);
         }
@@ -111,7 +113,10 @@ private Q_SLOTS:
         QCOMPARE(r.parts[1].parameters, projector);
         QCOMPARE(r.parts[2].parameters, llama);
         QCOMPARE(r.deepstack_plan.size(), std::size_t{4});
-        for (int k = 0; k < 4; ++k) QCOMPARE(r.deepstack_plan[k].target_layer, 1 + k);  // deepstack_start_id 1, interval 1
+        for (int k = 0; k < 4; ++k) {
+            QCOMPARE(r.deepstack_plan[k].target_layer, 1 + k);  // deepstack_start_id 1, interval 1
+            QCOMPARE(r.deepstack_plan[k].group, "group " + std::to_string(k + 1));
+        }
         QCOMPARE(r.tokenizer_vocab, std::int64_t{400});
         QCOMPARE(r.kv_cache_bytes_per_token, std::uint64_t{2 * 6 * 64 * 2});
     }

@@ -22,7 +22,7 @@ struct TensorSpec {
 
 // One stacked group of visual tokens and where it enters.
 struct StackStep {
-    std::string group;      // "deepstack_merger_list.0", "high-res group 0 (row 0, col 0 of each 2x2)"
+    std::string group;      // "group 1 (deepstack_merger_list.0)", "group 1": from 1, as the app numbers them
     std::string source;     // what it is computed from: "vision block 5", "high-resolution crops"
     std::string target;     // "language model", "vision tower"
     int target_layer = 0;   // 0-based layer index in `target`

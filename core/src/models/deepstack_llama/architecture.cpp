@@ -72,7 +72,7 @@ models::ArchitectureDescription describe(const Config& c) {
                           "twin without stacks)");
     } else if (const auto s = c.vit_stack_start_layer()) {
         for (std::int64_t k = 0; k < c.num_crops; ++k)
-            a.deepstack_plan.push_back({"high-res group " + std::to_string(k),
+            a.deepstack_plan.push_back({"group " + std::to_string(k + 1),
                                         "2x2 high-resolution crops, " + group_pattern(k, c.num_crops), kVisionPart,
                                         static_cast<int>(*s + k),
                                         "added to the global view's patch tokens before vision layer " +
@@ -81,12 +81,12 @@ models::ArchitectureDescription describe(const Config& c) {
         for (std::int64_t k = 0; k < c.num_crops; ++k) {
             const auto layer = c.deepstack_start_id + k * c.deepstack_interval;
             if (layer >= t.num_hidden_layers) {
-                a.notes.push_back("high-res group " + std::to_string(k) + " would enter layer " + std::to_string(layer) + " of a " +
+                a.notes.push_back("group " + std::to_string(k + 1) + " would enter layer " + std::to_string(layer) + " of a " +
                                   std::to_string(t.num_hidden_layers) + "-layer language model: it is never added, as in the authors' code");
                 continue;
             }
             a.deepstack_plan.push_back(
-                {"high-res group " + std::to_string(k),
+                {"group " + std::to_string(k + 1),
                  std::string(c.is_anyres_deepstack ? "2x re-encoded views, " : "high-resolution crops, ") +
                      group_pattern(k, c.num_crops) + (c.is_anyres_deepstack ? "" : " (zeros when the grid has fewer cells)"),
                  kLanguagePart, static_cast<int>(layer),

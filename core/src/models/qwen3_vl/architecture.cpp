@@ -69,7 +69,8 @@ models::ArchitectureDescription describe(const Config& c) {
     // ---- the DeepStack plan: vision block i -> deepstack merger k -> added after LLM layer k ------------------
     for (std::size_t k = 0; k < v.deepstack_visual_indexes.size(); ++k) {
         models::StackStep step;
-        step.group = "deepstack_merger_list." + std::to_string(k);
+        // Numbered from 1 as everywhere in the app and the CLI, beside the checkpoint's name for it.
+        step.group = "group " + std::to_string(k + 1) + " (deepstack_merger_list." + std::to_string(k) + ")";
         step.source = "vision block " + std::to_string(v.deepstack_visual_indexes[k]) + " (2x2-merged image tokens)";
         step.target = kLanguagePart;
         step.target_layer = static_cast<int>(k);
