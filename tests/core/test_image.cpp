@@ -138,6 +138,15 @@ private Q_SLOTS:
                 QCOMPARE(e.file(), path(name).string());
             }
         }
+        // A PDF given as a picture is named as one, with the way to its pages.
+        testing::write_file(path("report.pdf"), "%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n");
+        try {
+            (void)load_image(path("report.pdf"));
+            QFAIL("a PDF was accepted as a picture");
+        } catch (const Error& e) {
+            QCOMPARE(e.kind(), ErrorKind::format);
+            QVERIFY2(std::string(e.what()).find("a PDF document, not a picture: its pages are rendered first") != std::string::npos, e.what());
+        }
         try {
             (void)load_image(path("missing.png"));
             QFAIL("a missing file was accepted");

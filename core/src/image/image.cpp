@@ -124,6 +124,10 @@ bool supported_signature(std::span<const std::byte> bytes) {
 
 RgbImage decode_image(std::span<const std::byte> bytes, const std::string& name) {
     if (bytes.empty()) throw Error(ErrorKind::format, name, "the file is empty");
+    if (bytes.size() >= 5 && std::memcmp(bytes.data(), "%PDF-", 5) == 0)
+        throw Error(ErrorKind::format, name,
+                    "a PDF document, not a picture: its pages are rendered first (DeepStack Studio does it when it opens "
+                    "the file; on a command line, e.g. `pdftoppm -png -r 144 -f 2 -l 2 FILE page` for page 2)");
     if (!supported_signature(bytes))
         throw Error(ErrorKind::format, name, "not a picture this app reads (PNG, JPEG, WebP, TIFF, BMP), or a damaged one");
     if (const auto size = declared_size(bytes)) {
