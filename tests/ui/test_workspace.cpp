@@ -1,13 +1,19 @@
 // The workspace opens PDFs and pictures, renders pages onto white at the asked resolution, applies EXIF
-// orientation, keeps the ticks, and refuses damaged files with a message that names them.
+// orientation, keeps the ticks, refuses damaged files with a message that names them, and asks for a protected
+// PDF's password.
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
 #include "test_main.h"
 
+#include <optional>
+#include <thread>
+
+#include "test_files.h"
 #include "ui_test_files.h"
 #include "workspace/WorkspaceDocument.h"
 #include "workspace/WorkspaceModel.h"
+#include "workspace/WorkspacePanel.h"
 
 namespace test_workspace {
 
@@ -115,6 +121,61 @@ private Q_SLOTS:
         QCOMPARE(model.attachedPages(), QList<PageRef>{expected[1]});  // the other tick survived
         model.clearAttachments();
         QVERIFY(model.attachedPages().isEmpty());
+    }
+
+    // A PDF protected by a password: refused without it or with a wrong one, saying which; the workspace asks for
+    // it (again after a wrong one), renders the page with it where the chat renders pages, and a cancelled prompt
+    // leaves the file closed without an error.
+    void protectedPdfOpensWithItsPassword() {
+        const auto pdf = QString::fromStdString((data_dir() / "fixtures" / "pdf" / "protected.pdf").string());
+        QString error;
+        bool needsPassword = false;
+        QVERIFY(!WorkspaceDocument::open(pdf, &error, {}, &needsPassword));
+        QVERIFY(needsPassword);
+        QVERIFY2(error.contains("protected.pdf: it is protected by a password"), qPrintable(error));
+        needsPassword = false;
+        QVERIFY(!WorkspaceDocument::open(pdf, &error, "wrong", &needsPassword));
+        QVERIFY(needsPassword);
+        QVERIFY2(error.contains("protected.pdf: the password is not right"), qPrintable(error));
+        const auto document = WorkspaceDocument::open(pdf, &error, "deepstack");
+        QVERIFY2(document, qPrintable(error));
+        QCOMPARE(document->pageCount(), 1);
+        const auto page = document->render(0, 72);
+        QCOMPARE(page.size(), QSize(612, 792));
+        QVERIFY2(page.pixelColor(100, 100).red() > 200 && page.pixelColor(100, 100).green() < 60, qPrintable(page.pixelColor(100, 100).name()));
+        QVERIFY2(document->pageText(0).contains("TOTAL 12.50"), qPrintable(document->pageText(0)));
+
+        WorkspaceModel model;
+        WorkspacePanel panel(model);
+        QSignalSpy failed(&panel, &WorkspacePanel::openFailed);
+        QStringList answers{"wrong", "deepstack"};
+        QList<bool> refusedBefore;
+        panel.setPasswordPrompt([&](const QString& fileName, bool refused) -> std::optional<QString> {
+            if (fileName != "protected.pdf") return std::nullopt;
+            refusedBefore << refused;
+            return answers.takeFirst();
+        });
+        QCOMPARE(panel.openFiles({pdf}), 1);
+        QCOMPARE(refusedBefore, QList<bool>({false, true}));
+        QCOMPARE(failed.count(), 0);
+        const PageRef first{QFileInfo(pdf).absoluteFilePath(), 0};
+        QCOMPARE(model.rowOf(first), 0);
+        const auto source = model.pageSource(first);
+        QImage rendered;
+        std::thread elsewhere([&] { rendered = WorkspaceModel::renderPageSource(source, 72, &error); });  // as the chat does
+        elsewhere.join();
+        QVERIFY2(!rendered.isNull(), qPrintable(error));
+        QCOMPARE(rendered.size(), QSize(612, 792));
+
+        // Not open in the workspace (a restored conversation's page): the way to give the password is said.
+        model.closeDocument(first.path);
+        QVERIFY(model.renderForModel(first, 72, &error).isNull());
+        QVERIFY2(error.contains("protected.pdf is protected by a password: open it"), qPrintable(error));
+
+        panel.setPasswordPrompt([](const QString&, bool) -> std::optional<QString> { return std::nullopt; });
+        QCOMPARE(panel.openFiles({pdf}), 0);
+        QCOMPARE(model.rowCount(), 0);
+        QCOMPARE(failed.count(), 0);
     }
 
     void renderForModelOpensFilesNotInTheWorkspace() {

@@ -46,7 +46,8 @@ bool WorkspaceDocument::isSupportedFile(const QString& path) {
     return suffix == "pdf" || kPictureSuffixes.contains(suffix);
 }
 
-std::unique_ptr<WorkspaceDocument> WorkspaceDocument::open(const QString& path, QString* error) {
+std::unique_ptr<WorkspaceDocument> WorkspaceDocument::open(const QString& path, QString* error, const QString& password,
+                                                           bool* needsPassword) {
     const QFileInfo info(path);
     const auto fail = [&](const QString& why) -> std::unique_ptr<WorkspaceDocument> {
         if (error) *error = QObject::tr("Cannot open %1: %2.").arg(info.fileName(), why);
@@ -60,7 +61,14 @@ std::unique_ptr<WorkspaceDocument> WorkspaceDocument::open(const QString& path, 
     document->path_ = info.absoluteFilePath();
     if (info.suffix().compare("pdf", Qt::CaseInsensitive) == 0) {
         document->pdf_ = std::make_unique<QPdfDocument>();
-        if (const auto status = document->pdf_->load(path); status != QPdfDocument::Error::None) return fail(pdfErrorText(status));
+        document->pdf_->setPassword(password);
+        const auto status = document->pdf_->load(path);
+        if (status == QPdfDocument::Error::IncorrectPassword) {
+            if (needsPassword != nullptr) *needsPassword = true;
+            return fail(password.isEmpty() ? pdfErrorText(status) : QObject::tr("the password is not right"));
+        }
+        if (status != QPdfDocument::Error::None) return fail(pdfErrorText(status));
+        document->password_ = password;
         if (document->pdf_->pageCount() <= 0) return fail(QObject::tr("the PDF has no pages"));
         return document;
     }

@@ -16,7 +16,9 @@ class WorkspaceDocument {
 public:
     ~WorkspaceDocument();
     // nullptr with `error` set to a sentence a user can act on ("scan.pdf is not a PDF file or is damaged").
-    static std::unique_ptr<WorkspaceDocument> open(const QString& path, QString* error);
+    // A PDF protected by a password opens with `password`; without it, or with a wrong one, `needsPassword` is set.
+    static std::unique_ptr<WorkspaceDocument> open(const QString& path, QString* error, const QString& password = {},
+                                                   bool* needsPassword = nullptr);
     // The file types the workspace opens, for file dialogs.
     static QString fileFilter();
     static bool isSupportedFile(const QString& path);
@@ -24,6 +26,9 @@ public:
     const QString& path() const { return path_; }
     QString fileName() const;
     bool isPdf() const { return pdf_ != nullptr; }
+    // The password the PDF opened with (empty when it has none): kept in memory only, for the threads that open the
+    // file again to render its pages; never written anywhere.
+    const QString& password() const { return password_; }
     int pageCount() const;
     // Points (1/72 inch) for PDF pages; pixels for pictures.
     QSizeF pageSize(int page) const;
@@ -40,6 +45,7 @@ private:
     WorkspaceDocument() = default;
 
     QString path_;
+    QString password_;
     QImage picture_;
     std::unique_ptr<QPdfDocument> pdf_;
 };

@@ -50,10 +50,10 @@ Qt::ItemFlags WorkspaceModel::flags(const QModelIndex& index) const {
     return QAbstractListModel::flags(index) | Qt::ItemIsUserCheckable;
 }
 
-int WorkspaceModel::openFile(const QString& path, QString* error) {
+int WorkspaceModel::openFile(const QString& path, QString* error, const QString& password, bool* needsPassword) {
     const auto absolute = QFileInfo(path).absoluteFilePath();
     if (const int existing = rowOf({absolute, 0}); existing >= 0) return existing;
-    auto document = WorkspaceDocument::open(path, error);
+    auto document = WorkspaceDocument::open(path, error, password, needsPassword);
     if (!document) return -1;
     const auto attached = attachedPages();
     beginResetModel();
@@ -131,14 +131,19 @@ QImage renderPage(const WorkspaceDocument& source, int page, double dpi, QString
 
 QImage WorkspaceModel::renderForModel(const PageRef& page, double dpi, QString* error) const {
     if (const auto* source = document(page.path)) return renderPage(*source, page.page, dpi, error);
-    const auto opened = WorkspaceDocument::open(page.path, error);
+    bool needsPassword = false;
+    const auto opened = WorkspaceDocument::open(page.path, error, {}, &needsPassword);
+    if (needsPassword && error != nullptr)
+        *error = tr("%1 is protected by a password: open it (File › Open…) and give its password, then ask again.")
+                     .arg(QFileInfo(page.path).fileName());
     return opened ? renderPage(*opened, page.page, dpi, error) : QImage();
 }
 
 WorkspaceModel::PageSource WorkspaceModel::pageSource(const PageRef& page) const {
-    PageSource source{page, {}, false};
+    PageSource source{page, {}, false, {}};
     if (const auto* open = document(page.path)) {
         source.open = true;
+        source.password = open->password();
         if (!open->isPdf() && page.page < open->pageCount()) source.picture = open->render(page.page, 72.0);
     }
     return source;
@@ -146,7 +151,7 @@ WorkspaceModel::PageSource WorkspaceModel::pageSource(const PageRef& page) const
 
 QImage WorkspaceModel::renderPageSource(const PageSource& source, double dpi, QString* error) {
     if (!source.picture.isNull()) return source.picture;
-    const auto opened = WorkspaceDocument::open(source.page.path, error);
+    const auto opened = WorkspaceDocument::open(source.page.path, error, source.password);
     return opened ? renderPage(*opened, source.page.page, dpi, error) : QImage();
 }
 

@@ -29,8 +29,9 @@ public:
     bool setData(const QModelIndex& index, const QVariant& value, int role) override;
     Qt::ItemFlags flags(const QModelIndex& index) const override;
 
-    // Opens a file (or returns the row of its first page when it is already open); -1 with `error` set.
-    int openFile(const QString& path, QString* error);
+    // Opens a file (or returns the row of its first page when it is already open); -1 with `error` set, and
+    // `needsPassword` when a PDF's password is missing or wrong (WorkspaceDocument::open).
+    int openFile(const QString& path, QString* error, const QString& password = {}, bool* needsPassword = nullptr);
     void closeDocument(const QString& path);
     int documentCount() const { return static_cast<int>(documents_.size()); }
     const WorkspaceDocument* document(const QString& path) const;
@@ -52,6 +53,7 @@ public:
         PageRef page;
         QImage picture;     // a picture open in the workspace
         bool open = false;  // the file is open in the workspace (renderForModel can still render it if it vanished)
+        QString password;   // a protected PDF's, to open it again where it is rendered
     };
     PageSource pageSource(const PageRef& page) const;
     static QImage renderPageSource(const PageSource& source, double dpi, QString* error);

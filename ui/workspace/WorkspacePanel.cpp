@@ -1,7 +1,9 @@
 #include "workspace/WorkspacePanel.h"
 
 #include <QComboBox>
+#include <QFileInfo>
 #include <QHBoxLayout>
+#include <QInputDialog>
 #include <QLabel>
 #include <QListView>
 #include <QSplitter>
@@ -17,6 +19,13 @@ namespace deepstack::ui {
 
 WorkspacePanel::WorkspacePanel(WorkspaceModel& model, QWidget* parent) : QWidget(parent), model_(model) {
     setObjectName("workspace");
+    passwordPrompt_ = [this](const QString& fileName, bool refusedBefore) -> std::optional<QString> {
+        bool ok = false;
+        const auto label = refusedBefore ? tr("That password is not right. The password of %1:").arg(fileName)
+                                         : tr("%1 is protected by a password. Its password:").arg(fileName);
+        const auto password = QInputDialog::getText(this, tr("Password"), label, QLineEdit::Password, {}, &ok);
+        return ok ? std::optional<QString>(password) : std::nullopt;
+    };
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(6, 6, 0, 6);
 
@@ -96,7 +105,15 @@ int WorkspacePanel::openFiles(const QStringList& paths) {
     int firstRow = -1;
     for (const auto& path : paths) {
         QString error;
-        const int row = model_.openFile(path, &error);
+        bool needsPassword = false;
+        int row = model_.openFile(path, &error, {}, &needsPassword);
+        for (bool refused = false; row < 0 && needsPassword; refused = true) {
+            const auto password = passwordPrompt_(QFileInfo(path).fileName(), refused);
+            if (!password) break;
+            needsPassword = false;
+            row = model_.openFile(path, &error, *password, &needsPassword);
+        }
+        if (row < 0 && needsPassword) continue;  // the user cancelled the password prompt
         if (row < 0) {
             Q_EMIT openFailed(error);
             continue;

@@ -4,6 +4,9 @@
 
 #include <QWidget>
 
+#include <functional>
+#include <optional>
+
 class QComboBox;
 class QLabel;
 class QListView;
@@ -19,9 +22,14 @@ class WorkspacePanel : public QWidget {
 public:
     WorkspacePanel(WorkspaceModel& model, QWidget* parent = nullptr);
 
-    // Opens each file; those that cannot be opened are reported through openFailed, the others stay open.
+    // Opens each file; those that cannot be opened are reported through openFailed, the others stay open. A PDF
+    // protected by a password asks for it (again when it was wrong); cancelled, the file is left closed, unreported.
     // Returns how many opened.
     int openFiles(const QStringList& paths);
+    // What asks for a PDF's password: the file's name and whether a password was already refused; nullopt: the
+    // user cancelled. A dialog by default; the tests answer it themselves.
+    using PasswordPrompt = std::function<std::optional<QString>(const QString& fileName, bool refusedBefore)>;
+    void setPasswordPrompt(PasswordPrompt prompt) { passwordPrompt_ = std::move(prompt); }
     void closeCurrentDocument();
     int renderDpi() const;
     void setRenderDpi(int dpi);
@@ -43,6 +51,7 @@ private:
     PageView* pageView_ = nullptr;
     QComboBox* dpi_ = nullptr;
     QLabel* zoomLabel_ = nullptr;
+    PasswordPrompt passwordPrompt_;
 };
 
 }  // namespace deepstack::ui
