@@ -12,9 +12,10 @@ packages=(
     libsentencepiece-dev sentencepiece libicu-dev zlib1g-dev
     # downloads from the Hugging Face Hub: HTTPS and the hashes that verify the files
     libcurl4-openssl-dev libssl-dev
-    # the app: Qt 6 Widgets and QtPdf; libsecret for the desktop's keyring (the test runs a real GNOME Keyring on a
-    # private session bus)
-    qt6-base-dev qt6-base-dev-tools qt6-pdf-dev qt6-qpa-plugins libgl-dev libsecret-1-dev gnome-keyring dbus-daemon
+    # the app: Qt 6 Widgets and QtPdf, Qt's TIFF and WebP readers; libsecret for the desktop's keyring (the test runs
+    # a real GNOME Keyring on a private session bus)
+    qt6-base-dev qt6-base-dev-tools qt6-pdf-dev qt6-qpa-plugins qt6-image-formats-plugins libgl-dev libsecret-1-dev
+    gnome-keyring dbus-daemon
     # the fuzz targets of the parsers (libFuzzer with ASan and UBSan)
     clang libclang-rt-14-dev
     # headless runs and screenshots

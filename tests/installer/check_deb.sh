@@ -13,7 +13,7 @@ for path in ./usr/bin/deepstack-studio ./usr/bin/deepstack-cli ./usr/share/appli
     grep -q " $path\$" <<<"$contents" || { echo "missing from $(basename "$deb"): $path"; exit 1; }
 done
 depends=$(dpkg-deb -f "$deb" Depends)
-for library in libqt6widgets6 libtorch; do
+for library in libqt6widgets6 libtorch qt6-image-formats-plugins; do
     grep -q "$library" <<<"$depends" || { echo "Depends lacks $library: $depends"; exit 1; }
 done
 echo "$(basename "$deb"): both programs, desktop entry and icon; Depends: $depends"

@@ -94,7 +94,7 @@ private Q_SLOTS:
         const auto text = QString::fromUtf8(md.readAll());
         QVERIFY(text.startsWith("# Invoice total"));
         QVERIFY(text.indexOf("What is the total?") < text.indexOf("**20.50 EUR**"));
-        QVERIFY2(text.contains("![invoice.pdf, page 2](chat-pages/page-01.png)"), qPrintable(text));
+        QVERIFY2(text.contains("![invoice.pdf p. 2](chat-pages/page-01.png)"), qPrintable(text));
         QVERIFY2(text.contains("*receipt.jpg (not open when this was exported)*"), qPrintable(text));
         QVERIFY(text.contains("9 tokens, first token 95 ms"));
         QVERIFY(!text.contains("vision reused"));

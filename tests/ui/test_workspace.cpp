@@ -1,6 +1,7 @@
 // The workspace opens PDFs and pictures, renders pages onto white at the asked resolution, applies EXIF
 // orientation, keeps the ticks, refuses damaged files with a message that names them, and asks for a protected
 // PDF's password.
+#include <QListView>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -54,6 +55,53 @@ private Q_SLOTS:
         // Turned 90 degrees clockwise, the red left half is now on top.
         QVERIFY(picture.pixelColor(20, 10).red() > 200);
         QVERIFY(picture.pixelColor(20, 70).blue() > 200);
+    }
+
+    // TIFF and WebP open as the file dialog promises (Qt reads them with Debian's qt6-image-formats-plugins); a
+    // scanner's multi-page TIFF is one page per image, each its own size, named with its number.
+    void tiffPagesAndWebp() {
+        const auto pictures = data_dir() / "fixtures" / "pictures";
+        const auto tiff = QString::fromStdString((pictures / "scan-3-pages.tif").string());
+        QString error;
+        const auto scan = WorkspaceDocument::open(tiff, &error);
+        QVERIFY2(scan, qPrintable(error + " (is qt6-image-formats-plugins installed? installer/setup-debian.sh installs it)"));
+        QCOMPARE(scan->pageCount(), 3);
+        const QList<QSize> sizes{{60, 80}, {80, 60}, {40, 40}};
+        const QList<QColor> colours{QColor(220, 20, 20), QColor(20, 200, 20), QColor(20, 20, 220)};
+        for (int page = 0; page < 3; ++page) {
+            QCOMPARE(scan->pageSize(page).toSize(), sizes[page]);
+            QCOMPARE(scan->renderSize(page, 144), sizes[page]);  // pictures go to the model as they are
+            const auto image = scan->render(page, 144);
+            QCOMPARE(image.size(), sizes[page]);
+            QCOMPARE(image.format(), QImage::Format_RGB888);
+            QCOMPARE(image.pixelColor(10, 10), colours[page]);
+            QVERIFY(!scan->thumbnail(page, 32).isNull());
+        }
+        QVERIFY(scan->render(3, 72).isNull());
+
+        WorkspaceModel model;
+        QCOMPARE(model.openFile(tiff, &error), 0);
+        QCOMPARE(model.rowCount(), 3);
+        QCOMPARE(model.data(model.index(2), Qt::DisplayRole).toString(), QString("scan-3-pages.tif · p. 3"));
+        QCOMPARE(pageName(model.pageAt(2)), QString("scan-3-pages.tif p. 3"));
+        QCOMPARE(WorkspaceModel::renderPageSource(model.pageSource(model.pageAt(1)), 144, &error).size(), sizes[1]);
+
+        // In the page strip a long name is elided inside its cell: a row laid out wider than the grid is not drawn.
+        QVERIFY(QFile::copy(tiff, file("annual-report-of-the-company-2025-scanned.tif")));
+        QCOMPARE(model.openFile(file("annual-report-of-the-company-2025-scanned.tif"), &error), 3);
+        WorkspacePanel panel(model);
+        const auto* strip = panel.pageList();
+        for (int row = 0; row < model.rowCount(); ++row)
+            QVERIFY2(strip->sizeHintForIndex(model.index(row)).width() <= strip->gridSize().width(), qPrintable(model.pageAt(row).path));
+
+        const auto webp = WorkspaceDocument::open(QString::fromStdString((pictures / "photo.webp").string()), &error);
+        QVERIFY2(webp, qPrintable(error));
+        QCOMPARE(webp->pageCount(), 1);
+        const auto photo = webp->render(0, 72);
+        QCOMPARE(photo.size(), QSize(64, 48));
+        QCOMPARE(photo.pixelColor(8, 24), QColor(220, 20, 20));
+        QCOMPARE(photo.pixelColor(56, 24), QColor(20, 20, 220));
+        QCOMPARE(pageName({"/scans/photo.webp", 0}), QString("photo.webp"));
     }
 
     void transparentPicturesSitOnWhite() {

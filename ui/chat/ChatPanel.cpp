@@ -266,7 +266,7 @@ void ChatPanel::refreshAttachments() {
     const auto flush = [&] {
         if (file.isEmpty()) return;
         const auto name = QFileInfo(file).fileName();
-        names << (file.endsWith(".pdf", Qt::CaseInsensitive) ? tr("%1 p. %2").arg(name, numbers.join(", ")) : name);
+        names << (hasNumberedPages(file) ? tr("%1 p. %2").arg(name, numbers.join(", ")) : name);
         numbers.clear();
     };
     for (const auto& p : pages) {

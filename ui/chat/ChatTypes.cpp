@@ -44,6 +44,16 @@ MessageTimings timingsFromJson(const QJsonObject& o) {
 }
 }  // namespace
 
+bool hasNumberedPages(const QString& path) {
+    const auto suffix = QFileInfo(path).suffix().toLower();
+    return suffix == "pdf" || suffix == "tif" || suffix == "tiff";
+}
+
+QString pageName(const PageRef& page) {
+    const auto name = QFileInfo(page.path).fileName();
+    return hasNumberedPages(page.path) ? QCoreApplication::translate("PageRef", "%1 p. %2").arg(name).arg(page.page + 1) : name;
+}
+
 QString picturesKey(const QList<PageRef>& pages, double dpi) {
     QStringList parts{QString::number(dpi)};
     for (const auto& page : pages) {

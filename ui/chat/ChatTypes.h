@@ -18,6 +18,11 @@ struct PageRef {
     bool operator==(const PageRef&) const = default;
 };
 
+// A file whose pages are numbered wherever one is named: a PDF, and a TIFF (scanners write several pages into one).
+bool hasNumberedPages(const QString& path);
+// "report.pdf p. 2", "photo.jpg": the page as the chat, the demos and the exports name it.
+QString pageName(const PageRef& page);
+
 // Names the pictures `pages` become at `dpi` (each file's path, size and time of change, the page, the DPI): equal
 // keys render the same pictures, so a model that just encoded one key's pictures keeps their vision pass for the
 // other (the engine compares the pictures themselves; this lets the GUI tell in advance).

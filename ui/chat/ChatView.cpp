@@ -17,9 +17,7 @@ QString attachmentLinks(const ChatMessage& m, int index) {
     QStringList names;
     for (int i = 0; i < m.attachments.size(); ++i) {
         const auto& page = m.attachments[i];
-        const auto name = QFileInfo(page.path).fileName();
-        const auto text = page.path.endsWith(".pdf", Qt::CaseInsensitive) ? QObject::tr("%1 p. %2").arg(name).arg(page.page + 1) : name;
-        names << QString("<a href='chat:page/%1/%2' style='color:#777'>%3</a>").arg(index).arg(i).arg(text.toHtmlEscaped());
+        names << QString("<a href='chat:page/%1/%2' style='color:#777'>%3</a>").arg(index).arg(i).arg(pageName(page).toHtmlEscaped());
     }
     return names.join(", ");
 }

@@ -21,11 +21,6 @@ bool write(const QString& file, const QByteArray& bytes, QString* error) {
     return true;
 }
 
-QString pageName(const PageRef& page) {
-    const auto name = QFileInfo(page.path).fileName();
-    return page.path.endsWith(".pdf", Qt::CaseInsensitive) ? QObject::tr("%1, page %2").arg(name).arg(page.page + 1) : name;
-}
-
 }  // namespace
 
 bool exportMarkdown(const ChatConversation& c, const WorkspaceModel& workspace, const QString& file, QString* error) {

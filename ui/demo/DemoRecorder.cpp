@@ -50,8 +50,7 @@ void DemoRecorder::beginExchange() {
             QString error;
             const auto image = workspace_.renderForModel(page, dpi, &error);
             if (image.isNull()) continue;
-            const auto name = QFileInfo(page.path).fileName();
-            recording_.pages.append({page.path.endsWith(".pdf", Qt::CaseInsensitive) ? tr("%1 p. %2").arg(name).arg(page.page + 1) : name, image});
+            recording_.pages.append({pageName(page), image});
             pageKeys_.append(key);
             index = static_cast<int>(pageKeys_.size()) - 1;
         }

@@ -81,25 +81,51 @@ std::unique_ptr<WorkspaceDocument> WorkspaceDocument::open(const QString& path, 
         return fail(QObject::tr("the picture is damaged or not in a supported format (%1)").arg(reader.errorString()));
     }
     document->picture_ = flattenOntoWhite(picture);
+    document->pictureSizes_ = {document->picture_.size()};
+    // A TIFF's further images are its further pages (an animated WebP's frames are not pages). A reader of its own:
+    // one that has read an image forgets its format.
+    QImageReader pages(path);
+    pages.setAutoTransform(true);
+    pages.setDecideFormatFromContent(true);
+    for (int page = 1; pages.format() == "tiff" && pages.jumpToImage(page); ++page) {
+        auto size = pages.size();
+        if (pages.transformation().testFlag(QImageIOHandler::TransformationRotate90)) size.transpose();
+        if (size.isEmpty()) break;  // a damaged page ends the document where it can still be read
+        document->pictureSizes_.append(size);
+    }
     return document;
+}
+
+QImage WorkspaceDocument::picture(int page) const {
+    if (page == 0) return picture_;
+    QImageReader reader(path_);
+    reader.setAutoTransform(true);
+    reader.setDecideFormatFromContent(true);
+    if (!reader.jumpToImage(page)) return {};
+    const auto image = reader.read();
+    return image.isNull() ? QImage() : flattenOntoWhite(image);
 }
 
 QString WorkspaceDocument::fileName() const { return QFileInfo(path_).fileName(); }
 
-int WorkspaceDocument::pageCount() const { return pdf_ ? pdf_->pageCount() : 1; }
+int WorkspaceDocument::pageCount() const { return pdf_ ? pdf_->pageCount() : static_cast<int>(pictureSizes_.size()); }
 
 QString WorkspaceDocument::pageText(int page) const {
     if (!pdf_ || page < 0 || page >= pageCount()) return {};
     return pdf_->getAllText(page).text();
 }
 
-QSizeF WorkspaceDocument::pageSize(int page) const { return pdf_ ? pdf_->pagePointSize(page) : QSizeF(picture_.size()); }
+QSizeF WorkspaceDocument::pageSize(int page) const {
+    if (page < 0 || page >= pageCount()) return {};
+    return pdf_ ? pdf_->pagePointSize(page) : QSizeF(pictureSizes_[page]);
+}
 
 QImage WorkspaceDocument::render(int page, double dpi, bool scalePictures) const {
     if (page < 0 || page >= pageCount()) return {};
     if (!pdf_) {
-        if (!scalePictures || qFuzzyCompare(dpi, 72.0)) return picture_;
-        return picture_.scaled((QSizeF(picture_.size()) * dpi / 72.0).toSize(), Qt::KeepAspectRatio, Qt::SmoothTransformation);
+        auto image = picture(page);
+        if (!scalePictures || qFuzzyCompare(dpi, 72.0) || image.isNull()) return image;
+        return image.scaled((QSizeF(image.size()) * dpi / 72.0).toSize(), Qt::KeepAspectRatio, Qt::SmoothTransformation);
     }
     const auto pixels = renderSize(page, dpi);
     if (pixels.isEmpty()) return {};
@@ -110,7 +136,7 @@ QImage WorkspaceDocument::render(int page, double dpi, bool scalePictures) const
 
 QSize WorkspaceDocument::renderSize(int page, double dpi) const {
     if (page < 0 || page >= pageCount()) return {};
-    if (!pdf_) return picture_.size();
+    if (!pdf_) return pictureSizes_[page];
     return (pdf_->pagePointSize(page) * dpi / 72.0).toSize();
 }
 
@@ -118,7 +144,7 @@ QImage WorkspaceDocument::thumbnail(int page, int longestSide) const {
     const auto size = pageSize(page);
     if (size.isEmpty()) return {};
     const double scale = longestSide / std::max(size.width(), size.height());
-    if (!pdf_) return picture_.scaled((size * scale).toSize(), Qt::KeepAspectRatio, Qt::SmoothTransformation);
+    if (!pdf_) return picture(page).scaled((size * scale).toSize(), Qt::KeepAspectRatio, Qt::SmoothTransformation);
     return render(page, 72.0 * scale);
 }
 

@@ -1,8 +1,10 @@
-// A file open in the workspace: a picture (one page) or a PDF (QtPdf). Pages render onto white at a chosen
-// resolution, which is also what the model is shown.
+// A file open in the workspace: a picture (one page, or several in a TIFF) or a PDF (QtPdf). Pages render onto
+// white at a chosen resolution, which is also what the model is shown.
 #pragma once
 
 #include <QImage>
+#include <QList>
+#include <QSize>
 #include <QSizeF>
 #include <QString>
 
@@ -43,10 +45,14 @@ public:
 
 private:
     WorkspaceDocument() = default;
+    // A picture's page, upright on white: the first is kept decoded; a multi-page TIFF's others are read when asked
+    // for (a scanner's 50-page colour TIFF would hold gigabytes decoded).
+    QImage picture(int page) const;
 
     QString path_;
     QString password_;
     QImage picture_;
+    QList<QSize> pictureSizes_;  // each page's upright size, from the file's headers
     std::unique_ptr<QPdfDocument> pdf_;
 };
 

@@ -19,9 +19,10 @@ QVariant WorkspaceModel::data(const QModelIndex& index, int role) const {
     const auto& document = *documents_[static_cast<std::size_t>(row.document)];
     switch (role) {
         case Qt::DisplayRole:
-            return document.isPdf() ? tr("%1 · p. %2").arg(document.fileName()).arg(row.page + 1) : document.fileName();
+            return hasNumberedPages(document.path()) ? tr("%1 · p. %2").arg(document.fileName()).arg(row.page + 1) : document.fileName();
         case Qt::ToolTipRole: return tr("%1\nTick to show this page to the model with the next question").arg(document.path());
         case Qt::CheckStateRole: return row.attached ? Qt::Checked : Qt::Unchecked;
+        case Qt::SizeHintRole: return kCellSize;
         case PathRole: return document.path();
         case PageRole: return row.page;
         case Qt::DecorationRole: {

@@ -5,6 +5,7 @@
 #include <QAbstractListModel>
 #include <QCache>
 #include <QImage>
+#include <QSize>
 
 #include <memory>
 #include <vector>
@@ -20,6 +21,9 @@ class WorkspaceModel : public QAbstractListModel {
 public:
     enum Roles { PathRole = Qt::UserRole + 1, PageRole };
     static constexpr int kThumbnailSide = 128;
+    // A page's cell in the strip: the thumbnail and one line of its name. Given as each row's size hint, so that a
+    // long name is elided inside the cell rather than laid out wider than it (and then not drawn at all).
+    static constexpr QSize kCellSize{kThumbnailSide + 36, kThumbnailSide + 40};
 
     explicit WorkspaceModel(QObject* parent = nullptr);
     ~WorkspaceModel() override;

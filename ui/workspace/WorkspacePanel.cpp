@@ -77,8 +77,9 @@ WorkspacePanel::WorkspacePanel(WorkspaceModel& model, QWidget* parent) : QWidget
     pages_->setWrapping(false);
     pages_->setMovement(QListView::Static);
     pages_->setResizeMode(QListView::Adjust);
-    pages_->setWordWrap(true);
-    pages_->setGridSize({WorkspaceModel::kThumbnailSide + 40, WorkspaceModel::kThumbnailSide + 44});
+    pages_->setWordWrap(false);
+    pages_->setTextElideMode(Qt::ElideMiddle);  // a long name keeps its page number: "annual-re…pdf · p. 12"
+    pages_->setGridSize(WorkspaceModel::kCellSize + QSize(4, 4));
     pages_->setUniformItemSizes(true);  // only the rows in view ask for their thumbnail
     pageView_ = new PageView(split);
     split->addWidget(pages_);
