@@ -1,5 +1,6 @@
 // The byte-level BPE tokenizer against Hugging Face `tokenizers` on the real Qwen3 tokenizer: the ids of every
 // fixture text (tests/reference/make_tokenizer_fixtures.py), decoding, streaming that never splits a character.
+#include <QTemporaryDir>
 #include <QtTest>
 #include "test_main.h"
 
@@ -41,6 +42,31 @@ private Q_SLOTS:
         } catch (const Error& e) {
             QVERIFY2(std::string(e.what()).find("vocab") != std::string::npos, e.what());
         }
+    }
+
+    // Found by fuzz_tokenizer_json: an added token's negative id indexed the token table before its start, and an id
+    // near 2^31 asked for a table of two billion strings. Ids are bounded, and the error names the field.
+    void tokenIdsOutOfRangeAreErrorsNamingThem() {
+        const auto input = testing::data_dir().parent_path() / "fuzz" / "corpus" / "tokenizer_json" / "regression-negative-added-id.json";
+        auto json = nlohmann::json::parse(testing::read_file(input));
+        QTemporaryDir dir;
+        const std::filesystem::path folder = dir.path().toStdString();
+        const auto refused = [&](const nlohmann::json& tokenizer, const std::string& expected) {
+            testing::write_file(folder / "tokenizer.json", tokenizer.dump());
+            try {
+                (void)tokenizer::ByteLevelBpe::load(folder / "tokenizer.json");
+                QFAIL(("accepted: " + tokenizer.dump()).c_str());
+            } catch (const Error& e) {
+                QCOMPARE(e.kind(), ErrorKind::config);
+                QVERIFY2(std::string(e.what()).find(expected) != std::string::npos, e.what());
+            }
+        };
+        refused(json, "added_tokens.id");
+        json["added_tokens"][0]["id"] = 2147483000;
+        refused(json, "added_tokens.id");
+        json["added_tokens"] = nlohmann::json::array();
+        json["model"]["vocab"]["b"] = 2147483000;
+        refused(json, "token 'b' has the id 2147483000, expected 0..16777215");
     }
 
     void initTestCase() {

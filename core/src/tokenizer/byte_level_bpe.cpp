@@ -163,10 +163,12 @@ std::unique_ptr<ByteLevelBpe> ByteLevelBpe::load(const std::filesystem::path& pa
     t->ignore_merges_ = model.boolean("ignore_merges", false);
     const auto& vocab = model.at("vocab");
     if (!vocab.is_object()) throw model.error("vocab", "expected an object of token -> id");
+    // Ids index the token table, so they bound its size: the largest vocabularies have a few hundred thousand.
+    constexpr std::int64_t kMaxTokenId = (1 << 24) - 1;
     TokenId max_id = -1;
     for (const auto& [token, id] : vocab.items()) {
-        if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() > INT32_MAX)
-            throw model.error("vocab", "token '" + token + "' has an invalid id");
+        if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() > kMaxTokenId)
+            throw model.error("vocab", "token '" + token + "' has the id " + id.dump() + ", expected 0.." + std::to_string(kMaxTokenId));
         max_id = std::max(max_id, id.get<TokenId>());
     }
     std::vector<AddedToken> added;
@@ -175,7 +177,7 @@ std::unique_ptr<ByteLevelBpe> ByteLevelBpe::load(const std::filesystem::path& pa
             const Fields a(entry, file, "added_tokens.");
             if (a.boolean("lstrip", false) || a.boolean("rstrip", false) || a.boolean("single_word", false))
                 throw a.error("content", "'" + a.string("content") + "' uses lstrip/rstrip/single_word, not supported");
-            added.push_back({a.string("content"), static_cast<TokenId>(a.integer("id")), a.boolean("special", false)});
+            added.push_back({a.string("content"), static_cast<TokenId>(a.count("id", kMaxTokenId)), a.boolean("special", false)});
             max_id = std::max(max_id, added.back().id);
         }
     }
