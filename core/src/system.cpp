@@ -1,6 +1,9 @@
 #include "deepstack/system.h"
 
 #include <dlfcn.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <sched.h>
 #include <unistd.h>
 
@@ -91,6 +94,16 @@ ScopedAvailableMemory::ScopedAvailableMemory(std::uint64_t bytes) : previous_(pr
 ScopedAvailableMemory::~ScopedAvailableMemory() { pretended_available_memory.store(previous_); }
 std::uint64_t peak_rss_bytes() { return proc_kib_field("/proc/self/status", "VmHWM:"); }
 std::uint64_t resident_memory_bytes() { return proc_kib_field("/proc/self/status", "VmRSS:"); }
+
+void keep_freed_memory_for_reuse() {
+#if defined(__GLIBC__)
+    // Blocks under 32 MB (glibc's largest fixed threshold) come from the heap rather than their own mapping, and the
+    // heap is not trimmed below 1 GB nor grown by less than 256 MB: the buffers a step frees serve the next.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    mallopt(M_TOP_PAD, 256 << 20);
+#endif
+}
 
 bool CpuInfo::has(const std::string& feature) const { return std::find(features.begin(), features.end(), feature) != features.end(); }
 

@@ -24,6 +24,12 @@ private:
 };
 std::uint64_t peak_rss_bytes();          // this process's peak resident set (VmHWM); 0 when unknown
 std::uint64_t resident_memory_bytes();   // this process's resident set now (VmRSS); 0 when unknown
+// For a long loop that frees and allocates the same large buffers again and again (training): glibc keeps freed
+// memory for reuse instead of returning it to the kernel, which then faults it in again, page by page. The demo
+// model's trainer went from 35 000 minor page faults a second to 4, and from 6.0 to 6.6 pages/s on a 2-core EPYC
+// (the same settings given through glibc's MALLOC_*_ environment variables, each run 7 minutes from a fresh start).
+// The process keeps its peak heap. Does nothing where the C library is not glibc.
+void keep_freed_memory_for_reuse();
 
 struct CpuInfo {
     std::string model;                  // "AMD EPYC 9R14", "Intel(R) Xeon(R) Platinum 8488C"; "" when unknown

@@ -30,6 +30,7 @@
 #include "io/durable.h"
 #include "deepstack/error.h"
 #include "deepstack/safetensors.h"
+#include "deepstack/system.h"
 #include "deepstack/tokenizer.h"
 #include "models/deepstack_llama/architecture.h"
 #include "models/deepstack_llama/model.h"
@@ -588,6 +589,7 @@ TrainingResult train(const TrainingOptions& o) {
                                                std::to_string(o.start_step));
     if (!(o.glyph_loss >= 0))
         throw Error(ErrorKind::config, "", "the glyph loss's weight is 0 (off) or positive, not " + std::to_string(o.glyph_loss));
+    keep_freed_memory_for_reuse();
     Run run(o);
     TrainingResult result;
     const auto last = o.stop_after > 0 ? std::min(o.steps, run.step() + o.stop_after) : o.steps;
