@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "deepstack/error.h"
+#include "deepstack/image.h"
 #include "deepstack/model_folder.h"
 #include "deepstack/synthetic.h"
 
@@ -55,6 +56,20 @@ Arguments parse(const std::vector<std::string>& args, const std::vector<std::str
         }
     }
     return a;
+}
+
+RgbImage load_picture(const std::string& argument) {
+    const auto hash = argument.rfind('#');
+    if (!std::filesystem::exists(argument) && hash != std::string::npos && hash + 1 < argument.size() &&
+        std::all_of(argument.begin() + static_cast<std::ptrdiff_t>(hash) + 1, argument.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        const auto page = argument.size() - hash - 1 <= 6 ? std::stoi(argument.substr(hash + 1)) : 0;
+        if (page < 1) throw std::invalid_argument("--image " + argument + ": pages count from 1");
+        return load_image(argument.substr(0, hash), page - 1);
+    }
+    if (const auto pages = image_pages(argument); pages > 1)
+        std::fprintf(stderr, "%s: a TIFF of %d pages; the first is read (%s#2 reads the second)\n", argument.c_str(), pages,
+                     argument.c_str());
+    return load_image(argument);
 }
 
 double number(const Arguments& a, const std::string& name, double fallback) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "deepstack/engine.h"
+#include "deepstack/image.h"
 
 namespace deepstack::cli {
 
@@ -29,6 +30,10 @@ struct Arguments {
 // `known_flags` take no value; any other "--name" takes the next argument. Throws std::invalid_argument (a usage
 // error) for an option without its value.
 Arguments parse(const std::vector<std::string>& args, const std::vector<std::string>& known_flags);
+
+// An --image value: a picture file, or "scan.tif#3" for page 3 of a multi-page TIFF (a file of that very name wins).
+// A multi-page TIFF named alone gives its first page and says so on stderr.
+RgbImage load_picture(const std::string& argument);
 
 // A number, or `fallback` when the option is absent; anything else is a usage error, not a silent conversion.
 double number(const Arguments& a, const std::string& name, double fallback);

@@ -121,7 +121,7 @@ int run_chat(const std::vector<std::string>& args) {
                                                     "--repetition-penalty", "--presence-penalty", "--seed"};
     for (const auto& name : sampling_options) (void)number(a, name, 0);
     Message message{Message::Role::user, *prompt, {}};
-    for (const auto& file : a.all("--image")) message.images.push_back(load_image(file));
+    for (const auto& file : a.all("--image")) message.images.push_back(load_picture(file));
 
     const auto model = open_model(a, *folder, options);
     const auto sampling = sampling_from(a, model->default_sampling());

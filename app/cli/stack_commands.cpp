@@ -49,7 +49,7 @@ AnsweredQuestion answer_locally(const Arguments& a, const std::string& command) 
         throw std::invalid_argument(command + ": --model DIR, --image FILE and --prompt TEXT are required");
     const auto options = engine_options(a);
     Message message{Message::Role::user, *prompt, {}};
-    for (const auto& file : images) message.images.push_back(load_image(file));
+    for (const auto& file : images) message.images.push_back(load_picture(file));
     AnsweredQuestion out;
     out.model = Model::load(model_path(a, *folder), options);  // the stacks are looked into here
     out.sampling = sampling_from(a, out.model->default_sampling());
@@ -93,7 +93,7 @@ int run_attention(const std::vector<std::string>& args) {
     const auto cap_mb = whole(a, "--cap-mb", 512, 1, 1 << 20);
     const auto token_spec = a.get("--tokens").value_or("answer");
     Message message{Message::Role::user, *prompt, {}};
-    for (const auto& file : images) message.images.push_back(load_image(file));
+    for (const auto& file : images) message.images.push_back(load_picture(file));
     std::filesystem::create_directories(*out_dir);
 
     const auto model = Model::load(model_path(a, *folder), options);  // attention needs the model here
@@ -179,7 +179,7 @@ int run_attention(const std::vector<std::string>& args) {
 int run_ablate(const std::vector<std::string>& args) {
     const auto a = parse(args, {"--each"});
     auto answered = answer_locally(a, "ablate");
-    const auto first = load_image(a.all("--image").front());
+    const auto first = load_picture(a.all("--image").front());
     const auto plan = answered.model->stack_plan(first.width, first.height);
     const auto groups = group_list(a.get("--groups").value_or("all"), static_cast<int>(plan.groups.size()));
     AblationRequest request;

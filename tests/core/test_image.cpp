@@ -3,6 +3,7 @@
 #include <QtTest>
 #include "test_main.h"
 
+#include <array>
 #include <cstring>
 
 #include <fstream>
@@ -122,6 +123,30 @@ private Q_SLOTS:
         QCOMPARE(image.height, 40);
         QVERIFY(pixel(image, 10, 2)[0] > 200);   // the white band is now at the top
         QVERIFY(pixel(image, 10, 35)[0] < 50);
+    }
+
+    // A scanner's multi-page TIFF: each page by its number, each its own size; past the last, an error saying how
+    // many there are. Any other picture has one page.
+    void tiffPages() {
+        const auto tiff = testing::data_dir() / "fixtures" / "pictures" / "scan-3-pages.tif";
+        QCOMPARE(image_pages(tiff), 3);
+        const std::vector<std::array<int, 5>> expected{{60, 80, 220, 20, 20}, {80, 60, 20, 200, 20}, {40, 40, 20, 20, 220}};
+        for (int page = 0; page < 3; ++page) {
+            const auto image = load_image(tiff, page);
+            QCOMPARE(image.width, expected[page][0]);
+            QCOMPARE(image.height, expected[page][1]);
+            for (int c = 0; c < 3; ++c) QCOMPARE(int(image.pixels[static_cast<std::size_t>(c)]), expected[page][2 + c]);
+        }
+        try {
+            (void)load_image(tiff, 3);
+            QFAIL("a fourth page of a three-page TIFF was read");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("has 3 pages; page 4 was asked for") != std::string::npos, e.what());
+        }
+        const auto png = encode(cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3)), ".png");
+        testing::write_file(path("one.png"), png);
+        QCOMPARE(image_pages(path("one.png")), 1);
+        QVERIFY_THROWS_EXCEPTION(Error, (void)load_image(path("one.png"), 1));
     }
 
     void corruptFilesGiveClearErrors() {

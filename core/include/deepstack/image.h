@@ -19,7 +19,10 @@ struct RgbImage {
 // PNG, JPEG, WebP, TIFF, BMP (whatever this OpenCV decodes). EXIF orientation is applied; grey becomes RGB;
 // transparency is composited onto white (as transformers does); 16-bit channels are scaled to 8 bits.
 // Throws deepstack::Error naming the file when it cannot be read or decoded.
-RgbImage load_image(const std::filesystem::path& file);
+// `page` counts from 0: a multi-page TIFF's other pages (a scanner's); any other file has only page 0.
+RgbImage load_image(const std::filesystem::path& file, int page = 0);
+// How many pages load_image can read: a TIFF's images, 1 for anything else.
+int image_pages(const std::filesystem::path& file);
 RgbImage decode_image(std::span<const std::byte> bytes, const std::string& name_for_errors);
 
 }  // namespace deepstack

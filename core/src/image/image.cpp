@@ -103,6 +103,8 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> declared_size(std::span<c
 // reads more than a few M of them (the picture budget resizes them down).
 constexpr std::uint64_t kMaxDecodedPixels = 100'000'000;
 
+RgbImage decoded_to_rgb(cv::Mat decoded, const std::string& name);
+
 }  // namespace
 
 // The formats this loader reads, told by their first bytes. OpenCV would also try its other decoders (DICOM,
@@ -152,7 +154,31 @@ RgbImage decode_image(std::span<const std::byte> bytes, const std::string& name)
     }
     if (decoded.empty())
         throw Error(ErrorKind::format, name, "not an image this build can decode, or a corrupt one (PNG, JPEG, WebP, TIFF, BMP)");
+    return decoded_to_rgb(decoded, name);
+}
+
+namespace {
+
+bool is_tiff(std::span<const std::byte> head) {
+    if (head.size() < 4) return false;
+    const auto at = [&](std::size_t i) { return std::to_integer<unsigned char>(head[i]); };
+    return (at(0) == 'I' && at(1) == 'I' && at(2) == '*' && at(3) == 0) || (at(0) == 'M' && at(1) == 'M' && at(2) == 0 && at(3) == '*');
+}
+
+std::vector<std::byte> read_file(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw Error(ErrorKind::io, file.string(), "cannot open");
+    std::vector<char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (in.bad()) throw Error(ErrorKind::io, file.string(), "read failed");
+    const auto view = std::as_bytes(std::span(bytes));
+    return {view.begin(), view.end()};
+}
+
+// What every decoder's matrix becomes: 8-bit RGB, grey widened, alpha composited onto white.
+RgbImage decoded_to_rgb(cv::Mat decoded, const std::string& name) {
     if (decoded.cols < 1 || decoded.rows < 1) throw Error(ErrorKind::format, name, "the image has no pixels");
+    if (static_cast<std::uint64_t>(decoded.cols) * static_cast<std::uint64_t>(decoded.rows) > kMaxDecodedPixels)
+        throw Error(ErrorKind::resources, name, "the picture has more than the 100 M pixels this app reads: scale it down first");
 
     if (decoded.depth() == CV_16U) decoded.convertTo(decoded, CV_8U, 1.0 / 257.0);
     else if (decoded.depth() == CV_32F) decoded.convertTo(decoded, CV_8U, 255.0);
@@ -191,12 +217,33 @@ RgbImage decode_image(std::span<const std::byte> bytes, const std::string& name)
     return to_rgb_image(rgb);
 }
 
-RgbImage load_image(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw Error(ErrorKind::io, file.string(), "cannot open");
-    std::vector<char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    if (in.bad()) throw Error(ErrorKind::io, file.string(), "read failed");
-    return decode_image(std::as_bytes(std::span(bytes)), file.string());
+}  // namespace
+
+int image_pages(const std::filesystem::path& file) {
+    const auto bytes = read_file(file);
+    if (!is_tiff(bytes)) return 1;
+    try {
+        return static_cast<int>(std::max<std::size_t>(1, cv::imcount(file.string(), cv::IMREAD_UNCHANGED)));
+    } catch (const cv::Exception&) {
+        return 1;  // the first page is what decode_image reads; its own errors say what is wrong
+    }
+}
+
+RgbImage load_image(const std::filesystem::path& file, int page) {
+    if (page == 0) return decode_image(read_file(file), file.string());
+    const auto pages = image_pages(file);
+    if (page < 0 || page >= pages)
+        throw Error(ErrorKind::config, file.string(),
+                    "has " + std::to_string(pages) + (pages == 1 ? " page" : " pages") + "; page " + std::to_string(page + 1) + " was asked for");
+    std::vector<cv::Mat> read;
+    try {
+        cv::imreadmulti(file.string(), read, page, 1, cv::IMREAD_UNCHANGED);
+    } catch (const cv::Exception& e) {
+        throw Error(ErrorKind::format, file.string(), "cannot decode page " + std::to_string(page + 1) + ": " + e.err);
+    }
+    if (read.empty() || read.front().empty())
+        throw Error(ErrorKind::format, file.string(), "page " + std::to_string(page + 1) + " cannot be decoded: a damaged file");
+    return decoded_to_rgb(read.front(), file.string() + " page " + std::to_string(page + 1));
 }
 
 }  // namespace deepstack
