@@ -145,7 +145,9 @@ WorkspaceModel::PageSource WorkspaceModel::pageSource(const PageRef& page) const
     if (const auto* open = document(page.path)) {
         source.open = true;
         source.password = open->password();
-        if (!open->isPdf() && page.page < open->pageCount()) source.picture = open->render(page.page, 72.0);
+        // Only the first picture is kept decoded; a TIFF's other pages are read where they are rendered, off this
+        // (the GUI) thread.
+        if (!open->isPdf() && page.page == 0) source.picture = open->render(0, 72.0);
     }
     return source;
 }

@@ -1,5 +1,6 @@
 #include "deepstack/image.h"
 
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -220,8 +221,11 @@ RgbImage decoded_to_rgb(cv::Mat decoded, const std::string& name) {
 }  // namespace
 
 int image_pages(const std::filesystem::path& file) {
-    const auto bytes = read_file(file);
-    if (!is_tiff(bytes)) return 1;
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw Error(ErrorKind::io, file.string(), "cannot open");
+    std::array<char, 4> head{};
+    in.read(head.data(), head.size());  // the signature alone: the pages are counted by the decoder
+    if (!is_tiff(std::as_bytes(std::span(head.data(), static_cast<std::size_t>(in.gcount()))))) return 1;
     try {
         return static_cast<int>(std::max<std::size_t>(1, cv::imcount(file.string(), cv::IMREAD_UNCHANGED)));
     } catch (const cv::Exception&) {
