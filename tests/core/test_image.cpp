@@ -149,6 +149,36 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(Error, (void)load_image(path("one.png"), 1));
     }
 
+    // A later page's size is read from its own directory before it is decoded: a 1x1 page, then one whose
+    // directory declares 20 000 x 20 000 pixels (400 M, under OpenCV's own limit) over a single byte of data.
+    void aHugeTiffPageIsRefusedBeforeDecoding() {
+        std::string tiff("II*\0\x08\0\0\0", 8);
+        const auto u16 = [&](unsigned v) { tiff += char(v & 0xff), tiff += char(v >> 8); };
+        const auto u32 = [&](unsigned v) { u16(v & 0xffff), u16(v >> 16); };
+        const auto directory = [&](unsigned side, unsigned next) {
+            u16(9);
+            for (const auto& [tag, value] : std::vector<std::pair<unsigned, unsigned>>{
+                     {256, side}, {257, side}, {258, 8}, {259, 1}, {262, 1}, {273, 236}, {277, 1}, {278, 1}, {279, 1}}) {
+                u16(tag), u16(tag == 273 || tag == 279 ? 4 : 3), u32(1), u32(value);  // LONG for offsets and counts, SHORT else
+            }
+            u32(next);
+        };
+        directory(1, 122);
+        directory(20000, 0);
+        tiff += char(128);  // the one pixel, at offset 236
+        QCOMPARE(tiff.size(), std::size_t{237});
+        testing::write_file(path("huge-page-2.tif"), tiff);
+        QCOMPARE(image_pages(path("huge-page-2.tif")), 2);
+        QCOMPARE(load_image(path("huge-page-2.tif"), 0).width, 1);
+        try {
+            (void)load_image(path("huge-page-2.tif"), 1);
+            QFAIL("a 400 M pixel page was decoded");
+        } catch (const Error& e) {
+            QVERIFY2(std::string(e.what()).find("huge-page-2.tif page 2: the picture is 20000 x 20000 pixels (400 M)") != std::string::npos,
+                     e.what());
+        }
+    }
+
     void corruptFilesGiveClearErrors() {
         const auto png = encode(cv::Mat(64, 64, CV_8UC3, cv::Scalar(1, 2, 3)), ".png");
         testing::write_file(path("truncated.png"), png.substr(0, png.size() / 3));

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -32,6 +33,43 @@ RgbImage to_rgb_image(const cv::Mat& rgb) {
         std::memcpy(image.pixels.data() + static_cast<std::size_t>(y) * static_cast<std::size_t>(rgb.cols) * 3, rgb.ptr(y),
                     static_cast<std::size_t>(rgb.cols) * 3);
     return image;
+}
+
+// A TIFF file keeps each page's width and height in that page's directory; the directories form a chain that starts
+// at the header's offset. `read(offset, count)` gives the file's bytes there, fewer at its end. nullopt: the chain
+// breaks before the page, or its directory does not say.
+template <class Read>
+std::optional<std::pair<std::uint32_t, std::uint32_t>> tiff_declared_size(const Read& read, int page) {
+    const auto header = read(0, 8);
+    if (header.size() < 8) return std::nullopt;
+    const bool little = header[0] == 'I';
+    const auto u16 = [little](const std::vector<unsigned char>& b, std::size_t i) -> std::uint32_t {
+        return little ? b[i] | b[i + 1] << 8 : b[i] << 8 | b[i + 1];
+    };
+    const auto u32 = [little](const std::vector<unsigned char>& b, std::size_t i) -> std::uint32_t {
+        return little ? b[i] | b[i + 1] << 8 | b[i + 2] << 16 | static_cast<std::uint32_t>(b[i + 3]) << 24
+                      : static_cast<std::uint32_t>(b[i]) << 24 | b[i + 1] << 16 | b[i + 2] << 8 | b[i + 3];
+    };
+    std::uint64_t directory = u32(header, 4);
+    for (int skipped = 0; skipped < page; ++skipped) {
+        const auto count = read(directory, 2);
+        if (count.size() < 2) return std::nullopt;
+        const auto next = read(directory + 2 + 12 * std::uint64_t{u16(count, 0)}, 4);
+        if (next.size() < 4 || u32(next, 0) == 0) return std::nullopt;
+        directory = u32(next, 0);
+    }
+    const auto count = read(directory, 2);
+    if (count.size() < 2) return std::nullopt;
+    const auto entries = read(directory + 2, 12 * std::size_t{u16(count, 0)});
+    std::uint32_t width = 0, height = 0;
+    for (std::size_t entry = 0; entry + 12 <= entries.size(); entry += 12) {
+        const auto tag = u16(entries, entry), type = u16(entries, entry + 2);
+        const auto value = type == 3 ? u16(entries, entry + 8) : u32(entries, entry + 8);  // SHORT or LONG
+        if (tag == 256) width = value;
+        if (tag == 257) height = value;
+    }
+    if (width > 0 && height > 0) return std::pair{width, height};
+    return std::nullopt;
 }
 
 // The width and height a PNG, JPEG, BMP, WebP or TIFF header declares, read before anything is decoded; nullopt for other formats
@@ -59,24 +97,14 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> declared_size(std::span<c
         }
         if (at(15) == 'X') return std::pair{(at(24) | at(25) << 8 | at(26) << 16) + 1, (at(27) | at(28) << 8 | at(29) << 16) + 1};
     }
-    if (bytes.size() >= 8 && ((at(0) == 'I' && at(1) == 'I') || (at(0) == 'M' && at(1) == 'M'))) {  // TIFF: the first IFD
-        const bool little = at(0) == 'I';
-        const auto u16 = [&](std::size_t i) { return little ? le16(i) : be16(i); };
-        const auto u32 = [&](std::size_t i) { return little ? le32(i) : be32(i); };
-        const std::size_t ifd = u32(4);
-        if (ifd + 2 > bytes.size()) return std::nullopt;
-        std::uint32_t width = 0, height = 0;
-        const std::size_t entries = u16(ifd);
-        for (std::size_t e = 0; e < entries && ifd + 2 + (e + 1) * 12 <= bytes.size(); ++e) {
-            const auto entry = ifd + 2 + e * 12;
-            const auto tag = u16(entry), type = u16(entry + 2);
-            const auto value = type == 3 ? u16(entry + 8) : u32(entry + 8);
-            if (tag == 256) width = value;
-            if (tag == 257) height = value;
-        }
-        if (width > 0 && height > 0) return std::pair{width, height};
-        return std::nullopt;
-    }
+    if (bytes.size() >= 8 && ((at(0) == 'I' && at(1) == 'I') || (at(0) == 'M' && at(1) == 'M')))
+        return tiff_declared_size(
+            [&](std::uint64_t offset, std::size_t count) {
+                std::vector<unsigned char> out;
+                for (auto i = offset; i < bytes.size() && out.size() < count; ++i) out.push_back(std::to_integer<unsigned char>(bytes[i]));
+                return out;
+            },
+            0);
     if (bytes.size() >= 4 && at(0) == 0xFF && at(1) == 0xD8) {
         // As libjpeg reads markers: bytes between segments are skipped, the frame header comes before the scan.
         std::size_t i = 2;
@@ -106,6 +134,16 @@ constexpr std::uint64_t kMaxDecodedPixels = 100'000'000;
 
 RgbImage decoded_to_rgb(cv::Mat decoded, const std::string& name);
 
+void refuse_declared_size(std::pair<std::uint32_t, std::uint32_t> size, const std::string& name) {
+    const auto pixels = static_cast<std::uint64_t>(size.first) * size.second;
+    if (pixels == 0) throw Error(ErrorKind::format, name, "the picture's header declares no pixels: a damaged file");
+    if (pixels > kMaxDecodedPixels)
+        throw Error(ErrorKind::resources, name,
+                    "the picture is " + std::to_string(size.first) + " x " + std::to_string(size.second) + " pixels (" +
+                        std::to_string(pixels / 1'000'000) + " M); pictures of up to " + std::to_string(kMaxDecodedPixels / 1'000'000) +
+                        " M pixels are read: scale it down first (a model reads a few M of them anyway)");
+}
+
 }  // namespace
 
 // The formats this loader reads, told by their first bytes. OpenCV would also try its other decoders (DICOM,
@@ -133,15 +171,7 @@ RgbImage decode_image(std::span<const std::byte> bytes, const std::string& name)
                     "the file; on a command line, e.g. `pdftoppm -png -r 144 -f 2 -l 2 FILE page` for page 2)");
     if (!supported_signature(bytes))
         throw Error(ErrorKind::format, name, "not a picture this app reads (PNG, JPEG, WebP, TIFF, BMP), or a damaged one");
-    if (const auto size = declared_size(bytes)) {
-        const auto pixels = static_cast<std::uint64_t>(size->first) * size->second;
-        if (pixels == 0) throw Error(ErrorKind::format, name, "the picture's header declares no pixels: a damaged file");
-        if (pixels > kMaxDecodedPixels)
-            throw Error(ErrorKind::resources, name,
-                        "the picture is " + std::to_string(size->first) + " x " + std::to_string(size->second) + " pixels (" +
-                            std::to_string(pixels / 1'000'000) + " M); pictures of up to " + std::to_string(kMaxDecodedPixels / 1'000'000) +
-                            " M pixels are read: scale it down first (a model reads a few M of them anyway)");
-    }
+    if (const auto size = declared_size(bytes)) refuse_declared_size(*size, name);
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<std::byte*>(bytes.data()));
     cv::Mat decoded;
     try {
@@ -239,6 +269,17 @@ RgbImage load_image(const std::filesystem::path& file, int page) {
     if (page < 0 || page >= pages)
         throw Error(ErrorKind::config, file.string(),
                     "has " + std::to_string(pages) + (pages == 1 ? " page" : " pages") + "; page " + std::to_string(page + 1) + " was asked for");
+    const auto name = file.string() + " page " + std::to_string(page + 1);
+    std::ifstream in(file, std::ios::binary);
+    const auto read_at = [&in](std::uint64_t offset, std::size_t count) {
+        std::vector<unsigned char> out(count);
+        in.clear();
+        in.seekg(static_cast<std::streamoff>(offset));
+        in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(count));
+        out.resize(in ? count : static_cast<std::size_t>(std::max<std::streamsize>(0, in.gcount())));
+        return out;
+    };
+    if (const auto size = tiff_declared_size(read_at, page)) refuse_declared_size(*size, name);
     std::vector<cv::Mat> read;
     try {
         cv::imreadmulti(file.string(), read, page, 1, cv::IMREAD_UNCHANGED);
@@ -247,7 +288,7 @@ RgbImage load_image(const std::filesystem::path& file, int page) {
     }
     if (read.empty() || read.front().empty())
         throw Error(ErrorKind::format, file.string(), "page " + std::to_string(page + 1) + " cannot be decoded: a damaged file");
-    return decoded_to_rgb(read.front(), file.string() + " page " + std::to_string(page + 1));
+    return decoded_to_rgb(read.front(), name);
 }
 
 }  // namespace deepstack
