@@ -1,5 +1,6 @@
 #include "deepstack/image.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdlib>
@@ -100,8 +101,10 @@ std::optional<std::pair<std::uint32_t, std::uint32_t>> declared_size(std::span<c
     if (bytes.size() >= 8 && ((at(0) == 'I' && at(1) == 'I') || (at(0) == 'M' && at(1) == 'M')))
         return tiff_declared_size(
             [&](std::uint64_t offset, std::size_t count) {
-                std::vector<unsigned char> out;
-                for (auto i = offset; i < bytes.size() && out.size() < count; ++i) out.push_back(std::to_integer<unsigned char>(bytes[i]));
+                const auto there = offset < bytes.size() ? bytes.subspan(offset, std::min<std::uint64_t>(count, bytes.size() - offset))
+                                                         : std::span<const std::byte>{};
+                std::vector<unsigned char> out(there.size());
+                std::memcpy(out.data(), there.data(), there.size());
                 return out;
             },
             0);
