@@ -1,10 +1,11 @@
 #!/bin/bash
-# Reproduces the demo model and its model card's table: trains the stacked model and its twin without stacks
-# (same pages, same steps, same context length), side by side, one thread each, then evaluates both on the
-# held-out pages. Resumable: run it again after an interruption and each run goes on from its checkpoint.
+# The first runs of the demo model and its twin without stacks (same pages, same steps, same context length),
+# side by side, one thread each, then both evaluated on held-out pages. Resumable: run it again after an
+# interruption and each run goes on from its checkpoint.
 #   models/demo/train.sh [WORK_FOLDER]     (default: ./demo-train)
-# Afterwards: WORK/stacked/model is what models/demo/model holds (plus sample_questions.json and the card),
-# WORK/stacked.json and WORK/flat.json are what models/demo/evaluation holds.
+# These are the baseline options of TRAINING.md's table: the weights in latest/ and twin/ came from stretches that
+# each went on from the last one's weights (`train --init-from`), and every row there lists its options beyond
+# these ones; models/README.md, "Training that survives the machine", has the command of a stretch.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cli="${DEEPSTACK_CLI:-$here/../../build/app/deepstack-cli}"
