@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <torch/types.h>
@@ -56,6 +57,7 @@ struct SessionMark {
 // The per-conversation part of a family: it owns the KV cache and the position bookkeeping.
 class FamilySession {
 public:
+    explicit FamilySession(nn::KvCache cache) : cache_(std::move(cache)) {}
     virtual ~FamilySession() = default;
     // `first` is the conversation's first turn (it carries the system prompt); `prefix` goes before the turn's
     // own tokens (it closes the previous reply, whose end-of-turn token was sampled but never run).
@@ -69,12 +71,17 @@ public:
     // Runs text tokens with no image (a reply replayed from a saved conversation, a capture pass, a reply scored
     // token by token); logits of the last position [V], or of every new one [L, V], fp32.
     virtual torch::Tensor extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe, bool every_position = false) = 0;
-    virtual SessionMark mark() const = 0;
-    virtual void rewind(const SessionMark& mark) = 0;  // forget everything after `mark`
-    virtual std::int64_t length() const = 0;
-    virtual std::int64_t capacity() const = 0;
-    virtual nn::KvCache& cache() = 0;
     virtual std::int64_t heads() const = 0;  // attention heads of the language model
+    // A family whose position ids run behind the cache length (MRoPE after images) keeps its own next position.
+    virtual SessionMark mark() const { return {cache_.length(), cache_.length()}; }
+    virtual void rewind(const SessionMark& mark) { cache_.truncate(mark.length); }  // forget everything after `mark`
+
+    std::int64_t length() const { return cache_.length(); }
+    std::int64_t capacity() const { return cache_.capacity(); }
+    nn::KvCache& cache() { return cache_; }
+
+protected:
+    nn::KvCache cache_;
 };
 
 class Family {

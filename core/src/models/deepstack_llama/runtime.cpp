@@ -36,16 +36,10 @@ public:
     torch::Tensor prefill(const engine::PreparedTurn& turn, nn::AttentionProbe* probe, nn::StackEdit* edit) override;
     torch::Tensor decode(TokenId token) override;
     torch::Tensor extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe, bool every_position) override;
-    engine::SessionMark mark() const override { return {cache_.length(), cache_.length()}; }
-    void rewind(const engine::SessionMark& mark) override { cache_.truncate(mark.length); }
-    std::int64_t length() const override { return cache_.length(); }
-    std::int64_t capacity() const override { return cache_.capacity(); }
-    nn::KvCache& cache() override { return cache_; }
     std::int64_t heads() const override;
 
 private:
     const DeepStackFamily& family_;
-    nn::KvCache cache_;
 };
 
 class DeepStackFamily final : public engine::Family {
@@ -70,7 +64,8 @@ public:
     mutable engine::RecentVision<EncodedPictures> recent_;  // sessions hold the family const; a cache changes no result
 };
 
-Session::Session(const DeepStackFamily& family, std::int64_t capacity) : family_(family), cache_(family.model_->new_cache(capacity)) {}
+Session::Session(const DeepStackFamily& family, std::int64_t capacity)
+    : engine::FamilySession(family.model_->new_cache(capacity)), family_(family) {}
 
 std::int64_t Session::heads() const { return family_.model_->config().text.num_attention_heads; }
 

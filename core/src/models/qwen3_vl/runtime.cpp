@@ -45,12 +45,9 @@ public:
     torch::Tensor extend(const std::vector<TokenId>& ids, nn::AttentionProbe* probe, bool every_position) override;
     engine::SessionMark mark() const override { return {cache_.length(), next_position_}; }
     void rewind(const engine::SessionMark& mark) override {
-        cache_.truncate(mark.length);
+        engine::FamilySession::rewind(mark);
         next_position_ = mark.next_position;
     }
-    std::int64_t length() const override { return cache_.length(); }
-    std::int64_t capacity() const override { return cache_.capacity(); }
-    nn::KvCache& cache() override { return cache_; }
     std::int64_t heads() const override;
 
 private:
@@ -59,7 +56,6 @@ private:
     void check_room_for_pictures(const std::vector<Grid>& grids, std::int64_t text_tokens) const;
 
     const Qwen3VLFamily& family_;
-    nn::KvCache cache_;
     std::int64_t next_position_ = 0;  // MRoPE: images advance positions by less than their token count
 };
 
@@ -95,7 +91,7 @@ public:
 };
 
 Session::Session(const Qwen3VLFamily& family, std::int64_t capacity)
-    : family_(family), cache_(family.model_->new_cache(capacity)) {}
+    : engine::FamilySession(family.model_->new_cache(capacity)), family_(family) {}
 
 std::int64_t Session::heads() const { return family_.model_->config().text.num_attention_heads; }
 
