@@ -13,6 +13,7 @@
 
 #include <torch/types.h>
 
+#include "deepstack/error.h"
 #include "deepstack/safetensors.h"
 #include "models/architecture.h"
 #include "models/weight_declaration.h"
@@ -108,5 +109,24 @@ private:
     c10::Device device_;
     at::Generator generator_;
 };
+
+// The two ways to a family's Model, the same for every family: a folder's checkpoint checked against the tensors
+// the config declares, or random weights of those shapes. The family's `Model::with_weights(config, options,
+// tensors, blocks, files)` binds them (`files` keeps the mappings its weights may view alive); `describe` and
+// `check_config` are the family's own, found next to its Config.
+template <class Model, class Config>
+std::unique_ptr<Model> bind_checkpoint(const std::filesystem::path& folder, const Config& config, const LoadOptions& options) {
+    const auto opened = open_checkpoint(folder, describe(config).tensors, options);
+    auto model = Model::with_weights(config, options, opened.tensors, opened.blocks, opened.files);
+    opened.drop_resident_pages();
+    return model;
+}
+
+template <class Model, class Config>
+std::unique_ptr<Model> bind_random(const Config& config, const LoadOptions& options, std::uint64_t seed) {
+    if (const auto problems = check_config(config); !problems.empty()) throw Error(ErrorKind::config, "", problems.front());
+    RandomWeights weights(describe(config).tensors, options.dtype, options.device, seed);
+    return Model::with_weights(config, options, weights.source(), {}, nullptr);
+}
 
 }  // namespace deepstack::nn

@@ -1,5 +1,7 @@
 // Loading a DeepStack LLaVA folder into the typed weights; the projector; and where the high-resolution features
 // become the stacked groups (the authors' process_plain_deepstack and process_deepstack_with_anyres).
+#include <utility>
+
 #include <torch/types.h>
 
 #include "config/checked_config.h"
@@ -36,23 +38,18 @@ torch::Tensor sample_groups(const torch::Tensor& cells, const CropGrid& grid, st
 std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const LoadOptions& options) {
     const auto config_path = folder / "config.json";
     const auto config = config::parse_checked(config::Fields(config::read_json_file(config_path), config_path.string()), parse_config, check_config);
-    const auto opened = nn::open_checkpoint(folder, describe(config).tensors, options);
-    auto model = with_weights(config, options, opened.tensors, opened.blocks);
-    model->checkpoint_ = opened.files;
-    opened.drop_resident_pages();
-    return model;
+    return nn::bind_checkpoint<Model>(folder, config, options);
 }
 
 std::unique_ptr<Model> Model::random(const Config& config, const LoadOptions& options, std::uint64_t seed) {
-    if (const auto problems = check_config(config); !problems.empty()) throw Error(ErrorKind::config, "", problems.front());
-    nn::RandomWeights weights(describe(config).tensors, options.dtype, options.device, seed);
-    return with_weights(config, options, weights.source());
+    return nn::bind_random<Model>(config, options, seed);
 }
 
 std::unique_ptr<Model> Model::with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source,
-                                          const nn::BlockSource& blocks) {
+                                          const nn::BlockSource& blocks, std::shared_ptr<const void> checkpoint) {
     auto model = std::unique_ptr<Model>(new Model());
     model->config_ = config;
+    model->checkpoint_ = std::move(checkpoint);
     model->dtype_ = options.dtype;
     model->device_ = options.device;
     auto& w = model->weights_;

@@ -75,10 +75,12 @@ public:
     // Every weight under its checkpoint name (a tied head once, as the embedding): what training updates and saves.
     const std::vector<std::pair<std::string, torch::Tensor>>& named_weights() const { return named_weights_; }
 
-private:
+    // What load and random bind through (nn::bind_checkpoint, nn::bind_random): `checkpoint` is the files whose
+    // mappings the weights may view, null for weights made in memory.
     static std::unique_ptr<Model> with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source,
-                                               const nn::BlockSource& blocks = {});
+                                               const nn::BlockSource& blocks, std::shared_ptr<const void> checkpoint);
 
+private:
     Config config_;
     c10::ScalarType dtype_ = c10::kBFloat16;
     c10::Device device_ = c10::Device(c10::kCPU);

@@ -1,12 +1,13 @@
 // Loading a Qwen3-VL folder into the typed weights, and the prompt's multimodal position ids.
+#include <set>
+#include <utility>
+
 #include <torch/types.h>
 
 #include "config/checked_config.h"
 #include "deepstack/error.h"
 #include "models/qwen3_vl/architecture.h"
 #include "models/qwen3_vl/model.h"
-
-#include <set>
 #include "nn/weights.h"
 
 namespace deepstack::qwen3_vl {
@@ -22,23 +23,18 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& folder, const Lo
         return config;
     };
     const auto config = config::parse_checked(config::Fields(config::read_json_file(config_path), config_path.string()), runnable, check_config);
-    const auto opened = nn::open_checkpoint(folder, describe(config).tensors, options);
-    auto model = with_weights(config, options, opened.tensors, opened.blocks);
-    model->checkpoint_ = opened.files;
-    opened.drop_resident_pages();
-    return model;
+    return nn::bind_checkpoint<Model>(folder, config, options);
 }
 
 std::unique_ptr<Model> Model::random(const Config& config, const LoadOptions& options, std::uint64_t seed) {
-    if (const auto problems = check_config(config); !problems.empty()) throw Error(ErrorKind::config, "", problems.front());
-    nn::RandomWeights weights(describe(config).tensors, options.dtype, options.device, seed);
-    return with_weights(config, options, weights.source());
+    return nn::bind_random<Model>(config, options, seed);
 }
 
 std::unique_ptr<Model> Model::with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source,
-                                          const nn::BlockSource& blocks) {
+                                          const nn::BlockSource& blocks, std::shared_ptr<const void> checkpoint) {
     auto model = std::unique_ptr<Model>(new Model());
     model->config_ = config;
+    model->checkpoint_ = std::move(checkpoint);
     model->dtype_ = options.dtype;
     model->device_ = options.device;
     auto& w = model->weights_;

@@ -78,9 +78,12 @@ public:
     // The bytes of every weight held (tower, mergers, embedding, decoder; a head tied to the embedding once).
     std::uint64_t weight_bytes() const;
 
-private:
+    // What load and random bind through (nn::bind_checkpoint, nn::bind_random): `checkpoint` is the files whose
+    // mappings the weights may view, null for weights made in memory.
     static std::unique_ptr<Model> with_weights(const Config& config, const LoadOptions& options, const nn::TensorSource& source,
-                                               const nn::BlockSource& blocks = {});
+                                               const nn::BlockSource& blocks, std::shared_ptr<const void> checkpoint);
+
+private:
     nn::DecoderGeometry geometry() const;
 
     Config config_;
