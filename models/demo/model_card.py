@@ -168,14 +168,42 @@ def twin_section():
     status = (f"trained to the end of its run ({grouped(steps * batch)} pages)" if step >= steps else
               f"still in training: step {grouped(step)} of {grouped(steps)} ({grouped(step * batch)} of "
               f"{grouped(steps * batch)} pages), so this is not yet the comparison at equal pages")
-    table = compare_twins.table(stacked["far_pages"]["stacked"], twin["far_pages"]["stacked"], "Far pages")
+    far_stacked, far_twin = stacked["far_pages"]["stacked"], twin["far_pages"]["stacked"]
+    table = compare_twins.table(far_stacked, far_twin, "Far pages")
+    verdict = ""
+    if step >= steps:
+        gap = compare_twins.points(far_stacked["small_print"], far_twin["small_print"])
+        verdict = (f"On far small print these weights lead the twin by {gap:+.1f} points (the issue's target: at least "
+                   f"{compare_twins.TARGET_POINTS:.0f}).")
+        equal = equal_pages_stretch(steps * batch)
+        if equal is not None:
+            name, right, asked = equal
+            twin_share = far_twin["small_print"]["correct"] / far_twin["small_print"]["asked"]
+            verdict += (f" At the twin's very pages, stretch {name}'s own weights answered {grouped(right)} / "
+                        f"{grouped(asked)} ({100.0 * right / asked:.1f} %, `TRAINING.md`): "
+                        f"{100.0 * (right / asked - twin_share):+.1f} points.")
     return f"""## Against its twin trained without stacks
 The same config, tokenizer, pages and losses trained with `--no-stacks` from scratch in one run as long as the \
 stacked model's stretches through 13 (`models/demo/twin/`), {status}:
 
 {table}
 
+{verdict}
+
 """
+
+
+def equal_pages_stretch(pages):
+    """The stacked stretch of TRAINING.md that ended at `pages`, with its far small-print count: (name, right, asked),
+    or None where no such row measured the far pages."""
+    for line in (HERE / "TRAINING.md").read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 10 or not re.match(r"^\d", cells[1]) or cells[0].startswith("T"):
+            continue
+        far = re.match(r"(\d+) / (\d+)", cells[9])
+        if int(re.match(r"[\d ]+", cells[1]).group(0).replace(" ", "")) == pages and far:
+            return cells[0].split(" ")[0], int(far.group(1)), int(far.group(2))
+    return None
 
 
 def wrapped(text, width=118):
