@@ -4,7 +4,6 @@
 #include "RgbImages.h"
 
 #include <QAction>
-#include <QPainter>
 #include <QInputDialog>
 #include <QCryptographicHash>
 #include <QApplication>
@@ -685,27 +684,16 @@ void MainWindow::rememberSpeed(const LoadedModel& model, const MessageTimings& t
 }
 
 void MainWindow::calibrateSpeed(const LoadedModel& model) {
-    // An A4 page at the DPI pages are sent at, with lines of dark marks: the picture's own size costs time too
-    // (resizing it to the model's views), so the rate per picture token holds for pages of that DPI.
-    const double dpi = workspacePanel_->renderDpi();
-    QImage page(static_cast<int>(8.27 * dpi), static_cast<int>(11.69 * dpi), QImage::Format_RGB888);
-    page.fill(Qt::white);
-    {
-        QPainter painter(&page);
-        painter.scale(dpi / 72.0, dpi / 72.0);
-        for (int line = 0; line < 40; ++line)
-            for (int word = 0; word < 9; ++word) painter.fillRect(50 + word * 58 + (line * 7) % 13, 60 + line * 19, 30 + (line * word) % 21, 8, QColor(40, 40, 40));
-    }
     // Asked twice: a model's first pass also sets up its kernels and buffers (measured: several times slower on
     // the tiny test model), which no later question pays. The second is the one kept.
     GenerateRequest request;
-    request.question = {tr("Describe this page in one line."), {page}};
+    const double dpi = workspacePanel_->renderDpi();
+    request.question = {tr("Describe this page in one line."), {speedProbePage(dpi)}};
     request.sampling.maxTokens = 8;
     request.conversationId = "calibration-warm-up:" + QUuid::createUuid().toString(QUuid::WithoutBraces);
     inference_->generate(request);
     // Not the same picture, or the model would reuse the first one's vision pass and the rate would measure nothing.
-    page.setPixelColor(0, 0, Qt::black);
-    request.question = {tr("Describe this page in one line."), {page}};
+    request.question = {tr("Describe this page in one line."), {speedProbePage(dpi, true)}};
     request.conversationId = calibrationId_ = "calibration:" + QUuid::createUuid().toString(QUuid::WithoutBraces);
     calibratedModel_ = model;
     // Said beside the model's name, not in the status line, where a problem with the folder may be showing.

@@ -18,6 +18,7 @@
 #include <QVBoxLayout>
 
 #include "inference/InferenceService.h"
+#include "inference/SpeedRecords.h"
 #include "workspace/WorkspaceModel.h"
 
 namespace deepstack::ui {
@@ -97,7 +98,10 @@ ComparePanel::ComparePanel(InferenceService& main, WorkspaceModel& workspace, QW
 
     connect(&main_, &InferenceService::modelLoaded, this, &ComparePanel::refreshModels);
     connect(&main_, &InferenceService::modelUnloaded, this, &ComparePanel::refreshModels);
-    connect(second_, &InferenceService::modelLoaded, this, &ComparePanel::refreshModels);
+    connect(second_, &InferenceService::modelLoaded, this, [this] {
+        refreshModels();
+        warmUpSecond();
+    });
     connect(second_, &InferenceService::loadProgress, this, [this](double f) { modelB_->setText(tr("Loading… %1 %").arg(qRound(f * 100))); });
     connect(second_, &InferenceService::modelLoadFailed, this, [this](const QString& message, bool cancelled) {
         refreshModels();
@@ -111,10 +115,20 @@ ComparePanel::ComparePanel(InferenceService& main, WorkspaceModel& workspace, QW
             box->setPlainText(box->toPlainText() + text);
         });
         connect(service, &InferenceService::generationFinished, this, [this, side](const GenerateResult& result) {
+            if (side == Side::b && !warmUpId_.isEmpty() && result.conversationId == warmUpId_) {
+                warmUpId_.clear();
+                if (!isRunning()) status_->setText(tr("B is ready: tick pages and ask both the same question."));
+                return;
+            }
             if (running_ != side || result.conversationId != runId_) return;
             showResult(side, result);
         });
         connect(service, &InferenceService::generationFailed, this, [this, side](const QString& id, const QString& message) {
+            if (side == Side::b && !warmUpId_.isEmpty() && id == warmUpId_) {
+                warmUpId_.clear();
+                if (!isRunning()) status_->setText(tr("B could not answer its first, untimed question: %1").arg(message));
+                return;
+            }
             if (running_ != side || id != runId_) return;
             running_ = Side::none;
             ask_->setEnabled(true);
@@ -206,6 +220,18 @@ void ComparePanel::loadSecondModel(const QString& folder) {
     second_->loadModel(request);
 }
 
+void ComparePanel::warmUpSecond() {
+    // A model's first pass also sets up its kernels, threads and buffers (several times slower on the tiny test
+    // model), which A paid when it was loaded (MainWindow's calibration): B pays it now, untimed, or its first
+    // answer would look slower than it is. A question asked meanwhile waits behind it on B's worker.
+    GenerateRequest request;
+    request.question = {tr("Describe this page in one line."), {speedProbePage(dpiSource_ ? dpiSource_() : 144)}};
+    request.sampling.maxTokens = 2;
+    request.conversationId = warmUpId_ = "compare-warm-up:" + QUuid::createUuid().toString(QUuid::WithoutBraces);
+    status_->setText(tr("B is making an untimed first pass, as A did when it was loaded…"));
+    second_->generate(request);
+}
+
 bool ComparePanel::askBoth(const QString& question) {
     const auto fail = [this](const QString& why) {
         status_->setText(why);
@@ -214,7 +240,8 @@ bool ComparePanel::askBoth(const QString& question) {
     if (isRunning()) return fail(tr("Both models are still answering."));
     if (!main_.model()) return fail(tr("Load a model first (Model › Models…): it answers as A."));
     if (!second_->model()) return fail(tr("Load a second model (B) first."));
-    if (main_.isBusy() || second_->isBusy()) return fail(tr("A model is busy: ask again once it has finished."));
+    // B's untimed first pass may still run: B's answer queues behind it, after A has answered.
+    if (main_.isBusy() || (second_->isBusy() && warmUpId_.isEmpty())) return fail(tr("A model is busy: ask again once it has finished."));
     if (question.trimmed().isEmpty()) return fail(tr("Type a question first."));
     const auto pages = workspace_.attachedPages();
     if (pages.isEmpty()) return fail(tr("Tick the pages to ask about on the Pages tab."));

@@ -1,5 +1,6 @@
 // Two models, one question: the loaded model (A) and a second one (B: any folder, or A's twin without stacks)
-// answer the same question about the ticked pages, one after the other so that their timings are fair, and their
+// answer the same question about the ticked pages, one after the other so that their timings are fair (each has
+// made an untimed first pass before: A when it was loaded, B when this panel loaded it), and their
 // answers stand side by side with times, tokens and image tokens: DeepStack's claim, shown live. A runs on the
 // app's worker (in a conversation of its own; the chat replays its own when it next asks); B on a worker of this
 // panel.
@@ -57,6 +58,7 @@ Q_SIGNALS:
 private:
     enum class Side { none, a, b };
     void refreshModels();
+    void warmUpSecond();
     void start(Side side);
     void showResult(Side side, const GenerateResult& result);
     QString statsText(const GenerateResult& result) const;
@@ -70,6 +72,7 @@ private:
     TurnInput question_;
     QString questionPictures_;  // picturesKey() of question_'s pictures
     QString runId_;
+    QString warmUpId_;  // B's untimed first pass, under way (empty when none)
     std::optional<GenerateResult> resultA_, resultB_;
 
     QLabel* modelA_ = nullptr;

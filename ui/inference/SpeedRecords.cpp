@@ -1,7 +1,9 @@
 #include "inference/SpeedRecords.h"
 
 #include <QCryptographicHash>
+#include <QColor>
 #include <QFileInfo>
+#include <QPainter>
 #include <QSettings>
 
 #include <algorithm>
@@ -19,6 +21,19 @@ QString speedKey(const QString& folder, const QString& device, const QString& co
 QString describeDuration(double seconds) {
     if (seconds < 1) return QString("%1 ms").arg(std::max(1.0, std::round(seconds * 1000)), 0, 'f', 0);
     return QString("%1 s").arg(seconds, 0, 'f', seconds < 10 ? 1 : 0);
+}
+
+QImage speedProbePage(double dpi, bool marked) {
+    QImage page(static_cast<int>(8.27 * dpi), static_cast<int>(11.69 * dpi), QImage::Format_RGB888);
+    page.fill(Qt::white);
+    {
+        QPainter painter(&page);
+        painter.scale(dpi / 72.0, dpi / 72.0);
+        for (int line = 0; line < 40; ++line)
+            for (int word = 0; word < 9; ++word) painter.fillRect(50 + word * 58 + (line * 7) % 13, 60 + line * 19, 30 + (line * word) % 21, 8, QColor(40, 40, 40));
+    }
+    if (marked) page.setPixelColor(0, 0, Qt::black);
+    return page;
 }
 
 std::optional<SpeedRates> keptSpeed(const QString& folder, const QString& device, const QString& compute) {

@@ -4,6 +4,7 @@
 // moves them half way. The budget line before sending and the model manager's verdict read them.
 #pragma once
 
+#include <QImage>
 #include <QString>
 
 #include <optional>
@@ -24,6 +25,11 @@ struct SpeedRates {
 
 // "40 ms", "2.4 s", "31 s": a small model's whole question takes milliseconds.
 QString describeDuration(double seconds);
+
+// The page a model's untimed first pass and its speed measurement read: an A4 page at `dpi` with lines of dark
+// marks (the picture's own size costs time too, resizing it to the model's views, so rates measured on it hold for
+// pages of that DPI). `marked` blackens one pixel: a model keeps the vision pass of the very same pictures.
+QImage speedProbePage(double dpi, bool marked = false);
 
 std::optional<SpeedRates> keptSpeed(const QString& folder, const QString& device, const QString& compute);
 // Moves the kept rates half way to what `timings` measured (the first measurement is kept as it is).
