@@ -19,16 +19,18 @@ FOLDER = HERE / "latest"
 TWIN = HERE / "twin"
 
 
-def stretches():
-    """The stacked stretches of TRAINING.md: (name, pages in all, pages/s)."""
-    found = []
+def stacked_rows():
+    """The stacked stretches' rows of TRAINING.md (the twin's T rows left out): (cells, pages in all)."""
     for line in (HERE / "TRAINING.md").read_text().splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) != 10 or not re.match(r"^\d", cells[1]) or cells[0].startswith("T"):
             continue
-        pages = int(re.match(r"[\d ]+", cells[1]).group(0).replace(" ", ""))
-        rate = float(re.match(r"[\d.]+", cells[3]).group(0))
-        found.append((cells[0].split(" ")[0], pages, rate))
+        yield cells, int(re.match(r"[\d ]+", cells[1]).group(0).replace(" ", ""))
+
+
+def stretches():
+    """The stacked stretches of TRAINING.md: (name, pages in all, pages/s)."""
+    found = [(cells[0].split(" ")[0], pages, float(re.match(r"[\d.]+", cells[3]).group(0))) for cells, pages in stacked_rows()]
     if not found:
         sys.exit(f"{HERE / 'TRAINING.md'}: no stretch rows found (has the table's layout changed?)")
     return found
@@ -196,12 +198,9 @@ stacked model's stretches through 13 (`models/demo/twin/`), {status}:
 def equal_pages_stretch(pages):
     """The stacked stretch of TRAINING.md that ended at `pages`, with its far small-print count: (name, right, asked),
     or None where no such row measured the far pages."""
-    for line in (HERE / "TRAINING.md").read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 10 or not re.match(r"^\d", cells[1]) or cells[0].startswith("T"):
-            continue
+    for cells, ended in stacked_rows():
         far = re.match(r"(\d+) / (\d+)", cells[9])
-        if int(re.match(r"[\d ]+", cells[1]).group(0).replace(" ", "")) == pages and far:
+        if ended == pages and far:
             return cells[0].split(" ")[0], int(far.group(1)), int(far.group(2))
     return None
 
